@@ -1,0 +1,46 @@
+/**
+ * Output plumbing shared by all commands: the `-w` format names (etcdctl's table|json|simple plus
+ * ndjson for streams), a writer that honours back-pressure, and progress that goes to stderr only
+ * when stderr is a TTY, so machine output on stdout is never mixed with it.
+ */
+import { UsageError } from '../errors.js'
+
+export const OutputFormats = ['table', 'json', 'ndjson', 'simple'] as const
+export type OutputFormat = (typeof OutputFormats)[number]
+
+export function parseOutputFormat(s: string | undefined, fallback: OutputFormat = 'table'): OutputFormat {
+  if (s === undefined) return fallback
+  if ((OutputFormats as readonly string[]).includes(s)) return s as OutputFormat
+  throw new UsageError(`unknown output format "${s}"`, `use -w ${OutputFormats.join('|')}`)
+}
+
+/** Where renderers write. Tests pass a collecting sink; the CLI passes stdout. */
+export interface Sink {
+  write(s: string): void | Promise<void>
+}
+
+/** A sink over a Node writable that waits for 'drain' so large outputs stay flat in memory. */
+export function streamSink(stream: NodeJS.WritableStream): Sink {
+  return {
+    write(s: string) {
+      if (!stream.write(s)) {
+        return new Promise<void>((resolve) => stream.once('drain', () => resolve()))
+      }
+    },
+  }
+}
+
+/** Collects output in memory (tests). */
+export function memorySink(): Sink & { text(): string } {
+  const parts: string[] = []
+  return { write: (s: string) => { parts.push(s) }, text: () => parts.join('') }
+}
+
+/** Progress on stderr, only on a TTY. */
+export function progress(msg: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${msg}`)
+}
+
+export function progressDone(): void {
+  if (process.stderr.isTTY) process.stderr.write('\r\x1b[K')
+}
