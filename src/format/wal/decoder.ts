@@ -211,10 +211,6 @@ export function* decodeWal(segments: readonly SegmentInput[], opts: DecodeWalOpt
         break
       }
       const { recBytes, padBytes, reservedBits } = decodeFrameSize(lo, hi)
-      if (reservedBits !== 0) {
-        yield finding({ severity: 'warning', code: 'frame-reserved-bits', file, offset: off,
-          detail: `wal: length word ${wordHex(lo, hi)} has bits 59..62 set (${reservedBits.toString(2)}); etcd ignores them` })
-      }
       const frameBytes = recBytes + padBytes
       // Never trust a length: check it against the bytes left BEFORE reading or allocating.
       if (frameBytes > left - FRAME_HEADER_BYTES) {
@@ -225,6 +221,10 @@ export function* decodeWal(segments: readonly SegmentInput[], opts: DecodeWalOpt
         end = tornOk ? 'torn-tail' : !isLast && tolerant ? 'skipped' : 'corrupt'
         if (isLast || !tolerant) stop = true
         break
+      }
+      if (reservedBits !== 0) {
+        yield finding({ severity: 'warning', code: 'frame-reserved-bits', file, offset: off,
+          detail: `wal: length word ${wordHex(lo, hi)} has bits 59..62 set (${reservedBits.toString(2)}); etcd ignores them` })
       }
       p = ensure(off, FRAME_HEADER_BYTES + frameBytes)
       if (p < 0) {
