@@ -102,9 +102,9 @@ function checkDataDir(dir: string, m: DataDirManifest): void {
 }
 
 describe('committed fixtures', () => {
-  it('are discovered: single, cluster3, multiseg', () => {
+  it('are discovered: single, cluster3, multiseg, crash', () => {
     const names = listFixtures().map((f) => f.name)
-    expect(names).toEqual(expect.arrayContaining(['single', 'cluster3', 'multiseg']))
+    expect(names).toEqual(expect.arrayContaining(['single', 'cluster3', 'multiseg', 'crash']))
     expect(fixture('single').dataDirs.data).toBe(join(FIXTURES_DIR, 'single', 'data'))
     expect(Object.keys(fixture('cluster3').dataDirs).sort()).toEqual(['m1', 'm2', 'm3', 'm3-removed', 'm4'])
   })
@@ -236,6 +236,26 @@ describe('materialize()', () => {
       await e.stop()
       mat.cleanup()
     })
+  })
+})
+
+describe('fixtures/crash (SIGKILL)', () => {
+  let e: EtcdMember | undefined
+  afterAll(async () => { await e?.stop() })
+  it('keeps the preallocated 0.tmp (restored to 64,000,000 bytes by fullSize) and replays the last put', async () => {
+    const f = fixture('crash')
+    const m = f.manifest as Record<string, any>
+    expect(m.dataDirs.data.walTmpFiles).toEqual([{ file: '0.tmp', originalSize: SEGMENT_SIZE }])
+    expect(statSync(join(f.dataDirs.data!, 'member/wal/0.tmp')).size).toBe(0)
+    const mat = materialize('crash', { fullSize: true })
+    const tmp = readFileSync(join(mat.dataDir, 'member/wal/0.tmp'))
+    expect(tmp.length).toBe(SEGMENT_SIZE)
+    expect(tmp.every((b) => b === 0)).toBe(true)
+    e = await startEtcd({ name: 'crash', dataDir: mat.dataDir })
+    expect(await etcdctl(e.clientURL, ['get', '/crash/last', '--print-value-only'])).toBe('acknowledged just before SIGKILL\n')
+    expect(await etcdctl(e.clientURL, ['endpoint', 'status', '-w', 'json'])).toContain(`"revision":${m.revisionAfterLastPut},`)
+    await e.stop()
+    mat.cleanup()
   })
 })
 
