@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import {
-  FIXTURES_DIR, SEGMENT_SIZE, allDataDirs, extractMultiseg, fixture, listFixtures, materialize, type DataDirManifest,
+  FIXTURES_DIR, SEGMENT_SIZE, allDataDirs, sharedDir, extractMultiseg, fixture, listFixtures, materialize, type DataDirManifest,
 } from '../support/fixtures.js'
 import { hashTree } from '../support/tree-hash.js'
 import { etcdctl, startEtcd, type EtcdMember } from '../support/etcd.js'
@@ -146,7 +146,7 @@ describe('fixtures/single ground truth', () => {
     expect(m.keys).not.toContain('/del/one')
     expect(m.keys).not.toContain('/lease/short')
     const pod = m.kvs.find((kv: any) => kv.key === '/registry/pods/default/pi-dqtsw')
-    expect(pod.valueSha256).toBe(sha256(readFileSync('/work/shared/testdata/k8s/pod.value.bin')))
+    expect(pod.valueSha256).toBe(sha256(readFileSync(join(sharedDir(), 'testdata/k8s/pod.value.bin'))))
     expect(m.leases).toHaveLength(1)
     expect(m.leases[0].keys).toEqual(['/lease/long'])
     expect(m.kvs.find((kv: any) => kv.key === '/lease/long').lease).toBe(m.leases[0].id)

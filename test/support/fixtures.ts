@@ -24,6 +24,18 @@ import { fileURLToPath } from 'node:url'
 export const FIXTURES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../fixtures')
 export const SEGMENT_SIZE = 64_000_000
 
+/**
+ * The shared dir (docs, testdata) that sits beside the repository: $ETCD_INSPECT_SHARED, else
+ * `<repo>/../shared`, else `/work/shared`.
+ */
+export function sharedDir(): string {
+  const repo = resolve(FIXTURES_DIR, '..')
+  const found = [process.env.ETCD_INSPECT_SHARED, join(repo, '../shared'), '/work/shared']
+    .find((d): d is string => !!d && existsSync(join(d, 'testdata')))
+  if (!found) throw new Error(`shared/testdata not found beside ${repo} (set ETCD_INSPECT_SHARED)`)
+  return found
+}
+
 export interface ManifestFile {
   /** Path relative to the data dir, e.g. `member/wal/0000000000000000-0000000000000000.wal`. */
   path: string
