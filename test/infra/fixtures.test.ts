@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import {
-  FIXTURES_DIR, SEGMENT_SIZE, allDataDirs, sharedDir, extractMultiseg, fixture, listFixtures, materialize, type DataDirManifest,
+  FIXTURES_DIR, SEGMENT_SIZE, allDataDirs, sharedDir, expectedOutput, sidecarPath, extractMultiseg, fixture, listFixtures, materialize, type DataDirManifest,
 } from '../support/fixtures.js'
 import { hashTree } from '../support/tree-hash.js'
 import { etcdctl, startEtcd, type EtcdMember } from '../support/etcd.js'
@@ -284,6 +284,27 @@ describe('extractMultiseg()', () => {
       expect(BigInt(wals[1]!.index)).toBeGreaterThan(0n)
     } finally {
       x.cleanup()
+    }
+  })
+})
+
+describe('expected-output sidecars', () => {
+  it('names them expected.<kind>[.<key>].json, writes them only with UPDATE_FIXTURES=1, keeps bigints exact', () => {
+    expect(sidecarPath('cluster3', 'wal', { key: 'm1' })).toBe(join(FIXTURES_DIR, 'cluster3', 'expected.wal.m1.json'))
+    const mat = materialize('single')
+    const prev = process.env.UPDATE_FIXTURES
+    try {
+      delete process.env.UPDATE_FIXTURES
+      expect(() => expectedOutput('single', 'demo', { a: 1 }, { dir: mat.root })).toThrow(/UPDATE_FIXTURES=1/)
+      process.env.UPDATE_FIXTURES = '1'
+      const big = 2n ** 64n - 1n
+      expect(expectedOutput('single', 'demo', { id: big }, { dir: mat.root })).toEqual({ id: '18446744073709551615' })
+      delete process.env.UPDATE_FIXTURES
+      expect(expectedOutput('single', 'demo', { id: 'changed' }, { dir: mat.root })).toEqual({ id: '18446744073709551615' })
+    } finally {
+      if (prev === undefined) delete process.env.UPDATE_FIXTURES
+      else process.env.UPDATE_FIXTURES = prev
+      mat.cleanup()
     }
   })
 })

@@ -15,7 +15,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import {
-  chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync,
+  chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync,
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -191,4 +191,28 @@ export function extractMultiseg(opts: { shared?: boolean } = {}): Materialized {
   if (!opts.shared) return materialize('multiseg')
   sharedMultiseg ??= materialize('multiseg')
   return sharedMultiseg
+}
+
+/**
+ * Expected-output sidecars (STYLE §14): `fixtures/<name>/expected.<kind>[.<dataDirKey>].json`.
+ * `expectedOutput(name, kind, actual, { key })` returns the stored expectation to compare with
+ * `actual`; with UPDATE_FIXTURES=1 it first (re)writes the sidecar from `actual`. 64-bit values
+ * given as bigint are stored as decimal strings. `dir` overrides the fixture dir (for tests).
+ */
+export function sidecarPath(name: string, kind: string, opts: { key?: string; dir?: string } = {}): string {
+  if (!/^[a-z0-9-]+$/i.test(kind) || (opts.key !== undefined && !/^[a-z0-9-]+$/i.test(opts.key))) {
+    throw new Error(`bad sidecar kind/key: ${kind}/${opts.key}`)
+  }
+  return join(opts.dir ?? join(FIXTURES_DIR, name), `expected.${kind}${opts.key ? `.${opts.key}` : ''}.json`)
+}
+
+export function toSidecarJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n'
+}
+
+export function expectedOutput(name: string, kind: string, actual: unknown, opts: { key?: string; dir?: string } = {}): unknown {
+  const p = sidecarPath(name, kind, opts)
+  if (process.env.UPDATE_FIXTURES === '1') writeFileSync(p, toSidecarJson(actual))
+  if (!existsSync(p)) throw new Error(`${p} missing: run the test with UPDATE_FIXTURES=1 to create it, then review and commit it`)
+  return JSON.parse(readFileSync(p, 'utf8'))
 }
