@@ -77,6 +77,9 @@ describe('wal CLI', () => {
     for (const e of entries) expect(e).toHaveProperty('index')
     expect(lines.at(-1).kind).toBe('summary')
     expect(lines.at(-1).summary.shown).toBe(entries.length)
+    // the streamed entries are the JSON result's entries
+    const json = JSON.parse(cli(['wal', single, '-w', 'json']).out)
+    expect(entries.map(({ kind: _k, ...e }: { kind: string }) => e)).toEqual(json.entries)
   })
   it('filters: inclusive index range, type, prefix inside txns, member', () => {
     const range = JSON.parse(cli(['wal', single, '-w', 'json', '--start-index', '10', '--end-index', '12']).out)

@@ -60,9 +60,20 @@ export function decodeRecord(buf: Uint8Array, start: number, end: number, file =
       continue
     }
     if (tag === 0x1a) {
-      const r = new ProtoReader(buf, file, base, pos + 1, end)
-      data = r.bytes()
-      pos = r.pos
+      pos++
+      let len = 0
+      let shift = 0
+      let b: number
+      do {
+        if (pos >= end) fail(file, base + pos, 'protobuf: truncated length in walpb.Record')
+        b = buf[pos++]!
+        len += (b & 0x7f) * 2 ** shift
+        shift += 7
+        if (shift > 35) fail(file, base + pos, 'protobuf: length varint too long in walpb.Record')
+      } while (b & 0x80)
+      if (len > end - pos) fail(file, base + pos, `protobuf: length ${len} runs past the end of the message (${end - pos} bytes left)`)
+      data = buf.subarray(pos, pos + len)
+      pos += len
       continue
     }
     // General path: validate the tag, reject known fields with the wrong wire type, skip unknowns.
