@@ -280,7 +280,15 @@ export function runWal(dir: string, opts: WalOptions = {}): WalResult {
   // Mark entries a later same-index entry replaced (known only after reading on).
   const replacedAt = new Map<string, boolean>()
   for (const e of entries) for (const r of e.replaces ?? []) replacedAt.set(`${r.file}@${r.offset}`, true)
-  if (replacedAt.size) for (const e of entries) if (replacedAt.has(`${e.file}@${e.offset}`)) e.replaced = true
+  if (replacedAt.size) {
+    for (const e of entries) {
+      if (replacedAt.has(`${e.file}@${e.offset}`)) {
+        // the index is committed, but with the entry that replaced this one
+        e.replaced = true
+        e.committed = false
+      }
+    }
+  }
   const r = last!
   return { version: 1, dir: r.dir, walDir: r.walDir, memberId: r.memberId, clusterId: r.clusterId, hardState: r.hardState, fromSnapshot: r.fromSnapshot,
     segments: r.segments, files: r.files, snapshots: r.snapshots, entries, findings: r.findings, summary: r.summary }
