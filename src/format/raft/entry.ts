@@ -136,11 +136,18 @@ const EMPTY: Uint8Array = new Uint8Array(0)
  * Go's Unmarshal. `base` is the file offset of buf[0].
  */
 export function decodeEntryHeader(buf: Uint8Array, start = 0, end = buf.length, file = '<bytes>', base = 0): EntryHeader {
+  const h = decodeEntryHeaderAt(buf, start, end, file, base)
+  return { type: h.type, term: h.term, index: h.index, data: h.dataEnd > h.dataStart ? buf.subarray(h.dataStart, h.dataEnd) : EMPTY }
+}
+
+/** Like `decodeEntryHeader`, with the data's position in `buf` instead of a view (hot path). */
+export function decodeEntryHeaderAt(buf: Uint8Array, start: number, end: number, file = '<bytes>', base = 0): { type: number; term: bigint; index: bigint; dataStart: number; dataEnd: number } {
   const r = new ProtoReader(buf, file, base, start, end)
   let type = 0
   let term = 0n
   let index = 0n
-  let data = EMPTY
+  let dataStart = 0
+  let dataEnd = 0
   while (!r.done) {
     const at = r.pos
     const { field, wire } = r.tag()
@@ -150,10 +157,10 @@ export function decodeEntryHeader(buf: Uint8Array, start = 0, end = buf.length, 
       if (field === 1) type = r.buf[r.pos]! < 0x80 && r.pos < r.end ? r.buf[r.pos++]! : Number(BigInt.asIntN(32, r.varint64()))
       else if (field === 2) term = r.varint64()
       else if (field === 3) index = r.varint64()
-      else data = r.bytes()
+      else [dataStart, dataEnd] = r.lengthDelimited()
     } else r.skip(wire, field)
   }
-  return { type, term, index, data }
+  return { type, term, index, dataStart, dataEnd }
 }
 
 /** Full decode of an entry: header, then the payload union. Never throws on payload bytes. */

@@ -11,7 +11,7 @@
 import { DecodeError } from '../../errors.js'
 import { decodeWal, type DecodeWalOptions, type SegmentInput, type WalEndEvent, type WalFinding, type WalSegmentEndEvent } from './decoder.js'
 import { RecordType } from './record.js'
-import { decodeEntryHeader, decodeHardState, decodeMetadata, decodeWalSnapshot, type HardState, type Metadata, type WalSnapshot } from '../raft/entry.js'
+import { decodeEntryHeaderAt, decodeHardState, decodeMetadata, decodeWalSnapshot, type HardState, type Metadata, type WalSnapshot } from '../raft/entry.js'
 import { idHex } from '../ids.js'
 
 /** A segment to read, with what its name says (seq and first expected index). */
@@ -28,9 +28,20 @@ export interface LogEntry {
   entryType: number
   term: bigint
   index: bigint
-  data: Uint8Array
+  readonly data: Uint8Array
   /** Entries this one replaced (same or higher index, seen earlier). */
   replaces?: { index: bigint; term: bigint; file: string; offset: number }[]
+}
+
+class LogEntryView implements LogEntry {
+  replaces?: { index: bigint; term: bigint; file: string; offset: number }[]
+  constructor(
+    readonly segment: number, readonly file: string, readonly offset: number, readonly entryType: number,
+    readonly term: bigint, readonly index: bigint, private readonly buf: Uint8Array, private readonly start: number, private readonly end: number,
+  ) {}
+  get data(): Uint8Array {
+    return this.buf.subarray(this.start, this.end)
+  }
 }
 
 /** Per-segment facts. */
@@ -136,7 +147,7 @@ function* run(segments: readonly LogSegment[], opts: DecodeWalOptions, st: LogSt
       case 'record': {
         const s = st.segments[ev.segment]!
         s.records++
-        const dataOff = ev.offset + 8 + (ev.recBytes - ev.data.length) // approximate: data sits at the end of the record
+        const dataOff = ev.offset + 8 + (ev.recBytes - (ev.dataEnd - ev.dataStart))
         try {
           switch (ev.type) {
             case RecordType.Metadata: {
@@ -175,8 +186,8 @@ function* run(segments: readonly LogSegment[], opts: DecodeWalOptions, st: LogSt
               break
             }
             case RecordType.Entry: {
-              const h = decodeEntryHeader(ev.data, 0, ev.data.length, ev.file, dataOff)
-              const e: LogEntry = { segment: ev.segment, file: ev.file, offset: ev.offset, entryType: h.type, term: h.term, index: h.index, data: h.data }
+              const h = decodeEntryHeaderAt(ev.buf, ev.dataStart, ev.dataEnd, ev.file, dataOff - ev.dataStart)
+              const e = new LogEntryView(ev.segment, ev.file, ev.offset, h.type, h.term, h.index, ev.buf, h.dataStart, h.dataEnd)
               if (lastIndex !== undefined && h.index <= lastIndex) {
                 const replaced = window.filter((w) => w.index >= h.index)
                 window = window.filter((w) => w.index < h.index)
