@@ -105,8 +105,19 @@ export function readLog(segments: readonly LogSegment[], opts: DecodeWalOptions 
 function* run(segments: readonly LogSegment[], opts: DecodeWalOptions, st: LogState): Generator<LogItem, void, undefined> {
   let metaBytes: Uint8Array | undefined
   let metaFile = ''
-  // Entries above the persisted commit can still be replaced; keep only those (bounded window).
-  let window: { index: bigint; term: bigint; file: string; offset: number }[] = []
+  // Entries above the persisted commit can still be replaced; keep only those (bounded window),
+  // as parallel arrays from `wHead` on (no object per entry: this runs for nearly every entry).
+  const wIdx: bigint[] = []
+  const wTerm: bigint[] = []
+  const wFile: string[] = []
+  const wOff: number[] = []
+  let wHead = 0
+  const wTruncate = (n: number) => {
+    wIdx.length = n
+    wTerm.length = n
+    wFile.length = n
+    wOff.length = n
+  }
   let lastIndex: bigint | undefined
   let lastSnapIndex: bigint | undefined
   let commit = 0n
@@ -175,7 +186,14 @@ function* run(segments: readonly LogSegment[], opts: DecodeWalOptions, st: LogSt
               st.hardStates++
               if (hs.commit > commit) {
                 commit = hs.commit
-                if (window.length > 0 && window[0]!.index <= commit) window = window.filter((w) => w.index > commit)
+                while (wHead < wIdx.length && wIdx[wHead]! <= commit) wHead++
+                if (wHead > 4096 && wHead * 2 > wIdx.length) {
+                  wIdx.splice(0, wHead)
+                  wTerm.splice(0, wHead)
+                  wFile.splice(0, wHead)
+                  wOff.splice(0, wHead)
+                  wHead = 0
+                }
               }
               break
             }
@@ -189,8 +207,11 @@ function* run(segments: readonly LogSegment[], opts: DecodeWalOptions, st: LogSt
               const h = decodeEntryHeaderAt(ev.buf, ev.dataStart, ev.dataEnd, ev.file, dataOff - ev.dataStart)
               const e = new LogEntryView(ev.segment, ev.file, ev.offset, h.type, h.term, h.index, ev.buf, h.dataStart, h.dataEnd)
               if (lastIndex !== undefined && h.index <= lastIndex) {
-                const replaced = window.filter((w) => w.index >= h.index)
-                window = window.filter((w) => w.index < h.index)
+                let p = wIdx.length
+                while (p > wHead && wIdx[p - 1]! >= h.index) p--
+                const replaced: { index: bigint; term: bigint; file: string; offset: number }[] = []
+                for (let i = p; i < wIdx.length; i++) replaced.push({ index: wIdx[i]!, term: wTerm[i]!, file: wFile[i]!, offset: wOff[i]! })
+                wTruncate(p)
                 e.replaces = replaced
                 st.replacedCount += replaced.length
                 if (h.index <= commit) {
@@ -204,7 +225,12 @@ function* run(segments: readonly LogSegment[], opts: DecodeWalOptions, st: LogSt
                   hint: 'entries are missing from the log; etcd 3.4/3.5 refuse to read it' })
               }
               lastIndex = h.index
-              if (h.index > commit) window.push({ index: h.index, term: h.term, file: ev.file, offset: ev.offset })
+              if (h.index > commit) {
+                wIdx.push(h.index)
+                wTerm.push(h.term)
+                wFile.push(ev.file)
+                wOff.push(ev.offset)
+              }
               st.entryCount++
               if (h.type === 0) st.entryTypes.normal++
               else if (h.type === 1) st.entryTypes.confChange++
