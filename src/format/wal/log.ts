@@ -93,7 +93,7 @@ export type LogItem = { kind: 'entry'; entry: LogEntry } | { kind: 'finding'; fi
  * Reads the log. Yields entries (header decoded, payload as a view) and findings in order; the
  * returned `state` object is filled as reading proceeds and complete when the generator ends.
  */
-export function readLog(segments: readonly LogSegment[], opts: DecodeWalOptions = {}): { state: LogState; items: Generator<LogItem, void, undefined> } {
+export function readLog(segments: readonly LogSegment[], opts: DecodeWalOptions & { onlyUnusual?: boolean } = {}): { state: LogState; items: Generator<LogItem, void, undefined> } {
   const state: LogState = {
     hardStates: 0, snapshots: [], findings: [], entryCount: 0, replacedCount: 0,
     entryTypes: { normal: 0, confChange: 0, confChangeV2: 0, unknown: 0 },
@@ -102,7 +102,12 @@ export function readLog(segments: readonly LogSegment[], opts: DecodeWalOptions 
   return { state, items: run(segments, opts, state) }
 }
 
-function* run(segments: readonly LogSegment[], opts: DecodeWalOptions, st: LogState): Generator<LogItem, void, undefined> {
+/**
+ * `onlyUnusual`: yield only conf-change (and other non-normal) entries and entries that replaced
+ * others; the state is still complete. The summary API uses it to skip per-entry work.
+ */
+function* run(segments: readonly LogSegment[], opts: DecodeWalOptions & { onlyUnusual?: boolean }, st: LogState): Generator<LogItem, void, undefined> {
+  const onlyUnusual = opts.onlyUnusual ?? false
   let metaBytes: Uint8Array | undefined
   let metaFile = ''
   // Entries above the persisted commit can still be replaced; keep only those (bounded window),
@@ -205,14 +210,15 @@ function* run(segments: readonly LogSegment[], opts: DecodeWalOptions, st: LogSt
             }
             case RecordType.Entry: {
               const h = decodeEntryHeaderAt(ev.buf, ev.dataStart, ev.dataEnd, ev.file, dataOff - ev.dataStart)
-              const e = new LogEntryView(ev.segment, ev.file, ev.offset, h.type, h.term, h.index, ev.buf, h.dataStart, h.dataEnd)
+              const e = onlyUnusual && h.type === 0 && !(lastIndex !== undefined && h.index <= lastIndex) ? undefined
+                : new LogEntryView(ev.segment, ev.file, ev.offset, h.type, h.term, h.index, ev.buf, h.dataStart, h.dataEnd)
               if (lastIndex !== undefined && h.index <= lastIndex) {
                 let p = wIdx.length
                 while (p > wHead && wIdx[p - 1]! >= h.index) p--
                 const replaced: { index: bigint; term: bigint; file: string; offset: number }[] = []
                 for (let i = p; i < wIdx.length; i++) replaced.push({ index: wIdx[i]!, term: wTerm[i]!, file: wFile[i]!, offset: wOff[i]! })
                 wTruncate(p)
-                e.replaces = replaced
+                e!.replaces = replaced
                 st.replacedCount += replaced.length
                 if (h.index <= commit) {
                   yield push({ severity: 'warning', code: 'overwrite-below-commit', file: ev.file, offset: ev.offset, index: h.index,
@@ -251,7 +257,7 @@ function* run(segments: readonly LogSegment[], opts: DecodeWalOptions, st: LogSt
               }
               s.lastIndex = h.index
               s.lastTerm = h.term
-              yield { kind: 'entry', entry: e }
+              if (e) yield { kind: 'entry', entry: e }
               break
             }
           }
