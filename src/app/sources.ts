@@ -7,6 +7,7 @@
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { InspectError } from '../errors.js'
+import { readDbSummary } from './db-summary.js'
 
 /** A WAL segment by name: `%016x-%016x.wal` = seq-index (FORMATS.md §2.1). */
 export interface WalSegmentName {
@@ -91,7 +92,20 @@ export const readWalFacts: WalFactsReader = async () => {
   throw new SourceUnavailableError('WAL')
 }
 
-/** The db reader used by default. */
-export const readDbFacts: DbFactsReader = async () => {
-  throw new SourceUnavailableError('db')
+/** The db reader used by default: the bbolt library's fast summary (meta page + small buckets). */
+export const readDbFacts: DbFactsReader = async (dbFile) => {
+  const s = readDbSummary(dbFile)
+  return {
+    file: s.path,
+    size: s.size,
+    consistentIndex: s.consistentIndex,
+    term: s.term ?? null,
+    revision: s.revision,
+    compactRevision: s.compactRevision,
+    members: s.members.map((m) => ({ id: m.id, name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner })),
+    removedMembers: s.removedMembers.flatMap((m) => (m.id === null ? [] : [m.id])),
+    storageVersion: s.storageVersion ?? null,
+    clusterVersion: s.clusterVersion ?? null,
+    check: null,
+  }
 }
