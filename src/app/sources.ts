@@ -58,6 +58,8 @@ export interface DbFacts {
   clusterVersion: string | null
   /** Structural check summary if it was cheap enough to run. */
   check: { ok: boolean; detail: string } | null
+  /** The bbolt meta page in use and why (a fallback to the older meta means the newer one is damaged). */
+  meta: { index: 0 | 1; txid: bigint; reason: string; fellBack: boolean } | null
 }
 
 export type WalFactsReader = (walDir: string) => Promise<WalFacts>
@@ -107,5 +109,6 @@ export const readDbFacts: DbFactsReader = async (dbFile) => {
     storageVersion: s.storageVersion ?? null,
     clusterVersion: s.clusterVersion ?? null,
     check: null,
+    meta: { index: s.metaIndex, txid: s.txid, reason: s.metaReason, fellBack: /fell back/.test(s.metaReason) },
   }
 }

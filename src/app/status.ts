@@ -89,7 +89,14 @@ export async function collectStatus(dir: string, opts: StatusOptions & StatusSou
   } else {
     try {
       db = await (opts.readDb ?? readDbFacts)(dbFile)
-      dbIntegrity = db.check ? { status: db.check.ok ? 'ok' : 'corrupt', detail: db.check.detail } : { status: 'not-checked', detail: 'meta page and schema read; no structural check' }
+      const metaNote = db.meta ? `meta ${db.meta.index} (txid ${db.meta.txid}): ${db.meta.reason}` : 'meta page read'
+      dbIntegrity = db.check
+        ? { status: db.check.ok ? 'ok' : 'corrupt', detail: `${metaNote}; ${db.check.detail}` }
+        : { status: 'not-checked', detail: `${metaNote}; schema read; no page walk (run etcd-inspect db check)` }
+      if (db.meta?.fellBack) {
+        findings.push({ severity: 'warning', code: 'meta-fallback', file: 'member/snap/db', detail: db.meta.reason,
+          hint: 'bbolt falls back the same way; run etcd-inspect db check before trusting this db' })
+      }
       if (db.check && !db.check.ok) findings.push({ severity: 'error', code: 'db-corrupt', file: 'member/snap/db', detail: db.check.detail, hint: 'replace this member' })
     } catch (err) {
       dbIntegrity = sourceFailure(err, 'db', findings)
