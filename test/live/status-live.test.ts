@@ -55,6 +55,8 @@ describe('status and snap on a running etcd, then stopped', () => {
     expect(st.findings.map((f: { code: string }) => f.code)).toContain('in-use')
     expect(st.members.db.map((x: { idHex: string; name: string }) => [x.idHex, x.name])).toEqual([[memberHex, 'live']])
     expect(BigInt(st.consistentIndex)).toBeGreaterThan(40n)
+    // The offline evidence of `check` must stay well under its 1 s budget.
+    expect(st.elapsedMs).toBeLessThan(500)
 
     const sn = cli('snap', m.dataDir, '-w', 'json', '--snapshot-count', '10')
     expect(sn.status).toBe(0)
