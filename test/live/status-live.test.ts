@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawnSync } from 'node:child_process'
-import { startEtcd, etcdctl, type EtcdMember } from '../support/etcd.js'
+import { startCluster, startEtcd, stopAll, etcdctl, type EtcdMember } from '../support/etcd.js'
 import { hashTree } from '../support/tree-hash.js'
 import { parseJsonBig } from '../../src/format/snap/json-big.js'
 
@@ -111,5 +111,45 @@ describe('status and snap on a running etcd, then stopped', () => {
     const stopped = JSON.parse(cli('snap', m.dataDir, '-w', 'json').stdout)
     expect(stopped.snapshots.map((s: { file: string }) => s.file)).toEqual(running.snapshots.map((s: { file: string }) => s.file))
     expect(hashTree(m.dataDir)).toEqual(before)
+  })
+})
+
+describe('status on the dir of a member removed from a real 3-member cluster', () => {
+  let members: EtcdMember[] = []
+  afterAll(async () => {
+    await stopAll(members)
+  })
+  it('finds the RemoveNode of this very member in the WAL and its ID in members_removed', async () => {
+    members = await startCluster(3, { snapshotCount: 10 })
+    const [m1, , m3] = members as [EtcdMember, EtcdMember, EtcdMember]
+    for (let i = 0; i < 15; i++) await etcdctl(m1.clientURL, ['put', `k${i}`, `v${i}`])
+    const list = parseJsonBig(await etcdctl(m1.clientURL, ['member', 'list', '-w', 'json'])) as { members: { ID: bigint; name: string }[] }
+    const id3 = list.members.find((x) => x.name === m3.name)!.ID
+    // etcd refuses reconfiguration until every member has been active for 5 s ("unhealthy cluster").
+    for (let i = 0; ; i++) {
+      try {
+        await etcdctl(m1.clientURL, ['member', 'remove', id3.toString(16)])
+        break
+      } catch (err) {
+        if (i > 30 || !/unhealthy cluster/.test((err as Error).message)) throw err
+        await sleep(500)
+      }
+    }
+    // A removed 3.4 member shuts itself down once it applies its own removal.
+    const exited = await Promise.race([m3.exited.then(() => true), sleep(15000).then(() => false)])
+    if (!exited) await m3.stop()
+    const before = hashTree(m3.dataDir)
+    const res = cli('status', m3.dataDir, '-w', 'json')
+    expect(hashTree(m3.dataDir)).toEqual(before)
+    expect(res.stderr).toMatch(/^Error: .*RemoveNode of this member/m)
+    const st = JSON.parse(res.stdout)
+    expect(st.memberId).toBe(id3.toString(16))
+    expect(st.members.selfRemovedInWal).toMatchObject({ type: 'remove', nodeIdHex: id3.toString(16), committed: true })
+    expect(st.members.selfRemovedInDb).toBe(true)
+    expect(st.members.selfInDb).toBe(false)
+    expect(st.findings.filter((f: { code: string }) => f.code === 'member-removed')).toHaveLength(2)
+    // Removal is a membership fact, not corruption: the files are intact.
+    expect(st.integrity.ok).toBe(true)
+    expect(res.status).toBe(0)
   })
 })
