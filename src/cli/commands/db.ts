@@ -90,7 +90,9 @@ export function register(program: Command): void {
       const w = fmt(opts)
       const { dbBuckets } = await import('../../app/db.js')
       const { renderDbBuckets } = await import('../../render/db.js')
-      write(renderDbBuckets(dbBuckets(path), w))
+      const r = dbBuckets(path)
+      write(renderDbBuckets(r, w))
+      if (r.problems > 0) process.exitCode = ExitCode.Corrupt
     })
 
   valueOptions(db.command('keys')

@@ -108,7 +108,8 @@ export function last(db: BoltFile, b: BucketRoot): Entry | null {
     seen.add(page.id)
     const child = els[els.length - 1]!.pgid
     if (seen.has(child)) {
-      throw new DecodeError(page.file, page.offset, 'page-cycle', `bbolt: page ${child} is its own ancestor (page stack ${[...seen, child].join(' -> ')})`, CORRUPT_HINT)
+      throw new DecodeError(page.file, Number(child) * db.pageSize, 'page-cycle',
+        `bbolt: page ${child} is reached twice (page stack ${[...seen, child].join(' -> ')}): a cycle or a shared subtree`, CORRUPT_HINT, { pgid: child })
     }
     page = db.page(child, TREE_PAGES, `branch page ${page.id} element ${els.length - 1}`)
   }
