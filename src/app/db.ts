@@ -18,6 +18,7 @@ import { compareBytes } from '../format/bbolt/element.js'
 import type { BytesMode } from '../format/value.js'
 import { openDb, verifyTrailer, type TrailerCheck } from '../io/bbolt-file.js'
 import { hasTrailer } from './db-summary.js'
+import { createHasher } from './crc-pool.js'
 
 /** How the view held up while we read. */
 export interface Liveness {
@@ -268,6 +269,8 @@ export interface DbStatusResult extends DbFileInfo {
   totalSize: number
   /** Which etcd version's semantics hash/totalKey follow. */
   hashSemantics: string
+  /** Worker threads used for the hash (0 = computed on the main thread). */
+  hashThreads: number
   members: StatusMember[]
   removedMembers: string[]
   confState: DbSummary['confState'] | null
@@ -282,13 +285,22 @@ export interface DbStatusResult extends DbFileInfo {
   downgrade: string | null
 }
 
-export function dbStatus(path: string, onProgress?: (bytes: number) => void): DbStatusResult {
+export function dbStatus(path: string, onProgress?: (bytes: number) => void, opts: { threads?: number } = {}): DbStatusResult {
   const { db, result } = withDb(path, (f) => {
     const summary = readSummary(f)
     const details = readDetails(f)
-    const { status, keys } = snapshotStatus(f, onProgress)
+    const { hasher, threads } = createHasher(f, opts.threads)
+    let st
+    try {
+      st = snapshotStatus(f, onProgress, hasher)
+    } catch (e) {
+      hasher.close?.()
+      throw e
+    }
+    const status = { ...st.status, hash: st.status.hash as number }
+    const keys = st.keys
     const verified = hasTrailer(f) ? verifyTrailer(f.src, f.dataSize) : undefined
-    return { summary, details, status, keys, verified }
+    return { summary, details, status, keys, verified, threads }
   })
   const { summary: s, details: d, status, keys } = result
   db.snapshotTrailer.verified = result.verified
@@ -302,6 +314,7 @@ export function dbStatus(path: string, onProgress?: (bytes: number) => void): Db
     hash: status.hash,
     totalKey: status.totalKey,
     totalSize: status.totalSize,
+    hashThreads: result.threads,
     hashSemantics: 'etcd 3.4/3.5 `etcdctl snapshot status` (hash over every bucket, totalKey = all pairs in all buckets); keys.liveKeys is the 3.6 totalKey',
     members: s.members.map((m) => ({ id: m.idHex, idDecimal: m.id, name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner })),
     removedMembers: s.removedMembers.map((r) => r.idHex),

@@ -118,3 +118,45 @@ describe('the shared Kubernetes db (etcd 3.2 era, FORMATS §5.2 / §6.4)', () =>
     expect(parseKeyArg('meta', 'zz', true)).toBeNull()
   })
 })
+
+describe('fast CRC-32C', () => {
+  it('equals crc-32 at every alignment and length, chained', async () => {
+    const { crc32cUpdateJs } = await import('../../src/format/backend/crc32c-fast.js')
+    const { crc32cUpdate } = await import('../../src/format/crc32c.js')
+    expect(crc32cUpdateJs(0, enc('123456789'))).toBe(0xe3069283)
+    const b = new Uint8Array(5000)
+    for (let i = 0; i < b.length; i++) b[i] = (i * 131 + 7) & 0xff
+    for (const off of [0, 1, 2, 3, 5]) {
+      for (const len of [0, 1, 3, 15, 16, 17, 31, 64, 1000, 4000]) {
+        const x = b.subarray(off, off + len)
+        expect(crc32cUpdateJs(0xdeadbeef, x)).toBe(crc32cUpdate(0xdeadbeef, x))
+      }
+    }
+  })
+})
+
+describe('CRC-32C combine and the parallel hasher', () => {
+  it('crc(A ‖ B) = combine(crc(A), crc(B), len(B))', async () => {
+    const { crc32cUpdateJs, crc32cCombine } = await import('../../src/format/backend/crc32c-fast.js')
+    const b = new Uint8Array(300000)
+    for (let i = 0; i < b.length; i++) b[i] = (i * 7919) & 0xff
+    for (const cut of [0, 1, 4096, 123457, 299999, 300000]) {
+      const a = b.subarray(0, cut)
+      const c = b.subarray(cut)
+      expect(crc32cCombine(crc32cUpdateJs(0, a), crc32cUpdateJs(0, c), c.length)).toBe(crc32cUpdateJs(0, b))
+    }
+  })
+  it('db status with worker threads gives the same hash as on one thread (big values, multiseg fixture)', async () => {
+    const { dbStatus } = await import('../../src/app/db.js')
+    const { extractMultiseg, fixture } = await import('../support/fixtures.js')
+    const x = extractMultiseg()
+    const dir = join(x.root, (fixture('multiseg').manifest as any).dataDirs.data.path)
+    const one = dbStatus(dir, undefined, { threads: 0 })
+    const two = dbStatus(dir, undefined, { threads: 2 })
+    expect(one.hashThreads).toBe(0)
+    expect(two.hashThreads).toBe(2)
+    expect(two.hash).toBe(one.hash)
+    expect(two.keys).toEqual(one.keys)
+    expect(two.totalKey).toBe(one.totalKey)
+  })
+})
