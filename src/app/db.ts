@@ -147,10 +147,14 @@ export interface DbKeysOptions {
   prefix?: string
   /** Prefix given as hex. */
   hex?: boolean
+  /** At most this many entries (default 1000; 0 = all). */
   limit?: number
   showValues?: boolean
   valueFormat?: Exclude<BytesMode, 'redacted'>
 }
+
+/** `db keys` lists at most this many entries unless --limit says otherwise (0 = all). */
+export const DEFAULT_KEYS_LIMIT = 1000
 
 export interface DbKeysResult extends DbFileInfo {
   bucket: string
@@ -175,7 +179,7 @@ export function dbKeys(path: string, bucketName: string, opts: DbKeysOptions = {
     const prefix = opts.prefix !== undefined ? parsePrefix(opts.prefix, opts.hex) : undefined
     const entries: DecodedEntry[] = []
     let more = false
-    const limit = opts.limit && opts.limit > 0 ? opts.limit : Infinity
+    const limit = opts.limit === undefined ? DEFAULT_KEYS_LIMIT : opts.limit > 0 ? opts.limit : Infinity
     for (const e of iterate(f, b.bucket, { start: prefix, name: bucketName })) {
       if (prefix && !startsWith(e.key, prefix)) break
       if (entries.length >= limit) { more = true; break }

@@ -80,12 +80,12 @@ export function renderDbKeys(r: DbKeysResult, w: OutputFormat): string {
       const rev = `${e.revision!.main}_${e.revision!.sub}${e.revision!.tombstone ? ' (tombstone)' : ''}`
       t.push([rev, bytesLabel(e.kv.key), String(e.kv.createRevision), String(e.kv.modRevision), String(e.kv.version), e.kv.lease ? e.kv.leaseHex : '', e.revision!.tombstone ? '' : entryValue(e)])
     }
-    return t.toString() + '\n' + (r.more ? '(more: raise --limit)\n' : '') + liveNote(r)
+    return t.toString() + '\n' + (r.more ? '(more entries: raise --limit, or --limit 0 for all)\n' : '') + liveNote(r)
   }
   if (w === 'simple') return r.entries.map((e) => `${bytesLabel(e.key)}\t${entryValue(e)}`).join('\n') + (r.entries.length ? '\n' : '')
   const t = table(['key', 'value size', 'value'])
   for (const e of r.entries) t.push([bytesLabel(e.key), e.valueSize, entryValue(e)])
-  return t.toString() + '\n' + (r.more ? '(more: raise --limit)\n' : '') + liveNote(r)
+  return t.toString() + '\n' + (r.more ? '(more entries: raise --limit, or --limit 0 for all)\n' : '') + liveNote(r)
 }
 
 export function renderDbGet(r: DbGetResult, w: OutputFormat): string {
