@@ -5,18 +5,30 @@
  * at the end, so memory stays bounded (workers × 4 MiB) however large the db is.
  */
 import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { DecodeError } from '../errors.js'
 import { CORRUPT_HINT, type BoltFile } from '../format/bbolt/file.js'
-import { crc32cCombine, crc32cFast } from '../format/backend/crc32c-fast.js'
+import { crc32cCombine, crc32cFast, useNativeCrc32c, type NativeCrc32c } from '../format/backend/crc32c-fast.js'
 import { serialHasher, type Crc32cHasher } from '../format/backend/hash.js'
 
 /** Ranges at least this large go to a worker. */
 const PARALLEL_MIN = 256 << 10
 /** Jobs in flight at most. */
 const WINDOW = 16
+
+/** Uses the optional native `@node-rs/crc32` when it is installed (not a dependency by default). */
+export function loadNativeCrc32c(): boolean {
+  try {
+    const m = createRequire(import.meta.url)('@node-rs/crc32') as { crc32c?: NativeCrc32c }
+    return typeof m.crc32c === 'function' && useNativeCrc32c(m.crc32c)
+  } catch {
+    return false
+  }
+}
+loadNativeCrc32c()
 
 function workerFile(): string | null {
   // dist/app/crc-worker.js next to this file; under vitest (src/*.ts) use the built copy.

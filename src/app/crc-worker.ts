@@ -6,10 +6,12 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { openFile } from '../io/byte-source.js'
 import { crc32cFast } from '../format/backend/crc32c-fast.js'
+import { loadNativeCrc32c } from './crc-pool.js'
 
 const { path, results, flags } = workerData as { path: string; results: SharedArrayBuffer; flags: SharedArrayBuffer }
 const res = new Uint32Array(results)
 const flag = new Int32Array(flags)
+loadNativeCrc32c()
 const src = openFile(path)
 const buf = new Uint8Array(4 << 20)
 

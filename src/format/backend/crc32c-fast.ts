@@ -2,9 +2,9 @@
  * CRC-32C for the snapshot-status hash over every value of a db (often GBs): slicing-by-16 over
  * aligned 32-bit loads, about twice the throughput of crc-32 on large buffers (bench/db), with the
  * same running-checksum semantics as crc32cUpdate (Go's crc32.Update with the Castagnoli table).
- * When the optional native `@node-rs/crc32` package is installed it is used instead (several GB/s).
+ * The app layer may plug in a native implementation (`@node-rs/crc32`, several GB/s) with
+ * `useNativeCrc32c`; this module itself stays pure.
  */
-import { createRequire } from 'node:module'
 
 const N = 16
 const F = new Int32Array(256 * N)
@@ -47,24 +47,23 @@ export function crc32cUpdateJs(prev: number, buf: Uint8Array): number {
   return ~c >>> 0
 }
 
-type Native = (input: Uint8Array, initial?: number) => number
+/** A native running CRC-32C: `(input, initial) => crc`, as `@node-rs/crc32`'s `crc32c`. */
+export type NativeCrc32c = (input: Uint8Array, initial?: number) => number
 
-function loadNative(): Native | null {
-  if (process.env.ETCD_INSPECT_NO_NATIVE_CRC === '1') return null
-  try {
-    const m = createRequire(import.meta.url)('@node-rs/crc32') as { crc32c?: Native }
-    return typeof m.crc32c === 'function' ? m.crc32c : null
-  } catch {
-    return null
-  }
+let native: NativeCrc32c | null = null
+
+/** Which implementation `crc32cFast` uses. */
+export let crc32cImplementation = 'js slicing-by-16'
+
+/** Plugs in a native CRC-32C (checked against the JS one on a test vector first). */
+export function useNativeCrc32c(fn: NativeCrc32c | null): boolean {
+  if (fn && (fn(Uint8Array.from(Buffer.from('123456789')), 0) >>> 0) !== 0xe3069283) return false
+  native = fn
+  crc32cImplementation = fn ? 'native @node-rs/crc32' : 'js slicing-by-16'
+  return true
 }
 
-const native = loadNative()
-
-/** Which implementation `crc32cFast` uses ('native @node-rs/crc32' or 'js slicing-by-16'). */
-export const crc32cImplementation = native ? 'native @node-rs/crc32' : 'js slicing-by-16'
-
-/** Running CRC-32C, native when available. Small inputs stay in JS (the native call costs more). */
+/** Running CRC-32C, native when plugged in. Small inputs stay in JS (the native call costs more). */
 export function crc32cFast(prev: number, buf: Uint8Array): number {
   if (native && buf.length >= 256) return native(buf, prev) >>> 0
   return crc32cUpdateJs(prev, buf)
