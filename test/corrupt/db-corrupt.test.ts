@@ -221,6 +221,35 @@ describe('pages', () => {
 })
 
 describe('real fixture db corruptions', () => {
+  it('truncation at every page boundary and ±1 is a typed error, never a crash', () => {
+    const base = real()
+    const codes = new Map<string, number>()
+    for (let p = 0; p <= base.length / 4096; p++) {
+      for (const d of [-1, 0, 1]) {
+        const size = p * 4096 + d
+        if (size < 0 || size >= base.length) continue
+        const e = failure(base.subarray(0, size))
+        codes.set(e.code, (codes.get(e.code) ?? 0) + 1)
+        expect(e.offset).toBeLessThanOrEqual(Math.max(size, 16))
+      }
+    }
+    expect([...codes.keys()].sort()).toEqual(['empty', 'not-bbolt', 'truncated'])
+  })
+  it('changing the id of each reachable page is found by check and by status', () => {
+    const base = real()
+    const reachable = new Set<number>()
+    const f0 = open(base)
+    const c0 = checkDb(f0)
+    for (let p = 2; p < base.length / 4096; p++) if (!c0.unreachable.includes(BigInt(p))) reachable.add(p)
+    expect(reachable.size).toBe(c0.reachablePages - 2)
+    for (const p of reachable) {
+      const b = base.slice()
+      u64(b, p * 4096, BigInt(p) + 1000n)
+      const c = checkDb(open(b))
+      expect(c.findings.map((x) => x.code)).toContain('page-id-mismatch')
+      expect(failure(b).code).toBe('page-id-mismatch')
+    }
+  })
   it('flipping the flags of every data page never crashes', () => {
     const base = real()
     const hwm = base.length / 4096
