@@ -1,9 +1,12 @@
 /**
  * Core functions of `etcd-inspect db …`: each opens the db read-only, works on one meta's view and
  * returns a plain result object. A running etcd keeps committing while we read (no lock is taken,
- * so nothing pins the pages of our view): every command re-reads the metas at the end and reports
- * when the txid moved; when the read failed *and* the txid moved, it retries on the new view
- * (up to 3 times) before giving up, since the failure was most likely a page reused underneath.
+ * so nothing pins the pages of our view). bbolt puts the pages a commit T+1 replaces on a pending
+ * list and hands them out again at the earliest in commit T+2 (db.go `freePages` releases pending
+ * pages at the start of the next read-write transaction), so a view read at txid T is intact as
+ * long as the txid at the end is at most T+1. Every command re-reads the metas at the end; when the
+ * txid advanced by 2 or more (`consistent: false`) or the read failed while the txid moved, it
+ * starts over on the new view, up to 3 times, before reporting.
  */
 import { DecodeError, InputError, UsageError } from '../errors.js'
 import { BoltFile, SNAPSHOT_TRAILER } from '../format/bbolt/file.js'
@@ -28,6 +31,8 @@ export interface Liveness {
   txidAtEnd: bigint | null
   /** True when the file moved on underneath (etcd committed while we read). */
   moved: boolean
+  /** True when no commit could have reused a page of our view (txid at the end <= txid + 1). */
+  consistent: boolean
   /** Attempts that failed and were retried on a newer view. */
   retries: number
 }
@@ -71,13 +76,15 @@ export function withDb<T>(path: string, fn: (db: BoltFile) => T): { db: DbFileIn
         throw e
       }
       const end = db.rereadTxid()
+      const consistent = end !== null && end - db.meta.txid <= 1n && end >= db.meta.txid
+      if (!consistent && attempt < maxRetries) continue
       return {
         result,
         db: {
           path: loc.path, pageSize: db.pageSize, pageSizeSource: db.pageSizeSource, fileSize: db.fileSize, dataSize: db.dataSize,
           metaIndex: db.meta.index, metaReason: db.choice.reason, txid: db.meta.txid,
           snapshotTrailer: { present: hasTrailer(db) },
-          live: { txid: db.meta.txid, txidAtEnd: end, moved: end !== db.meta.txid, retries: attempt },
+          live: { txid: db.meta.txid, txidAtEnd: end, moved: end !== db.meta.txid, consistent, retries: attempt },
         },
       }
     } finally {

@@ -19,7 +19,8 @@ const kv = (rows: [string, unknown][]): string => {
 
 function liveNote(r: DbFileInfo): string {
   const notes: string[] = []
-  if (r.live.moved) notes.push(`warning: the file moved on while it was read (txid ${r.live.txid} -> ${r.live.txidAtEnd}): etcd is writing to it; the figures are for txid ${r.live.txid}`)
+  if (r.live.moved && !r.live.consistent) notes.push(`warning: the file moved on while it was read (txid ${r.live.txid} -> ${r.live.txidAtEnd}): pages of the view may have been reused; re-run, or inspect a copy from \`etcdctl snapshot save\``)
+  else if (r.live.moved) notes.push(`note: etcd committed while the file was read (txid ${r.live.txid} -> ${r.live.txidAtEnd}); the view of txid ${r.live.txid} stayed intact`)
   if (r.live.retries > 0) notes.push(`note: retried ${r.live.retries} time(s) because etcd committed underneath`)
   if (r.snapshotTrailer.verified) {
     const v = r.snapshotTrailer.verified

@@ -27,7 +27,25 @@ describe('reading a db that moves on', () => {
       return readSummary(f).buckets
     })
     expect(r.result).toEqual(['b'])
-    expect(r.db.live).toEqual({ txid: 3n, txidAtEnd: 4n, moved: true, retries: 0 })
+    expect(r.db.live).toEqual({ txid: 3n, txidAtEnd: 4n, moved: true, consistent: true, retries: 0 })
+  })
+  it('starts over when the txid advanced by 2 or more (pages of the view may have been reused)', () => {
+    const d = buildDb([{ name: 'b', entries }])
+    const p = join(dir, 'moved2.db')
+    writeFileSync(p, d.bytes)
+    let calls = 0
+    const r = withDb(p, (f) => {
+      calls++
+      if (calls === 1) {
+        const newer = Buffer.from(d.bytes)
+        newer.set(metaPage({ pageSize: 4096, index: 1, root: d.rootPage, pgid: d.pgid, txid: 5n }), 4096)
+        writeFileSync(p, newer)
+      }
+      return f.meta.txid
+    })
+    expect(calls).toBe(2)
+    expect(r.result).toBe(5n)
+    expect(r.db.live).toEqual({ txid: 5n, txidAtEnd: 5n, moved: false, consistent: true, retries: 1 })
   })
   it('retries on the new view when a read failed and the txid moved', () => {
     const d = buildDb([{ name: 'b', entries }])
@@ -71,6 +89,6 @@ describe('reading a db that moves on', () => {
     const d = buildDb([{ name: 'b', entries }])
     const p = join(dir, 'quiet.db')
     writeFileSync(p, d.bytes)
-    expect(dbStatus(p).live).toEqual({ txid: 3n, txidAtEnd: 3n, moved: false, retries: 0 })
+    expect(dbStatus(p).live).toEqual({ txid: 3n, txidAtEnd: 3n, moved: false, consistent: true, retries: 0 })
   })
 })
