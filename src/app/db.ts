@@ -9,7 +9,7 @@
  * starts over on the new view, up to 3 times, before reporting.
  */
 import { DecodeError, InputError, UsageError } from '../errors.js'
-import { BoltFile, SNAPSHOT_TRAILER } from '../format/bbolt/file.js'
+import { BoltFile, SNAPSHOT_TRAILER, hasSnapshotTrailer as hasTrailer } from '../format/bbolt/file.js'
 import { checkDb, type CheckResult } from '../format/bbolt/check.js'
 import { type Meta } from '../format/bbolt/meta.js'
 import { PGID_NO_FREELIST } from '../format/bbolt/page.js'
@@ -20,7 +20,6 @@ import { readDetails, readSummary, type DbSummary, type SchemaDetails } from '..
 import { compareBytes } from '../format/bbolt/element.js'
 import type { BytesMode } from '../format/value.js'
 import { openDb, verifyTrailer, type TrailerCheck } from '../io/bbolt-file.js'
-import { hasTrailer } from './db-summary.js'
 import { createHasher } from './crc-pool.js'
 
 /** How the view held up while we read. */
