@@ -1,7 +1,7 @@
 /** `etcd-inspect status` through the built CLI: exit codes, one-line errors, JSON contract, read-only. */
 import { describe, expect, it } from 'vitest'
 import { spawnSync } from 'node:child_process'
-import { cpSync, mkdirSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tempDir } from '../support/etcd.js'
 import { hashTree } from '../support/tree-hash.js'
@@ -87,5 +87,34 @@ describe('etcd-inspect status --all-wal-segments', () => {
     const j = JSON.parse(full.stdout)
     expect(j.walRange).toEqual({ fromSegment: '0000000000000000-0000000000000000.wal', segmentsRead: 1, segmentsTotal: 1 })
     expect([j.memberId, j.hardState, j.lastIndex, j.snapshotIndex]).toEqual([fast.memberId, fast.hardState, fast.lastIndex, fast.snapshotIndex])
+  })
+})
+
+describe('etcd-inspect status on corrupted copies (CORRUPT evidence for check)', () => {
+  it('a flipped byte inside a WAL record: exit 4, one-line error with file and offset', () => {
+    const d = fixtureCopy()
+    const seg = join(d, 'member/wal/0000000000000000-0000000000000000.wal')
+    const b = readFileSync(seg)
+    b[2000]! ^= 0x40
+    writeFileSync(seg, b)
+    const r = cli('status', d, '-w', 'json')
+    expect(r.status).toBe(4)
+    const j = JSON.parse(r.stdout)
+    expect(j.integrity.wal.status).toBe('corrupt')
+    expect(j.integrity.ok).toBe(false)
+    expect(r.stderr).toMatch(/^Error: .*0000000000000000-0000000000000000\.wal@\d+: /m)
+    expect(r.stderr).not.toMatch(/\n\s+at /)
+  })
+  it('a truncated db: exit 4, the db is reported corrupt', () => {
+    const d = fixtureCopy()
+    const db = join(d, 'member/snap/db')
+    writeFileSync(db, readFileSync(db).subarray(0, 100))
+    const r = cli('status', d, '-w', 'json')
+    expect(r.status).toBe(4)
+    const j = JSON.parse(r.stdout)
+    expect(j.integrity.db.status).toBe('corrupt')
+    expect(j.consistentIndex).toBeNull()
+    expect(j.memberId).toBe('34648086a1627388')
+    expect(r.stderr).toMatch(/^Error: .*db@\d+: /m)
   })
 })
