@@ -142,7 +142,7 @@ export async function collectStatus(dir: string, opts: StatusOptions & StatusSou
       hint: 'peers will answer 410 Gone: archive the dir and add the member back with an empty one (etcd-inspect replace plan)' })
   }
 
-  const invariants = checkInvariants(wal, db, lastValid, lastRecord, snapDir, findings)
+  const invariants = checkInvariants(wal, db, lastValid, lastRecord, snapDir, findings, walIntegrity.status === 'corrupt')
   const version = guessVersion(db, snapInfo.clusterVersion, snapInfo.count, lastRecord, wal?.snapshotConfState === true)
   const sizes = measure(walDir, snapDir, dbFile)
 
@@ -288,7 +288,14 @@ function clusterVersionOf(data: Uint8Array): string | null {
 }
 
 function checkInvariants(wal: WalFacts | null, db: DbFacts | null, lastValid: { index: bigint } | null, lastRecord: { index: bigint } | null,
-  snapDir: string | null, findings: StatusFinding[]): StatusInvariant[] {
+  snapDir: string | null, findings: StatusFinding[], walCorrupt: boolean): StatusInvariant[] {
+  // After a corruption the reader stopped early: its HardState and snapshot records are partial,
+  // and comparing them with the db would blame the db for the WAL's damage.
+  if (walCorrupt) {
+    const detail = 'not evaluable: the WAL is corrupt, so its HardState and snapshot records are incomplete'
+    return (['consistent-index<=commit', 'db-term<=hardstate-term', 'snapshot-index<=commit', 'consistent-index>=snapshot-index'] as const)
+      .map((name) => ({ name, ok: null, detail }))
+  }
   const hs = wal?.hardState ?? null
   const ci = db?.consistentIndex ?? null
   const out: StatusInvariant[] = []

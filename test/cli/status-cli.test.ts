@@ -102,6 +102,9 @@ describe('etcd-inspect status on corrupted copies (CORRUPT evidence for check)',
     const j = JSON.parse(r.stdout)
     expect(j.integrity.wal.status).toBe('corrupt')
     expect(j.integrity.ok).toBe(false)
+    // The read stopped at the damage: its partial HardState is not compared with the db.
+    expect(j.integrity.invariants.map((i: { ok: boolean | null }) => i.ok)).toEqual([null, null, null, null])
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1)
     expect(r.stderr).toMatch(/^Error: .*0000000000000000-0000000000000000\.wal@\d+: /m)
     expect(r.stderr).not.toMatch(/\n\s+at /)
   })
