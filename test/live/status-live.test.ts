@@ -145,10 +145,16 @@ describe('status on the dir of a member removed from a real 3-member cluster', (
     expect(res.stderr).toMatch(/^Error: .*RemoveNode of this member/m)
     const st = JSON.parse(res.stdout)
     expect(st.memberId).toBe(id3.toString(16))
-    expect(st.members.selfRemovedInWal).toMatchObject({ type: 'remove', nodeIdHex: id3.toString(16), committed: true })
-    expect(st.members.selfRemovedInDb).toBe(true)
-    expect(st.members.selfInDb).toBe(false)
-    expect(st.findings.filter((f: { code: string }) => f.code === 'member-removed')).toHaveLength(2)
+    // The leader replicates the RemoveNode to m3 before committing it, but whether m3 learns the
+    // commit (and applies it) before peers cut it off with 410 Gone is a race: both outcomes are real.
+    const self = st.members.selfRemovedInWal
+    expect(self).toMatchObject({ type: 'remove', nodeIdHex: id3.toString(16) })
+    // etcd 3.4 does not advance meta/consistent_index for conf-change entries, so whether the
+    // removal was applied is read from the buckets themselves, which change together.
+    const applied = st.members.selfRemovedInDb as boolean
+    expect(st.members.selfInDb).toBe(!applied)
+    expect(self.committed).toBe(BigInt(self.index) <= BigInt(st.hardState.commit))
+    expect(st.findings.filter((f: { code: string }) => f.code === 'member-removed')).toHaveLength(applied ? 2 : 1)
     // Removal is a membership fact, not corruption: the files are intact.
     expect(st.integrity.ok).toBe(true)
     expect(res.status).toBe(0)
