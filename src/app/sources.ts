@@ -134,8 +134,10 @@ export const readWalFacts: WalFactsReader = async (walDir, hint = {}) => {
     }
   }
   let facts = readRange(walDir, listing, start)
-  // The hint was past the last snapshot record (an orphaned .snap, a db ahead of the WAL): read everything.
-  if (start > 0 && facts.snapshots.length === 0) facts = readRange(walDir, listing, 0)
+  // The hint was past the last valid snapshot record (an orphaned .snap, a db ahead of the WAL):
+  // the range holds no record with index <= commit, so read everything.
+  const commit = facts.hardState?.commit
+  if (start > 0 && !facts.snapshots.some((r) => commit === undefined || r.index <= commit)) facts = readRange(walDir, listing, 0)
   return facts
 }
 
