@@ -5,7 +5,9 @@
  * fixture: the bounded WAL read (from the snapshot's segment) agrees with a full read.
  */
 import { describe, expect, it } from 'vitest'
+import { join } from 'node:path'
 import { collectStatus } from '../src/app/status.js'
+import { readWalFacts } from '../src/app/sources.js'
 import { toJson } from '../src/render/json.js'
 import { hashTree } from './support/tree-hash.js'
 import { allDataDirs, expectedOutput, extractMultiseg, FIXTURES_DIR } from './support/fixtures.js'
@@ -58,5 +60,18 @@ describe('multi-segment WAL (fixtures/multiseg)', () => {
     expect(fast.integrity.invariants).toEqual(full.integrity.invariants)
     expect(fast.integrity.wal.status).toBe('ok')
     expect(full.integrity.wal.status).toBe('ok')
+  })
+  it('a hint past the last snapshot record (an orphaned .snap) falls back to a full read', async () => {
+    const dir = extractMultiseg({ shared: true }).dataDir
+    const walDir = join(dir, 'member/wal')
+    const all = await readWalFacts(walDir)
+    const past = await readWalFacts(walDir, { fromIndex: all.lastIndex! })
+    expect(past.range).toEqual(all.range)
+    expect(past.snapshots).toEqual(all.snapshots)
+    const last = all.snapshots.at(-1)!.index
+    const hinted = await readWalFacts(walDir, { fromIndex: last })
+    expect(hinted.range!.segmentsRead).toBeLessThan(all.range!.segmentsTotal)
+    expect(hinted.snapshots.at(-1)).toEqual(all.snapshots.at(-1))
+    expect(hinted.hardState).toEqual(all.hardState)
   })
 })
