@@ -15,8 +15,11 @@ import { InputError } from '../errors.js'
 import { formatBytes, isPrintable, type FormattedBytes } from '../format/value.js'
 import { classifyValue } from '../format/k8s/value.js'
 import { IrrRequests } from '../format/raft/schemas.js'
-import type { LogEntry } from '../format/wal/log.js'
-import type { DecodedEntry, EntryPayload, EntryTypeName, MemberContext, Request, RequestOp } from '../format/raft/entry.js'
+import type { LogEntry, LogSegment } from '../format/wal/log.js'
+import type { DecodedEntry, EntryPayload, EntryTypeName, MemberContext, Request, RequestOp, WalSnapshot } from '../format/raft/entry.js'
+import { decodeHardState, decodeMetadata, decodeWalSnapshot } from '../format/raft/entry.js'
+import { decodeWal } from '../format/wal/decoder.js'
+import { RecordType } from '../format/wal/record.js'
 
 export interface WalReadOptions {
   /** Separate WAL location (etcd's --wal-dir). */
@@ -277,7 +280,15 @@ export function runWal(dir: string, opts: WalOptions = {}): WalResult {
   // Mark entries a later same-index entry replaced (known only after reading on).
   const replacedAt = new Map<string, boolean>()
   for (const e of entries) for (const r of e.replaces ?? []) replacedAt.set(`${r.file}@${r.offset}`, true)
-  if (replacedAt.size) for (const e of entries) if (replacedAt.has(`${e.file}@${e.offset}`)) e.replaced = true
+  if (replacedAt.size) {
+    for (const e of entries) {
+      if (replacedAt.has(`${e.file}@${e.offset}`)) {
+        // the index is committed, but with the entry that replaced this one
+        e.replaced = true
+        e.committed = false
+      }
+    }
+  }
   const r = last!
   return { version: 1, dir: r.dir, walDir: r.walDir, memberId: r.memberId, clusterId: r.clusterId, hardState: r.hardState, fromSnapshot: r.fromSnapshot,
     segments: r.segments, files: r.files, snapshots: r.snapshots, entries, findings: r.findings, summary: r.summary }
@@ -289,17 +300,18 @@ export function runWal(dir: string, opts: WalOptions = {}): WalResult {
  * then the checked pass yields entries one by one. Memory stays flat.
  */
 export function* streamWal(dir: string, opts: WalOptions = {}): Generator<WalStreamItem, void, undefined> {
-  const pre = readWalSummary(dir, { ...opts, verifyCrc: false, tolerant: true })
+  const { layout, listing, opened } = openWal(dir, opts)
+  const pre = prePass(opened.segments)
   const commit = pre.hardState?.commit
   let fromSnapshot: { index: bigint; term: bigint } | undefined
   if (opts.fromSnapshot) {
     // etcd: wal.ValidSnapshotEntries keeps snapshot records with index <= commit; boot uses the newest.
     for (const s of pre.snapshots) if (commit !== undefined && s.index <= commit && (!fromSnapshot || s.index >= fromSnapshot.index)) fromSnapshot = { index: s.index, term: s.term }
   }
-  const { layout, listing, opened } = openWal(dir, opts)
   const display = (name: string) => relative(dir, `${layout.walDir}/${name}`) || name
   const walDir = layout.walDir
-  yield { kind: 'header', header: { version: 1, dir, walDir, memberId: pre.memberId, clusterId: pre.clusterId, hardState: pre.hardState, fromSnapshot, files: pre.files } }
+  const files = { tmp: listing.tmp, broken: listing.broken, unknown: listing.unknown }
+  yield { kind: 'header', header: { version: 1, dir, walDir, memberId: pre.memberId, clusterId: pre.clusterId, hardState: pre.hardState, fromSnapshot, files } }
   const findings = listingFindings(listing, display)
   for (const f of findings) yield { kind: 'finding', finding: f }
   const filter = makeFilter(opts, fromSnapshot)
@@ -343,7 +355,28 @@ export function* streamWal(dir: string, opts: WalOptions = {}): Generator<WalStr
     lastValid: state.end?.lastValid,
   }
   yield { kind: 'summary', result: { version: 1, dir, walDir, memberId: state.metadata?.nodeIdHex, clusterId: state.metadata?.clusterIdHex, hardState: state.hardState,
-    fromSnapshot, segments: state.segments, files: pre.files, snapshots: state.snapshots, findings: all, summary } }
+    fromSnapshot, segments: state.segments, files, snapshots: state.snapshots, findings: all, summary } }
+}
+
+/**
+ * The framing-only pre-pass of `streamWal`: no CRC, no entry decoding; just the last HardState,
+ * the snapshot records and the identity. Bad bytes are left to the checked pass to report.
+ */
+function prePass(segments: readonly LogSegment[]): { hardState?: HardState; snapshots: WalSnapshot[]; memberId?: string; clusterId?: string } {
+  const out: { hardState?: HardState; snapshots: WalSnapshot[]; memberId?: string; clusterId?: string } = { snapshots: [] }
+  for (const ev of decodeWal(segments, { verifyCrc: false, tolerant: true })) {
+    if (ev.kind !== 'record') continue
+    try {
+      if (ev.type === RecordType.State) out.hardState = decodeHardState(ev.data)
+      else if (ev.type === RecordType.Snapshot) out.snapshots.push(decodeWalSnapshot(ev.data))
+      else if (ev.type === RecordType.Metadata && out.memberId === undefined) {
+        const m = decodeMetadata(ev.data)
+        out.memberId = idHex(m.nodeId)
+        out.clusterId = idHex(m.clusterId)
+      }
+    } catch {}
+  }
+  return out
 }
 
 function entryTypeName(t: number): EntryTypeName {

@@ -95,19 +95,38 @@ export async function renderWal(r: WalResult, format: OutputFormat, sink: Sink):
   for (const l of summaryLines(r)) await sink.write(l + '\n')
 }
 
-/** Streams ndjson: one line per entry and finding, then one summary line. */
+/** Streams ndjson: one line per entry and finding, then one summary line; writes in ~256 KiB batches. */
 export async function renderWalStream(items: Iterable<WalStreamItem>, sink: Sink): Promise<Omit<WalResult, 'entries'> | undefined> {
   let last: Omit<WalResult, 'entries'> | undefined
-  for (const it of items) {
-    if (it.kind === 'entry') {
-      const p = sink.write(toJsonLine({ kind: 'entry', ...it.entry }) + '\n')
-      if (p) await p
-    } else if (it.kind === 'finding') await sink.write(toJsonLine({ kind: 'finding', ...it.finding }) + '\n')
+  let pending = ''
+  const flush = async () => {
+    if (pending.length === 0) return
+    const p = sink.write(pending)
+    pending = ''
+    if (p) await p
+  }
+  // Hot path: JSON.stringify without a replacer is about 2x faster than with one (measured in
+  // bench/wal.mjs); bigints serialise through a toJSON installed only while this loop runs.
+  // Presented entries hold no Uint8Array (presentEntry formats every byte string).
+  const proto = BigInt.prototype as unknown as { toJSON?: () => string }
+  const saved = Object.getOwnPropertyDescriptor(proto, 'toJSON')
+  proto.toJSON = function (this: bigint) { return this.toString() }
+  try {
+    for (const it of items) {
+      if (it.kind === 'entry') {
+        pending += '{"kind":"entry",' + JSON.stringify(it.entry).slice(1) + '\n'
+      } else if (it.kind === 'finding') pending += toJsonLine({ kind: 'finding', ...it.finding }) + '\n'
     else if (it.kind === 'summary') {
       last = it.result
-      await sink.write(toJsonLine({ kind: 'summary', ...it.result }) + '\n')
+      pending += toJsonLine({ kind: 'summary', ...it.result }) + '\n'
     }
+      if (pending.length >= 256 * 1024) await flush()
+    }
+  } finally {
+    if (saved) Object.defineProperty(proto, 'toJSON', saved)
+    else delete proto.toJSON
   }
+  await flush()
   return last
 }
 

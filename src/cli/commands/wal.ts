@@ -99,7 +99,13 @@ export function register(program: Command): void {
     .addOption(outputOption('simple'))
     .option('--wal-dir <dir>', 'separate WAL directory (etcd --wal-dir)')
     .option('--tolerant', 'keep going past bad records and report every finding')
-    .action(async (dir: string, flags: WalCliFlags) => {
+    .action(async (dir: string, own: WalCliFlags, cmd: Command) => {
+      // The root program does not use positional options, so `wal verify <dir> -w json` hands -w,
+      // --wal-dir and --tolerant to the parent `wal` command: take them from there when given.
+      const flags: WalCliFlags = { ...own }
+      for (const k of ['writeOut', 'walDir', 'tolerant'] as const) {
+        if (cmd.getOptionValueSource(k) !== 'cli' && cmd.parent?.getOptionValueSource(k) === 'cli') flags[k] = cmd.parent.getOptionValue(k)
+      }
       const format = outputFormat(flags)
       const { verifyWal } = await import('../../app/wal.js')
       const { renderVerify } = await import('../../render/wal.js')
