@@ -232,7 +232,7 @@ export function decide(input: DecideInput): Decision {
     warnings.push(`ignored: ${view.foreignEndpoints.join(', ')} answer(s) for another cluster than the quorum-backed one (${p?.clusterIdHex}); a stale endpoint? remove it from --endpoints`)
   }
   for (const a of view.answers) {
-    if (a.error && !a.discovered) warnings.push(`${a.endpoint}: ${a.error.message}${a.error.hint ? ` (${a.error.hint})` : ''}`)
+    if (a.error && !a.discovered) warnings.push(`${a.error.message}${a.error.hint ? ` (${a.error.hint})` : ''}`)
   }
 
   let byId: Member | undefined
