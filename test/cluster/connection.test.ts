@@ -6,6 +6,9 @@ import { endpointStatus } from '../../src/cluster/status.js'
 import { raftStatus } from '../../src/cluster/debug-vars.js'
 import { startEtcd, freePort, type EtcdMember } from '../support/etcd.js'
 import { makePki, type TestPki } from './certs.js'
+import { makeTls } from '../support/tls.js'
+import { createServer } from 'node:tls'
+import { readFileSync } from 'node:fs'
 
 describe('resolveConnectionOptions (etcdctl flags and env)', () => {
   it('uses etcdctl defaults', () => {
@@ -41,7 +44,7 @@ describe('connection layer against a real TLS etcd', () => {
   let pki: TestPki
   let m: EtcdMember
   beforeAll(async () => {
-    pki = makePki()
+    pki = await makePki()
     m = await startEtcd({ name: 'conn1', host: '127.0.0.1', tls: pki })
   })
   afterAll(async () => { await m?.stop() })
@@ -105,5 +108,35 @@ describe('connection layer against a real TLS etcd', () => {
     expect(Date.now() - t0).toBeLessThan(2000)
     expect(err).toBeInstanceOf(ClusterError)
     expect(err.code).toBe('unreachable')
+  })
+})
+
+describe('TLS failures of a bad server certificate', () => {
+  // A bare TLS listener with the certificate under test: the handshake is all that matters here.
+  async function tlsServer(cert: string, key: string): Promise<{ url: string; close(): void }> {
+    const srv = createServer({ cert: readFileSync(cert), key: readFileSync(key), ALPNProtocols: ['h2'] }, (s) => s.on('error', () => undefined))
+    const port = await freePort('127.0.0.1')
+    await new Promise<void>((r) => srv.listen(port, '127.0.0.1', r))
+    return { url: `https://127.0.0.1:${port}`, close: () => srv.close() }
+  }
+
+  it('expired server certificate', async () => {
+    const t = await makeTls({ expired: ['server'] })
+    const s = await tlsServer(t.serverCert, t.serverKey)
+    try {
+      const err = await withClients(resolveConnectionOptions({ endpoints: s.url, cacert: t.ca }, {}), (f) => memberList(f.forEndpoint(s.url))).catch((e) => e)
+      expect(err.code).toBe('tls-expired')
+      expect(err.message).toContain('certificate has expired')
+    } finally { s.close() }
+  })
+
+  it('server certificate without the endpoint\'s IP SAN', async () => {
+    const t = await makeTls({ omitIps: ['127.0.0.1'], dns: ['etcd.example'] })
+    const s = await tlsServer(t.serverCert, t.serverKey)
+    try {
+      const err = await withClients(resolveConnectionOptions({ endpoints: s.url, cacert: t.ca }, {}), (f) => memberList(f.forEndpoint(s.url))).catch((e) => e)
+      expect(err.code).toBe('tls-hostname')
+      expect(err.hint).toContain('SANs do not cover 127.0.0.1')
+    } finally { s.close() }
   })
 })

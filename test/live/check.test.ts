@@ -87,7 +87,7 @@ async function memberAdd(name: string, peerURL: string): Promise<void> {
 let initialCluster = ''
 
 beforeAll(async () => {
-  pki = makePki()
+  pki = await makePki()
   ms = await startCluster(3, { tls: pki, snapshotCount: SNAPSHOT_COUNT, baseDir: base })
   initialCluster = ms.map((m) => `${m.name}=${m.peerURL}`).join(',')
   other = await startEtcd({ name: 'b1', host: '127.0.0.4', tls: pki, token: 'another-cluster', dataDir: join(base, 'b1.etcd') })
