@@ -138,7 +138,8 @@ describe('check against a real TLS cluster', () => {
       expect(r.exitCode).toBe(0)
       learnerId = (await listMembers()).find((m) => m.peerURLs.includes(slot.peerURL))!
       expect(r.evidence.memberByPeerUrl[0]).toMatchObject({ id: learnerId.idHex, started: false, isLearner: true })
-      expect(r.commands).toContain(`ETCD_INITIAL_CLUSTER=${initialCluster},m4=${slot.peerURL}`)
+      const ic = r.commands.find((x) => x.startsWith('ETCD_INITIAL_CLUSTER='))!.slice('ETCD_INITIAL_CLUSTER='.length).split(',').sort()
+      expect(ic).toEqual([...initialCluster.split(','), `m4=${slot.peerURL}`].sort())
       const drift = await check(dir, { name: 'm4', peerURLs: [slot.peerURL], initialClusterState: 'new' })
       expect(drift.verdict).toBe('CONFIG_DRIFT')
       expect(drift.exitCode).toBe(12)
@@ -175,13 +176,16 @@ describe('check against a real TLS cluster', () => {
       await memberAdd('m4', slot.peerURL)
       const fresh = (await listMembers()).find((m) => m.peerURLs.includes(slot.peerURL))!
       expect(fresh.id).not.toBe(learnerId.id)
-      const r = await check(learner!.dataDir, { name: 'm4' })
-      expect(r.verdict).toBe('REMOVED_MEMBER')
-      expect(r.subReason).toBe('REPLACED')
-      expect(r.exitCode).toBe(23)
-      expect(r.evidence.memberByPeerUrl.map((m) => m.id)).toContain(fresh.idHex)
-      expect(r.next).toContain('already added')
-      await etcdctl(endpointsOf(running()), ['member', 'remove', fresh.idHex], pki)
+      try {
+        const r = await check(learner!.dataDir, { name: 'm4' })
+        expect(r.verdict).toBe('REMOVED_MEMBER')
+        expect(r.subReason).toBe('REPLACED')
+        expect(r.exitCode).toBe(23)
+        expect(r.evidence.memberByPeerUrl.map((m) => m.id)).toContain(fresh.idHex)
+        expect(r.next).toContain('already added')
+      } finally {
+        await etcdctl(endpointsOf(running()), ['member', 'remove', fresh.idHex], pki)
+      }
     }, 60_000)
   })
 
@@ -211,18 +215,21 @@ describe('check against a real TLS cluster', () => {
 
     it('IDENTITY_MISMATCH: a copy of a running member\'s dir, configured for another peer URL', async () => {
       m3 = ms[2] = await restart(m3, initialCluster)
-      const r = await check(copyOld, { stateDir: join(base, 'state-empty'), name: 'm5', peerURLs: [`https://127.0.0.6:${await freePort('127.0.0.6')}`] })
-      expect(r.verdict).toBe('IDENTITY_MISMATCH')
-      expect(r.exitCode).toBe(24)
-      expect(r.evidence.memberById?.id).toBe(ids.get('m3')!.idHex)
-      await waitCaughtUp(m3)
-      await m3.stop()
+      try {
+        const r = await check(copyOld, { stateDir: join(base, 'state-empty'), name: 'm5', peerURLs: [`https://127.0.0.6:${await freePort('127.0.0.6')}`] })
+        expect(r.verdict).toBe('IDENTITY_MISMATCH')
+        expect(r.exitCode).toBe(24)
+        expect(r.evidence.memberById?.id).toBe(ids.get('m3')!.idHex)
+      } finally {
+        await waitCaughtUp(m3)
+        await m3.stop()
+      }
     }, 60_000)
 
     it('ROLLED_BACK via the witness after a leader change reset the leader\'s progress', async () => {
       const members = await listMembers()
       const st = await withClients(conn(endpointsOf(running())), (f) => endpointStatus(f.forEndpoint(running()[0]!.clientURL)))
-      const target = members.find((m) => m.id !== st.leader && m.name !== 'm3')!
+      const target = members.find((m) => m.id !== st.leader && m.started && !m.isLearner && m.name !== 'm3')!
       const leaderURL = members.find((m) => m.id === st.leader)!.clientURLs[0]!
       await etcdctl(leaderURL, ['move-leader', target.idHex], pki)
       const r = await check(copyOld, { stateDir })
@@ -294,7 +301,7 @@ describe('check against a real TLS cluster', () => {
   })
 
   it('wrong CA: UNKNOWN/TLS with plain advice', async () => {
-    const r = await check(ms[2]!.dataDir, { connection: conn(endpointsOf(running()), { cacert: pki.otherCa }) })
+    const r = await check(join(base, 'never-added'), { connection: conn(endpointsOf(running()), { cacert: pki.otherCa }), peerURLs: [`https://127.0.0.5:${await freePort('127.0.0.5')}`] })
     expect(r.verdict).toBe('UNKNOWN')
     expect(r.subReason).toBe('TLS')
     expect(r.exitCode).toBe(30)
