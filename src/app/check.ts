@@ -44,7 +44,7 @@ export interface CheckResult extends Decision {
 }
 
 /** Offline evidence for a data dir that does not exist yet (etcd creates it on first start). */
-function missingDirStatus(path: string): StatusResult {
+export function missingDirStatus(path: string): StatusResult {
   return {
     resultVersion: 1, path, dataDir: path, walDir: null, snapDir: null, dbFile: null, state: 'empty',
     memberId: null, memberIdDec: null, clusterId: null, clusterIdDec: null, hardState: null, firstIndex: null, lastIndex: null,
