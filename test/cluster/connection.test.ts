@@ -4,7 +4,7 @@ import { resolveConnectionOptions, withClients, loadTlsMaterial, parseGoDuration
 import { memberList } from '../../src/cluster/members.js'
 import { endpointStatus } from '../../src/cluster/status.js'
 import { raftStatus } from '../../src/cluster/debug-vars.js'
-import { startEtcd, freePort, type EtcdMember } from '../support/etcd.js'
+import { startEtcd, freePort, etcdctl, type EtcdMember } from '../support/etcd.js'
 import { makePki, type TestPki } from './certs.js'
 import { makeTls } from '../support/tls.js'
 import { createServer } from 'node:tls'
@@ -138,5 +138,26 @@ describe('TLS failures of a bad server certificate', () => {
       expect(err.code).toBe('tls-hostname')
       expect(err.hint).toContain('SANs do not cover 127.0.0.1')
     } finally { s.close() }
+  })
+})
+
+describe('user/password auth against a real etcd', () => {
+  let m: EtcdMember
+  beforeAll(async () => {
+    m = await startEtcd({ name: 'auth1', host: '127.0.0.2' })
+    await etcdctl(m.clientURL, ['user', 'add', 'root:s3cret'])
+    await etcdctl(m.clientURL, ['auth', 'enable'])
+  })
+  afterAll(async () => { await m?.stop() })
+
+  it('--user name:password works; a wrong password is an auth error with advice', async () => {
+    const ok = await withClients(resolveConnectionOptions({ endpoints: m.clientURL, user: 'root:s3cret' }, {}), (f) => memberList(f.forEndpoint(m.clientURL)))
+    expect(ok.members).toHaveLength(1)
+    const env = await withClients(resolveConnectionOptions({ endpoints: m.clientURL }, { ETCDCTL_USER: 'root', ETCDCTL_PASSWORD: 's3cret' }), (f) => endpointStatus(f.forEndpoint(m.clientURL)))
+    expect(env.raftIndex).toBeGreaterThan(0n)
+    const err = await withClients(resolveConnectionOptions({ endpoints: m.clientURL, user: 'root', password: 'wrong' }, {}), (f) => memberList(f.forEndpoint(m.clientURL))).catch((e) => e)
+    expect(err).toBeInstanceOf(ClusterError)
+    expect(err.code).toBe('auth')
+    expect(err.hint).toContain('check --user/--password')
   })
 })
