@@ -263,6 +263,12 @@ export function decide(input: DecideInput): Decision {
     const who = o.inUse.locks.map((l) => `${l.file} (${l.lockClass} ${l.access}${l.pid !== null ? ` pid ${l.pid}` : ''}${l.command ? ` ${l.command}` : ''})`).join(', ')
     return done('IN_USE', `an etcd process holds the data dir: ${who}`, 'this member is running: query it online instead; never touch a running member\'s data dir', [`${ctl} endpoint status -w table`])
   }
+  // A reader that could not run (permissions, or a reader missing from this build) is not corruption.
+  const unreadable = [o.integrity.wal, o.integrity.db].filter((x) => x.status === 'unavailable')
+  const hardError = o.integrity.wal.status === 'corrupt' || o.integrity.db.status === 'corrupt' || o.integrity.invariants.some((i) => i.ok === false) || o.findings.some((f) => f.severity === 'error')
+  if (unreadable.length > 0 && !hardError && o.state !== 'empty') {
+    return done('UNKNOWN', `the data dir could not be read completely: ${unreadable.map((x) => x.detail).join('; ')}`, 'run etcd-inspect status on the data dir (as a user that can read it) and check again', [`etcd-inspect status ${q(c.dataDir)}`], 'OFFLINE_UNREADABLE')
+  }
   // 1. CORRUPT
   if (!o.integrity.ok || o.state === 'no-wal' || (o.state === 'initialized' && (o.memberIdDec === null || o.clusterIdDec === null))) {
     const errs = o.findings.filter((f) => f.severity === 'error').map((f) => `${f.code}${f.file ? ` ${f.file}${f.offset !== undefined ? `@${f.offset}` : ''}` : ''}: ${f.detail}`)
