@@ -13,6 +13,7 @@ import { withClients, type ConnectionOptions } from '../cluster/connection.js'
 import { gatherClusterView, type ClusterView } from '../cluster/view.js'
 import { raftStatus, type RaftStatus } from '../cluster/debug-vars.js'
 import { findById } from '../cluster/members.js'
+import { probePeer, type PeerProbe } from '../cluster/peer-probe.js'
 import { readWitness, writeWitness, DEFAULT_STATE_DIR, type Witness } from '../io/witness.js'
 import { InputError } from '../errors.js'
 
@@ -97,6 +98,16 @@ async function leaderProgress(view: ClusterView, offline: StatusResult, f: Param
   }
 }
 
+/** For a member ID of this cluster that the member list no longer shows: ask the leader's peer port. */
+async function removalProbe(view: ClusterView, offline: StatusResult, f: Parameters<Parameters<typeof withClients>[1]>[0]): Promise<PeerProbe | null> {
+  const p = view.primary
+  if (!p || offline.memberIdDec === null || offline.clusterIdDec !== p.clusterId || findById(p.members, offline.memberIdDec)) return null
+  const leader = findById(p.members, p.leader)
+  const url = leader?.peerURLs[0]
+  if (!leader || !url) return null
+  return probePeer(url, leader.id, p.clusterId, offline.memberIdDec, f.opts, f.tls)
+}
+
 /** Runs the check. Never writes to the data dir; writes the witness (state dir) only on OK. */
 export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   const t0 = performance.now()
@@ -109,11 +120,12 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
       offlineEvidence(dataDir, opts.walDir).then((r) => { offlineMs = performance.now() - t0; return r }),
       gatherClusterView(f, { discover: opts.discover }).then((v) => { onlineMs = performance.now() - t0; return v }),
     ])
-    const [lp, wit] = await Promise.all([
+    const [lp, wit, probe] = await Promise.all([
       leaderProgress(view, offline, f),
       offline.clusterIdDec !== null && offline.memberIdDec !== null
         ? readWitness(stateDir, offline.clusterIdDec, offline.memberIdDec)
         : Promise.resolve({ path: null as string | null, witness: null as Witness | null }),
+      removalProbe(view, offline, f),
     ])
     onlineMs = Math.max(onlineMs, performance.now() - t0)
     const ctlEndpoints = view.primary?.endpoints.length ? view.primary.endpoints : opts.connection.endpoints
@@ -126,7 +138,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
       etcdctl: `etcdctl ${connectionFlagsText(opts.connection, ctlEndpoints)}`,
       connectionFlags: connectionFlagsText(opts.connection),
     }
-    const d = decide({ offline, view, leaderProgress: lp.status, witness: wit.witness, config })
+    const d = decide({ offline, view, leaderProgress: lp.status, witness: wit.witness, peerProbe: probe, config })
     if (lp.error) d.warnings.push(`leader progress unavailable: ${lp.error}`)
     const witnessFile: CheckResult['witnessFile'] = { path: wit.path, written: false, error: null }
     if (d.verdict === 'OK' && opts.witness !== false && offline.clusterIdDec !== null && offline.memberIdDec !== null && offline.hardState && view.primary) {

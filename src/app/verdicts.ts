@@ -6,6 +6,7 @@
 import type { StatusResult } from './status-types.js'
 import type { ClusterView, ClusterGroup } from '../cluster/view.js'
 import type { RaftStatus } from '../cluster/debug-vars.js'
+import type { PeerProbe } from '../cluster/peer-probe.js'
 import { findById, findByPeerUrl, sameUrlSet, type Member } from '../cluster/members.js'
 import type { Witness } from '../io/witness.js'
 import { idHex } from '../format/ids.js'
@@ -61,6 +62,8 @@ export interface DecideInput {
   /** raft.status from the leader's /debug/vars (null: not fetched or not available). */
   leaderProgress: RaftStatus | null
   witness: Witness | null
+  /** Peer stream probe for a member ID absent from the list (410 confirms the removal). */
+  peerProbe?: PeerProbe | null
   config: CheckConfig
 }
 
@@ -115,6 +118,8 @@ export interface CheckEvidence {
   /** Entries the data dir is behind the cluster's committed index. */
   behind: bigint | null
   witness: Witness | null
+  /** A peer's answer about the data dir's member ID, when it is absent from the member list. */
+  peerProbe: PeerProbe | null
   endpoints: { endpoint: string; discovered: boolean; ok: boolean; clusterId: string | null; memberId: string | null; error: string | null; code: string | null }[]
   /** Endpoints answering for a cluster other than the quorum-backed one. */
   foreignEndpoints: string[]
@@ -178,6 +183,7 @@ function evidenceOf(input: DecideInput, byId: Member | undefined, byUrl: Member[
     leaderMatch,
     behind,
     witness: input.witness,
+    peerProbe: input.peerProbe ?? null,
     endpoints: input.view.answers.map((a) => {
       const h = a.status?.header ?? a.memberList?.header
       return {
@@ -345,6 +351,7 @@ export function decide(input: DecideInput): Decision {
       `absent from the member list ${p.agreeingVoters} of ${p.voters} voters agree on`,
       ...(o.members.selfRemovedInDb ? ['listed in the db\'s members_removed'] : []),
       ...(o.members.selfRemovedInWal ? [`RemoveNode(${o.memberId}) at index ${o.members.selfRemovedInWal.index} in the WAL${o.members.selfRemovedInWal.committed ? ' (committed)' : ''}`] : []),
+      ...(input.peerProbe?.removed ? [`peer ${input.peerProbe.peerURL} answers 410 "${input.peerProbe.body || 'removed member'}"`] : []),
     ]
     if (others.length > 0) {
       const owner = others[0]!

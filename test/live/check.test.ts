@@ -170,6 +170,7 @@ describe('check against a real TLS cluster', () => {
       expect(r.evidence.local.clusterId).toBe(r.evidence.cluster!.clusterId)
       expect(r.evidence.cluster!.answeredVoters).toHaveLength(3)
       expect(r.commands.join('\n')).toContain(`m4.etcd.removed-${learnerId.idHex}-`)
+      expect(r.evidence.peerProbe).toMatchObject({ status: 410, removed: true })
     })
 
     it('REMOVED_MEMBER/REPLACED: removed, then a new member added at the same peer URL', async () => {
