@@ -43,7 +43,7 @@ function dbFacts(over: Partial<DbFacts> = {}): DbFacts {
   return {
     file: '', size: 4096, consistentIndex: 118n, term: null, revision: 55n, compactRevision: 10n,
     members: [{ id: ME, name: 'm1', peerURLs: ['http://127.0.0.1:2380'], clientURLs: ['http://127.0.0.1:2379'], isLearner: false }],
-    removedMembers: [], storageVersion: null, clusterVersion: null, check: null, ...over,
+    removedMembers: [], storageVersion: null, clusterVersion: null, check: null, meta: null, ...over,
   }
 }
 

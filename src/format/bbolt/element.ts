@@ -10,7 +10,7 @@
  */
 import { DecodeError } from '../../errors.js'
 import { CORRUPT_HINT, type Page } from './file.js'
-import { ELEMENT_SIZE, PAGE_HEADER_SIZE } from './page.js'
+import { BUCKET_LEAF_FLAG, ELEMENT_SIZE, PAGE_HEADER_SIZE } from './page.js'
 
 /** A branch element: the first key of the child subtree and the child's pgid. */
 export interface BranchElement {
@@ -22,7 +22,10 @@ export interface BranchElement {
 export interface LeafElement {
   flags: number
   key: Uint8Array
+  /** The value; empty when decoded with `values: false` (see `vsize`), except for bucket values. */
   value: Uint8Array
+  /** Length of the value in bytes. */
+  vsize: number
   /** Page offset of the element (for error messages). */
   at: number
 }
@@ -52,8 +55,13 @@ export function branchElements(page: Page): BranchElement[] {
   return out
 }
 
-/** Decodes every element of a leaf page. */
-export function leafElements(page: Page): LeafElement[] {
+const NO_VALUE: Uint8Array = new Uint8Array(0)
+
+/**
+ * Decodes every element of a leaf page. With `values: false` only bucket values are read; other
+ * values are bounds-checked but not loaded (db check reads keys only).
+ */
+export function leafElements(page: Page, values = true): LeafElement[] {
   const v = elementTable(page)
   const out: LeafElement[] = []
   for (let i = 0; i < page.header.count; i++) {
@@ -63,8 +71,13 @@ export function leafElements(page: Page): LeafElement[] {
     const ksize = v.getUint32(at + 8, true)
     const vsize = v.getUint32(at + 12, true)
     const key = page.slice(at + pos, ksize, `key of leaf element ${i}`)
-    const value = page.slice(at + pos + ksize, vsize, `value of leaf element ${i}`)
-    out.push({ flags, key, value, at })
+    let value = NO_VALUE
+    if (values || (flags & BUCKET_LEAF_FLAG) !== 0) {
+      value = page.slice(at + pos + ksize, vsize, `value of leaf element ${i}`)
+    } else if (at + pos + ksize + vsize > page.span) {
+      page.slice(at + pos + ksize, vsize, `value of leaf element ${i}`) // throws the bounds error
+    }
+    out.push({ flags, key, value, vsize, at })
   }
   return out
 }

@@ -165,7 +165,7 @@ export class BoltFile {
    * Reads page `pgid` and checks its header. `expect` lists the acceptable flag values.
    * `from` names the referrer for error messages.
    */
-  page(pgid: bigint, expect: readonly number[], from: string): Page {
+  page(pgid: bigint, expect: readonly number[], from: string, eager = true): Page {
     const n = this.checkPgid(pgid, from)
     const offset = n * this.pageSize
     const head = this.src.read(offset, this.pageSize)
@@ -192,7 +192,9 @@ export class BoltFile {
         `bbolt: page ${pgid}: its ${h.overflow} overflow pages run past the end of the file (${this.src.byteLength} bytes)`, CORRUPT_HINT, { pgid })
     }
     let buf = head
-    if (h.overflow > 0 && span <= EAGER_SPAN) buf = this.src.read(offset, span)
+    // `eager` false (db check): keep only the first page in memory; keys are read on demand and
+    // values are never read, so a check does not cost a full read of large values.
+    if (eager && h.overflow > 0 && span <= EAGER_SPAN) buf = this.src.read(offset, span)
     return new Page(pgid, h, offset, span, buf, this.src, this.file)
   }
 
