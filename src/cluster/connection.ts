@@ -203,6 +203,9 @@ function etcdOptions(endpoint: string, opts: ConnectionOptions, tls: TlsMaterial
       'grpc.initial_reconnect_backoff_ms': 100,
       'grpc.max_reconnect_backoff_ms': 1000,
       'grpc.max_receive_message_length': 64 << 20,
+      // Subchannels owned by this channel: close() then also ends a connection still being dialled
+      // (the global pool keeps it, and its socket keeps the process alive after the answer).
+      'grpc.use_local_subchannel_pool': 1,
     },
   }
   if (endpoint.startsWith('https://') && (tls.ca || tls.cert)) {
