@@ -8,7 +8,7 @@ import { UsageError } from '../../errors.js'
 import { outputFormat, outputOption } from '../common.js'
 import { addConnectionOptions, connectionOptionsFrom } from '../connection-options.js'
 import { streamSink } from '../../render/output.js'
-import type { ConnectionFlags } from '../../cluster/connection.js'
+import type { ConnectionFlags } from '../../cluster/settings.js'
 import type { CheckOptions } from '../../app/check.js'
 
 export interface CheckCliOptions extends ConnectionFlags {
@@ -80,7 +80,7 @@ export function register(program: Command): void {
       // grpc-js closes a connection still waiting for the server's HTTP/2 settings (a frozen
       // member) gracefully, and its socket would keep the process alive after the answer. An
       // unref'd timer only fires if something still holds the event loop: then exit with the code.
-      const exitSoon = (): void => { setTimeout(() => process.exit(), 200).unref() }
+      const exitSoon = (): void => { setTimeout(() => process.exit(), 50).unref() }
       let result
       try {
         result = await runCheck(opts)
