@@ -39,7 +39,10 @@ export async function startEtcd(dataDir, extra = []) {
   }
   return {
     client, proc, exited,
-    etcdctl: (args, input) => execFileP('etcdctl', ['--endpoints', client, ...args], { env, input }).then((r) => r.stdout),
+    etcdctl: (args, input) => new Promise((resolve, reject) => {
+      const c = execFile('etcdctl', ['--endpoints', client, ...args], { env }, (err, stdout) => (err ? reject(err) : resolve(stdout)))
+      c.stdin.end(input ?? '')
+    }),
     async stop() { try { process.kill(proc.pid, 'SIGTERM') } catch {} ; await exited },
   }
 }

@@ -2,9 +2,9 @@
  * The fast library entry point other commands use (`status`, `check`): open a db read-only, pick
  * the meta, decode etcd's schema summary, without touching every key. Reads a handful of pages.
  */
-import { BoltFile, SNAPSHOT_TRAILER } from '../format/bbolt/file.js'
+import { BoltFile, hasSnapshotTrailer } from '../format/bbolt/file.js'
 import { readSummary, type DbSummary } from '../format/backend/schema.js'
-import { openDb } from '../io/bbolt-file.js'
+import { withDb, type Liveness } from './db.js'
 
 /** A summary of one db file, everything 64-bit as bigint. */
 export interface DbFileSummary extends DbSummary {
@@ -25,17 +25,14 @@ export interface DbFileSummary extends DbSummary {
   dataSize: number
   /** True when the file ends with a 32-byte `snapshot save` trailer (not verified here). */
   hasSnapshotTrailer: boolean
+  /** Whether etcd committed while we read, and whether the view stayed intact (see app/db.ts). */
+  live?: Liveness
 }
 
 /** Reads the summary of the db in `path` (a data dir or the db file). */
 export function readDbSummary(path: string): DbFileSummary {
-  const { loc, src } = openDb(path)
-  try {
-    const db = BoltFile.open(src, { file: loc.path })
-    return { ...summarizeOpen(db), path: loc.path }
-  } finally {
-    src.close()
-  }
+  const { db, result } = withDb(path, (f) => summarizeOpen(f))
+  return { ...result, path: db.path, live: db.live }
 }
 
 /** Summary of an already opened file. */
@@ -55,6 +52,4 @@ export function summarizeOpen(db: BoltFile): Omit<DbFileSummary, 'path'> {
 }
 
 /** etcd's `hasChecksum(n) = n % 512 == 32`, plus the exact size bbolt wrote. */
-export function hasTrailer(db: BoltFile): boolean {
-  return db.fileSize % 512 === SNAPSHOT_TRAILER && db.fileSize === db.dataSize + SNAPSHOT_TRAILER
-}
+export const hasTrailer = hasSnapshotTrailer

@@ -1,12 +1,15 @@
 /**
  * Core functions of `etcd-inspect db …`: each opens the db read-only, works on one meta's view and
  * returns a plain result object. A running etcd keeps committing while we read (no lock is taken,
- * so nothing pins the pages of our view): every command re-reads the metas at the end and reports
- * when the txid moved; when the read failed *and* the txid moved, it retries on the new view
- * (up to 3 times) before giving up, since the failure was most likely a page reused underneath.
+ * so nothing pins the pages of our view). bbolt puts the pages a commit T+1 replaces on a pending
+ * list and hands them out again at the earliest in commit T+2 (db.go `freePages` releases pending
+ * pages at the start of the next read-write transaction), so a view read at txid T is intact as
+ * long as the txid at the end is at most T+1. Every command re-reads the metas at the end; when the
+ * txid advanced by 2 or more (`consistent: false`) or the read failed while the txid moved, it
+ * starts over on the new view, up to 3 times, before reporting.
  */
 import { DecodeError, InputError, UsageError } from '../errors.js'
-import { BoltFile, SNAPSHOT_TRAILER } from '../format/bbolt/file.js'
+import { BoltFile, SNAPSHOT_TRAILER, hasSnapshotTrailer as hasTrailer } from '../format/bbolt/file.js'
 import { checkDb, type CheckResult } from '../format/bbolt/check.js'
 import { type Meta } from '../format/bbolt/meta.js'
 import { PGID_NO_FREELIST } from '../format/bbolt/page.js'
@@ -17,7 +20,7 @@ import { readDetails, readSummary, type DbSummary, type SchemaDetails } from '..
 import { compareBytes } from '../format/bbolt/element.js'
 import type { BytesMode } from '../format/value.js'
 import { openDb, verifyTrailer, type TrailerCheck } from '../io/bbolt-file.js'
-import { hasTrailer } from './db-summary.js'
+import { createHasher } from './crc-pool.js'
 
 /** How the view held up while we read. */
 export interface Liveness {
@@ -27,6 +30,8 @@ export interface Liveness {
   txidAtEnd: bigint | null
   /** True when the file moved on underneath (etcd committed while we read). */
   moved: boolean
+  /** True when no commit could have reused a page of our view (txid at the end <= txid + 1). */
+  consistent: boolean
   /** Attempts that failed and were retried on a newer view. */
   retries: number
 }
@@ -70,13 +75,15 @@ export function withDb<T>(path: string, fn: (db: BoltFile) => T): { db: DbFileIn
         throw e
       }
       const end = db.rereadTxid()
+      const consistent = end !== null && end - db.meta.txid <= 1n && end >= db.meta.txid
+      if (!consistent && attempt < maxRetries) continue
       return {
         result,
         db: {
           path: loc.path, pageSize: db.pageSize, pageSizeSource: db.pageSizeSource, fileSize: db.fileSize, dataSize: db.dataSize,
           metaIndex: db.meta.index, metaReason: db.choice.reason, txid: db.meta.txid,
           snapshotTrailer: { present: hasTrailer(db) },
-          live: { txid: db.meta.txid, txidAtEnd: end, moved: end !== db.meta.txid, retries: attempt },
+          live: { txid: db.meta.txid, txidAtEnd: end, moved: end !== db.meta.txid, consistent, retries: attempt },
         },
       }
     } finally {
@@ -146,10 +153,14 @@ export interface DbKeysOptions {
   prefix?: string
   /** Prefix given as hex. */
   hex?: boolean
+  /** At most this many entries (default 1000; 0 = all). */
   limit?: number
   showValues?: boolean
   valueFormat?: Exclude<BytesMode, 'redacted'>
 }
+
+/** `db keys` lists at most this many entries unless --limit says otherwise (0 = all). */
+export const DEFAULT_KEYS_LIMIT = 1000
 
 export interface DbKeysResult extends DbFileInfo {
   bucket: string
@@ -174,7 +185,7 @@ export function dbKeys(path: string, bucketName: string, opts: DbKeysOptions = {
     const prefix = opts.prefix !== undefined ? parsePrefix(opts.prefix, opts.hex) : undefined
     const entries: DecodedEntry[] = []
     let more = false
-    const limit = opts.limit && opts.limit > 0 ? opts.limit : Infinity
+    const limit = opts.limit === undefined ? DEFAULT_KEYS_LIMIT : opts.limit > 0 ? opts.limit : Infinity
     for (const e of iterate(f, b.bucket, { start: prefix, name: bucketName })) {
       if (prefix && !startsWith(e.key, prefix)) break
       if (entries.length >= limit) { more = true; break }
@@ -268,6 +279,8 @@ export interface DbStatusResult extends DbFileInfo {
   totalSize: number
   /** Which etcd version's semantics hash/totalKey follow. */
   hashSemantics: string
+  /** Worker threads used for the hash (0 = computed on the main thread). */
+  hashThreads: number
   members: StatusMember[]
   removedMembers: string[]
   confState: DbSummary['confState'] | null
@@ -282,13 +295,22 @@ export interface DbStatusResult extends DbFileInfo {
   downgrade: string | null
 }
 
-export function dbStatus(path: string, onProgress?: (bytes: number) => void): DbStatusResult {
+export function dbStatus(path: string, onProgress?: (bytes: number) => void, opts: { threads?: number } = {}): DbStatusResult {
   const { db, result } = withDb(path, (f) => {
     const summary = readSummary(f)
     const details = readDetails(f)
-    const { status, keys } = snapshotStatus(f, onProgress)
+    const { hasher, threads } = createHasher(f, opts.threads)
+    let st
+    try {
+      st = snapshotStatus(f, onProgress, hasher)
+    } catch (e) {
+      hasher.close?.()
+      throw e
+    }
+    const status = { ...st.status, hash: st.status.hash as number }
+    const keys = st.keys
     const verified = hasTrailer(f) ? verifyTrailer(f.src, f.dataSize) : undefined
-    return { summary, details, status, keys, verified }
+    return { summary, details, status, keys, verified, threads }
   })
   const { summary: s, details: d, status, keys } = result
   db.snapshotTrailer.verified = result.verified
@@ -302,6 +324,7 @@ export function dbStatus(path: string, onProgress?: (bytes: number) => void): Db
     hash: status.hash,
     totalKey: status.totalKey,
     totalSize: status.totalSize,
+    hashThreads: result.threads,
     hashSemantics: 'etcd 3.4/3.5 `etcdctl snapshot status` (hash over every bucket, totalKey = all pairs in all buckets); keys.liveKeys is the 3.6 totalKey',
     members: s.members.map((m) => ({ id: m.idHex, idDecimal: m.id, name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner })),
     removedMembers: s.removedMembers.map((r) => r.idHex),

@@ -273,6 +273,11 @@ export function analyzeSnapshots(inp: SnapAnalysisInput): SnapResult {
 
   // The WAL's view.
   const wal = inp.wal
+  if (wal && wal.end.status === 'corrupt') {
+    findings.push({ severity: 'warning', code: 'wal-corrupt', file: wal.end.file, offset: wal.end.offset,
+      detail: `the WAL is corrupt${wal.end.file ? ` at ${wal.end.file}${wal.end.offset !== undefined ? `@${wal.end.offset}` : ''}` : ''}: snapshot records after that point are unknown`,
+      hint: 'run etcd-inspect wal on this dir for the details' })
+  }
   const commit = wal?.hardState?.commit ?? null
   const okFiles = snapshots.filter((s) => s.status === 'ok')
   const records: WalSnapRecord[] = (wal?.snapshots ?? []).map((w) => {

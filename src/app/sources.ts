@@ -5,10 +5,13 @@
  * never depend on a decoder's internals. Everything here is read-only.
  */
 import { readdirSync, statSync } from 'node:fs'
-import { basename, join } from 'node:path'
-import { InspectError } from '../errors.js'
+import { join } from 'node:path'
+import { InputError, InspectError } from '../errors.js'
 import { readDbSummary } from './db-summary.js'
-import { readWalSummary } from './wal.js'
+import { endStatus } from './wal.js'
+import { listWalDir, openSegments, type WalDirListing } from '../io/wal-files.js'
+import { readLog, type LogState } from '../format/wal/log.js'
+import { decodePayload, EntryType } from '../format/raft/entry.js'
 
 /** A WAL segment by name: `%016x-%016x.wal` = seq-index (FORMATS.md §2.1). */
 export interface WalSegmentName {
@@ -47,6 +50,8 @@ export interface WalFacts {
   findings?: { severity: 'error' | 'warning' | 'info'; code: string; file?: string; offset?: number; detail: string; hint?: string }[]
   /** WAL snapshot records carry a conf state (written from etcd 3.5). */
   snapshotConfState?: boolean
+  /** Which segments were read (all, or from the one covering the hinted snapshot index). */
+  range?: { fromSegment: string; segmentsRead: number; segmentsTotal: number }
 }
 
 /** What the bbolt db says (etcd schema), from a read of its meta page and a few buckets. */
@@ -67,7 +72,7 @@ export interface DbFacts {
   meta: { index: 0 | 1; txid: bigint; reason: string; fellBack: boolean } | null
 }
 
-export type WalFactsReader = (walDir: string) => Promise<WalFacts>
+export type WalFactsReader = (walDir: string, hint?: WalReadHint) => Promise<WalFacts>
 export type DbFactsReader = (dbFile: string) => Promise<DbFacts>
 
 /** Thrown by a reader whose library is not available in this build. */
@@ -98,37 +103,105 @@ const confChangeKinds: Record<string, WalConfChange['type']> = {
   ConfChangeAddNode: 'add', ConfChangeRemoveNode: 'remove', ConfChangeUpdateNode: 'update', ConfChangeAddLearnerNode: 'add-learner',
 }
 
+/** Where to start reading the WAL (status/check): see `readWalFacts`. */
+export interface WalReadHint {
+  /**
+   * A raft index known to be <= the last snapshot index (the newest `.snap` index, the db's
+   * consistent index). Reading starts at the newest segment whose first index is <= it, as etcd
+   * does at boot (wal.go searchIndex); older segments are not read unless no snapshot record is
+   * found from there. Undefined: read every segment.
+   */
+  fromIndex?: bigint
+}
+
 /**
- * The WAL reader used by default: the WAL library's summary (one sequential pass with the CRC
- * chain; only conf-change payloads are decoded).
+ * The WAL reader used by default: the WAL library's streaming log reader (CRC chain checked,
+ * only conf-change payloads decoded) over the segments from the hinted one to the end.
  */
-export const readWalFacts: WalFactsReader = async (walDir) => {
-  const s = readWalSummary(walDir, { walDir })
-  const segments: WalSegmentName[] = s.segments.flatMap((g) =>
-    g.seq === undefined || g.nameIndex === undefined ? [] : [{ name: basename(g.file), seq: g.seq, index: g.nameIndex, size: g.size }])
-  const firstError = s.findings.find((f) => f.severity === 'error')
-  const torn = s.findings.find((f) => f.code === 'torn-tail')
-  const endFinding = s.end === 'corrupt' ? firstError : s.end === 'torn-tail' ? torn : undefined
+export const readWalFacts: WalFactsReader = async (walDir, hint = {}) => {
+  const listing = listWalDir(walDir)
+  const all = listing.segments
+  if (all.length === 0) {
+    throw new InputError(`${walDir}: no WAL segments (*.wal)`, walDir, 'no-wal', 'etcd would treat this member as new (no WAL); check the path or --wal-dir')
+  }
+  let start = 0
+  if (hint.fromIndex !== undefined) {
+    for (let i = all.length - 1; i >= 0; i--) {
+      if (all[i]!.index <= hint.fromIndex) {
+        start = i
+        break
+      }
+    }
+  }
+  let facts = readRange(walDir, listing, start)
+  // The hint was past the last valid snapshot record (an orphaned .snap, a db ahead of the WAL):
+  // the range holds no record with index <= commit, so read everything.
+  const commit = facts.hardState?.commit
+  if (start > 0 && !facts.snapshots.some((r) => commit === undefined || r.index <= commit)) facts = readRange(walDir, listing, 0)
+  return facts
+}
+
+function readRange(walDir: string, listing: WalDirListing, start: number): WalFacts {
+  const segs = listing.segments.slice(start)
+  const opened = openSegments(segs)
+  const confs: (WalConfChange & { replaced?: boolean })[] = []
+  let state: LogState
+  try {
+    const log = readLog(opened.segments, {})
+    state = log.state
+    for (const item of log.items) {
+      if (item.kind !== 'entry') continue
+      const e = item.entry
+      if (e.replaces) for (const c of confs) if (c.index >= e.index) c.replaced = true
+      if (e.entryType === EntryType.Normal) continue
+      const p = decodePayload(e.entryType, e.data)
+      const changes = p.kind === 'confChange' ? [{ type: p.confChange.type, nodeId: p.confChange.nodeId, member: p.confChange.member }]
+        : p.kind === 'confChangeV2' ? p.confChangeV2.changes.map((ch) => ({ type: ch.type, nodeId: ch.nodeId, member: p.confChangeV2.member })) : []
+      for (const ch of changes) {
+        const type = confChangeKinds[ch.type]
+        if (!type) continue
+        confs.push({ index: e.index, term: e.term, type, nodeId: ch.nodeId, ...(ch.member?.peerURLs ? { peerURLs: ch.member.peerURLs } : {}) })
+      }
+    }
+  } finally {
+    opened.close()
+  }
+  const read = new Set(segs.map((g) => g.name))
+  const findings: NonNullable<WalFacts['findings']> = []
+  for (const g of listing.gaps) {
+    const inRange = read.has(g.next.name) && read.has(g.after.name)
+    findings.push({ severity: inRange ? 'error' : 'warning', code: 'seq-gap', file: g.next.name,
+      detail: `wal: file sequence numbers do not increase continuously: ${g.after.name} (seq ${g.after.seq}) is followed by ${g.next.name} (seq ${g.next.seq})`
+        + (inRange ? '' : ' (before the segment etcd starts reading from)'),
+      hint: inRange ? 'a segment is missing; etcd will not start: replace this member (etcd-inspect replace plan)' : 'etcd does not read these older segments; no action needed' })
+  }
+  for (const f of state.findings) {
+    if (f.severity === 'info') continue
+    findings.push({ severity: f.severity, code: f.code, file: f.file, ...(f.offset >= 0 ? { offset: f.offset } : {}), detail: f.detail, ...(f.hint ? { hint: f.hint } : {}) })
+  }
+  const gapError = findings.some((f) => f.code === 'seq-gap' && f.severity === 'error')
+  const end = endStatus(state, gapError ? [...state.findings, { severity: 'error', code: 'seq-gap', file: '', offset: -1, detail: '' }] : state.findings)
+  const endFinding = end === 'corrupt' ? findings.find((f) => f.severity === 'error') : end === 'torn-tail' ? findings.find((f) => f.code === 'torn-tail') : undefined
+  const first = listing.segments[0]!
   return {
-    walDir: s.layout.walDir,
-    segments,
-    metadata: s.memberIdDec !== undefined && s.clusterIdDec !== undefined ? { nodeId: s.memberIdDec, clusterId: s.clusterIdDec } : null,
-    hardState: s.hardState ?? null,
-    firstIndex: s.firstIndex ?? null,
-    lastIndex: s.lastIndex ?? null,
-    snapshots: s.snapshots.map((r) => ({ index: r.index, term: r.term })),
+    walDir,
+    segments: listing.segments.map((g) => ({ name: g.name, seq: g.seq, index: g.index, size: g.size })),
+    metadata: state.metadata ? { nodeId: state.metadata.nodeId, clusterId: state.metadata.clusterId } : null,
+    hardState: state.hardState ?? null,
+    // Unread older segments: their first entry is the one the oldest segment's name announces
+    // (segment 0 is named index 0 and starts at entry 1).
+    firstIndex: start === 0 ? state.firstIndex ?? null : first.index === 0n ? 1n : first.index,
+    lastIndex: state.lastIndex ?? null,
+    snapshots: state.snapshots.map((r) => ({ index: r.index, term: r.term })),
     // An entry overwritten by a later leader never took effect.
-    confChanges: s.confChanges.filter((c) => !c.replaced && confChangeKinds[c.type] !== undefined).map((c) => ({
-      index: c.index, term: c.term, type: confChangeKinds[c.type]!, nodeId: c.nodeId, ...(c.peerURLs ? { peerURLs: c.peerURLs } : {}),
-    })),
+    confChanges: confs.filter((c) => !c.replaced).map(({ replaced: _r, ...c }) => c),
     end: {
-      status: s.end === 'clean' ? 'ok' : s.end,
-      ...(endFinding ? { file: endFinding.file, ...(endFinding.offset >= 0 ? { offset: endFinding.offset } : {}), code: endFinding.code, detail: endFinding.detail } : {}),
+      status: end === 'clean' ? 'ok' : end,
+      ...(endFinding ? { file: endFinding.file, ...(endFinding.offset !== undefined ? { offset: endFinding.offset } : {}), code: endFinding.code, detail: endFinding.detail } : {}),
     },
-    findings: s.findings.filter((f) => f.severity !== 'info').map((f) => ({
-      severity: f.severity, code: f.code, file: f.file, ...(f.offset >= 0 ? { offset: f.offset } : {}), detail: f.detail, ...(f.hint ? { hint: f.hint } : {}),
-    })),
-    snapshotConfState: s.snapshots.some((r) => r.confState !== undefined),
+    findings,
+    snapshotConfState: state.snapshots.some((r) => r.confState !== undefined),
+    range: { fromSegment: segs[0]!.name, segmentsRead: segs.length, segmentsTotal: listing.segments.length },
   }
 }
 

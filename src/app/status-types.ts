@@ -100,6 +100,12 @@ export interface StatusResult {
     /** Number of `.snap` files. */
     files: number
   }
+  /**
+   * The WAL segments read: from the one covering the last snapshot (as etcd reads at boot) to the
+   * end, unless `allWalSegments`. Conf changes and CRC checks cover only these segments; older
+   * changes are applied ones, visible in the db's members/members_removed.
+   */
+  walRange: { fromSegment: string; segmentsRead: number; segmentsTotal: number } | null
 
   /** db `meta/consistent_index` (the applied index). */
   consistentIndex: bigint | null
@@ -165,4 +171,6 @@ export interface StatusOptions {
   walDir?: string
   /** Skip the /proc/locks check (tests). */
   skipLockCheck?: boolean
+  /** Read every WAL segment (full CRC chain, every conf change), not only those from the last snapshot on. */
+  allWalSegments?: boolean
 }

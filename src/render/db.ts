@@ -19,7 +19,8 @@ const kv = (rows: [string, unknown][]): string => {
 
 function liveNote(r: DbFileInfo): string {
   const notes: string[] = []
-  if (r.live.moved) notes.push(`warning: the file moved on while it was read (txid ${r.live.txid} -> ${r.live.txidAtEnd}): etcd is writing to it; the figures are for txid ${r.live.txid}`)
+  if (r.live.moved && !r.live.consistent) notes.push(`warning: the file moved on while it was read (txid ${r.live.txid} -> ${r.live.txidAtEnd}): pages of the view may have been reused; re-run, or inspect a copy from \`etcdctl snapshot save\``)
+  else if (r.live.moved) notes.push(`note: etcd committed while the file was read (txid ${r.live.txid} -> ${r.live.txidAtEnd}); the view of txid ${r.live.txid} stayed intact`)
   if (r.live.retries > 0) notes.push(`note: retried ${r.live.retries} time(s) because etcd committed underneath`)
   if (r.snapshotTrailer.verified) {
     const v = r.snapshotTrailer.verified
@@ -80,12 +81,12 @@ export function renderDbKeys(r: DbKeysResult, w: OutputFormat): string {
       const rev = `${e.revision!.main}_${e.revision!.sub}${e.revision!.tombstone ? ' (tombstone)' : ''}`
       t.push([rev, bytesLabel(e.kv.key), String(e.kv.createRevision), String(e.kv.modRevision), String(e.kv.version), e.kv.lease ? e.kv.leaseHex : '', e.revision!.tombstone ? '' : entryValue(e)])
     }
-    return t.toString() + '\n' + (r.more ? '(more: raise --limit)\n' : '') + liveNote(r)
+    return t.toString() + '\n' + (r.more ? '(more entries: raise --limit, or --limit 0 for all)\n' : '') + liveNote(r)
   }
   if (w === 'simple') return r.entries.map((e) => `${bytesLabel(e.key)}\t${entryValue(e)}`).join('\n') + (r.entries.length ? '\n' : '')
   const t = table(['key', 'value size', 'value'])
   for (const e of r.entries) t.push([bytesLabel(e.key), e.valueSize, entryValue(e)])
-  return t.toString() + '\n' + (r.more ? '(more: raise --limit)\n' : '') + liveNote(r)
+  return t.toString() + '\n' + (r.more ? '(more entries: raise --limit, or --limit 0 for all)\n' : '') + liveNote(r)
 }
 
 export function renderDbGet(r: DbGetResult, w: OutputFormat): string {

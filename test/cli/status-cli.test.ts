@@ -1,7 +1,7 @@
 /** `etcd-inspect status` through the built CLI: exit codes, one-line errors, JSON contract, read-only. */
 import { describe, expect, it } from 'vitest'
 import { spawnSync } from 'node:child_process'
-import { cpSync, mkdirSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tempDir } from '../support/etcd.js'
 import { hashTree } from '../support/tree-hash.js'
@@ -75,5 +75,49 @@ describe('etcd-inspect status (CLI)', () => {
     expect(r.status).toBe(4)
     expect(r.stderr).toMatch(/^Error: the WAL exists but member\/snap\/db does not \(/m)
     expect(r.stderr).not.toMatch(/\n\s+at /)
+  })
+})
+
+describe('etcd-inspect status --all-wal-segments', () => {
+  it('reads every segment; same identity and HardState', () => {
+    const d = fixtureCopy()
+    const fast = JSON.parse(cli('status', d, '-w', 'json').stdout)
+    const full = cli('status', d, '-w', 'json', '--all-wal-segments')
+    expect(full.status).toBe(0)
+    const j = JSON.parse(full.stdout)
+    expect(j.walRange).toEqual({ fromSegment: '0000000000000000-0000000000000000.wal', segmentsRead: 1, segmentsTotal: 1 })
+    expect([j.memberId, j.hardState, j.lastIndex, j.snapshotIndex]).toEqual([fast.memberId, fast.hardState, fast.lastIndex, fast.snapshotIndex])
+  })
+})
+
+describe('etcd-inspect status on corrupted copies (CORRUPT evidence for check)', () => {
+  it('a flipped byte inside a WAL record: exit 4, one-line error with file and offset', () => {
+    const d = fixtureCopy()
+    const seg = join(d, 'member/wal/0000000000000000-0000000000000000.wal')
+    const b = readFileSync(seg)
+    b[2000]! ^= 0x40
+    writeFileSync(seg, b)
+    const r = cli('status', d, '-w', 'json')
+    expect(r.status).toBe(4)
+    const j = JSON.parse(r.stdout)
+    expect(j.integrity.wal.status).toBe('corrupt')
+    expect(j.integrity.ok).toBe(false)
+    // The read stopped at the damage: its partial HardState is not compared with the db.
+    expect(j.integrity.invariants.map((i: { ok: boolean | null }) => i.ok)).toEqual([null, null, null, null])
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1)
+    expect(r.stderr).toMatch(/^Error: .*0000000000000000-0000000000000000\.wal@\d+: /m)
+    expect(r.stderr).not.toMatch(/\n\s+at /)
+  })
+  it('a truncated db: exit 4, the db is reported corrupt', () => {
+    const d = fixtureCopy()
+    const db = join(d, 'member/snap/db')
+    writeFileSync(db, readFileSync(db).subarray(0, 100))
+    const r = cli('status', d, '-w', 'json')
+    expect(r.status).toBe(4)
+    const j = JSON.parse(r.stdout)
+    expect(j.integrity.db.status).toBe('corrupt')
+    expect(j.consistentIndex).toBeNull()
+    expect(j.memberId).toBe('34648086a1627388')
+    expect(r.stderr).toMatch(/^Error: .*db@\d+: /m)
   })
 })

@@ -125,3 +125,11 @@ describe('walCoverage (wal.go searchIndex + isValidSeq)', () => {
     expect(walCoverage(null, 0n).covered).toBeNull()
   })
 })
+
+describe('snap analysis with a corrupt WAL', () => {
+  it('warns that records after the damage are unknown', () => {
+    const r = analyze([snapOf(2n, 21n)], wal({ snapshots: [{ index: 0n, term: 0n }, { index: 21n, term: 2n }], end: { status: 'corrupt', file: 'a.wal', offset: 64, code: 'crc-mismatch', detail: 'x' } }), [seg(0n, 0n)])
+    expect(r.findings.find((f) => f.code === 'wal-corrupt')).toMatchObject({ severity: 'warning', file: 'a.wal', offset: 64,
+      detail: 'the WAL is corrupt at a.wal@64: snapshot records after that point are unknown' })
+  })
+})

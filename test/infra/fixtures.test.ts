@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import {
-  FIXTURES_DIR, SEGMENT_SIZE, allDataDirs, extractMultiseg, fixture, listFixtures, materialize, type DataDirManifest,
+  FIXTURES_DIR, SEGMENT_SIZE, allDataDirs, sharedDir, expectedOutput, sidecarPath, extractMultiseg, fixture, listFixtures, materialize, type DataDirManifest,
 } from '../support/fixtures.js'
 import { hashTree } from '../support/tree-hash.js'
 import { etcdctl, startEtcd, type EtcdMember } from '../support/etcd.js'
@@ -102,9 +102,9 @@ function checkDataDir(dir: string, m: DataDirManifest): void {
 }
 
 describe('committed fixtures', () => {
-  it('are discovered: single, cluster3, multiseg', () => {
+  it('are discovered: single, cluster3, multiseg, crash', () => {
     const names = listFixtures().map((f) => f.name)
-    expect(names).toEqual(expect.arrayContaining(['single', 'cluster3', 'multiseg']))
+    expect(names).toEqual(expect.arrayContaining(['single', 'cluster3', 'multiseg', 'crash']))
     expect(fixture('single').dataDirs.data).toBe(join(FIXTURES_DIR, 'single', 'data'))
     expect(Object.keys(fixture('cluster3').dataDirs).sort()).toEqual(['m1', 'm2', 'm3', 'm3-removed', 'm4'])
   })
@@ -146,7 +146,7 @@ describe('fixtures/single ground truth', () => {
     expect(m.keys).not.toContain('/del/one')
     expect(m.keys).not.toContain('/lease/short')
     const pod = m.kvs.find((kv: any) => kv.key === '/registry/pods/default/pi-dqtsw')
-    expect(pod.valueSha256).toBe(sha256(readFileSync('/work/shared/testdata/k8s/pod.value.bin')))
+    expect(pod.valueSha256).toBe(sha256(readFileSync(join(sharedDir(), 'testdata/k8s/pod.value.bin'))))
     expect(m.leases).toHaveLength(1)
     expect(m.leases[0].keys).toEqual(['/lease/long'])
     expect(m.kvs.find((kv: any) => kv.key === '/lease/long').lease).toBe(m.leases[0].id)
@@ -239,6 +239,26 @@ describe('materialize()', () => {
   })
 })
 
+describe('fixtures/crash (SIGKILL)', () => {
+  let e: EtcdMember | undefined
+  afterAll(async () => { await e?.stop() })
+  it('keeps the preallocated 0.tmp (restored to 64,000,000 bytes by fullSize) and replays the last put', async () => {
+    const f = fixture('crash')
+    const m = f.manifest as Record<string, any>
+    expect(m.dataDirs.data.walTmpFiles).toEqual([{ file: '0.tmp', originalSize: SEGMENT_SIZE }])
+    expect(statSync(join(f.dataDirs.data!, 'member/wal/0.tmp')).size).toBe(0)
+    const mat = materialize('crash', { fullSize: true })
+    const tmp = readFileSync(join(mat.dataDir, 'member/wal/0.tmp'))
+    expect(tmp.length).toBe(SEGMENT_SIZE)
+    expect(tmp.every((b) => b === 0)).toBe(true)
+    e = await startEtcd({ name: 'crash', dataDir: mat.dataDir })
+    expect(await etcdctl(e.clientURL, ['get', '/crash/last', '--print-value-only'])).toBe('acknowledged just before SIGKILL\n')
+    expect(await etcdctl(e.clientURL, ['endpoint', 'status', '-w', 'json'])).toContain(`"revision":${m.revisionAfterLastPut},`)
+    await e.stop()
+    mat.cleanup()
+  })
+})
+
 describe('extractMultiseg()', () => {
   it('extracts a WAL with at least two full 64,000,000-byte segments matching the MANIFEST', () => {
     const f = fixture('multiseg')
@@ -264,6 +284,27 @@ describe('extractMultiseg()', () => {
       expect(BigInt(wals[1]!.index)).toBeGreaterThan(0n)
     } finally {
       x.cleanup()
+    }
+  })
+})
+
+describe('expected-output sidecars', () => {
+  it('names them expected.<kind>[.<key>].json, writes them only with UPDATE_FIXTURES=1, keeps bigints exact', () => {
+    expect(sidecarPath('cluster3', 'wal', { key: 'm1' })).toBe(join(FIXTURES_DIR, 'cluster3', 'expected.wal.m1.json'))
+    const mat = materialize('single')
+    const prev = process.env.UPDATE_FIXTURES
+    try {
+      delete process.env.UPDATE_FIXTURES
+      expect(() => expectedOutput('single', 'demo', { a: 1 }, { dir: mat.root })).toThrow(/UPDATE_FIXTURES=1/)
+      process.env.UPDATE_FIXTURES = '1'
+      const big = 2n ** 64n - 1n
+      expect(expectedOutput('single', 'demo', { id: big }, { dir: mat.root })).toEqual({ id: '18446744073709551615' })
+      delete process.env.UPDATE_FIXTURES
+      expect(expectedOutput('single', 'demo', { id: 'changed' }, { dir: mat.root })).toEqual({ id: '18446744073709551615' })
+    } finally {
+      if (prev === undefined) delete process.env.UPDATE_FIXTURES
+      else process.env.UPDATE_FIXTURES = prev
+      mat.cleanup()
     }
   })
 })

@@ -1,10 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { readFileSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import { request } from 'node:https'
 import { get as httpGet } from 'node:http'
-import { startCluster, etcdctl, stopAll, type EtcdMember } from '../support/etcd.js'
+import { startCluster, etcdctl, stopAll, tempDir, type EtcdMember } from '../support/etcd.js'
 import { makeTls, newCa, defaultCa, issueCert, validFor, subjectAltNames, DEFAULT_IPS } from '../support/tls.js'
 
 const execFileP = promisify(execFile)
@@ -77,11 +77,15 @@ function health(url: string, ca: string, cert: string, key: string): Promise<str
 
 describe('a 3-member etcd cluster with mTLS from tls.ts', () => {
   let members: EtcdMember[] = []
-  afterAll(async () => { await stopAll(members) })
+  const base = tempDir('etcd-inspect-tlscluster-')
+  afterAll(async () => {
+    await stopAll(members)
+    rmSync(base, { recursive: true, force: true })
+  })
 
   it('starts with startCluster({ tls }) and serves etcdctl with client certs; rejects foreign, expired and plain clients', async () => {
     const tls = await makeTls()
-    members = await startCluster(3, { tls, namePrefix: 'tls' })
+    members = await startCluster(3, { tls, namePrefix: 'tls', baseDir: base })
     const eps = members.map((m) => m.clientURL)
     for (const e of eps) expect(e).toMatch(/^https:\/\/127\.0\.0\.[123]:\d+$/)
     await etcdctl(eps[0]!, ['put', '/tls/key', 'over-mtls'], tls)

@@ -36,6 +36,7 @@ const json = (s: string): any => parseJsonExact(s)
 describe('db against a running etcd 3.4', () => {
   let dataDir: string
   let learnerHex = ''
+  let learnerSeen: any[] = []
   beforeAll(async () => {
     m = await startEtcd({ name: 'dblive', dataDir: join(tempDir(), 'dblive.etcd') })
     dataDir = m.dataDir
@@ -52,6 +53,10 @@ describe('db against a running etcd 3.4', () => {
     // A member change: add a learner (no quorum change in a 1-node cluster), then remove it.
     const add = await ctl(['member', 'add', 'learner1', '--learner', '--peer-urls', 'http://127.0.0.1:1'])
     learnerHex = /Member\s+([0-9a-f]+) added/.exec(add)![1]!
+    // While it is a member, the db lists it as a learner (members bucket JSON `isLearner`).
+    await ctl(['put', '/after-learner', 'x'])
+    await quiesce()
+    learnerSeen = json(runCli(['db', 'status', m.dataDir, '-w', 'json']).stdout).members
     await ctl(['member', 'remove', learnerHex])
     // Auth: root user and role, an extra user with a role, then enable.
     await ctl(['user', 'add', `root:${ROOT_PW}`])
@@ -88,6 +93,7 @@ describe('db against a running etcd 3.4', () => {
     expect(ours.auth.users.find((u: any) => u.name === 'alice').password).toBe('<redacted>')
     expect(ours.auth.roles.map((x: any) => x.name).sort()).toEqual(['reader', 'root'])
     expect(ours.removedMembers).toEqual([learnerHex])
+    expect(learnerSeen.find((x: any) => x.id === learnerHex)).toMatchObject({ id: learnerHex, isLearner: true, peerURLs: ['http://127.0.0.1:1'], name: '' })
     const list = json(await ctl(['member', 'list', '-w', 'json']))
     const live = list.members[0]
     expect(ours.members).toHaveLength(1)
@@ -97,7 +103,7 @@ describe('db against a running etcd 3.4', () => {
     expect(ours.members[0].peerURLs).toEqual(live.peerURLs)
     expect(ours.members[0].clientURLs).toEqual(live.clientURLs)
     expect(ours.members[0].isLearner).toBe(false)
-    expect(ours.keys.liveKeys).toBe(7) // k0..k6 minus k3,k4, + /leased + /final
+    expect(ours.keys.liveKeys).toBe(8) // k0..k6 minus k3,k4, + /leased + /after-learner + /final
   })
 
   it('every db command leaves the data dir of the running etcd byte-identical', async () => {
@@ -157,6 +163,7 @@ describe('db against a running etcd 3.4', () => {
       let i = 0
       while (!stop) await ctl(['put', `/churn/${i++ % 50}`, 'x'.repeat(2000)])
     })()
+    let ok = 0
     try {
       for (let i = 0; i < 5; i++) {
         const r = runCli(['db', 'status', m.dataDir, '-w', 'json'])
@@ -164,6 +171,7 @@ describe('db against a running etcd 3.4', () => {
         if (r.code === 0) {
           const s = json(r.stdout)
           expect(typeof s.live.moved).toBe('boolean')
+          ok++
         } else {
           expect(r.code).toBe(4)
           expect(r.stderr.trim().split('\n')).toHaveLength(1)
@@ -173,5 +181,36 @@ describe('db against a running etcd 3.4', () => {
       stop = true
       await writer
     }
+    expect(ok).toBeGreaterThan(0)
+  })
+})
+
+describe('alarms written by a running etcd 3.4', () => {
+  let e: EtcdMember | undefined
+  afterAll(async () => { await e?.stop() })
+  it('a NOSPACE alarm in the db equals etcdctl alarm list', async () => {
+    e = await startEtcd({ name: 'dbalarm', dataDir: join(tempDir(), 'dbalarm.etcd'), extraArgs: ['--quota-backend-bytes', String(256 * 1024)] })
+    const big = 'x'.repeat(100 * 1024)
+    for (let i = 0; i < 20; i++) {
+      try {
+        await etcdctl(e.clientURL, ['put', `/fill/${i}`, big])
+      } catch (err) {
+        expect((err as Error).message).toMatch(/database space exceeded/)
+        break
+      }
+    }
+    const list = await etcdctl(e.clientURL, ['alarm', 'list'])
+    const m = /memberID:(\d+) alarm:NOSPACE/.exec(list)
+    expect(m).not.toBeNull()
+    // The alarm is stored by the backend's next commit (100 ms batch interval).
+    let s: any
+    for (let i = 0; i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 200))
+      const r = runCli(['db', 'status', e.dataDir, '-w', 'json'])
+      expect(r.code).toBe(0)
+      s = json(r.stdout)
+      if (s.alarms.length > 0) break
+    }
+    expect(s.alarms).toEqual([{ memberId: m![1], memberIdHex: BigInt(m![1]!).toString(16), alarm: 'NOSPACE' }])
   })
 })

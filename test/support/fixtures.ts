@@ -10,12 +10,13 @@
  *   its original size (64,000,000 bytes) exactly as etcd left it.
  * - `extractMultiseg()`: the compressed multi-segment fixture extracted into a temp dir.
  *
- * Temp dirs are removed when the test process exits (set KEEP_FIXTURE_TMP=1 to keep them), or
- * earlier with `cleanup()`.
+ * Temp dirs are removed after each test file (and stale ones of dead processes on load); set
+ * KEEP_FIXTURE_TMP=1 to keep them. `cleanup()` removes one copy earlier.
  */
 import { execFileSync } from 'node:child_process'
+import { afterAll } from 'vitest'
 import {
-  chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync,
+  chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync,
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -23,6 +24,18 @@ import { fileURLToPath } from 'node:url'
 
 export const FIXTURES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../fixtures')
 export const SEGMENT_SIZE = 64_000_000
+
+/**
+ * The shared dir (docs, testdata) that sits beside the repository: $ETCD_INSPECT_SHARED, else
+ * `<repo>/../shared`, else `/work/shared`.
+ */
+export function sharedDir(): string {
+  const repo = resolve(FIXTURES_DIR, '..')
+  const found = [process.env.ETCD_INSPECT_SHARED, join(repo, '../shared'), '/work/shared']
+    .find((d): d is string => !!d && existsSync(join(d, 'testdata')))
+  if (!found) throw new Error(`shared/testdata not found beside ${repo} (set ETCD_INSPECT_SHARED)`)
+  return found
+}
 
 export interface ManifestFile {
   /** Path relative to the data dir, e.g. `member/wal/0000000000000000-0000000000000000.wal`. */
@@ -106,17 +119,46 @@ export interface Materialized {
   cleanup(): void
 }
 
-const temps = new Set<string>()
-process.on('exit', () => {
+/**
+ * Temp dirs: one parent per test process, `<tmp>/etcd-inspect-fx-p<pid>-XXXXXX/`, removed after the
+ * test file (vitest afterAll, registered when this module loads), at process exit, and — since
+ * vitest workers may end without an 'exit' event — by the next process that loads this module
+ * once the owning pid is gone.
+ */
+const PARENT_PREFIX = 'etcd-inspect-fx-p'
+let parent: string | undefined
+let sharedMultiseg: Materialized | undefined
+
+function pidAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM' }
+}
+
+/** Removes temp parents left by test processes that no longer exist. */
+export function sweepStaleTemps(prefix = PARENT_PREFIX): void {
+  for (const n of readdirSync(tmpdir())) {
+    const m = n.startsWith(prefix) ? /^(\d+)-/.exec(n.slice(prefix.length)) : null
+    if (!m) continue
+    const pid = Number(m[1])
+    if (pid !== process.pid && !pidAlive(pid)) { try { rmSync(join(tmpdir(), n), { recursive: true, force: true }) } catch {} }
+  }
+}
+
+/** Removes every copy made by this process (materialize, extractMultiseg). */
+export function cleanupAll(): void {
   if (process.env.KEEP_FIXTURE_TMP) return
-  for (const d of temps) { try { rmSync(d, { recursive: true, force: true }) } catch {} }
-})
+  if (parent) { try { rmSync(parent, { recursive: true, force: true }) } catch {} }
+  parent = undefined
+  sharedMultiseg = undefined
+}
 
 function tempRoot(name: string): string {
-  const d = mkdtempSync(join(tmpdir(), `etcd-inspect-fx-${name}-`))
-  temps.add(d)
-  return d
+  parent ??= mkdtempSync(join(tmpdir(), `${PARENT_PREFIX}${process.pid}-`))
+  return mkdtempSync(join(parent, `${name}-`))
 }
+
+sweepStaleTemps()
+process.on('exit', cleanupAll)
+try { afterAll(cleanupAll) } catch { /* loaded outside a vitest test file */ }
 
 /** etcd wants 0700 data dirs; git does not keep modes, so set them on every copy. */
 function fixModes(dir: string): void {
@@ -165,11 +207,10 @@ export function materialize(name: string, opts: { fullSize?: boolean } = {}): Ma
   if (!first) throw new Error(`fixture ${name} has no data dir in its MANIFEST`)
   return {
     root, dataDirs, dataDir: first, manifest: f.manifest,
-    cleanup() { rmSync(root, { recursive: true, force: true }); temps.delete(root) },
+    cleanup() { rmSync(root, { recursive: true, force: true }) },
   }
 }
 
-let sharedMultiseg: Materialized | undefined
 /**
  * The multi-segment fixture (>= 2 full 64,000,000-byte WAL segments) extracted from
  * `fixtures/multiseg/multiseg.tar.gz`. `shared: true` reuses one extraction per test process
@@ -179,4 +220,28 @@ export function extractMultiseg(opts: { shared?: boolean } = {}): Materialized {
   if (!opts.shared) return materialize('multiseg')
   sharedMultiseg ??= materialize('multiseg')
   return sharedMultiseg
+}
+
+/**
+ * Expected-output sidecars (STYLE §14): `fixtures/<name>/expected.<kind>[.<dataDirKey>].json`.
+ * `expectedOutput(name, kind, actual, { key })` returns the stored expectation to compare with
+ * `actual`; with UPDATE_FIXTURES=1 it first (re)writes the sidecar from `actual`. 64-bit values
+ * given as bigint are stored as decimal strings. `dir` overrides the fixture dir (for tests).
+ */
+export function sidecarPath(name: string, kind: string, opts: { key?: string; dir?: string } = {}): string {
+  if (!/^[a-z0-9-]+$/i.test(kind) || (opts.key !== undefined && !/^[a-z0-9-]+$/i.test(opts.key))) {
+    throw new Error(`bad sidecar kind/key: ${kind}/${opts.key}`)
+  }
+  return join(opts.dir ?? join(FIXTURES_DIR, name), `expected.${kind}${opts.key ? `.${opts.key}` : ''}.json`)
+}
+
+export function toSidecarJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n'
+}
+
+export function expectedOutput(name: string, kind: string, actual: unknown, opts: { key?: string; dir?: string } = {}): unknown {
+  const p = sidecarPath(name, kind, opts)
+  if (process.env.UPDATE_FIXTURES === '1') writeFileSync(p, toSidecarJson(actual))
+  if (!existsSync(p)) throw new Error(`${p} missing: run the test with UPDATE_FIXTURES=1 to create it, then review and commit it`)
+  return JSON.parse(readFileSync(p, 'utf8'))
 }

@@ -10,7 +10,8 @@
  *   const noIp = await makeTls({ omitIps: ['127.0.0.3'] })     // server/peer certs without that IP SAN
  */
 import { execFile } from 'node:child_process'
-import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, writeFileSync, mkdirSync, rmSync, readdirSync } from 'node:fs'
+import { afterAll } from 'vitest'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -73,17 +74,43 @@ export interface TlsSet extends TlsFiles {
   caName: string
 }
 
-const cleanup: string[] = []
-process.on('exit', () => {
+/**
+ * Temp dirs: one parent per test process, `<tmp>/etcd-inspect-tls-p<pid>-XXXXXX/`, removed after the
+ * test file (vitest afterAll), at exit, or by the next process once the owning pid is gone.
+ */
+const PARENT_PREFIX = 'etcd-inspect-tls-p'
+let parent: string | undefined
+let defaultCaP: Promise<Ca> | undefined
+
+function pidAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM' }
+}
+
+function sweepStale(): void {
+  for (const n of readdirSync(tmpdir())) {
+    const m = n.startsWith(PARENT_PREFIX) ? /^(\d+)-/.exec(n.slice(PARENT_PREFIX.length)) : null
+    if (!m) continue
+    const pid = Number(m[1])
+    if (pid !== process.pid && !pidAlive(pid)) { try { rmSync(join(tmpdir(), n), { recursive: true, force: true }) } catch {} }
+  }
+}
+
+/** Removes every CA and certificate made by this process; the default CA is made anew next time. */
+export function cleanupTls(): void {
   if (process.env.KEEP_TLS_TMP) return
-  for (const d of cleanup) { try { rmSync(d, { recursive: true, force: true }) } catch {} }
-})
+  if (parent) { try { rmSync(parent, { recursive: true, force: true }) } catch {} }
+  parent = undefined
+  defaultCaP = undefined
+}
 
 function freshDir(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix))
-  cleanup.push(d)
-  return d
+  parent ??= mkdtempSync(join(tmpdir(), `${PARENT_PREFIX}${process.pid}-`))
+  return mkdtempSync(join(parent, prefix))
 }
+
+sweepStale()
+process.on('exit', cleanupTls)
+try { afterAll(cleanupTls) } catch { /* loaded outside a vitest test file */ }
 
 async function openssl(args: string[], cwd?: string): Promise<string> {
   try {
@@ -98,7 +125,7 @@ async function openssl(args: string[], cwd?: string): Promise<string> {
 const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes']
 
 /** A new, self-signed CA (unrelated to any other). */
-export async function newCa(name = 'etcd-inspect-test-ca', dir = freshDir('etcd-inspect-ca-')): Promise<Ca> {
+export async function newCa(name = 'etcd-inspect-test-ca', dir = freshDir('ca-')): Promise<Ca> {
   mkdirSync(dir, { recursive: true })
   const cert = join(dir, 'ca.pem')
   const key = join(dir, 'ca-key.pem')
@@ -112,7 +139,6 @@ export async function newCa(name = 'etcd-inspect-test-ca', dir = freshDir('etcd-
   return { name, dir, cert, key }
 }
 
-let defaultCaP: Promise<Ca> | undefined
 /** The CA shared by every makeTls() call of this test process. */
 export function defaultCa(): Promise<Ca> {
   defaultCaP ??= newCa()
@@ -143,7 +169,7 @@ let serial = BigInt(Date.now()) * 1000n + BigInt(process.pid % 1000)
 
 /** Issues one certificate (cfssl-like profile) signed by `ca`; returns the PEM paths. */
 export async function issueCert(ca: Ca, profile: Profile, o: CertOptions = {}): Promise<CertFiles> {
-  const dir = o.dir ?? freshDir('etcd-inspect-cert-')
+  const dir = o.dir ?? freshDir('cert-')
   mkdirSync(dir, { recursive: true })
   const base = o.basename ?? profile
   const cert = join(dir, `${base}.pem`)
@@ -187,7 +213,7 @@ export async function issueCert(ca: Ca, profile: Profile, o: CertOptions = {}): 
  */
 export async function makeTls(o: TlsOptions = {}): Promise<TlsSet> {
   const ca = o.ca ?? (await defaultCa())
-  const dir = o.dir ?? freshDir('etcd-inspect-tls-')
+  const dir = o.dir ?? freshDir('tls-')
   const expired = new Set(o.expired ?? [])
   const common = { dir, ips: o.ips, omitIps: o.omitIps, dns: o.dns }
   const [server, peer, client] = await Promise.all((['server', 'peer', 'client'] as const).map((p) =>

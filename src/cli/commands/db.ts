@@ -64,7 +64,11 @@ export function register(program: Command): void {
       const w = fmt(opts)
       const { dbStatus } = await import('../../app/db.js')
       const { renderDbStatus } = await import('../../render/db.js')
-      const r = dbStatus(path, (n) => { if (n % (64 << 20) < 4096) progress(`hashing: ${(n / 1e6).toFixed(0)} MB`) })
+      let last = 0
+      const r = dbStatus(path, (n) => {
+        const now = Date.now()
+        if (now - last > 250) { last = now; progress(`hashing: ${(n / 1e6).toFixed(0)} MB`) }
+      })
       progressDone()
       write(renderDbStatus(r, w))
     })
@@ -90,7 +94,9 @@ export function register(program: Command): void {
       const w = fmt(opts)
       const { dbBuckets } = await import('../../app/db.js')
       const { renderDbBuckets } = await import('../../render/db.js')
-      write(renderDbBuckets(dbBuckets(path), w))
+      const r = dbBuckets(path)
+      write(renderDbBuckets(r, w))
+      if (r.problems > 0) process.exitCode = ExitCode.Corrupt
     })
 
   valueOptions(db.command('keys')
@@ -98,7 +104,7 @@ export function register(program: Command): void {
     .argument('<path>')
     .argument('<bucket>')
     .option('--prefix <prefix>', 'only keys starting with this prefix (bbolt key bytes)')
-    .option('--limit <n>', 'at most n entries (0 = all)')
+    .option('--limit <n>', 'at most n entries (default 1000; 0 = all)')
     .addOption(subOutput()))
     .action(async (path: string, bucket: string, opts: ValueOpts & { prefix?: string; limit?: string }) => {
       const w = fmt(opts)

@@ -8,6 +8,7 @@ import type { StatusResult } from '../../app/status-types.js'
 export interface StatusCliOptions {
   writeOut?: string
   walDir?: string
+  allWalSegments?: boolean
 }
 
 /** The exit code of a status result: 4 corruption, 5 only a torn tail, else 0 (docs/status.md). */
@@ -24,11 +25,12 @@ export function register(program: Command): void {
     .argument('<data-dir>', 'etcd --data-dir (or its member/ dir)')
     .addOption(outputOption())
     .option('--wal-dir <dir>', 'WAL dir when not <data-dir>/member/wal (etcd --wal-dir)')
+    .option('--all-wal-segments', 'read every WAL segment, not only those from the last snapshot on (as etcd at boot)')
     .action(async (dir: string, o: StatusCliOptions) => {
       const format = outputFormat(o)
       const { collectStatus } = await import('../../app/status.js')
       const { renderStatus } = await import('../../render/status.js')
-      const result = await collectStatus(dir, o.walDir ? { walDir: o.walDir } : {})
+      const result = await collectStatus(dir, { ...(o.walDir ? { walDir: o.walDir } : {}), ...(o.allWalSegments ? { allWalSegments: true } : {}) })
       await renderStatus(result, format, streamSink(process.stdout))
       for (const f of result.findings.filter((x) => x.severity === 'error')) {
         process.stderr.write(`Error: ${f.file && !f.detail.startsWith(f.file) ? `${f.file}${f.offset !== undefined ? `@${f.offset}` : ''}: ` : ''}${f.detail}${f.hint ? ` (${f.hint})` : ''}\n`)

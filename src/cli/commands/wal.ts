@@ -1,13 +1,117 @@
-/** `etcd-inspect wal`: placeholder until its issue lands. */
-import type { Command } from 'commander'
+/**
+ * `etcd-inspect wal <dir>` and `etcd-inspect wal verify <dir>` (docs/wal.md). Thin: argv →
+ * typed options (`walOptions`, tested on its own), lazy import of the core function, render,
+ * exit code from the verdict (0 clean, 5 torn tail only, 4 corruption).
+ */
+import { Command, Option } from 'commander'
 import { UsageError } from '../../errors.js'
+import { parseId } from '../../format/ids.js'
+import { outputFormat, outputOption } from '../common.js'
+import { ExitCode } from '../exit-codes.js'
+import type { WalOptions } from '../../app/wal.js'
+
+export interface WalCliFlags {
+  walDir?: string
+  tolerant?: boolean
+  startIndex?: string
+  endIndex?: string
+  type?: string
+  key?: string
+  prefix?: string
+  member?: string
+  fromSnapshot?: boolean
+  showValues?: boolean
+  writeOut?: string
+}
+
+function index(flag: string, v: string | undefined): bigint | undefined {
+  if (v === undefined) return undefined
+  if (!/^\d+$/.test(v.trim()) || BigInt(v.trim()) > 0xffffffffffffffffn) throw new UsageError(`${flag} "${v}" is not a raft index`, `give a decimal number, e.g. ${flag} 100`)
+  return BigInt(v.trim())
+}
+
+/** Normalises flags into the core function's options (throws UsageError on bad values). */
+export async function walOptions(flags: WalCliFlags): Promise<WalOptions> {
+  const { TYPE_NAMES } = await import('../../app/wal.js')
+  const opts: WalOptions = {
+    walDir: flags.walDir, tolerant: flags.tolerant ?? false, showValues: flags.showValues ?? false, fromSnapshot: flags.fromSnapshot ?? false,
+    startIndex: index('--start-index', flags.startIndex), endIndex: index('--end-index', flags.endIndex), key: flags.key, prefix: flags.prefix,
+  }
+  if (opts.startIndex !== undefined && opts.endIndex !== undefined && opts.startIndex > opts.endIndex) {
+    throw new UsageError(`--start-index ${opts.startIndex} is above --end-index ${opts.endIndex}`, 'both bounds are inclusive')
+  }
+  if (flags.key !== undefined && flags.prefix !== undefined) throw new UsageError('--key and --prefix cannot be combined', 'use one of them')
+  if (flags.type !== undefined) {
+    const types = flags.type.split(',').map((t) => t.trim()).filter(Boolean)
+    const bad = types.filter((t) => !TYPE_NAMES.includes(t))
+    if (bad.length || types.length === 0) throw new UsageError(`unknown --type ${bad.join(',') || '""'}`, `use one or more of ${TYPE_NAMES.join(',')}`)
+    opts.types = types
+  }
+  if (flags.member !== undefined) {
+    const id = parseId(flags.member)
+    if (id === undefined) throw new UsageError(`--member "${flags.member}" is not a member ID`, 'give it in hex as etcdctl prints it, e.g. --member 8e9e05c52164694d')
+    opts.member = id
+  }
+  return opts
+}
+
+/** Exit code for a WAL verdict. */
+export function verdictExit(v: 'clean' | 'torn-tail' | 'corrupt'): number {
+  return v === 'clean' ? ExitCode.OK : v === 'torn-tail' ? ExitCode.TornTail : ExitCode.Corrupt
+}
 
 export function register(program: Command): void {
-  program
+  const wal = program
     .command('wal')
-    .description('(not implemented yet)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new UsageError('wal is not implemented yet')
+    .description('decode every WAL segment, verify the CRC-32C chain, classify the end of the log')
+    .argument('<dir>', 'data dir, member/ dir or wal/ dir')
+    .addOption(outputOption())
+    .option('--wal-dir <dir>', 'separate WAL directory (etcd --wal-dir)')
+    .option('--tolerant', 'keep going past bad records and report every finding')
+    .option('--start-index <n>', 'first raft index to show (inclusive)')
+    .option('--end-index <n>', 'last raft index to show (inclusive)')
+    .option('--type <list>', 'entry types or request kinds, comma-separated (normal,conf,put,txn,deleteRange,lease,auth,compaction,v2,noop,...)')
+    .option('--key <key>', 'entries touching this key (also inside txns and ranges)')
+    .option('--prefix <prefix>', 'entries touching keys with this prefix')
+    .option('--member <id>', 'conf changes for this member ID (hex)')
+    .option('--from-snapshot', 'start after the newest snapshot at or below the commit index, as etcd does at boot')
+    .addOption(new Option('--show-values', 'print put values (text, else hex) instead of length + sha256'))
+    .action(async (dir: string, flags: WalCliFlags) => {
+      const format = outputFormat(flags)
+      const opts = await walOptions(flags)
+      const { runWal, streamWal } = await import('../../app/wal.js')
+      const { renderWal, renderWalStream } = await import('../../render/wal.js')
+      const { streamSink } = await import('../../render/output.js')
+      const sink = streamSink(process.stdout)
+      if (format === 'ndjson') {
+        const last = await renderWalStream(streamWal(dir, opts), sink)
+        process.exitCode = verdictExit(last?.summary.end ?? 'corrupt')
+        return
+      }
+      const r = runWal(dir, opts)
+      await renderWal(r, format, sink)
+      process.exitCode = verdictExit(r.summary.end)
+    })
+  wal
+    .command('verify')
+    .description('integrity only: one line per segment and a verdict (exit 0 clean, 5 torn tail, 4 corruption)')
+    .argument('<dir>', 'data dir, member/ dir or wal/ dir')
+    .addOption(outputOption('simple'))
+    .option('--wal-dir <dir>', 'separate WAL directory (etcd --wal-dir)')
+    .option('--tolerant', 'keep going past bad records and report every finding')
+    .action(async (dir: string, own: WalCliFlags, cmd: Command) => {
+      // The root program does not use positional options, so `wal verify <dir> -w json` hands -w,
+      // --wal-dir and --tolerant to the parent `wal` command: take them from there when given.
+      const flags: WalCliFlags = { ...own }
+      for (const k of ['writeOut', 'walDir', 'tolerant'] as const) {
+        if (cmd.getOptionValueSource(k) !== 'cli' && cmd.parent?.getOptionValueSource(k) === 'cli') flags[k] = cmd.parent.getOptionValue(k)
+      }
+      const format = outputFormat(flags)
+      const { verifyWal } = await import('../../app/wal.js')
+      const { renderVerify } = await import('../../render/wal.js')
+      const { streamSink } = await import('../../render/output.js')
+      const r = verifyWal(dir, { walDir: flags.walDir, tolerant: flags.tolerant ?? false })
+      await renderVerify(r, format, streamSink(process.stdout))
+      process.exitCode = verdictExit(r.verdict)
     })
 }

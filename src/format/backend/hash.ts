@@ -9,10 +9,11 @@
  * One pass also collects the key-bucket statistics `db status` shows (revision range, tombstones,
  * live keys at the latest revision), so the file is read once.
  */
-import { crc32cUpdate } from '../crc32c.js'
-import { BoltFile } from '../bbolt/file.js'
+import { crc32cFast } from './crc32c-fast.js'
+import { DecodeError } from '../../errors.js'
+import { BoltFile, CORRUPT_HINT } from '../bbolt/file.js'
 import { BUCKET_LEAF_FLAG } from '../bbolt/page.js'
-import { buckets, iterate } from '../bbolt/walk.js'
+import { buckets, iterate, type Entry } from '../bbolt/walk.js'
 import { decodeRevision } from './revision.js'
 import { keyValueKey } from './proto.js'
 
@@ -49,11 +50,50 @@ export interface KeyStats {
 export type HashProgress = (bytes: number) => void
 
 /**
- * Walks every bucket once: the snapshot-status hash and counts, and the key-bucket statistics.
- * Memory: one entry per distinct user key (its bytes) for the live-key count.
+ * Where the snapshot-status hash bytes go. `update` takes bytes in hand; `updateRange` takes a
+ * value by its file position (large values are never loaded by the walk: the hasher reads them,
+ * possibly on other threads). Bytes arrive in hash order; `digest` is the final CRC-32C.
  */
-export function snapshotStatus(db: BoltFile, onProgress?: HashProgress): { status: SnapshotStatus; keys: KeyStats } {
+export interface Crc32cHasher {
+  update(b: Uint8Array): void
+  updateRange(offset: number, length: number): void
+  digest(): number | Promise<number>
+  /** Releases threads or buffers when the walk stops early. */
+  close?(): void
+}
+
+/** The single-threaded hasher: ranges are read with positioned reads into one reused buffer. */
+export function serialHasher(db: BoltFile): Crc32cHasher {
   let h = 0
+  let scratch: Uint8Array | null = null
+  return {
+    update(b) { h = crc32cFast(h, b) },
+    updateRange(offset, length) {
+      scratch ??= new Uint8Array(Math.min(RANGE_CHUNK, Math.max(length, 4096)))
+      for (let done = 0; done < length;) {
+        const n = Math.min(scratch.length, length - done)
+        const view = n === scratch.length ? scratch : scratch.subarray(0, n)
+        if (db.src.readInto(offset + done, view) < n) {
+          throw new DecodeError(db.file, offset + done, 'truncated', 'bbolt: file ends inside a value', CORRUPT_HINT)
+        }
+        h = crc32cFast(h, view)
+        done += n
+      }
+    },
+    digest: () => h >>> 0,
+  }
+}
+
+/** Values at least this large are hashed through `updateRange` instead of being loaded. */
+export const RANGE_VALUE = 64 << 10
+const RANGE_CHUNK = 4 << 20
+
+/**
+ * Walks every bucket once: the snapshot-status hash and counts, and the key-bucket statistics.
+ * Memory: one entry per distinct user key (its bytes) for the live-key count; values of 64 KiB
+ * and more are never held (their first bytes are read for the mvcc key only).
+ */
+export function snapshotStatus(db: BoltFile, onProgress?: HashProgress, hasher: Crc32cHasher = serialHasher(db)): { status: Omit<SnapshotStatus, 'hash'> & { hash: number | Promise<number> }; keys: KeyStats } {
   let totalKey = 0
   let revision = 0n
   let done = 0
@@ -62,13 +102,18 @@ export function snapshotStatus(db: BoltFile, onProgress?: HashProgress): { statu
   // user key (latin1) -> newest revision is a tombstone
   const latest = new Map<string, boolean>()
   for (const b of buckets(db)) {
-    h = crc32cUpdate(h, b.name)
+    hasher.update(b.name)
     const isKey = b.nameText === 'key'
     let n = 0
-    for (const e of iterate(db, b.bucket, { name: b.nameText })) {
-      h = crc32cUpdate(h, e.key)
+    for (const e of iterate(db, b.bucket, { name: b.nameText, values: false })) {
+      hasher.update(e.key)
       // A sub-bucket entry reaches Go's ForEach with v == nil: only the key is hashed.
-      if ((e.flags & BUCKET_LEAF_FLAG) === 0) h = crc32cUpdate(h, e.value)
+      const loaded = e.value.length === e.vsize
+      if ((e.flags & BUCKET_LEAF_FLAG) === 0) {
+        if (loaded) hasher.update(e.value)
+        else if (e.vsize < RANGE_VALUE) hasher.update(e.page.slice(e.vpos, e.vsize, 'value'))
+        else hasher.updateRange(e.page.offset + e.vpos, e.vsize)
+      }
       n++
       if (isKey) {
         const r = decodeRevision(e.key, db.file, e.pageOffset + e.at)
@@ -76,11 +121,11 @@ export function snapshotStatus(db: BoltFile, onProgress?: HashProgress): { statu
         if (keys.revisions === 0) keys.firstRevision = r.main
         keys.revisions++
         if (r.tombstone) keys.tombstones++
-        const k = Buffer.from(keyValueKey(e.value, db.file, e.pageOffset)).toString('latin1')
+        const k = Buffer.from(mvccKey(e, db)).toString('latin1')
         latest.set(k, r.tombstone)
       }
       if (onProgress) {
-        done += e.key.length + e.value.length
+        done += e.key.length + e.vsize
         onProgress(done)
       }
     }
@@ -90,5 +135,23 @@ export function snapshotStatus(db: BoltFile, onProgress?: HashProgress): { statu
   keys.lastRevision = revision
   keys.distinctKeys = latest.size
   for (const t of latest.values()) if (!t) keys.liveKeys++
-  return { status: { hash: h >>> 0, revision, totalKey, totalSize: db.dataSize, bucketKeys }, keys }
+  return { status: { hash: hasher.digest(), revision, totalKey, totalSize: db.dataSize, bucketKeys }, keys }
+}
+
+/** The mvcc key (KeyValue field 1) of a `key` bucket entry, reading only the value's first bytes. */
+function mvccKey(e: Entry, db: BoltFile): Uint8Array {
+  if (e.value.length === e.vsize && e.vsize < RANGE_VALUE) return keyValueKey(e.value, db.file, e.page.offset + e.vpos)
+  if (e.vsize < RANGE_VALUE) return keyValueKey(e.page.slice(e.vpos, e.vsize, 'value'), db.file, e.page.offset + e.vpos)
+  // gogo marshals fields in order: key (field 1) first. Read the tag and length, then the key.
+  const head = e.page.slice(e.vpos, Math.min(e.vsize, 16), 'value')
+  if (head[0] !== 0x0a) return keyValueKey(e.page.slice(e.vpos, e.vsize, 'value'), db.file, e.page.offset + e.vpos)
+  let len = 0
+  let i = 1
+  for (let shift = 0; i < head.length && shift < 35; shift += 7) {
+    const b = head[i++]!
+    len += (b & 0x7f) * 2 ** shift
+    if (b < 0x80) break
+  }
+  if (i + len > e.vsize) return keyValueKey(e.page.slice(e.vpos, e.vsize, 'value'), db.file, e.page.offset + e.vpos)
+  return e.page.slice(e.vpos + i, len, 'mvcc key')
 }

@@ -215,6 +215,9 @@ export function checkDb(db: BoltFile, opts: { maxFindings?: number; trailerBytes
       }
       st.branchPages++
       const els = branchElements(p)
+      if (els.length === 0) {
+        add({ severity: 'error', code: 'corrupt-page', pgid: p.id, offset: p.offset, detail: `page ${p.id}: branch page with no elements` })
+      }
       st.inuseBytes += 16 + 16 * els.length
       let prev: Uint8Array | undefined
       els.forEach((e, i) => {

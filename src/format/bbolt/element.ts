@@ -26,6 +26,8 @@ export interface LeafElement {
   value: Uint8Array
   /** Length of the value in bytes. */
   vsize: number
+  /** Page offset of the value (to read it later when decoded with `values: false`). */
+  vpos: number
   /** Page offset of the element (for error messages). */
   at: number
 }
@@ -77,7 +79,7 @@ export function leafElements(page: Page, values = true): LeafElement[] {
     } else if (at + pos + ksize + vsize > page.span) {
       page.slice(at + pos + ksize, vsize, `value of leaf element ${i}`) // throws the bounds error
     }
-    out.push({ flags, key, value, vsize, at })
+    out.push({ flags, key, value, vsize, vpos: at + pos + ksize, at })
   }
   return out
 }

@@ -210,6 +210,14 @@ export class BoltFile {
 }
 
 /**
+ * True when the file ends with the 32-byte SHA-256 trailer `etcdctl snapshot save` appends: etcd's
+ * `hasChecksum(n) = n % 512 == 32`, and exactly pgid * pageSize + 32 bytes.
+ */
+export function hasSnapshotTrailer(db: BoltFile): boolean {
+  return db.fileSize % 512 === SNAPSHOT_TRAILER && db.fileSize === db.dataSize + SNAPSHOT_TRAILER
+}
+
+/**
  * bbolt's `getPageSize`: meta 0 from a 4 KiB read at 0; else meta 1 at 1024 << i for i = 0..14;
  * else (both unreadable) the OS page size, 4096 on the platforms etcd ships for.
  */

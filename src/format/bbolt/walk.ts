@@ -18,6 +18,8 @@ export interface Entry extends LeafElement {
   pgid: bigint
   /** Absolute file offset of the page. */
   pageOffset: number
+  /** The page the element is on (to read a value not loaded with `values: false`). */
+  page: Page
 }
 
 /** Tracks pages visited by one traversal; throws 'page-cycle' on a second visit. */
@@ -49,21 +51,23 @@ function rootPage(db: BoltFile, b: BucketRoot, from: string): Page {
  * Iterates the leaf elements of a bucket in key order, starting at the first key >= `start`.
  * Stop early by breaking out of the loop.
  */
-export function* iterate(db: BoltFile, b: BucketRoot, opts: { start?: Uint8Array; name?: string; visited?: Visited } = {}): Generator<Entry> {
+export function* iterate(db: BoltFile, b: BucketRoot, opts: { start?: Uint8Array; name?: string; visited?: Visited; values?: boolean } = {}): Generator<Entry> {
   const visited = opts.visited ?? new Visited(db)
   const name = opts.name ?? '?'
-  yield* walkPage(db, rootPage(db, b, `bucket ${JSON.stringify(name)}`), opts.start, visited, [])
+  const values = opts.values ?? true
+  const root = b.kind === 'inline' ? b.page : db.page(b.root, TREE_PAGES, `bucket ${JSON.stringify(name)}`, values)
+  yield* walkPage(db, root, opts.start, visited, [], values)
 }
 
-function* walkPage(db: BoltFile, page: Page, start: Uint8Array | undefined, visited: Visited, stack: bigint[]): Generator<Entry> {
+function* walkPage(db: BoltFile, page: Page, start: Uint8Array | undefined, visited: Visited, stack: bigint[], values: boolean): Generator<Entry> {
   if (!page.inline) {
     const n = Number(page.id)
     for (let i = 0; i <= page.header.overflow; i++) visited.mark(n + i, stack)
   }
   if (page.header.flags === PageFlag.Leaf) {
-    for (const e of leafElements(page)) {
+    for (const e of leafElements(page, values)) {
       if (start && compareBytes(e.key, start) < 0) continue
-      yield Object.assign(e, { pgid: page.id, pageOffset: page.offset })
+      yield Object.assign(e, { pgid: page.id, pageOffset: page.offset, page })
     }
     return
   }
@@ -78,8 +82,8 @@ function* walkPage(db: BoltFile, page: Page, start: Uint8Array | undefined, visi
   }
   stack.push(page.id)
   for (let i = i0; i < els.length; i++) {
-    const child = db.page(els[i]!.pgid, TREE_PAGES, `branch page ${page.id} element ${i}`)
-    yield* walkPage(db, child, i === i0 ? start : undefined, visited, stack)
+    const child = db.page(els[i]!.pgid, TREE_PAGES, `branch page ${page.id} element ${i}`, values)
+    yield* walkPage(db, child, i === i0 ? start : undefined, visited, stack, values)
   }
   stack.pop()
 }
@@ -93,7 +97,7 @@ export function last(db: BoltFile, b: BucketRoot): Entry | null {
       const els = leafElements(page)
       if (els.length > 0) {
         const e = els[els.length - 1]!
-        return Object.assign(e, { pgid: page.id, pageOffset: page.offset })
+        return Object.assign(e, { pgid: page.id, pageOffset: page.offset, page })
       }
       // An empty leaf below a branch cannot happen in a sound tree; fall back to a full scan.
       if (seen.size === 0) return null
@@ -108,7 +112,8 @@ export function last(db: BoltFile, b: BucketRoot): Entry | null {
     seen.add(page.id)
     const child = els[els.length - 1]!.pgid
     if (seen.has(child)) {
-      throw new DecodeError(page.file, page.offset, 'page-cycle', `bbolt: page ${child} is its own ancestor (page stack ${[...seen, child].join(' -> ')})`, CORRUPT_HINT)
+      throw new DecodeError(page.file, Number(child) * db.pageSize, 'page-cycle',
+        `bbolt: page ${child} is reached twice (page stack ${[...seen, child].join(' -> ')}): a cycle or a shared subtree`, CORRUPT_HINT, { pgid: child })
     }
     page = db.page(child, TREE_PAGES, `branch page ${page.id} element ${els.length - 1}`)
   }

@@ -72,17 +72,26 @@ export function classifyValue(v: Uint8Array): ValueClass {
 
 type Fields = Map<number, Uint8Array | bigint>
 
-/** First occurrence of each length-delimited or varint field of a message (strict wire walk). */
-function fields(buf: Uint8Array, want: readonly number[]): Fields {
+/**
+ * First occurrence of each length-delimited or varint field of a message (strict wire walk). The
+ * fields found before a wire error are kept; the error goes to `onError` (best effort: a value with
+ * trailing bytes still names its object).
+ */
+function fields(buf: Uint8Array, want: readonly number[], onError?: (msg: string) => void): Fields {
   const out: Fields = new Map()
   const r = new ProtoReader(buf)
-  while (!r.done) {
-    const { field, wire } = r.tag()
-    if (want.includes(field) && !out.has(field) && (wire === WireType.Bytes || wire === WireType.Varint)) {
-      out.set(field, wire === WireType.Bytes ? r.bytes() : r.varint64())
-    } else {
-      r.skip(wire, field)
+  try {
+    while (!r.done) {
+      const { field, wire } = r.tag()
+      if (want.includes(field) && !out.has(field) && (wire === WireType.Bytes || wire === WireType.Varint)) {
+        out.set(field, wire === WireType.Bytes ? r.bytes() : r.varint64())
+      } else {
+        r.skip(wire, field)
+      }
     }
+  } catch (e) {
+    if (!onError) throw e
+    onError((e as Error).message)
   }
   return out
 }
@@ -95,7 +104,7 @@ const str = (f: Fields, n: number): string | undefined => {
 function k8sProtobuf(body: Uint8Array): ValueClass {
   const c: Extract<ValueClass, { kind: 'k8s-protobuf' }> = { kind: 'k8s-protobuf' }
   try {
-    const unknown = fields(body, [1, 2, 4])
+    const unknown = fields(body, [1, 2, 4], (m) => { c.malformed = `runtime.Unknown: ${m.replace(/^<bytes>@(\d+)/, (_, o) => `at byte ${Number(o) + 4}`)}` })
     const tm = unknown.get(1)
     if (tm instanceof Uint8Array) {
       const t = fields(tm, [1, 2])
@@ -124,6 +133,7 @@ function k8sProtobuf(body: Uint8Array): ValueClass {
   } catch (e) {
     c.malformed = (e as Error).message
   }
+  for (const k of Object.keys(c) as (keyof typeof c)[]) if (c[k] === undefined) delete c[k]
   return c
 }
 

@@ -147,7 +147,7 @@ export function decodeEntryHeader(buf: Uint8Array, start = 0, end = buf.length, 
     if (field >= 1 && field <= 4) {
       const want = field === 4 ? WireType.Bytes : WireType.Varint
       if (wire !== want) r.fail('bad-protobuf', `protobuf: raftpb.Entry field ${field} has wire type ${wire}, want ${want}`, at)
-      if (field === 1) type = Number(BigInt.asIntN(32, r.varint64()))
+      if (field === 1) type = r.buf[r.pos]! < 0x80 && r.pos < r.end ? r.buf[r.pos++]! : Number(BigInt.asIntN(32, r.varint64()))
       else if (field === 2) term = r.varint64()
       else if (field === 3) index = r.varint64()
       else data = r.bytes()

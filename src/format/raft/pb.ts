@@ -35,15 +35,25 @@ function wireOf(kind: FieldDef['kind']): WireType {
   return kind === 'string' || kind === 'bytes' || kind === 'message' ? WireType.Bytes : WireType.Varint
 }
 
+/** Low 32 bits of a varint (as Go's 32-bit casts see them); one-byte values without a bigint. */
+function small(r: ProtoReader): number {
+  const b = r.buf[r.pos]
+  if (b !== undefined && b < 0x80 && r.pos < r.end) {
+    r.pos++
+    return b
+  }
+  return Number(BigInt.asUintN(32, r.varint64()))
+}
+
 function readScalar(r: ProtoReader, kind: ScalarKind): unknown {
   switch (kind) {
     case 'uint64': return r.varint64()
     case 'int64': return BigInt.asIntN(64, r.varint64())
     // Go truncates 32-bit varints to their low 32 bits.
-    case 'uint32': return Number(BigInt.asUintN(32, r.varint64()))
+    case 'uint32': return small(r) >>> 0
     case 'int32':
-    case 'enum': return Number(BigInt.asIntN(32, r.varint64()))
-    case 'bool': return r.varint64() !== 0n
+    case 'enum': return small(r) | 0
+    case 'bool': return small(r) !== 0
     case 'string': return utf8.decode(r.bytes())
     case 'bytes': return r.bytes()
   }

@@ -111,7 +111,7 @@ export function summarizeV2Store(data: Uint8Array, file = '<snap>', base = 0): V
   const one = children['1']
   if (isJsonObject(one) && nodeChildren(one)) {
     const counts = { keys: 0, dirs: 0 }
-    countNodes(one, counts, 0)
+    countNodes(one, counts)
     summary.v2Keys = counts.keys
     summary.v2Dirs = counts.dirs - 1
   }
@@ -128,7 +128,7 @@ function hexId(s: string): bigint | undefined {
   return /^[0-9a-f]{1,16}$/.test(s) ? BigInt('0x' + s) : undefined
 }
 
-function countNodes(node: { [k: string]: JsonBig }, counts: { keys: number; dirs: number }, depth: number): void {
+function countNodes(node: { [k: string]: JsonBig }, counts: { keys: number; dirs: number }): void {
   const kids = nodeChildren(node)
   if (!kids) {
     counts.keys++
@@ -136,7 +136,7 @@ function countNodes(node: { [k: string]: JsonBig }, counts: { keys: number; dirs
   }
   counts.dirs++
   // Depth is bounded by the JSON parser's nesting limit; this recursion follows the same tree.
-  for (const child of Object.values(kids)) if (isJsonObject(child)) countNodes(child, counts, depth + 1)
+  for (const child of Object.values(kids)) if (isJsonObject(child)) countNodes(child, counts)
 }
 
 function readMember(id: bigint, kids: { [k: string]: JsonBig }, file: string, base: number): V2Member {

@@ -178,6 +178,9 @@ export function* decodeWal(segments: readonly SegmentInput[], opts: DecodeWalOpt
     const finding = (f: WalFinding) => ({ kind: 'finding' as const, segment: si, finding: f })
 
     for (;;) {
+      // Segments are created complete (written as .tmp, fsynced, renamed), so a frame that fails at
+      // offset 0 is never a torn write: the file is not a WAL segment (etcd would "repair" it to 0 bytes).
+      const tornOk = isLast && off > 0
       const left = size - off
       if (left === 0) {
         end = 'eof'
@@ -185,12 +188,12 @@ export function* decodeWal(segments: readonly SegmentInput[], opts: DecodeWalOpt
       }
       if (left < FRAME_HEADER_BYTES) {
         // etcd: a partial length word is io.ErrUnexpectedEOF.
-        const f = frameProblem(file, off, isLast, `wal: partial length word: ${left} bytes left at end of file, need 8`)
+        const f = frameProblem(file, off, tornOk, `wal: partial length word: ${left} bytes left at end of file, need 8`)
         yield finding(f)
-        end = isLast ? 'torn-tail' : 'corrupt'
-        status = worse(status, isLast ? 'torn-tail' : 'corrupt')
+        end = tornOk ? 'torn-tail' : 'corrupt'
+        status = worse(status, tornOk ? 'torn-tail' : 'corrupt')
         if (!isLast && tolerant) { end = 'skipped'; break }
-        if (isLast || !tolerant) { stop = true; break }
+        stop = true
         break
       }
       let p = ensure(off, FRAME_HEADER_BYTES)
@@ -208,28 +211,28 @@ export function* decodeWal(segments: readonly SegmentInput[], opts: DecodeWalOpt
         break
       }
       const { recBytes, padBytes, reservedBits } = decodeFrameSize(lo, hi)
+      const frameBytes = recBytes + padBytes
+      // Never trust a length: check it against the bytes left BEFORE reading or allocating.
+      if (frameBytes > left - FRAME_HEADER_BYTES) {
+        const f = frameProblem(file, off, tornOk,
+          `wal: frame length ${recBytes}+${padBytes} pad (word ${wordHex(lo, hi)}) runs past the end of the file: ${left - FRAME_HEADER_BYTES} bytes left`)
+        yield finding(f)
+        status = worse(status, tornOk ? 'torn-tail' : 'corrupt')
+        end = tornOk ? 'torn-tail' : !isLast && tolerant ? 'skipped' : 'corrupt'
+        if (isLast || !tolerant) stop = true
+        break
+      }
       if (reservedBits !== 0) {
         yield finding({ severity: 'warning', code: 'frame-reserved-bits', file, offset: off,
           detail: `wal: length word ${wordHex(lo, hi)} has bits 59..62 set (${reservedBits.toString(2)}); etcd ignores them` })
       }
-      const frameBytes = recBytes + padBytes
-      // Never trust a length: check it against the bytes left BEFORE reading or allocating.
-      if (frameBytes > left - FRAME_HEADER_BYTES) {
-        const f = frameProblem(file, off, isLast,
-          `wal: frame length ${recBytes}+${padBytes} pad (word ${wordHex(lo, hi)}) runs past the end of the file: ${left - FRAME_HEADER_BYTES} bytes left`)
-        yield finding(f)
-        status = worse(status, isLast ? 'torn-tail' : 'corrupt')
-        end = isLast ? 'torn-tail' : tolerant ? 'skipped' : 'corrupt'
-        if (isLast || !tolerant) { stop = true; break }
-        break
-      }
       p = ensure(off, FRAME_HEADER_BYTES + frameBytes)
       if (p < 0) {
         // The file shrank under us (a live member truncating a tail): same as a short read.
-        const f = frameProblem(file, off, isLast, `wal: short read of a ${frameBytes}-byte frame`)
+        const f = frameProblem(file, off, tornOk, `wal: short read of a ${frameBytes}-byte frame`)
         yield finding(f)
-        status = worse(status, isLast ? 'torn-tail' : 'corrupt')
-        end = isLast ? 'torn-tail' : 'corrupt'
+        status = worse(status, tornOk ? 'torn-tail' : 'corrupt')
+        end = tornOk ? 'torn-tail' : 'corrupt'
         stop = true; break
       }
       const recStart = p + FRAME_HEADER_BYTES
@@ -243,7 +246,7 @@ export function* decodeWal(segments: readonly SegmentInput[], opts: DecodeWalOpt
         data = rec.data
       } catch (err) {
         if (!(err instanceof DecodeError)) throw err
-        if (isLast && isTornEntry(buf.subarray(recStart, recStart + frameBytes), off + FRAME_HEADER_BYTES)) {
+        if (tornOk && isTornEntry(buf.subarray(recStart, recStart + frameBytes), off + FRAME_HEADER_BYTES)) {
           yield finding(tornFinding(file, off, `wal: torn write: record at ${off} does not decode (${err.detail}) and holds an all-zero 512-byte sector`))
           status = worse(status, 'torn-tail')
           end = 'torn-tail'
@@ -292,7 +295,7 @@ export function* decodeWal(segments: readonly SegmentInput[], opts: DecodeWalOpt
         if (verify) {
           computed = crc32cUpdate(crc, data)
           if (computed !== stored) {
-            if (isLast && isTornEntry(buf.subarray(recStart, recStart + frameBytes), off + FRAME_HEADER_BYTES)) {
+            if (tornOk && isTornEntry(buf.subarray(recStart, recStart + frameBytes), off + FRAME_HEADER_BYTES)) {
               yield finding(tornFinding(file, off, `wal: torn write: record at ${off} fails its CRC (expected ${hex8(stored)} computed ${hex8(computed)}) and holds an all-zero 512-byte sector`))
               status = worse(status, 'torn-tail')
               end = 'torn-tail'
@@ -329,6 +332,12 @@ export function* decodeWal(segments: readonly SegmentInput[], opts: DecodeWalOpt
       off += FRAME_HEADER_BYTES + frameBytes
       lastValid = { file, offset: off }
     }
+    if (records === 0 && !stop && end !== 'skipped') {
+      yield finding({ severity: 'error', code: 'empty-segment', file, offset: 0,
+        detail: `wal: segment holds no records (${end === 'zero-tail' ? `${zeroTailBytes} zero bytes` : 'empty file'}); etcd creates every segment with a CRC and a metadata record`,
+        hint: 'the file was not written by etcd or was zeroed; move it aside and compare with a healthy member' })
+      status = 'corrupt'
+    }
     yield { kind: 'segment-end', segment: si, file, end, lastValidOffset: off, zeroTailBytes, records }
     if (stop) break
   }
@@ -349,8 +358,12 @@ function tornFinding(file: string, offset: number, detail: string): WalFinding {
 }
 
 /** A frame that cannot be read whole: torn tail in the last segment, corruption anywhere else. */
-function frameProblem(file: string, offset: number, isLast: boolean, detail: string): WalFinding {
-  if (isLast) return tornFinding(file, offset, detail)
+function frameProblem(file: string, offset: number, tornOk: boolean, detail: string): WalFinding {
+  if (tornOk) return tornFinding(file, offset, detail)
+  if (offset === 0) {
+    return { severity: 'error', code: 'bad-frame', file, offset, detail: detail + ' (in the first frame: this file is not a WAL segment)',
+      hint: 'move the file out of the WAL dir if it does not belong there; otherwise the segment is destroyed: replace this member (etcd-inspect replace plan)' }
+  }
   return { severity: 'error', code: 'truncated-segment', file, offset, detail: detail + ' (not the last segment: etcd would silently stop reading here and drop later segments)',
     hint: 'a segment before the last is cut short: etcd will not see the entries after it; replace this member (etcd-inspect replace plan)' }
 }

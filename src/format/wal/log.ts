@@ -207,9 +207,9 @@ function* run(segments: readonly LogSegment[], opts: DecodeWalOptions, st: LogSt
               if (s.firstIndex === undefined) {
                 s.firstIndex = h.index
                 s.firstTerm = h.term
-                if (s.nameIndex !== undefined && h.index > s.nameIndex + 1n) {
+                if (s.nameIndex !== undefined && h.index > s.nameIndex + 1n && !(lastSnapIndex !== undefined && h.index <= lastSnapIndex + 1n)) {
                   yield push({ severity: 'warning', code: 'index-discontinuity', file: ev.file, offset: ev.offset, index: h.index,
-                    detail: `wal: first entry ${h.index} is more than one above the index ${s.nameIndex} in the segment name` })
+                    detail: `wal: first entry ${h.index} is more than one above the index ${s.nameIndex} in the segment name and no snapshot record covers the gap` })
                 }
               }
               s.lastIndex = h.index

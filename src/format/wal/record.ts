@@ -44,25 +44,45 @@ export function decodeRecord(buf: Uint8Array, start: number, end: number, file =
     // Fast paths for the three one-byte tags gogo writes.
     if (tag === 0x08 || tag === 0x10) {
       pos++
-      let v = 0
-      let shift = 0
-      let b: number
-      do {
-        if (pos >= end) fail(file, base + pos, 'protobuf: truncated varint in walpb.Record')
-        b = buf[pos++]!
-        if (shift < 49) v += (b & 0x7f) * 2 ** shift
-        else if ((b & 0x7f) !== 0) v = NaN // beyond 2^49 for a type/crc means garbage; keep exactness rule simple
-        shift += 7
-        if (shift > 70) fail(file, base + pos, 'protobuf: varint longer than 10 bytes in walpb.Record')
-      } while (b & 0x80)
+      let v: number
+      if (end - pos >= 5 && buf[pos]! < 0x80) {
+        v = buf[pos++]!
+      } else if (end - pos >= 5 && (buf[pos]! & buf[pos + 1]! & buf[pos + 2]! & buf[pos + 3]! & 0x80) !== 0 && buf[pos + 4]! < 0x80) {
+        // The usual 5-byte uint32 CRC: bits 0..27 with int ops, bits 28..34 by multiplication.
+        v = ((buf[pos]! & 0x7f) | ((buf[pos + 1]! & 0x7f) << 7) | ((buf[pos + 2]! & 0x7f) << 14) | ((buf[pos + 3]! & 0x7f) << 21)) + buf[pos + 4]! * 0x1000_0000
+        pos += 5
+      } else {
+        v = 0
+        let shift = 0
+        let b: number
+        do {
+          if (pos >= end) fail(file, base + pos, 'protobuf: truncated varint in walpb.Record')
+          b = buf[pos++]!
+          if (shift < 49) v += (b & 0x7f) * 2 ** shift
+          else if ((b & 0x7f) !== 0) v = NaN // beyond 2^49 for a type/crc means garbage
+          shift += 7
+          if (shift > 70) fail(file, base + pos, 'protobuf: varint longer than 10 bytes in walpb.Record')
+        } while (b & 0x80)
+      }
       if (tag === 0x08) type = v
       else crc = Number.isNaN(v) ? NaN : v % 0x1_0000_0000 >>> 0 // Go truncates uint32 varints
       continue
     }
     if (tag === 0x1a) {
-      const r = new ProtoReader(buf, file, base, pos + 1, end)
-      data = r.bytes()
-      pos = r.pos
+      pos++
+      let len = 0
+      let shift = 0
+      let b: number
+      do {
+        if (pos >= end) fail(file, base + pos, 'protobuf: truncated length in walpb.Record')
+        b = buf[pos++]!
+        len += (b & 0x7f) * 2 ** shift
+        shift += 7
+        if (shift > 35) fail(file, base + pos, 'protobuf: length varint too long in walpb.Record')
+      } while (b & 0x80)
+      if (len > end - pos) fail(file, base + pos, `protobuf: length ${len} runs past the end of the message (${end - pos} bytes left)`)
+      data = buf.subarray(pos, pos + len)
+      pos += len
       continue
     }
     // General path: validate the tag, reject known fields with the wrong wire type, skip unknowns.

@@ -1,0 +1,135 @@
+#!/usr/bin/env node
+/**
+ * bench/db: `db check` and `db status` on a >= 1 GB db written by real etcd, against one raw
+ * sequential read of the same file measured in the same run. Run after `npm run build`:
+ *
+ *   node bench/db.mjs [--size-mb 1100] [--value-kb 1024] [--rebuild]
+ *
+ * The db is built once with Debian's etcd 3.4 on 127.0.0.1 (free ports, stopped by PID) and kept
+ * in bench/.cache/ (git-ignored); later runs reuse it. Each measurement runs in a fresh node
+ * process (bench/db-run.mjs) so peak RSS is that command's alone.
+ * Targets: check and status each within 3x of the raw read; peak RSS < 200 MB.
+ */
+import { spawn, spawnSync } from 'node:child_process'
+import { createServer } from 'node:net'
+import { existsSync, mkdirSync, openSync, readSync, closeSync, statSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const cache = join(here, '.cache')
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(name)
+  return i >= 0 ? process.argv[i + 1] : dflt
+}
+const sizeMb = Number(arg('--size-mb', '1100'))
+const valueKb = Number(arg('--value-kb', '1024'))
+const dbFile = join(cache, `db-${sizeMb}mb-${valueKb}kb.db`)
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.on('error', reject)
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)) })
+  })
+}
+
+async function build() {
+  const { Etcd3 } = await import('etcd3')
+  const dir = join(cache, 'build')
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  const cp = await freePort()
+  let pp = await freePort()
+  while (pp === cp) pp = await freePort()
+  const client = `http://127.0.0.1:${cp}`
+  const peer = `http://127.0.0.1:${pp}`
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD')))
+  const log = openSync(join(cache, 'build.log'), 'w')
+  const etcd = spawn('etcd', [
+    '--name', 'bench', '--data-dir', join(dir, 'data'),
+    '--listen-client-urls', client, '--advertise-client-urls', client,
+    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `bench=${peer}`,
+    '--quota-backend-bytes', String(8 * 1024 ** 3), '--max-request-bytes', String(2 * 1024 * 1024),
+    '--snapshot-count', '100000', '--logger', 'zap', '--log-outputs', 'stderr',
+  ], { stdio: ['ignore', log, log], env })
+  const killEtcd = () => { try { process.kill(etcd.pid, 'SIGKILL') } catch {} }
+  process.on('exit', killEtcd)
+  const c = new Etcd3({ hosts: client })
+  try {
+    for (let i = 0; ; i++) {
+      try { await c.put('bench/ready').value('1'); break } catch (e) { if (i > 100) throw e; await new Promise((r) => setTimeout(r, 200)) }
+    }
+    const value = Buffer.alloc(valueKb * 1024)
+    const n = Math.ceil((sizeMb * 1024 * 1024) / value.length)
+    const t0 = Date.now()
+    for (let i = 0; i < n; i++) {
+      // Different bytes per value so nothing compresses or dedups anywhere.
+      value.writeUInt32LE(i, 0)
+      for (let j = 4; j < value.length; j += 4096) value.writeUInt32LE((i * 2654435761 + j) >>> 0, j)
+      await c.put(`/bench/key-${String(i).padStart(6, '0')}`).value(value)
+      if (i % 100 === 0) process.stderr.write(`\rbuilding: ${i}/${n} values (${((Date.now() - t0) / 1000).toFixed(0)} s)`)
+    }
+    process.stderr.write('\n')
+  } finally {
+    c.close()
+    etcd.kill('SIGTERM')
+    await new Promise((r) => etcd.once('exit', r))
+    process.off('exit', killEtcd)
+  }
+  renameSync(join(dir, 'data', 'member', 'snap', 'db'), dbFile)
+  rmSync(dir, { recursive: true, force: true })
+}
+
+function rawRead(path) {
+  const buf = Buffer.allocUnsafe(4 << 20)
+  const fd = openSync(path, 'r')
+  let off = 0
+  const t0 = process.hrtime.bigint()
+  for (;;) {
+    const n = readSync(fd, buf, 0, buf.length, off)
+    if (n === 0) break
+    off += n
+  }
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6
+  closeSync(fd)
+  return { ms, bytes: off }
+}
+
+function run(cmd) {
+  const r = spawnSync(process.execPath, [join(here, 'db-run.mjs'), cmd, dbFile], { encoding: 'utf8', maxBuffer: 64 << 20 })
+  if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`)
+  return JSON.parse(r.stdout)
+}
+
+mkdirSync(cache, { recursive: true })
+if (process.argv.includes('--rebuild') || !existsSync(dbFile)) await build()
+const size = statSync(dbFile).size
+// Machines are shared: run each measurement `rounds` times, interleaved, and report medians (and
+// every sample), so a burst of load elsewhere does not decide the ratio.
+const rounds = Number(arg('--rounds', '3'))
+rawRead(dbFile) // warm the page cache so every measurement reads from the same place
+const raws = [], checks = [], statuses = []
+for (let i = 0; i < rounds; i++) {
+  raws.push(rawRead(dbFile).ms)
+  checks.push(run('check'))
+  statuses.push(run('status'))
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+const rawMs = median(raws)
+const checkMs = median(checks.map((c) => c.ms))
+const statusMs = median(statuses.map((c) => c.ms))
+const check = checks[0]
+const status = statuses[0]
+const r1 = (x) => +x.toFixed(1)
+const result = {
+  file: dbFile, sizeBytes: size, node: process.version, rounds, loadavg: (await import('node:os')).loadavg().map((x) => +x.toFixed(2)),
+  rawReadMs: r1(rawMs), rawReadMBps: +(size / 1e6 / (rawMs / 1000)).toFixed(0),
+  checkMs: r1(checkMs), checkRatio: +(checkMs / rawMs).toFixed(2), checkPeakRssMB: r1(Math.max(...checks.map((c) => c.maxRssKB)) / 1024), checkOk: check.ok,
+  statusMs: r1(statusMs), statusRatio: +(statusMs / rawMs).toFixed(2), statusPeakRssMB: r1(Math.max(...statuses.map((c) => c.maxRssKB)) / 1024),
+  statusHash: status.hash, statusTotalKey: status.totalKey, statusRevision: status.revision,
+  samples: { rawReadMs: raws.map(r1), checkMs: checks.map((c) => r1(c.ms)), statusMs: statuses.map((c) => r1(c.ms)) },
+}
+result.targetsMet = result.checkRatio <= 3 && result.statusRatio <= 3 && result.checkPeakRssMB < 200 && result.statusPeakRssMB < 200
+console.log(JSON.stringify(result, null, 2))
+writeFileSync(join(cache, 'last-result.json'), JSON.stringify(result, null, 2))
