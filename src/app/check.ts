@@ -49,7 +49,7 @@ export function missingDirStatus(path: string): StatusResult {
   return {
     resultVersion: 1, path, dataDir: path, walDir: null, snapDir: null, dbFile: null, state: 'empty',
     memberId: null, memberIdDec: null, clusterId: null, clusterIdDec: null, hardState: null, firstIndex: null, lastIndex: null,
-    snapshotIndex: null, snapshotTerm: null, snapshot: { wal: null, file: null, newestUsable: null, files: 0 },
+    snapshotIndex: null, snapshotTerm: null, snapshot: { wal: null, file: null, newestUsable: null, files: 0 }, walRange: null,
     consistentIndex: null, consistentTerm: null, revision: null, compactRevision: null,
     members: { db: null, dbRemoved: null, walConfChanges: [], selfRemovedInWal: null, selfInDb: null, selfRemovedInDb: null },
     version: { storageVersion: null, clusterVersion: null, etcdGuess: null, basis: [] },
