@@ -4,9 +4,7 @@
  * view at the same time, adds the leader's progress for this member and the witness, and decides
  * (app/verdicts.ts). On OK it records a witness in the state dir — never in the data dir.
  */
-import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { collectStatus } from './status.js'
 import type { StatusResult } from './status-types.js'
 import { decide, DEFAULT_SNAPSHOT_COUNT, type CheckConfig, type Decision } from './verdicts.js'
 import { withClients, type ConnectionOptions } from '../cluster/connection.js'
@@ -15,7 +13,6 @@ import { raftStatus, type RaftStatus } from '../cluster/debug-vars.js'
 import { findById } from '../cluster/members.js'
 import { probePeer, type PeerProbe } from '../cluster/peer-probe.js'
 import { readWitness, writeWitness, DEFAULT_STATE_DIR, type Witness } from '../io/witness.js'
-import { InputError } from '../errors.js'
 
 export { DEFAULT_STATE_DIR }
 
@@ -34,6 +31,8 @@ export interface CheckOptions {
   witness?: boolean
   /** Ask member client URLs not given with --endpoints (default true). */
   discover?: boolean
+  /** Offline evidence already being collected (see `offlineEvidence`). */
+  offline?: Promise<StatusResult>
 }
 
 export interface CheckResult extends Decision {
@@ -44,33 +43,8 @@ export interface CheckResult extends Decision {
   timings: { offlineMs: number; onlineMs: number }
 }
 
-/** Offline evidence for a data dir that does not exist yet (etcd creates it on first start). */
-export function missingDirStatus(path: string): StatusResult {
-  return {
-    resultVersion: 1, path, dataDir: path, walDir: null, snapDir: null, dbFile: null, state: 'empty',
-    memberId: null, memberIdDec: null, clusterId: null, clusterIdDec: null, hardState: null, firstIndex: null, lastIndex: null,
-    snapshotIndex: null, snapshotTerm: null, snapshot: { wal: null, file: null, newestUsable: null, files: 0 }, walRange: null,
-    consistentIndex: null, consistentTerm: null, revision: null, compactRevision: null,
-    members: { db: null, dbRemoved: null, walConfChanges: [], selfRemovedInWal: null, selfInDb: null, selfRemovedInDb: null },
-    version: { storageVersion: null, clusterVersion: null, etcdGuess: null, basis: [] },
-    sizes: { walBytes: 0, walSegments: 0, snapFiles: 0, snapBytes: 0, dbBytes: null, totalBytes: 0 },
-    integrity: { wal: { status: 'missing', detail: 'data dir does not exist' }, db: { status: 'missing', detail: 'data dir does not exist' }, invariants: [], ok: true },
-    inUse: { checked: true, held: false, locks: [] },
-    findings: [{ severity: 'info', code: 'data-dir-missing', detail: `${path} does not exist (etcd creates it on first start)` }],
-    elapsedMs: 0,
-  }
-}
-
-async function offlineEvidence(dataDir: string, walDir?: string): Promise<StatusResult> {
-  try {
-    const st = await stat(dataDir)
-    if (!st.isDirectory()) throw new InputError(`${dataDir} is not a directory`, dataDir, 'not-a-dir', 'pass the etcd --data-dir')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return missingDirStatus(dataDir)
-    throw err
-  }
-  return collectStatus(dataDir, walDir ? { walDir } : {})
-}
+export { missingDirStatus, offlineEvidence } from './check-offline.js'
+import { offlineEvidence } from './check-offline.js'
 
 const shellQuote = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`)
 
@@ -117,7 +91,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     let offlineMs = 0
     let onlineMs = 0
     const [offline, view] = await Promise.all([
-      offlineEvidence(dataDir, opts.walDir).then((r) => { offlineMs = performance.now() - t0; return r }),
+      (opts.offline ?? offlineEvidence(dataDir, opts.walDir)).then((r) => { offlineMs = performance.now() - t0; return r }),
       gatherClusterView(f, { discover: opts.discover }).then((v) => { onlineMs = performance.now() - t0; return v }),
     ])
     const [lp, wit, probe] = await Promise.all([

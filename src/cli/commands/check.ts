@@ -75,6 +75,11 @@ export function register(program: Command): void {
     .action(async (dir: string | undefined, o: CheckCliOptions) => {
       const format = outputFormat(o)
       const opts = checkOptions(dir, o)
+      // Read the data dir (worker thread) while the gRPC client loads and the cluster answers.
+      const { offlineEvidence } = await import('../../app/check-offline.js')
+      const { resolve } = await import('node:path')
+      const offline = offlineEvidence(resolve(opts.dataDir), opts.walDir)
+      offline.catch(() => undefined) // awaited in runCheck; no unhandled rejection meanwhile
       const { runCheck } = await import('../../app/check.js')
       const { renderCheck, preStartLine } = await import('../../render/check.js')
       // grpc-js closes a connection still waiting for the server's HTTP/2 settings (a frozen
@@ -83,7 +88,7 @@ export function register(program: Command): void {
       const exitSoon = (): void => { setTimeout(() => process.exit(), 50).unref() }
       let result
       try {
-        result = await runCheck(opts)
+        result = await runCheck({ ...opts, offline })
       } catch (err) {
         exitSoon()
         throw err
