@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawn, spawnSync } from 'node:child_process'
 import { createServer } from 'node:net'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { checkOptions } from '../../src/cli/commands/check.js'
 import { preStartLine } from '../../src/render/check.js'
@@ -106,6 +106,20 @@ describe('the built CLI', () => {
     const s = cli(['-w', 'simple'], { ETCDCTL_ENDPOINTS: m.clientURL, ETCD_DATA_DIR: join(base, 'c2.etcd'), ETCD_NAME: 'c2', ETCD_INITIAL_ADVERTISE_PEER_URLS: peer, ETCD_INITIAL_CLUSTER_STATE: 'new' })
     expect(s.code).toBe(12)
     expect(s.stdout).toMatch(/^CONFIG_DRIFT\/INITIAL_CLUSTER_STATE_NEW \(exit 12\): /)
+  })
+
+  it('reads the data dir on a worker thread: IN_USE (exit 10) for the running member, exit 3 for a non-data dir', async () => {
+    const r = await cliAsync([m.dataDir, '--endpoints', m.clientURL, '-w', 'json'])
+    expect(r.code).toBe(10)
+    const j = JSON.parse(r.stdout)
+    expect(j.verdict).toBe('IN_USE')
+    expect(j.evidence.local.memberId).toMatch(/^[0-9a-f]+$/)
+    const notData = join(base, 'not-a-data-dir')
+    mkdirSync(notData)
+    writeFileSync(join(notData, 'file'), 'x')
+    const e = await cliAsync([notData, '--endpoints', m.clientURL])
+    expect(e.code).toBe(3)
+    expect(e.stderr.trim()).toBe(`Error: ${notData}: not an etcd data dir (no member/ directory) (pass the etcd --data-dir (the directory holding member/))`)
   })
 
   it('usage errors exit 2 with one line', () => {
