@@ -13,7 +13,7 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { createServer } from 'node:net'
 import { mkdtempSync, openSync, closeSync, readdirSync, statSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { tmpdir, loadavg, cpus } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Etcd3 } from 'etcd3'
@@ -142,9 +142,9 @@ try {
   if (!process.env.KEEP_BENCH_DIR) rmSync(base, { recursive: true, force: true })
 }
 
-console.log(`etcd-inspect check wall time (CLI incl. node start-up; ${RUNS} runs each; ${process.version}, etcd ${spawnSync(ETCD, ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0]})`)
+console.log(`etcd-inspect check wall time (CLI incl. node start-up; ${RUNS} runs each; ${process.version}, ${spawnSync(ETCD, ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0]}; ${cpus().length} CPUs, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')})`)
 for (const r of results) {
   const limit = r.limitMs ?? 1000
   console.log(`${r.label.padEnd(62)} ${r.dirMiB !== undefined ? `${String(r.dirMiB).padStart(7)} MiB` : ''.padStart(11)}  median ${String(r.medianMs).padStart(5)} ms  max ${String(r.maxMs).padStart(5)} ms  (in-process ${r.checkMedianMs} ms: offline ${r.offlineMedianMs}, online ${r.onlineMedianMs})  ${r.verdict} (exit ${r.exit})  ${r.medianMs < limit ? 'OK' : 'OVER'} < ${limit} ms`)
 }
-console.log(JSON.stringify({ bench: 'check', results }))
+console.log(JSON.stringify({ bench: 'check', loadavg: loadavg(), results }))
