@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cpSync, existsSync, mkdirSync, openSync, readdirSync, readSync, writeSync, closeSync, fstatSync } from 'node:fs'
 import { join } from 'node:path'
+import { spawnSync } from 'node:child_process'
 import { runCheck, type CheckOptions, type CheckResult } from '../../src/app/check.js'
 import { resolveConnectionOptions, withClients, type ConnectionOptions } from '../../src/cluster/connection.js'
 import { memberList, type Member } from '../../src/cluster/members.js'
@@ -16,6 +17,7 @@ import { hashTree } from '../support/tree-hash.js'
 import { makePki, type TestPki } from '../cluster/certs.js'
 
 const SNAPSHOT_COUNT = 100
+const CLI = join(import.meta.dirname, '../../dist/cli/main.js')
 
 let pki: TestPki
 let ms: EtcdMember[] = []
@@ -209,6 +211,12 @@ describe('check against a real TLS cluster', () => {
       expect(ok.exitCode).toBe(0)
       expect(ok.witnessFile.written).toBe(true)
       expect(ok.witnessFile.path).toBe(join(stateDir, 'witness', `${ok.evidence.local.clusterId}-${ids.get('m3')!.idHex}.json`))
+      // The same stopped dir, configured with another peer URL or name: CONFIG_DRIFT.
+      const moved = await check(m3.dataDir, { stateDir: join(base, 'state-empty'), name: 'm3', peerURLs: ['https://127.0.0.7:2380'] })
+      expect([moved.verdict, moved.subReason, moved.exitCode]).toEqual(['CONFIG_DRIFT', 'PEER_URLS', 12])
+      expect(moved.commands[0]).toContain(`member update ${ids.get('m3')!.idHex} --peer-urls=https://127.0.0.7:2380`)
+      const renamed = await check(m3.dataDir, { stateDir: join(base, 'state-empty'), name: 'm3-new', peerURLs: [m3.peerURL] })
+      expect([renamed.verdict, renamed.subReason, renamed.exitCode]).toEqual(['CONFIG_DRIFT', 'NAME', 12])
       const old = await check(copyOld, { stateDir: join(base, 'state-empty') })
       expect(old.verdict).toBe('ROLLED_BACK')
       expect(old.subReason).toBe('LEADER_PROGRESS')
@@ -251,6 +259,16 @@ describe('check against a real TLS cluster', () => {
       expect(r.evidence.behind!).toBeGreaterThan(BigInt(SNAPSHOT_COUNT + 5000))
       expect(r.evidence.cluster!.leaderDbSize!).toBeGreaterThan(0n)
       expect(r.reason).toMatch(/snapshot of about [\d.]+ (KiB|MiB)/)
+      // As systemd runs it: --pre-start --allow-warn starts (exit 0) and logs one line.
+      const cliArgs = ['check', m3.dataDir, '--pre-start', '--allow-warn', '--snapshot-count', String(SNAPSHOT_COUNT), '--state-dir', stateDir,
+        '--endpoints', endpointsOf(running()).join(','), '--cacert', pki.ca, '--cert', pki.clientCert, '--key', pki.clientKey]
+      const warn = spawnSync(process.execPath, [CLI, ...cliArgs], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } })
+      expect(warn.status).toBe(0)
+      expect(warn.stdout).toBe('')
+      expect(warn.stderr).toMatch(/^etcd-inspect check: BEHIND_NEEDS_SNAPSHOT \(exit 1\): the data dir is \d+ entries behind/)
+      expect(warn.stderr.trim().split('\n')).toHaveLength(1)
+      const strict = spawnSync(process.execPath, [CLI, ...cliArgs.filter((a) => a !== '--allow-warn')], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } })
+      expect(strict.status).toBe(1)
       // Without the witness, the old copy looks merely behind: the witness is what catches it.
       const blind = await check(copyOld, { stateDir: join(base, 'state-empty') })
       expect(blind.verdict).toBe('BEHIND_NEEDS_SNAPSHOT')
