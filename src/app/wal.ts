@@ -117,7 +117,7 @@ export function readWalSummary(dir: string, opts: WalReadOptions = {}): WalSumma
   const confs: ConfChangeSummary[] = []
   let state: LogState
   try {
-    const log = readLog(opened.segments, { tolerant: opts.tolerant, verifyCrc: opts.verifyCrc, chunkBytes: opts.chunkBytes })
+    const log = readLog(opened.segments, { tolerant: opts.tolerant, verifyCrc: opts.verifyCrc, chunkBytes: opts.chunkBytes, onlyUnusual: true })
     state = log.state
     for (const item of log.items) {
       if (item.kind !== 'entry') continue

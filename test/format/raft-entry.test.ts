@@ -103,3 +103,15 @@ describe('conf changes', () => {
     expect(() => decodeEntry(u8([0x12, 0x01, 0x00]))).toThrowError(/raftpb.Entry field 2 has wire type 2, want 0/)
   })
 })
+
+describe('entry header edge cases', () => {
+  it('accepts non-minimal tags and unknown fields like Go, and keeps 64-bit term/index exact', () => {
+    // field 2 (term) with a two-byte tag 0x90 0x00, an unknown field 9, index = 2^63 + 1
+    const idx = [...Array(9).fill(0x80).map((x, i) => (i === 0 ? 0x81 : x)), 0x01]
+    const bytes = Uint8Array.from([0x08, 0x00, 0x90, 0x00, 0x05, 0x48, 0x07, 0x18, ...idx, 0x22, 0x00])
+    const d = decodeEntry(bytes)
+    expect(d.term).toBe(5n)
+    expect(d.index).toBe((1n << 63n) + 1n)
+    expect(d.payload).toEqual({ kind: 'noop' })
+  })
+})

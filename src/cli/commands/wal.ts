@@ -9,6 +9,7 @@ import { parseId } from '../../format/ids.js'
 import { outputFormat, outputOption } from '../common.js'
 import { ExitCode } from '../exit-codes.js'
 import type { WalOptions } from '../../app/wal.js'
+import type { WalFinding } from '../../format/wal/decoder.js'
 
 export interface WalCliFlags {
   walDir?: string
@@ -55,6 +56,19 @@ export async function walOptions(flags: WalCliFlags): Promise<WalOptions> {
   return opts
 }
 
+/**
+ * The one stderr line for a bad verdict (stdout keeps the full result): the first error finding,
+ * or the torn-tail finding, as `file@offset: detail (what to do next)`.
+ */
+export function verdictLine(verdict: 'clean' | 'torn-tail' | 'corrupt', findings: readonly WalFinding[]): string | undefined {
+  if (verdict === 'clean') return undefined
+  const f = verdict === 'corrupt' ? findings.find((x) => x.severity === 'error') : findings.find((x) => x.code === 'torn-tail')
+  if (!f) return verdict === 'corrupt' ? 'Error: wal: corruption found (see the findings)' : undefined
+  const where = f.offset >= 0 ? `${f.file}@${f.offset}` : f.file
+  const more = verdict === 'corrupt' ? findings.filter((x) => x.severity === 'error').length - 1 : 0
+  return `${verdict === 'corrupt' ? 'Error' : 'Warning'}: ${where}: ${f.detail}${f.hint ? ` (${f.hint})` : ''}${more > 0 ? ` [+${more} more]` : ''}`
+}
+
 /** Exit code for a WAL verdict. */
 export function verdictExit(v: 'clean' | 'torn-tail' | 'corrupt'): number {
   return v === 'clean' ? ExitCode.OK : v === 'torn-tail' ? ExitCode.TornTail : ExitCode.Corrupt
@@ -85,11 +99,16 @@ export function register(program: Command): void {
       const sink = streamSink(process.stdout)
       if (format === 'ndjson') {
         const last = await renderWalStream(streamWal(dir, opts), sink)
-        process.exitCode = verdictExit(last?.summary.end ?? 'corrupt')
+        const end = last?.summary.end ?? 'corrupt'
+        const line = verdictLine(end, last?.findings ?? [])
+        if (line) process.stderr.write(line + '\n')
+        process.exitCode = verdictExit(end)
         return
       }
       const r = runWal(dir, opts)
       await renderWal(r, format, sink)
+      const line = verdictLine(r.summary.end, r.findings)
+      if (line) process.stderr.write(line + '\n')
       process.exitCode = verdictExit(r.summary.end)
     })
   wal
@@ -112,6 +131,8 @@ export function register(program: Command): void {
       const { streamSink } = await import('../../render/output.js')
       const r = verifyWal(dir, { walDir: flags.walDir, tolerant: flags.tolerant ?? false })
       await renderVerify(r, format, streamSink(process.stdout))
+      const line = verdictLine(r.verdict, r.findings)
+      if (line) process.stderr.write(line + '\n')
       process.exitCode = verdictExit(r.verdict)
     })
 }

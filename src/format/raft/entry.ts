@@ -136,24 +136,68 @@ const EMPTY: Uint8Array = new Uint8Array(0)
  * Go's Unmarshal. `base` is the file offset of buf[0].
  */
 export function decodeEntryHeader(buf: Uint8Array, start = 0, end = buf.length, file = '<bytes>', base = 0): EntryHeader {
+  const h = decodeEntryHeaderAt(buf, start, end, file, base)
+  return { type: h.type, term: h.term, index: h.index, data: h.dataEnd > h.dataStart ? buf.subarray(h.dataStart, h.dataEnd) : EMPTY }
+}
+
+/** Like `decodeEntryHeader`, with the data's position in `buf` instead of a view (hot path). */
+export function decodeEntryHeaderAt(buf: Uint8Array, start: number, end: number, file = '<bytes>', base = 0): { type: number; term: bigint; index: bigint; dataStart: number; dataEnd: number } {
   const r = new ProtoReader(buf, file, base, start, end)
   let type = 0
   let term = 0n
   let index = 0n
-  let data = EMPTY
-  while (!r.done) {
+  let dataStart = 0
+  let dataEnd = 0
+  while (r.pos < end) {
     const at = r.pos
+    const tag = buf[at]!
+    // gogo's field order: 08 type, 10 term, 18 index, 22 data; one-byte tags, no result objects.
+    if (tag === 0x10 || tag === 0x18) {
+      r.pos++
+      const v = smallU64(r)
+      if (tag === 0x10) term = v
+      else index = v
+      continue
+    }
+    if (tag === 0x08) {
+      r.pos++
+      type = buf[r.pos]! < 0x80 && r.pos < end ? buf[r.pos++]! : Number(BigInt.asIntN(32, r.varint64()))
+      continue
+    }
+    if (tag === 0x22) {
+      r.pos++
+      ;[dataStart, dataEnd] = r.lengthDelimited()
+      continue
+    }
+    // General path: multi-byte (non-minimal) tags, unknown fields, wrong wire types.
     const { field, wire } = r.tag()
     if (field >= 1 && field <= 4) {
       const want = field === 4 ? WireType.Bytes : WireType.Varint
       if (wire !== want) r.fail('bad-protobuf', `protobuf: raftpb.Entry field ${field} has wire type ${wire}, want ${want}`, at)
-      if (field === 1) type = r.buf[r.pos]! < 0x80 && r.pos < r.end ? r.buf[r.pos++]! : Number(BigInt.asIntN(32, r.varint64()))
+      if (field === 1) type = Number(BigInt.asIntN(32, r.varint64()))
       else if (field === 2) term = r.varint64()
       else if (field === 3) index = r.varint64()
-      else data = r.bytes()
+      else [dataStart, dataEnd] = r.lengthDelimited()
     } else r.skip(wire, field)
   }
-  return { type, term, index, data }
+  return { type, term, index, dataStart, dataEnd }
+}
+
+/** A uint64 varint as bigint; values below 2^49 are read with number arithmetic first. */
+function smallU64(r: ProtoReader): bigint {
+  const buf = r.buf
+  let v = 0
+  let mul = 1
+  for (let i = r.pos, e = Math.min(r.end, r.pos + 7); i < e; i++) {
+    const b = buf[i]!
+    v += (b & 0x7f) * mul
+    if (b < 0x80) {
+      r.pos = i + 1
+      return BigInt(v)
+    }
+    mul *= 128
+  }
+  return r.varint64()
 }
 
 /** Full decode of an entry: header, then the payload union. Never throws on payload bytes. */

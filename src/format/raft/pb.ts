@@ -66,9 +66,14 @@ function readScalar(r: ProtoReader, kind: ScalarKind): unknown {
 export function decodeMessage(schema: Schema, buf: Uint8Array, start = 0, end = buf.length, file = '<bytes>', base = 0): Decoded {
   const out: Decoded = {}
   const r = new ProtoReader(buf, file, base, start, end)
-  while (!r.done) {
+  while (r.pos < end) {
     const at = r.pos
-    const { field, wire } = r.tag()
+    // ProtoReader.tag() without its result object (one per field adds up on the hot path).
+    const t = buf[at]! < 0x80 ? buf[r.pos++]! : r.varint32()
+    const field = t >>> 3
+    const wire = (t & 7) as WireType
+    if (field === 0) r.fail('bad-protobuf', 'protobuf: illegal field number 0', at)
+    if (wire > 5) r.fail('bad-protobuf', `protobuf: illegal wire type ${wire} for field ${field}`, at)
     const def = schema.fields[field]
     if (def === undefined) {
       r.skip(wire, field)

@@ -14,8 +14,8 @@
  */
 import { crc32cUpdate } from '../crc32c.js'
 import { DecodeError } from '../../errors.js'
-import { FRAME_HEADER_BYTES, decodeFrameSize, isTornEntry } from './frame.js'
-import { RecordType, decodeRecord } from './record.js'
+import { FRAME_HEADER_BYTES, isTornEntry } from './frame.js'
+import { RecordType, decodeRecordInto, type RecordPos } from './record.js'
 
 /** Positioned reads (structurally an io/ ByteSource). */
 export interface RandomAccess {
@@ -64,21 +64,32 @@ export type WalEvent =
   | WalSegmentEndEvent
   | WalEndEvent
 
-/** One record. `data` views the reader's reused buffer: valid only until the next iteration. */
-export interface WalRecordEvent {
-  kind: 'record'
-  segment: number
-  file: string
-  /** Offset of the length word. */
-  offset: number
-  recBytes: number
-  padBytes: number
-  type: number
-  storedCrc: number
-  /** Chain value after this record (CRC records: the running value it was compared with). */
-  computedCrc: number
-  status: 'ok' | 'crc-mismatch' | 'crc-chain-break' | 'adopted' | 'unverified'
-  data: Uint8Array
+/**
+ * One record. `buf[dataStart, dataEnd)` is its `data`, in the reader's reused buffer: valid only
+ * until the next iteration. `data` makes the view on demand (views cost more than small records).
+ */
+export class WalRecordEvent {
+  readonly kind = 'record' as const
+  constructor(
+    readonly segment: number,
+    readonly file: string,
+    /** Offset of the length word. */
+    readonly offset: number,
+    readonly recBytes: number,
+    readonly padBytes: number,
+    readonly type: number,
+    readonly storedCrc: number,
+    /** Chain value after this record (CRC records: the running value it was compared with). */
+    readonly computedCrc: number,
+    readonly status: 'ok' | 'crc-mismatch' | 'crc-chain-break' | 'adopted' | 'unverified',
+    readonly buf: Uint8Array,
+    readonly dataStart: number,
+    readonly dataEnd: number,
+  ) {}
+
+  get data(): Uint8Array {
+    return this.buf.subarray(this.dataStart, this.dataEnd)
+  }
 }
 
 export interface WalSegmentEndEvent {
@@ -131,7 +142,9 @@ export function* decodeWal(segments: readonly SegmentInput[], opts: DecodeWalOpt
   const baseBuf = buf
   let crc = (opts.initialCrc ?? 0) >>> 0
   let status: WalEndStatus = 'clean'
-  let lastValid: { file: string; offset: number } | undefined
+  let lastValidFile: string | undefined
+  let lastValidOff = 0
+  const rec: RecordPos = { type: 0, crc: 0, dataStart: 0, dataEnd: 0 }
 
   for (let si = 0; si < segments.length; si++) {
     const { file, source } = segments[si]!
@@ -210,7 +223,11 @@ export function* decodeWal(segments: readonly SegmentInput[], opts: DecodeWalOpt
         }
         break
       }
-      const { recBytes, padBytes, reservedBits } = decodeFrameSize(lo, hi)
+      // decodeFrameSize, inlined (no object per record)
+      const top = hi >>> 24
+      const recBytes = (lo >>> 0) + (hi & 0x00ffffff) * 0x1_0000_0000
+      const padBytes = top & 0x80 ? top & 0x07 : 0
+      const reservedBits = (top >>> 3) & 0x0f
       const frameBytes = recBytes + padBytes
       // Never trust a length: check it against the bytes left BEFORE reading or allocating.
       if (frameBytes > left - FRAME_HEADER_BYTES) {
@@ -236,14 +253,8 @@ export function* decodeWal(segments: readonly SegmentInput[], opts: DecodeWalOpt
         stop = true; break
       }
       const recStart = p + FRAME_HEADER_BYTES
-      let type: number
-      let stored: number
-      let data: Uint8Array
       try {
-        const rec = decodeRecord(buf, recStart, recStart + recBytes, file, bufStart)
-        type = rec.type
-        stored = rec.crc
-        data = rec.data
+        decodeRecordInto(buf, recStart, recStart + recBytes, file, bufStart, rec)
       } catch (err) {
         if (!(err instanceof DecodeError)) throw err
         if (tornOk && isTornEntry(buf.subarray(recStart, recStart + frameBytes), off + FRAME_HEADER_BYTES)) {
@@ -261,6 +272,10 @@ export function* decodeWal(segments: readonly SegmentInput[], opts: DecodeWalOpt
         continue
       }
 
+      const type = rec.type
+      const stored = rec.crc
+      const dataStart = rec.dataStart
+      const dataEnd = rec.dataEnd
       let recStatus: WalRecordEvent['status'] = 'unverified'
       let computed = crc
       if (type === RecordType.Crc) {
@@ -278,7 +293,7 @@ export function* decodeWal(segments: readonly SegmentInput[], opts: DecodeWalOpt
             hint: 'an earlier segment is damaged or was replaced; etcd will not start: replace this member (etcd-inspect replace plan)' })
           status = 'corrupt'
           if (!tolerant) {
-            yield { kind: 'record', segment: si, file, offset: off, recBytes, padBytes, type, storedCrc: stored, computedCrc: computed, status: recStatus, data }
+            yield new WalRecordEvent(si, file, off, recBytes, padBytes, type, stored, computed, recStatus, buf, dataStart, dataEnd)
             end = 'corrupt'
             stop = true; break
           }
@@ -293,7 +308,7 @@ export function* decodeWal(segments: readonly SegmentInput[], opts: DecodeWalOpt
           status = 'corrupt'
         }
         if (verify) {
-          computed = crc32cUpdate(crc, data)
+          computed = crc32cUpdate(crc, buf.subarray(dataStart, dataEnd))
           if (computed !== stored) {
             if (tornOk && isTornEntry(buf.subarray(recStart, recStart + frameBytes), off + FRAME_HEADER_BYTES)) {
               yield finding(tornFinding(file, off, `wal: torn write: record at ${off} fails its CRC (expected ${hex8(stored)} computed ${hex8(computed)}) and holds an all-zero 512-byte sector`))
@@ -308,7 +323,7 @@ export function* decodeWal(segments: readonly SegmentInput[], opts: DecodeWalOpt
               hint: isLast ? CORRUPT_HINT_LAST : 'corruption before the last segment: etcd will not start; replace this member (etcd-inspect replace plan)' })
             status = 'corrupt'
             if (!tolerant) {
-              yield { kind: 'record', segment: si, file, offset: off, recBytes, padBytes, type, storedCrc: stored, computedCrc: computed, status: recStatus, data }
+              yield new WalRecordEvent(si, file, off, recBytes, padBytes, type, stored, computed, recStatus, buf, dataStart, dataEnd)
               end = 'corrupt'
               stop = true; break
             }
@@ -328,9 +343,10 @@ export function* decodeWal(segments: readonly SegmentInput[], opts: DecodeWalOpt
         }
       }
       records++
-      yield { kind: 'record', segment: si, file, offset: off, recBytes, padBytes, type, storedCrc: stored, computedCrc: computed, status: recStatus, data }
+      yield new WalRecordEvent(si, file, off, recBytes, padBytes, type, stored, computed, recStatus, buf, dataStart, dataEnd)
       off += FRAME_HEADER_BYTES + frameBytes
-      lastValid = { file, offset: off }
+      lastValidFile = file
+      lastValidOff = off
     }
     if (records === 0 && !stop && end !== 'skipped') {
       yield finding({ severity: 'error', code: 'empty-segment', file, offset: 0,
@@ -341,7 +357,7 @@ export function* decodeWal(segments: readonly SegmentInput[], opts: DecodeWalOpt
     yield { kind: 'segment-end', segment: si, file, end, lastValidOffset: off, zeroTailBytes, records }
     if (stop) break
   }
-  yield { kind: 'end', status, crc, lastValid }
+  yield { kind: 'end', status, crc, lastValid: lastValidFile === undefined ? undefined : { file: lastValidFile, offset: lastValidOff } }
 }
 
 function wordHex(lo: number, hi: number): string {

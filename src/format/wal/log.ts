@@ -11,7 +11,7 @@
 import { DecodeError } from '../../errors.js'
 import { decodeWal, type DecodeWalOptions, type SegmentInput, type WalEndEvent, type WalFinding, type WalSegmentEndEvent } from './decoder.js'
 import { RecordType } from './record.js'
-import { decodeEntryHeader, decodeHardState, decodeMetadata, decodeWalSnapshot, type HardState, type Metadata, type WalSnapshot } from '../raft/entry.js'
+import { decodeEntryHeaderAt, decodeHardState, decodeMetadata, decodeWalSnapshot, type HardState, type Metadata, type WalSnapshot } from '../raft/entry.js'
 import { idHex } from '../ids.js'
 
 /** A segment to read, with what its name says (seq and first expected index). */
@@ -28,9 +28,20 @@ export interface LogEntry {
   entryType: number
   term: bigint
   index: bigint
-  data: Uint8Array
+  readonly data: Uint8Array
   /** Entries this one replaced (same or higher index, seen earlier). */
   replaces?: { index: bigint; term: bigint; file: string; offset: number }[]
+}
+
+class LogEntryView implements LogEntry {
+  replaces?: { index: bigint; term: bigint; file: string; offset: number }[]
+  constructor(
+    readonly segment: number, readonly file: string, readonly offset: number, readonly entryType: number,
+    readonly term: bigint, readonly index: bigint, private readonly buf: Uint8Array, private readonly start: number, private readonly end: number,
+  ) {}
+  get data(): Uint8Array {
+    return this.buf.subarray(this.start, this.end)
+  }
 }
 
 /** Per-segment facts. */
@@ -82,7 +93,7 @@ export type LogItem = { kind: 'entry'; entry: LogEntry } | { kind: 'finding'; fi
  * Reads the log. Yields entries (header decoded, payload as a view) and findings in order; the
  * returned `state` object is filled as reading proceeds and complete when the generator ends.
  */
-export function readLog(segments: readonly LogSegment[], opts: DecodeWalOptions = {}): { state: LogState; items: Generator<LogItem, void, undefined> } {
+export function readLog(segments: readonly LogSegment[], opts: DecodeWalOptions & { onlyUnusual?: boolean } = {}): { state: LogState; items: Generator<LogItem, void, undefined> } {
   const state: LogState = {
     hardStates: 0, snapshots: [], findings: [], entryCount: 0, replacedCount: 0,
     entryTypes: { normal: 0, confChange: 0, confChangeV2: 0, unknown: 0 },
@@ -91,11 +102,27 @@ export function readLog(segments: readonly LogSegment[], opts: DecodeWalOptions 
   return { state, items: run(segments, opts, state) }
 }
 
-function* run(segments: readonly LogSegment[], opts: DecodeWalOptions, st: LogState): Generator<LogItem, void, undefined> {
+/**
+ * `onlyUnusual`: yield only conf-change (and other non-normal) entries and entries that replaced
+ * others; the state is still complete. The summary API uses it to skip per-entry work.
+ */
+function* run(segments: readonly LogSegment[], opts: DecodeWalOptions & { onlyUnusual?: boolean }, st: LogState): Generator<LogItem, void, undefined> {
+  const onlyUnusual = opts.onlyUnusual ?? false
   let metaBytes: Uint8Array | undefined
   let metaFile = ''
-  // Entries above the persisted commit can still be replaced; keep only those (bounded window).
-  let window: { index: bigint; term: bigint; file: string; offset: number }[] = []
+  // Entries above the persisted commit can still be replaced; keep only those (bounded window),
+  // as parallel arrays from `wHead` on (no object per entry: this runs for nearly every entry).
+  const wIdx: bigint[] = []
+  const wTerm: bigint[] = []
+  const wFile: string[] = []
+  const wOff: number[] = []
+  let wHead = 0
+  const wTruncate = (n: number) => {
+    wIdx.length = n
+    wTerm.length = n
+    wFile.length = n
+    wOff.length = n
+  }
   let lastIndex: bigint | undefined
   let lastSnapIndex: bigint | undefined
   let commit = 0n
@@ -136,7 +163,7 @@ function* run(segments: readonly LogSegment[], opts: DecodeWalOptions, st: LogSt
       case 'record': {
         const s = st.segments[ev.segment]!
         s.records++
-        const dataOff = ev.offset + 8 + (ev.recBytes - ev.data.length) // approximate: data sits at the end of the record
+        const dataOff = ev.offset + 8 + (ev.recBytes - (ev.dataEnd - ev.dataStart))
         try {
           switch (ev.type) {
             case RecordType.Metadata: {
@@ -164,7 +191,14 @@ function* run(segments: readonly LogSegment[], opts: DecodeWalOptions, st: LogSt
               st.hardStates++
               if (hs.commit > commit) {
                 commit = hs.commit
-                if (window.length > 0 && window[0]!.index <= commit) window = window.filter((w) => w.index > commit)
+                while (wHead < wIdx.length && wIdx[wHead]! <= commit) wHead++
+                if (wHead > 4096 && wHead * 2 > wIdx.length) {
+                  wIdx.splice(0, wHead)
+                  wTerm.splice(0, wHead)
+                  wFile.splice(0, wHead)
+                  wOff.splice(0, wHead)
+                  wHead = 0
+                }
               }
               break
             }
@@ -175,12 +209,16 @@ function* run(segments: readonly LogSegment[], opts: DecodeWalOptions, st: LogSt
               break
             }
             case RecordType.Entry: {
-              const h = decodeEntryHeader(ev.data, 0, ev.data.length, ev.file, dataOff)
-              const e: LogEntry = { segment: ev.segment, file: ev.file, offset: ev.offset, entryType: h.type, term: h.term, index: h.index, data: h.data }
+              const h = decodeEntryHeaderAt(ev.buf, ev.dataStart, ev.dataEnd, ev.file, dataOff - ev.dataStart)
+              const e = onlyUnusual && h.type === 0 && !(lastIndex !== undefined && h.index <= lastIndex) ? undefined
+                : new LogEntryView(ev.segment, ev.file, ev.offset, h.type, h.term, h.index, ev.buf, h.dataStart, h.dataEnd)
               if (lastIndex !== undefined && h.index <= lastIndex) {
-                const replaced = window.filter((w) => w.index >= h.index)
-                window = window.filter((w) => w.index < h.index)
-                e.replaces = replaced
+                let p = wIdx.length
+                while (p > wHead && wIdx[p - 1]! >= h.index) p--
+                const replaced: { index: bigint; term: bigint; file: string; offset: number }[] = []
+                for (let i = p; i < wIdx.length; i++) replaced.push({ index: wIdx[i]!, term: wTerm[i]!, file: wFile[i]!, offset: wOff[i]! })
+                wTruncate(p)
+                e!.replaces = replaced
                 st.replacedCount += replaced.length
                 if (h.index <= commit) {
                   yield push({ severity: 'warning', code: 'overwrite-below-commit', file: ev.file, offset: ev.offset, index: h.index,
@@ -193,7 +231,12 @@ function* run(segments: readonly LogSegment[], opts: DecodeWalOptions, st: LogSt
                   hint: 'entries are missing from the log; etcd 3.4/3.5 refuse to read it' })
               }
               lastIndex = h.index
-              if (h.index > commit) window.push({ index: h.index, term: h.term, file: ev.file, offset: ev.offset })
+              if (h.index > commit) {
+                wIdx.push(h.index)
+                wTerm.push(h.term)
+                wFile.push(ev.file)
+                wOff.push(ev.offset)
+              }
               st.entryCount++
               if (h.type === 0) st.entryTypes.normal++
               else if (h.type === 1) st.entryTypes.confChange++
@@ -214,7 +257,7 @@ function* run(segments: readonly LogSegment[], opts: DecodeWalOptions, st: LogSt
               }
               s.lastIndex = h.index
               s.lastTerm = h.term
-              yield { kind: 'entry', entry: e }
+              if (e) yield { kind: 'entry', entry: e }
               break
             }
           }

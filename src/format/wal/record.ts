@@ -30,14 +30,31 @@ export interface WalRecord {
 
 const EMPTY: Uint8Array = new Uint8Array(0)
 
+/** Where a record's fields are, without allocating a view (the hot path). */
+export interface RecordPos {
+  type: number
+  crc: number
+  /** `data` is buf[dataStart, dataEnd) */
+  dataStart: number
+  dataEnd: number
+}
+
 /**
  * Decodes `buf[start, end)` as a walpb.Record. `file`/`base` place errors: `base` is the file
  * offset of `buf[0]`. Throws DecodeError('bad-protobuf').
  */
 export function decodeRecord(buf: Uint8Array, start: number, end: number, file = '<bytes>', base = 0): WalRecord {
+  const r: RecordPos = { type: 0, crc: 0, dataStart: 0, dataEnd: 0 }
+  decodeRecordInto(buf, start, end, file, base, r)
+  return { type: r.type, crc: r.crc, data: r.dataEnd > r.dataStart ? buf.subarray(r.dataStart, r.dataEnd) : EMPTY }
+}
+
+/** `decodeRecord` into a caller-owned result object: no allocation per record. */
+export function decodeRecordInto(buf: Uint8Array, start: number, end: number, file: string, base: number, out: RecordPos): void {
   let type = 0
   let crc = 0
-  let data = EMPTY
+  let dataStart = 0
+  let dataEnd = 0
   let pos = start
   while (pos < end) {
     const tag = buf[pos]!
@@ -81,7 +98,8 @@ export function decodeRecord(buf: Uint8Array, start: number, end: number, file =
         if (shift > 35) fail(file, base + pos, 'protobuf: length varint too long in walpb.Record')
       } while (b & 0x80)
       if (len > end - pos) fail(file, base + pos, `protobuf: length ${len} runs past the end of the message (${end - pos} bytes left)`)
-      data = buf.subarray(pos, pos + len)
+      dataStart = pos
+      dataEnd = pos + len
       pos += len
       continue
     }
@@ -95,7 +113,10 @@ export function decodeRecord(buf: Uint8Array, start: number, end: number, file =
     r.skip(wire, field)
     pos = r.pos
   }
-  return { type, crc, data }
+  out.type = type
+  out.crc = crc
+  out.dataStart = dataStart
+  out.dataEnd = dataEnd
 }
 
 function fail(file: string, offset: number, detail: string): never {
