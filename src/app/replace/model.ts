@@ -60,6 +60,8 @@ export interface Plan {
   mode: 'in-place'
   /** Why the target is replaced: a live member, or a data dir whose member was already removed. */
   reason: 'MEMBER' | 'REMOVED_MEMBER'
+  /** --force was given at plan time (small clusters). */
+  force: boolean
   cluster: { idHex: string; leaderHex: string; members: PlanMember[] }
   connection: ConnectionSpec
   target: {
@@ -77,7 +79,11 @@ export interface Plan {
   quorum: { voters: number; healthyVoters: number; toleranceBefore: number; toleranceDuring: number; toleranceAfter: number }
   stateDir: string
   configPath: string
+  configFormat: 'env' | 'unit'
   tls: { checked: boolean; findings: string[] }
   warnings: string[]
   steps: Step[]
 }
+
+/** A step before numbering (distributes Omit over the union). */
+export type StepDraft = Step extends infer S ? (S extends Step ? Omit<S, 'n'> : never) : never
