@@ -1,0 +1,168 @@
+/**
+ * The result of `etcd-inspect status <data-dir>` (offline) and of `collectStatus()`, which the
+ * online `check` command calls for its offline evidence (RECOVERY.md §3.1). Plain data: u64 values
+ * are bigint (decimal strings in JSON), member/cluster IDs are etcdctl hex strings with the exact
+ * value beside them (`…Dec`). Every field that could not be read is `null`, never a guess; the
+ * reason is in `findings`. Version 1 of this shape is a stable contract (docs/status.md).
+ */
+import type { LockCheck } from '../io/locks.js'
+
+/** What kind of data dir this is. */
+export const DataDirState = {
+  /** member/wal holds at least one segment: the member has an identity. */
+  Initialized: 'initialized',
+  /** No member/wal and no db: never started here, or its data is gone. */
+  Empty: 'empty',
+  /** member/snap/db but no WAL: etcd would bootstrap from flags (no identity on disk). */
+  NoWal: 'no-wal',
+} as const
+export type DataDirState = (typeof DataDirState)[keyof typeof DataDirState]
+
+/** A member as the db (`members` bucket) or a `.snap` knows it. */
+export interface StatusMember {
+  id: bigint
+  /** etcdctl hex. */
+  idHex: string
+  /** Empty when added but never started. */
+  name: string
+  peerURLs: string[]
+  clientURLs: string[]
+  isLearner: boolean
+}
+
+/** A membership change found in the WAL (EntryConfChange / EntryConfChangeV2). */
+export interface StatusConfChange {
+  index: bigint
+  term: bigint
+  type: 'add' | 'remove' | 'update' | 'add-learner'
+  nodeId: bigint
+  nodeIdHex: string
+  /** index <= HardState.commit: final. */
+  committed: boolean
+  /** From the ConfChange context (member JSON) when present. */
+  peerURLs?: string[]
+}
+
+/** One of the cross-file checks etcd itself does at boot (server/verify/verify.go, bootstrap.go). */
+export interface StatusInvariant {
+  name: 'consistent-index<=commit' | 'db-term<=hardstate-term' | 'snapshot-index<=commit' | 'consistent-index>=snapshot-index'
+  /** true holds, false violated (a CORRUPT signal), null not evaluable (a value is missing; see detail). */
+  ok: boolean | null
+  detail: string
+}
+
+/** A problem or notable fact, as data (STYLE.md §5). */
+export interface StatusFinding {
+  severity: 'error' | 'warning' | 'info'
+  /** Stable code: crc-mismatch, torn-tail, invariant-violated, member-removed, ... */
+  code: string
+  file?: string
+  offset?: number
+  detail: string
+  hint?: string
+}
+
+export interface StatusResult {
+  /** Shape version of this result (bumped only on a breaking change). */
+  resultVersion: 1
+  /** The path as given. */
+  path: string
+  dataDir: string
+  walDir: string | null
+  snapDir: string | null
+  dbFile: string | null
+  state: DataDirState
+
+  /** WAL metadata NodeID, etcdctl hex; null without a readable WAL. */
+  memberId: string | null
+  memberIdDec: bigint | null
+  /** WAL metadata ClusterID, etcdctl hex. */
+  clusterId: string | null
+  clusterIdDec: bigint | null
+
+  /** The last HardState record in the WAL. `vote` is a member ID (hex, "0" = none). */
+  hardState: { term: bigint; vote: string; voteDec: bigint; commit: bigint } | null
+  /** Index of the first entry the WAL holds (after the snapshot it starts from); null when none. */
+  firstIndex: bigint | null
+  /** Index of the last entry in the WAL (committed or not); null when the WAL holds no entry. */
+  lastIndex: bigint | null
+
+  /** Index and term of the last WAL snapshot record ({0,0} for a WAL that never snapshotted). */
+  snapshotIndex: bigint | null
+  snapshotTerm: bigint | null
+  /** Snapshot details: WAL record, newest `.snap` file, and the one etcd would load at boot. */
+  snapshot: {
+    wal: { index: bigint; term: bigint } | null
+    /** Newest `.snap` file by name, with its decode status (ok | empty | crc-mismatch | undecodable). */
+    file: { name: string; index: bigint | null; term: bigint | null; status: string } | null
+    /** Newest readable `.snap` matching a WAL snapshot record with index <= commit. */
+    newestUsable: { name: string; index: bigint; term: bigint } | null
+    /** Number of `.snap` files. */
+    files: number
+  }
+
+  /** db `meta/consistent_index` (the applied index). */
+  consistentIndex: bigint | null
+  /** db `meta/term` (3.5+; null on 3.4 dbs). */
+  consistentTerm: bigint | null
+  /** Latest main revision (last key of bucket `key`). */
+  revision: bigint | null
+  compactRevision: bigint | null
+
+  members: {
+    /** Bucket `members` of the db; null when the db could not be read. */
+    db: StatusMember[] | null
+    /** Bucket `members_removed`. */
+    dbRemoved: { id: bigint; idHex: string }[] | null
+    /** Membership changes found in the WAL entries still on disk. */
+    walConfChanges: StatusConfChange[]
+    /** A RemoveNode of this member's own ID found in the WAL (the last one), or null. */
+    selfRemovedInWal: StatusConfChange | null
+    /** This member's ID is in the db's `members` (null: unknown). */
+    selfInDb: boolean | null
+    /** This member's ID is in the db's `members_removed` (null: unknown). */
+    selfRemovedInDb: boolean | null
+  }
+
+  version: {
+    /** db `meta/storageVersion` (3.6+). */
+    storageVersion: string | null
+    /** Cluster version from the db (`cluster/clusterVersion`) or the newest `.snap`'s `/0/version`. */
+    clusterVersion: string | null
+    /** Best guess of the etcd minor version that last wrote this dir, e.g. "3.4", and why. */
+    etcdGuess: string | null
+    basis: string[]
+  }
+
+  sizes: {
+    walBytes: number
+    walSegments: number
+    snapFiles: number
+    snapBytes: number
+    dbBytes: number | null
+    totalBytes: number
+  }
+
+  integrity: {
+    wal: { status: 'ok' | 'torn-tail' | 'corrupt' | 'missing' | 'unavailable'; detail: string }
+    db: { status: 'ok' | 'corrupt' | 'missing' | 'unavailable' | 'not-checked'; detail: string }
+    invariants: StatusInvariant[]
+    /** No corruption and no violated invariant (a torn tail alone keeps this true). */
+    ok: boolean
+  }
+
+  /** Locks held on the db and WAL files, from /proc/locks (IN_USE evidence). */
+  inUse: LockCheck
+
+  findings: StatusFinding[]
+  /** Wall time spent collecting, ms. */
+  elapsedMs: number
+}
+
+/** Options of `collectStatus`. */
+export interface StatusOptions {
+  /** WAL dir if not `<data-dir>/member/wal` (etcd's `--wal-dir`). */
+  walDir?: string
+  /** Skip the /proc/locks check (tests). */
+  skipLockCheck?: boolean
+}
