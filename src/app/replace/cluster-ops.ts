@@ -1,14 +1,15 @@
 /**
- * The few cluster calls the replace runbook needs, against etcd3 directly (one client per
- * endpoint, retries and circuit breaker off, bounded deadlines; RECOVERY.md §9). To be switched
- * to the shared connection layer (src/cluster/connection.ts) once it lands.
+ * The cluster calls the replace runbook needs, on the shared connection layer
+ * (cluster/connection.ts: one client per endpoint, retries and breaker off, bounded dial and
+ * calls, TLS error advice). Only the replace-specific calls live here: remove, add learner,
+ * promote, move leader, and a verified snapshot stream.
  */
 import { createHash } from 'node:crypto'
 import { createWriteStream, readFileSync, renameSync, openSync, fsyncSync, closeSync } from 'node:fs'
-import { Etcd3, type IOptions } from 'etcd3'
-import { noop } from 'cockatiel'
+import type { Etcd3 } from 'etcd3'
 import { ClusterError } from '../../errors.js'
 import { idHex } from '../../format/ids.js'
+import { createEndpointClient, normaliseEndpoint, type EndpointClient, type TlsMaterial } from '../../cluster/connection.js'
 import type { ConnectionSpec, PlanMember } from './model.js'
 
 export interface MemberListResult { clusterIdHex: string; fromMemberHex: string; members: PlanMember[] }
@@ -32,32 +33,31 @@ const hexOf = (dec: string | undefined): string => idHex(BigInt(dec ?? '0'))
 const decOf = (hex: string): string => BigInt('0x' + hex).toString()
 
 export class ClusterOps {
-  private readonly clients = new Map<string, Etcd3>()
-  constructor(readonly conn: ConnectionSpec) {}
+  private readonly clients = new Map<string, EndpointClient>()
+  private readonly tls: TlsMaterial
+  constructor(readonly conn: ConnectionSpec) {
+    const read = (p?: string): Buffer | undefined => (p ? readFileSync(p) : undefined)
+    this.tls = { ca: read(conn.cacert), cert: read(conn.cert), key: read(conn.key), insecureSkipTlsVerify: !!conn.insecureSkipTlsVerify }
+  }
 
-  client(endpoint: string): Etcd3 {
-    let c = this.clients.get(endpoint)
+  endpointClient(endpoint: string, commandTimeoutMs = this.conn.commandTimeoutMs): EndpointClient {
+    const ep = normaliseEndpoint(endpoint, endpoint.startsWith('https://'))
+    const k = `${ep}|${commandTimeoutMs}`
+    let c = this.clients.get(k)
     if (!c) {
-      const opts: IOptions = {
-        hosts: [endpoint],
-        dialTimeout: this.conn.dialTimeoutMs,
-        faultHandling: { host: () => noop, global: noop },
-      }
-      if (this.conn.cacert) {
-        opts.credentials = {
-          rootCertificate: readFileSync(this.conn.cacert),
-          ...(this.conn.cert ? { certChain: readFileSync(this.conn.cert) } : {}),
-          ...(this.conn.key ? { privateKey: readFileSync(this.conn.key) } : {}),
-        }
-      }
-      c = new Etcd3(opts)
-      this.clients.set(endpoint, c)
+      c = createEndpointClient(ep, { ...this.conn, insecureSkipTlsVerify: !!this.conn.insecureSkipTlsVerify, password: this.conn.user ? process.env.ETCDCTL_PASSWORD : undefined, commandTimeoutMs }, this.tls)
+      this.clients.set(k, c)
     }
     return c
   }
 
-  private deadline(ms = this.conn.commandTimeoutMs): { deadline: Date } {
-    return { deadline: new Date(Date.now() + ms) }
+  client(endpoint: string): Etcd3 {
+    return this.endpointClient(endpoint).etcd
+  }
+
+  private call<T>(endpoint: string, what: string, fn: (c: Etcd3, o: { deadline: number }) => Promise<T>, timeoutMs?: number): Promise<T> {
+    const c = this.endpointClient(endpoint, timeoutMs)
+    return c.call(what, (o) => fn(c.etcd, o as { deadline: number }))
   }
 
   close(): void {
@@ -70,7 +70,7 @@ export class ClusterOps {
     const errs: string[] = []
     for (const ep of endpoints) {
       try {
-        const r = await this.client(ep).cluster.memberList({}, this.deadline())
+        const r = await this.call(ep, 'MemberList', (c, o) => c.cluster.memberList({}, o))
         return {
           clusterIdHex: hexOf(r.header.cluster_id),
           fromMemberHex: hexOf(r.header.member_id),
@@ -85,7 +85,7 @@ export class ClusterOps {
 
   async status(endpoint: string, timeoutMs = this.conn.commandTimeoutMs): Promise<EndpointStatus> {
     try {
-      const s = await this.client(endpoint).maintenance.status(this.deadline(timeoutMs))
+      const s = await this.call(endpoint, 'Status', (c, o) => c.maintenance.status(o), timeoutMs)
       return {
         endpoint, ok: true, memberIdHex: hexOf(s.header.member_id), clusterIdHex: hexOf(s.header.cluster_id), leaderHex: hexOf(s.leader),
         raftIndex: BigInt(s.raftIndex), raftAppliedIndex: BigInt((s as unknown as { raftAppliedIndex?: string }).raftAppliedIndex ?? s.raftIndex),
@@ -101,27 +101,27 @@ export class ClusterOps {
   }
 
   async memberRemove(idHexStr: string, endpoints = this.conn.endpoints): Promise<void> {
-    await this.onAny(endpoints, (c) => c.cluster.memberRemove({ ID: decOf(idHexStr) }, this.deadline()))
+    await this.onAny(endpoints, 'MemberRemove', (c, o) => c.cluster.memberRemove({ ID: decOf(idHexStr) }, o))
   }
 
   async memberAddLearner(peerURLs: string[], endpoints = this.conn.endpoints): Promise<PlanMember> {
-    const r = await this.onAny(endpoints, (c) => c.cluster.memberAdd({ peerURLs, isLearner: true }, this.deadline()))
+    const r = await this.onAny(endpoints, 'MemberAdd', (c, o) => c.cluster.memberAdd({ peerURLs, isLearner: true }, o))
     const m = r.member
     return { idHex: hexOf(m.ID), name: m.name, peerURLs: [...m.peerURLs], clientURLs: [...m.clientURLs], isLearner: !!m.isLearner }
   }
 
   async memberPromote(idHexStr: string, endpoints = this.conn.endpoints): Promise<void> {
-    await this.onAny(endpoints, (c) => c.cluster.memberPromote({ ID: decOf(idHexStr) }, this.deadline()))
+    await this.onAny(endpoints, 'MemberPromote', (c, o) => c.cluster.memberPromote({ ID: decOf(idHexStr) }, o))
   }
 
   async moveLeader(leaderEndpoint: string, toHex: string): Promise<void> {
-    await this.client(leaderEndpoint).maintenance.moveLeader({ targetID: decOf(toHex) }, this.deadline(30000))
+    await this.call(leaderEndpoint, 'MoveLeader', (c, o) => c.maintenance.moveLeader({ targetID: decOf(toHex) }, o), 30000)
   }
 
   /** A linearizable read through one endpoint (a health probe that needs quorum). */
   async linearizableRead(endpoint: string): Promise<boolean> {
     try {
-      await this.client(endpoint).get('health').exec()
+      await this.call(endpoint, 'Range', (c) => c.get('health').exec(), 5000)
       return true
     } catch {
       return false
@@ -133,6 +133,8 @@ export class ClusterOps {
    * etcd appends to the stream (over every preceding byte) and returns the file's own SHA-256.
    */
   async snapshot(endpoint: string, path: string): Promise<{ sha256: string; size: number; revision: string; trailerOk: boolean }> {
+    // Dial through a bounded Status first; the stream itself is not bounded by --command-timeout.
+    await this.call(endpoint, 'Status', (c, o) => c.maintenance.status(o))
     const stream = await this.client(endpoint).maintenance.snapshot()
     const tmp = `${path}.part`
     const out = createWriteStream(tmp, { mode: 0o600 })
@@ -172,16 +174,16 @@ export class ClusterOps {
     return { sha256: whole.digest('hex'), size, revision, trailerOk }
   }
 
-  private async onAny<T>(endpoints: string[], fn: (c: Etcd3) => Promise<T>): Promise<T> {
+  private async onAny<T>(endpoints: string[], what: string, fn: (c: Etcd3, o: { deadline: number }) => Promise<T>): Promise<T> {
     let last: unknown
     for (const ep of endpoints) {
       try {
-        return await fn(this.client(ep))
+        return await this.call(ep, what, fn)
       } catch (e) {
         last = e
         const msg = (e as Error).message
         // Only connection failures move on to the next endpoint; an answer from etcd is final.
-        if (!/UNAVAILABLE|DEADLINE_EXCEEDED|ECONNREFUSED|No connection established/i.test(msg)) throw e
+        if (!(e instanceof ClusterError && /^(unreachable|unavailable|dial-timeout|timeout|tls)/.test(e.code)) && !/UNAVAILABLE|ECONNREFUSED|No connection established/i.test(msg)) throw e
       }
     }
     throw last instanceof Error ? last : new ClusterError(String(last), 'unreachable')

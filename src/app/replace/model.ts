@@ -14,11 +14,14 @@ export interface PlanMember {
   isLearner: boolean
 }
 
+/** The shared ConnectionOptions minus the password (never written to a plan or journal; apply reads ETCDCTL_PASSWORD). */
 export interface ConnectionSpec {
   endpoints: string[]
   cacert?: string
   cert?: string
   key?: string
+  user?: string
+  insecureSkipTlsVerify?: boolean
   dialTimeoutMs: number
   commandTimeoutMs: number
 }
