@@ -29,14 +29,14 @@ export interface TestPki { dir: string; ca: string; clientCert: string; clientKe
  * etcd 3.4 checks a peer client cert's IP SANs against it ("certificate is valid for 127.0.0.2, not 127.0.0.1").
  */
 export function makePki(dir: string): TestPki {
-  ossl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '30', '-subj', '/CN=etcd-inspect-test-ca'], dir)
+  ossl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '3650', '-subj', '/CN=etcd-inspect-test-ca'], dir)
   newKeyCsr(dir, 'client')
-  sign(dir, 'client', 'extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n')
+  sign(dir, 'client', 'extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n', 365)
   return {
     dir, ca: join(dir, 'ca.crt'), clientCert: join(dir, 'client.crt'), clientKey: join(dir, 'client.key'),
     member(name, ip, o = {}) {
       newKeyCsr(dir, name)
-      sign(dir, name, `subjectAltName=${o.sans ?? `IP:${ip},IP:127.0.0.1`}\nextendedKeyUsage=${o.eku ?? 'serverAuth,clientAuth'}\nbasicConstraints=CA:FALSE\n`, o.days ?? 30)
+      sign(dir, name, `subjectAltName=${o.sans ?? `IP:${ip},IP:127.0.0.1`}\nextendedKeyUsage=${o.eku ?? 'serverAuth,clientAuth'}\nbasicConstraints=CA:FALSE\n`, o.days ?? 365)
       return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) }
     },
   }

@@ -32,7 +32,10 @@ export function parseUnitFile(text: string): Map<string, string> {
   for (let i = 0; i < toks.length; i++) {
     const t = toks[i]!
     if (!t.startsWith('--')) continue
-    const [flag, inline] = t.slice(2).split('=', 2) as [string, string | undefined]
+    const body = t.slice(2)
+    const eq = body.indexOf('=')
+    const flag = eq < 0 ? body : body.slice(0, eq)
+    const inline = eq < 0 ? undefined : body.slice(eq + 1)
     const key = 'ETCD_' + flag.toUpperCase().replace(/-/g, '_')
     if (inline !== undefined) m.set(key, inline)
     else if (i + 1 < toks.length && !toks[i + 1]!.startsWith('--')) m.set(key, toks[++i]!)
