@@ -1,15 +1,380 @@
 /**
- * `etcd-inspect status <data-dir>`: one offline screen answering "what is this data dir?".
- * `collectStatus` is also the offline evidence of the online `check` command.
- * (First version: the result type is fixed in status-types.ts; collection lands next.)
+ * `etcd-inspect status <data-dir>`: one offline screen answering "what is this data dir?"
+ * (issue 4; RECOVERY.md §1, §3.1). `collectStatus` is also the offline evidence of the online
+ * `check` command, so it must stay fast: it reads the WAL through the summary reader (which skips
+ * entry payloads it does not need), the db through its summary reader (meta page + a few
+ * buckets), and only the headers and metadata of `.snap` files. Read-only; no locks are taken.
  */
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { DecodeError, InputError, InspectError } from '../errors.js'
+import { idHex } from '../format/ids.js'
+import { readSnapshot } from '../format/snap/snapshot.js'
+import { checkLocks, type LockCheck } from '../io/locks.js'
+import { listSnapDir, locateSnapDir, readWholeFile } from '../io/snap-dir.js'
+import {
+  listWalSegments, readDbFacts, readWalFacts, SourceUnavailableError,
+  type DbFacts, type DbFactsReader, type WalFacts, type WalFactsReader,
+} from './sources.js'
+import {
+  DataDirState, type StatusConfChange, type StatusFinding, type StatusInvariant, type StatusMember, type StatusOptions, type StatusResult,
+} from './status-types.js'
+
 export type { StatusResult, StatusOptions, StatusMember, StatusConfChange, StatusInvariant, StatusFinding } from './status-types.js'
 export { DataDirState } from './status-types.js'
-import type { StatusOptions, StatusResult } from './status-types.js'
 
-/** Collects the offline status of a data dir. Read-only; never takes a lock. */
-export async function collectStatus(dir: string, opts: StatusOptions = {}): Promise<StatusResult> {
-  void dir
-  void opts
-  throw new Error('collectStatus: not implemented yet')
+/** Readers `collectStatus` uses; tests inject fakes. */
+export interface StatusSources {
+  readWal?: WalFactsReader
+  readDb?: DbFactsReader
+  /** /proc/locks text (tests). */
+  procLocks?: string
+}
+
+/** Collects the offline status of a data dir (or its member/ dir). Read-only; never takes a lock. */
+export async function collectStatus(dir: string, opts: StatusOptions & StatusSources = {}): Promise<StatusResult> {
+  const started = performance.now()
+  const loc = locateSnapDir(dir)
+  const dataDir = loc.dataDir ?? dir
+  const memberDir = join(dataDir, 'member')
+  const walDir = opts.walDir ?? loc.walDir
+  if (opts.walDir !== undefined && !isDir(opts.walDir)) {
+    throw new InputError(`${opts.walDir}: no such WAL dir`, opts.walDir, 'not-found', 'pass the directory given to etcd as --wal-dir')
+  }
+  const snapDir = loc.snapDir
+  const dbFile = snapDir && existsSync(join(snapDir, 'db')) ? join(snapDir, 'db') : null
+  const segments = walDir ? listWalSegments(walDir) : []
+  const state: StatusResult['state'] = segments.length > 0 ? DataDirState.Initialized : dbFile ? DataDirState.NoWal : DataDirState.Empty
+  if (state === DataDirState.Empty && !existsSync(memberDir) && loc.snapDir === null && readdirSync(dataDir).length > 0 && !opts.walDir) {
+    // A non-empty directory without member/: most likely the wrong path, not a fresh data dir.
+    throw new InputError(`${dir}: not an etcd data dir (no member/ directory)`, dir, 'not-a-data-dir',
+      'pass the etcd --data-dir (the directory holding member/)')
+  }
+  const findings: StatusFinding[] = []
+
+  // Locks first: if etcd holds the dir we still read, but say so up front.
+  const lockFiles = [...(dbFile ? [dbFile] : []), ...(walDir ? walFiles(walDir) : [])]
+  const inUse: LockCheck = opts.skipLockCheck
+    ? { checked: false, held: false, locks: [], reason: 'skipped' }
+    : checkLocks(lockFiles, opts.procLocks)
+  if (inUse.held) {
+    const who = [...new Set(inUse.locks.map((l) => (l.pid ? `pid ${l.pid}${l.command ? ` (${l.command})` : ''}` : 'an open file description')))].join(', ')
+    findings.push({ severity: 'warning', code: 'in-use', detail: `an etcd process holds this data dir (locks on ${inUse.locks.length} file(s), held by ${who}); figures are a live snapshot`,
+      hint: 'query the running member online (etcdctl endpoint status) instead of restarting it' })
+  }
+
+  // WAL
+  let wal: WalFacts | null = null
+  let walIntegrity: StatusResult['integrity']['wal']
+  if (!walDir || segments.length === 0) {
+    walIntegrity = { status: 'missing', detail: walDir ? `${walDir} holds no .wal segment` : 'no member/wal dir' }
+  } else {
+    try {
+      wal = await (opts.readWal ?? readWalFacts)(walDir)
+      walIntegrity = walEnd(wal, findings)
+    } catch (err) {
+      walIntegrity = sourceFailure(err, 'wal', findings)
+    }
+  }
+
+  // db
+  let db: DbFacts | null = null
+  let dbIntegrity: StatusResult['integrity']['db']
+  if (!dbFile) {
+    dbIntegrity = { status: 'missing', detail: 'no member/snap/db' }
+    if (state === DataDirState.Initialized) {
+      findings.push({ severity: 'error', code: 'db-missing', detail: 'the WAL exists but member/snap/db does not',
+        hint: 'etcd fails at start ("backend is missing") or rebuilds from a snapshot; replace this member' })
+    }
+  } else {
+    try {
+      db = await (opts.readDb ?? readDbFacts)(dbFile)
+      const metaNote = db.meta ? `meta ${db.meta.index} (txid ${db.meta.txid}): ${db.meta.reason}` : 'meta page read'
+      dbIntegrity = db.check
+        ? { status: db.check.ok ? 'ok' : 'corrupt', detail: `${metaNote}; ${db.check.detail}` }
+        : { status: 'not-checked', detail: `${metaNote}; schema read; no page walk (run etcd-inspect db check)` }
+      if (db.meta?.fellBack) {
+        findings.push({ severity: 'warning', code: 'meta-fallback', file: 'member/snap/db', detail: db.meta.reason,
+          hint: 'bbolt falls back the same way; run etcd-inspect db check before trusting this db' })
+      }
+      if (db.check && !db.check.ok) findings.push({ severity: 'error', code: 'db-corrupt', file: 'member/snap/db', detail: db.check.detail, hint: 'replace this member' })
+    } catch (err) {
+      dbIntegrity = sourceFailure(err, 'db', findings)
+    }
+  }
+
+  // .snap files: newest by name, and what etcd would load at boot.
+  const snapInfo = snapFiles(snapDir, wal, findings)
+
+  // Identity and log
+  const memberId = wal?.metadata?.nodeId ?? null
+  const commit = wal?.hardState?.commit ?? null
+  const validSnaps = wal ? wal.snapshots.filter((s) => commit === null || s.index <= commit) : []
+  const lastValid = validSnaps.length ? validSnaps[validSnaps.length - 1]! : null
+  const lastRecord = wal?.snapshots.length ? wal.snapshots[wal.snapshots.length - 1]! : null
+
+  // Members
+  const dbMembers: StatusMember[] | null = db
+    ? db.members.map((m) => ({ id: m.id, idHex: idHex(m.id), name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner }))
+      .sort((a, b) => cmp(a.id, b.id))
+    : null
+  const dbRemoved = db ? db.removedMembers.map((id) => ({ id, idHex: idHex(id) })).sort((a, b) => cmp(a.id, b.id)) : null
+  const confChanges: StatusConfChange[] = (wal?.confChanges ?? []).map((c) => ({
+    index: c.index, term: c.term, type: c.type, nodeId: c.nodeId, nodeIdHex: idHex(c.nodeId),
+    committed: commit !== null && c.index <= commit, ...(c.peerURLs ? { peerURLs: c.peerURLs } : {}),
+  }))
+  const selfRemoved = memberId === null ? null : [...confChanges].reverse().find((c) => c.type === 'remove' && c.nodeId === memberId) ?? null
+  const selfInDb = memberId === null || !dbMembers ? null : dbMembers.some((m) => m.id === memberId)
+  const selfRemovedInDb = memberId === null || !dbRemoved ? null : dbRemoved.some((m) => m.id === memberId)
+  if (selfRemoved) {
+    findings.push({ severity: 'error', code: 'member-removed', detail: `the WAL holds a${selfRemoved.committed ? ' committed' : 'n uncommitted'} RemoveNode of this member (${idHex(memberId!)}) at index ${selfRemoved.index}`,
+      hint: 'this member was removed from the cluster: archive the dir and add the member back with an empty one (etcd-inspect replace plan)' })
+  }
+  if (selfRemovedInDb) {
+    findings.push({ severity: 'error', code: 'member-removed', file: 'member/snap/db', detail: `this member (${idHex(memberId!)}) is in the db's members_removed bucket`,
+      hint: 'peers will answer 410 Gone: archive the dir and add the member back with an empty one (etcd-inspect replace plan)' })
+  }
+
+  const invariants = checkInvariants(wal, db, lastValid, lastRecord, snapDir, findings)
+  const version = guessVersion(db, snapInfo.clusterVersion, snapInfo.count, lastRecord)
+  const sizes = measure(walDir, snapDir, dbFile)
+
+  const integrityOk = walIntegrity.status !== 'corrupt' && dbIntegrity.status !== 'corrupt' && !invariants.some((i) => i.ok === false)
+    && !findings.some((f) => f.severity === 'error' && (f.code === 'db-missing'))
+  return {
+    resultVersion: 1,
+    path: dir,
+    dataDir,
+    walDir,
+    snapDir,
+    dbFile,
+    state,
+    memberId: memberId === null ? null : idHex(memberId),
+    memberIdDec: memberId,
+    clusterId: wal?.metadata ? idHex(wal.metadata.clusterId) : null,
+    clusterIdDec: wal?.metadata?.clusterId ?? null,
+    hardState: wal?.hardState ? { term: wal.hardState.term, vote: idHex(wal.hardState.vote), voteDec: wal.hardState.vote, commit: wal.hardState.commit } : null,
+    firstIndex: wal?.firstIndex ?? null,
+    lastIndex: wal?.lastIndex ?? null,
+    snapshotIndex: lastValid?.index ?? null,
+    snapshotTerm: lastValid?.term ?? null,
+    snapshot: { wal: lastRecord, file: snapInfo.newest, newestUsable: snapInfo.newestUsable, files: snapInfo.count },
+    consistentIndex: db?.consistentIndex ?? null,
+    consistentTerm: db?.term ?? null,
+    revision: db?.revision ?? null,
+    compactRevision: db?.compactRevision ?? null,
+    members: { db: dbMembers, dbRemoved, walConfChanges: confChanges, selfRemovedInWal: selfRemoved, selfInDb, selfRemovedInDb },
+    version,
+    sizes,
+    integrity: { wal: walIntegrity, db: dbIntegrity, invariants, ok: integrityOk },
+    inUse,
+    findings,
+    elapsedMs: Math.round(performance.now() - started),
+  }
+}
+
+const cmp = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0)
+
+function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory()
+  } catch {
+    return false
+  }
+}
+
+function walFiles(walDir: string): string[] {
+  try {
+    return readdirSync(walDir).filter((n) => n.endsWith('.wal') || n.endsWith('.tmp')).map((n) => join(walDir, n))
+  } catch {
+    return []
+  }
+}
+
+function walEnd(wal: WalFacts, findings: StatusFinding[]): StatusResult['integrity']['wal'] {
+  const e = wal.end
+  const where = e.file ? `${e.file}${e.offset !== undefined ? `@${e.offset}` : ''}: ` : ''
+  if (e.status === 'ok') return { status: 'ok', detail: `${wal.segments.length} segment(s), CRC chain intact, clean end` }
+  if (e.status === 'torn-tail') {
+    findings.push({ severity: 'warning', code: 'torn-tail', file: e.file, offset: e.offset, detail: `${where}${e.detail ?? 'torn tail in the last WAL segment'}`,
+      hint: 'normal after a crash: etcd repairs it at start (keeping a .broken copy)' })
+    return { status: 'torn-tail', detail: `${where}${e.detail ?? 'torn tail in the last segment'}` }
+  }
+  findings.push({ severity: 'error', code: e.code ?? 'wal-corrupt', file: e.file, offset: e.offset, detail: `${where}${e.detail ?? 'WAL corruption'}`,
+    hint: 'etcd will not start from this WAL: replace this member (etcd-inspect replace plan)' })
+  return { status: 'corrupt', detail: `${where}${e.detail ?? 'corruption'}` }
+}
+
+function sourceFailure(err: unknown, what: 'wal' | 'db', findings: StatusFinding[]): { status: 'corrupt' | 'unavailable'; detail: string } {
+  if (err instanceof DecodeError) {
+    findings.push({ severity: 'error', code: err.code, file: err.file, offset: err.offset, detail: err.message,
+      hint: err.hint ?? 'replace this member (etcd-inspect replace plan)' })
+    return { status: 'corrupt', detail: err.message }
+  }
+  if (err instanceof SourceUnavailableError) {
+    findings.push({ severity: 'warning', code: 'unavailable', detail: `${what}: ${err.message}` })
+    return { status: 'unavailable', detail: err.message }
+  }
+  if (err instanceof InspectError) {
+    findings.push({ severity: 'error', code: err.code, detail: err.message, hint: err.hint })
+    return { status: 'unavailable', detail: err.message }
+  }
+  throw err
+}
+
+interface SnapInfo {
+  count: number
+  newest: StatusResult['snapshot']['file']
+  newestUsable: StatusResult['snapshot']['newestUsable']
+  clusterVersion: string | null
+}
+
+/**
+ * Reads `.snap` files newest first, stopping at the first that etcd would load (a readable file
+ * matching a WAL snapshot record with index <= commit). Only the metadata is decoded; the v2 store
+ * is searched for `/0/version` with a bounded pattern, not parsed.
+ */
+function snapFiles(snapDir: string | null, wal: WalFacts | null, findings: StatusFinding[]): SnapInfo {
+  const info: SnapInfo = { count: 0, newest: null, newestUsable: null, clusterVersion: null }
+  if (!snapDir) return info
+  const snaps = listSnapDir(snapDir).filter((e) => e.kind === 'snap').reverse()
+  info.count = snaps.length
+  const commit = wal?.hardState?.commit ?? null
+  const valid = wal ? wal.snapshots.filter((s) => commit === null || s.index <= commit) : null
+  for (const e of snaps) {
+    let status = 'ok'
+    let term: bigint | null = null
+    let index: bigint | null = null
+    try {
+      const d = readSnapshot(readWholeFile(join(snapDir, e.name)), join('member/snap', e.name))
+      term = d.metadata.term
+      index = d.metadata.index
+      if (info.clusterVersion === null) info.clusterVersion = clusterVersionOf(d.data)
+    } catch (err) {
+      if (err instanceof InputError && err.code === 'not-found') continue
+      if (!(err instanceof DecodeError)) throw err
+      status = err.code === 'empty-snapshot' ? 'empty' : err.code === 'crc-mismatch' ? 'crc-mismatch' : 'undecodable'
+      findings.push({ severity: 'warning', code: err.code, file: err.file, offset: err.offset, detail: err.message,
+        hint: 'etcd renames an unreadable .snap to .broken at start and falls back to an older one' })
+    }
+    info.newest ??= { name: e.name, index, term, status }
+    if (status === 'ok' && valid?.some((s) => s.index === index && s.term === term)) {
+      info.newestUsable = { name: e.name, index: index!, term: term! }
+      break
+    }
+    if (!valid && status === 'ok') break
+  }
+  return info
+}
+
+const versionPattern = /"Path":"\/0\/version","CreatedIndex":\d+,"ModifiedIndex":\d+,"ExpireTime":"[^"]*","Value":"([0-9.]{1,20})"/
+
+function clusterVersionOf(data: Uint8Array): string | null {
+  const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('latin1', 0, Math.min(data.length, 1 << 20))
+  return versionPattern.exec(text)?.[1] ?? null
+}
+
+function checkInvariants(wal: WalFacts | null, db: DbFacts | null, lastValid: { index: bigint } | null, lastRecord: { index: bigint } | null,
+  snapDir: string | null, findings: StatusFinding[]): StatusInvariant[] {
+  const hs = wal?.hardState ?? null
+  const ci = db?.consistentIndex ?? null
+  const out: StatusInvariant[] = []
+  const add = (inv: StatusInvariant, hint: string): void => {
+    out.push(inv)
+    if (inv.ok === false) findings.push({ severity: 'error', code: 'invariant-violated', detail: `${inv.name}: ${inv.detail}`, hint })
+  }
+  const missing = (what: string[]): string => `not evaluable: ${what.join(' and ')} unknown`
+  const need = (pairs: [unknown, string][]): string[] => pairs.filter(([v]) => v === null || v === undefined).map(([, n]) => n)
+
+  let m = need([[ci, 'db consistent index'], [hs, 'HardState']])
+  add(m.length ? { name: 'consistent-index<=commit', ok: null, detail: missing(m) }
+    : { name: 'consistent-index<=commit', ok: ci! <= hs!.commit, detail: `consistent index ${ci} ${ci! <= hs!.commit ? '<=' : '>'} commit ${hs!.commit}` },
+  'the db has applied entries the WAL never committed (db from a newer copy than the WAL): etcd refuses it; replace this member')
+
+  const dbTerm = db?.term ?? null
+  m = need([[dbTerm, 'db term (3.5+ only)'], [hs, 'HardState']])
+  add(m.length ? { name: 'db-term<=hardstate-term', ok: null, detail: missing(m) }
+    : { name: 'db-term<=hardstate-term', ok: dbTerm! <= hs!.term, detail: `db term ${dbTerm} ${dbTerm! <= hs!.term ? '<=' : '>'} HardState term ${hs!.term}` },
+  'the db comes from a later term than the WAL: replace this member')
+
+  m = need([[lastRecord, 'WAL snapshot record'], [hs, 'HardState']])
+  add(m.length ? { name: 'snapshot-index<=commit', ok: null, detail: missing(m) }
+    : { name: 'snapshot-index<=commit', ok: lastRecord!.index <= hs!.commit, detail: `last WAL snapshot index ${lastRecord!.index} ${lastRecord!.index <= hs!.commit ? '<=' : '>'} commit ${hs!.commit}` },
+  'a snapshot beyond the commit index means the WAL is inconsistent: replace this member')
+
+  m = need([[ci, 'db consistent index'], [lastValid, 'WAL snapshot record']])
+  if (m.length) {
+    add({ name: 'consistent-index>=snapshot-index', ok: null, detail: missing(m) }, '')
+  } else {
+    const ok = ci! >= lastValid!.index
+    let detail = `consistent index ${ci} ${ok ? '>=' : '<'} last valid WAL snapshot index ${lastValid!.index}`
+    if (!ok && snapDir && existsSync(join(snapDir, `${lastValid!.index.toString(16).padStart(16, '0')}.snap.db`))) {
+      detail += `; ${lastValid!.index.toString(16).padStart(16, '0')}.snap.db is present (a leader-sent db etcd 3.4 would move over db)`
+    }
+    add({ name: 'consistent-index>=snapshot-index', ok, detail },
+      'the db is older than the WAL snapshot (copied separately?): etcd fails with "database file ... does not match with snapshot"; replace this member')
+  }
+  return out
+}
+
+function guessVersion(db: DbFacts | null, snapClusterVersion: string | null, snapCount: number, lastRecord: { index: bigint } | null): StatusResult['version'] {
+  const basis: string[] = []
+  const storageVersion = db?.storageVersion ?? null
+  const clusterVersion = db?.clusterVersion ?? snapClusterVersion
+  let guess: string | null = null
+  if (storageVersion) {
+    guess = minor(storageVersion)
+    basis.push(`db meta/storageVersion ${storageVersion} (written from 3.6)`)
+  }
+  if (clusterVersion) basis.push(`cluster version ${clusterVersion} (${db?.clusterVersion ? 'db' : '.snap /0/version'})`)
+  if (db && db.term !== null) basis.push('db has meta/term (written from 3.5)')
+  else if (db) basis.push('db has no meta/term (3.4 or older)')
+  if (snapCount === 0 && lastRecord && lastRecord.index > 0n) basis.push('WAL snapshot records but no .snap files (main/3.8-dev stops writing .snap)')
+  if (!guess && clusterVersion) guess = minor(clusterVersion)
+  if (!guess && db) guess = db.term !== null ? '3.5' : '<=3.4'
+  return { storageVersion, clusterVersion, etcdGuess: guess, basis }
+}
+
+function minor(v: string): string {
+  const m = /^(\d+)\.(\d+)/.exec(v)
+  return m ? `${m[1]}.${m[2]}` : v
+}
+
+function dirBytes(dir: string | null, filter: (n: string) => boolean = () => true): { bytes: number; files: number } {
+  if (!dir) return { bytes: 0, files: 0 }
+  let bytes = 0
+  let files = 0
+  try {
+    for (const n of readdirSync(dir)) {
+      if (!filter(n)) continue
+      try {
+        const st = statSync(join(dir, n))
+        if (st.isFile()) {
+          bytes += st.size
+          files++
+        }
+      } catch {
+        // Purged while we looked.
+      }
+    }
+  } catch {
+    // Unreadable dir: sizes stay partial; the readers report the real error.
+  }
+  return { bytes, files }
+}
+
+function measure(walDir: string | null, snapDir: string | null, dbFile: string | null): StatusResult['sizes'] {
+  const wal = dirBytes(walDir)
+  const segs = dirBytes(walDir, (n) => n.endsWith('.wal'))
+  const snaps = dirBytes(snapDir, (n) => n.endsWith('.snap'))
+  const other = dirBytes(snapDir)
+  let dbBytes: number | null = null
+  if (dbFile) {
+    try {
+      dbBytes = statSync(dbFile).size
+    } catch {
+      dbBytes = null
+    }
+  }
+  return { walBytes: wal.bytes, walSegments: segs.files, snapFiles: snaps.files, snapBytes: snaps.bytes, dbBytes, totalBytes: wal.bytes + other.bytes }
 }

@@ -1,13 +1,123 @@
-/** `etcd-inspect db`: placeholder until its issue lands. */
-import type { Command } from 'commander'
+/**
+ * `etcd-inspect db`: read a bbolt db (a data dir, or the db / snapshot file) without changing it.
+ *   db <path>                         metas, the one in use and why, etcd summary
+ *   db status <path>                  etcd schema + etcdctl snapshot status figures
+ *   db check <path>                   structural check (exit 0 / 4)
+ *   db buckets <path>                 buckets with bbolt-stats figures
+ *   db keys <path> <bucket>           keys (decoded for etcd's buckets)
+ *   db get <path> <bucket> <key>      one key
+ */
+import { Command, Option } from 'commander'
+import { outputFormat, outputOption } from '../common.js'
+import { ExitCode } from '../exit-codes.js'
 import { UsageError } from '../../errors.js'
+import { progress, progressDone } from '../../render/output.js'
+
+type Out = { writeOut?: string }
+type ValueOpts = Out & { showValues?: boolean; valueFormat?: string; hex?: boolean }
+
+const write = (s: string): void => { process.stdout.write(s) }
+
+function valueFormat(v: string | undefined): 'auto' | 'hex' | 'ascii' | undefined {
+  if (v === undefined) return undefined
+  if (v === 'auto' || v === 'hex' || v === 'ascii') return v
+  throw new UsageError(`unknown --value-format "${v}"`, 'use auto, hex or ascii')
+}
+
+function parseLimit(s: string | undefined): number | undefined {
+  if (s === undefined) return undefined
+  if (!/^\d+$/.test(s)) throw new UsageError(`--limit must be a non-negative integer, got "${s}"`)
+  return Number(s)
+}
+
+const valueOptions = (c: Command): Command => c
+  .option('--show-values', 'print values of the `key` bucket instead of <redacted len sha256> (password hashes stay redacted)')
+  .addOption(new Option('--value-format <fmt>', 'format of shown values: auto|hex|ascii'))
+  .option('--hex', 'the key/prefix argument is hex')
+
+/**
+ * The root program parses options globally, so `-w` after a subcommand reaches `db` itself; each
+ * subcommand also declares it (for --help) without a default, and the first one set wins.
+ */
+const subOutput = (): Option => new Option('-w, --write-out <format>', 'output format (table|json|ndjson|simple)')
 
 export function register(program: Command): void {
-  program
+  const fmt = (opts: Out): ReturnType<typeof outputFormat> => outputFormat({ writeOut: opts.writeOut ?? (db.opts() as Out).writeOut })
+  const db: Command = program
     .command('db')
-    .description('(not implemented yet)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new UsageError('db is not implemented yet')
+    .description('read a bbolt db read-only: metas, buckets, keys, etcd schema, structural check')
+    .argument('[path]', 'data dir, member dir, or the db / `etcdctl snapshot save` file')
+    .addOption(outputOption())
+    .action(async (path: string | undefined, opts: Out) => {
+      if (!path) throw new UsageError('missing <path>', 'etcd-inspect db <data-dir|db-file>, or db status|check|buckets|keys|get <path>')
+      const w = fmt(opts)
+      const { dbInfo } = await import('../../app/db.js')
+      const { renderDbInfo } = await import('../../render/db.js')
+      write(renderDbInfo(dbInfo(path), w))
+    })
+
+  db.command('status')
+    .description('etcd schema summary and the `etcdctl snapshot status` hash/revision/totalKey/totalSize figures')
+    .argument('<path>')
+    .addOption(subOutput())
+    .action(async (path: string, opts: Out) => {
+      const w = fmt(opts)
+      const { dbStatus } = await import('../../app/db.js')
+      const { renderDbStatus } = await import('../../render/db.js')
+      const r = dbStatus(path, (n) => { if (n % (64 << 20) < 4096) progress(`hashing: ${(n / 1e6).toFixed(0)} MB`) })
+      progressDone()
+      write(renderDbStatus(r, w))
+    })
+
+  db.command('check')
+    .description('structural check like `bbolt check`; exit 0 when sound, 4 when not')
+    .argument('<path>')
+    .addOption(subOutput())
+    .action(async (path: string, opts: Out) => {
+      const w = fmt(opts)
+      const { dbCheck } = await import('../../app/db.js')
+      const { renderDbCheck } = await import('../../render/db.js')
+      const r = dbCheck(path)
+      write(renderDbCheck(r, w))
+      if (!r.check.ok) process.exitCode = ExitCode.Corrupt
+    })
+
+  db.command('buckets')
+    .description('top-level buckets with key counts, depth, page counts and bytes (like `bbolt stats`)')
+    .argument('<path>')
+    .addOption(subOutput())
+    .action(async (path: string, opts: Out) => {
+      const w = fmt(opts)
+      const { dbBuckets } = await import('../../app/db.js')
+      const { renderDbBuckets } = await import('../../render/db.js')
+      write(renderDbBuckets(dbBuckets(path), w))
+    })
+
+  valueOptions(db.command('keys')
+    .description('list the keys of a bucket in order; `key` entries are decoded (revision, KeyValue, value class)')
+    .argument('<path>')
+    .argument('<bucket>')
+    .option('--prefix <prefix>', 'only keys starting with this prefix (bbolt key bytes)')
+    .option('--limit <n>', 'at most n entries (0 = all)')
+    .addOption(subOutput()))
+    .action(async (path: string, bucket: string, opts: ValueOpts & { prefix?: string; limit?: string }) => {
+      const w = fmt(opts)
+      const limit = parseLimit(opts.limit)
+      const { dbKeys } = await import('../../app/db.js')
+      const { renderDbKeys } = await import('../../render/db.js')
+      write(renderDbKeys(dbKeys(path, bucket, { prefix: opts.prefix, hex: opts.hex, limit, showValues: opts.showValues, valueFormat: valueFormat(opts.valueFormat) }), w))
+    })
+
+  valueOptions(db.command('get')
+    .description('one key of a bucket (in `key`: a revision MAIN, MAIN_SUB or MAIN_SUBt, or hex with --hex)')
+    .argument('<path>')
+    .argument('<bucket>')
+    .argument('<key>')
+    .addOption(subOutput()))
+    .action(async (path: string, bucket: string, key: string, opts: ValueOpts) => {
+      const w = fmt(opts)
+      const { dbGet } = await import('../../app/db.js')
+      const { renderDbGet } = await import('../../render/db.js')
+      write(renderDbGet(dbGet(path, bucket, key, { hex: opts.hex, showValues: opts.showValues, valueFormat: valueFormat(opts.valueFormat) }), w))
     })
 }

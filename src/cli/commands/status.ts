@@ -1,13 +1,38 @@
-/** `etcd-inspect status`: placeholder until its issue lands. */
+/** `etcd-inspect status <data-dir>`: offline, one screen, read-only. */
 import type { Command } from 'commander'
-import { UsageError } from '../../errors.js'
+import { outputFormat, outputOption } from '../common.js'
+import { streamSink } from '../../render/output.js'
+import { ExitCode } from '../exit-codes.js'
+import type { StatusResult } from '../../app/status-types.js'
+
+export interface StatusCliOptions {
+  writeOut?: string
+  walDir?: string
+}
+
+/** The exit code of a status result: 4 corruption, 5 only a torn tail, else 0 (docs/status.md). */
+export function statusExitCode(r: StatusResult): number {
+  if (!r.integrity.ok) return ExitCode.Corrupt
+  if (r.integrity.wal.status === 'torn-tail') return ExitCode.TornTail
+  return ExitCode.OK
+}
 
 export function register(program: Command): void {
   program
     .command('status')
-    .description('(not implemented yet)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new UsageError('status is not implemented yet')
+    .description('offline: what is this data dir? identity, HardState, snapshot, db, members, integrity, locks (read-only)')
+    .argument('<data-dir>', 'etcd --data-dir (or its member/ dir)')
+    .addOption(outputOption())
+    .option('--wal-dir <dir>', 'WAL dir when not <data-dir>/member/wal (etcd --wal-dir)')
+    .action(async (dir: string, o: StatusCliOptions) => {
+      const format = outputFormat(o)
+      const { collectStatus } = await import('../../app/status.js')
+      const { renderStatus } = await import('../../render/status.js')
+      const result = await collectStatus(dir, o.walDir ? { walDir: o.walDir } : {})
+      await renderStatus(result, format, streamSink(process.stdout))
+      for (const f of result.findings.filter((x) => x.severity === 'error')) {
+        process.stderr.write(`Error: ${f.file && !f.detail.startsWith(f.file) ? `${f.file}${f.offset !== undefined ? `@${f.offset}` : ''}: ` : ''}${f.detail}${f.hint ? ` (${f.hint})` : ''}\n`)
+      }
+      process.exitCode = statusExitCode(result)
     })
 }

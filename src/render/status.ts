@@ -1,0 +1,52 @@
+/**
+ * Renderers of `status` results: JSON is the whole result (docs/status.md); the table is one
+ * screen of the same facts; simple is `key: value` lines; ndjson is the result on one line.
+ */
+import type { StatusResult } from '../app/status-types.js'
+import { toJson, toJsonLine } from './json.js'
+import type { OutputFormat, Sink } from './output.js'
+
+export async function renderStatus(r: StatusResult, format: OutputFormat, out: Sink): Promise<void> {
+  switch (format) {
+    case 'json':
+      await out.write(toJson(r) + '\n')
+      return
+    case 'ndjson':
+      await out.write(toJsonLine(r) + '\n')
+      return
+    default:
+      await out.write(screen(r, format === 'simple'))
+  }
+}
+
+const v = (x: bigint | number | string | null | undefined): string => (x === null || x === undefined ? '-' : String(x))
+
+function screen(r: StatusResult, simple: boolean): string {
+  const rows: [string, string][] = []
+  const row = (k: string, val: string): void => { rows.push([k, val]) }
+  row('data dir', `${r.dataDir} (${r.state})`)
+  row('in use', r.inUse.checked ? (r.inUse.held ? `YES: ${r.inUse.locks.map((l) => `${l.lockClass} ${l.file.split('/').slice(-2).join('/')}${l.pid ? ` pid ${l.pid}` : ''}`).join('; ')}` : 'no (no locks in /proc/locks)') : `unknown (${r.inUse.reason ?? 'not checked'})`)
+  row('member id', v(r.memberId))
+  row('cluster id', v(r.clusterId))
+  row('hard state', r.hardState ? `term ${r.hardState.term}, vote ${r.hardState.vote}, commit ${r.hardState.commit}` : '-')
+  row('wal index', `first ${v(r.firstIndex)}, last ${v(r.lastIndex)}`)
+  row('snapshot (wal)', r.snapshot.wal ? `index ${r.snapshot.wal.index}, term ${r.snapshot.wal.term}` : '-')
+  row('snapshot (file)', r.snapshot.file ? `${r.snapshot.file.name} (${r.snapshot.file.status})${r.snapshot.newestUsable ? `; etcd would load ${r.snapshot.newestUsable.name}` : ''}` : `none (${r.snapshot.files} .snap files)`)
+  row('db', `consistent index ${v(r.consistentIndex)}, term ${v(r.consistentTerm)}, revision ${v(r.revision)}, compacted ${v(r.compactRevision)}`)
+  row('members (db)', r.members.db ? r.members.db.map((m) => `${m.idHex}${m.name ? ` ${m.name}` : ' (unstarted)'}${m.isLearner ? ' learner' : ''}${m.idHex === r.memberId ? ' *' : ''}`).join(', ') || '(none)' : '-')
+  if (r.members.dbRemoved?.length) row('removed (db)', r.members.dbRemoved.map((m) => m.idHex).join(', '))
+  if (r.members.walConfChanges.length) row('conf changes (wal)', r.members.walConfChanges.map((c) => `${c.type} ${c.nodeIdHex}@${c.index}${c.committed ? '' : ' (uncommitted)'}`).join(', '))
+  if (r.members.selfRemovedInWal) row('REMOVED', `this member was removed at index ${r.members.selfRemovedInWal.index}`)
+  row('version', `${v(r.version.etcdGuess)}${r.version.storageVersion ? `, storage ${r.version.storageVersion}` : ''}${r.version.clusterVersion ? `, cluster ${r.version.clusterVersion}` : ''}`)
+  row('sizes', `wal ${r.sizes.walBytes} B in ${r.sizes.walSegments} segment(s), ${r.sizes.snapFiles} .snap ${r.sizes.snapBytes} B, db ${v(r.sizes.dbBytes)} B`)
+  row('wal integrity', `${r.integrity.wal.status}: ${r.integrity.wal.detail}`)
+  row('db integrity', `${r.integrity.db.status}: ${r.integrity.db.detail}`)
+  for (const i of r.integrity.invariants) row(`invariant`, `${i.ok === null ? 'n/a ' : i.ok ? 'ok  ' : 'FAIL'} ${i.name}: ${i.detail}`)
+  const width = Math.max(...rows.map(([k]) => k.length))
+  const lines = rows.map(([k, val]) => (simple ? `${k}: ${val}` : `${k.padEnd(width)}  ${val}`))
+  if (r.findings.length) {
+    lines.push(simple ? 'findings:' : '', ...(simple ? [] : ['findings:']))
+    for (const f of r.findings) lines.push(`  ${f.severity}: ${f.detail}${f.hint ? ` (${f.hint})` : ''}`)
+  }
+  return lines.filter((l, i) => !(simple && l === '' && i > 0)).join('\n') + '\n'
+}

@@ -1,0 +1,69 @@
+/** `etcd-inspect status` through the built CLI: exit codes, one-line errors, JSON contract, read-only. */
+import { describe, expect, it } from 'vitest'
+import { spawnSync } from 'node:child_process'
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { tempDir } from '../support/etcd.js'
+import { hashTree } from '../support/tree-hash.js'
+
+const CLI = 'dist/cli/main.js'
+const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' })
+
+function fixtureCopy(): string {
+  const d = join(tempDir(), 'single')
+  cpSync('fixtures/single/data', d, { recursive: true })
+  return d
+}
+
+describe('etcd-inspect status (CLI)', () => {
+  it('-w json carries the contract fields; files unchanged', () => {
+    const d = fixtureCopy()
+    const before = hashTree(d)
+    const r = cli('status', d, '-w', 'json')
+    expect(r.stderr).not.toMatch(/\n\s+at /)
+    const j = JSON.parse(r.stdout)
+    for (const k of ['memberId', 'clusterId', 'hardState', 'lastIndex', 'snapshotIndex', 'consistentIndex']) expect(j).toHaveProperty(k)
+    expect(j.resultVersion).toBe(1)
+    expect(j.state).toBe('initialized')
+    expect(j.consistentIndex).toMatch(/^\d+$/)
+    expect(j.members.db.map((m: { idHex: string }) => m.idHex)).toEqual(['34648086a1627388'])
+    expect(j.inUse.held).toBe(false)
+    expect(j.snapshot.files).toBe(5)
+    expect(hashTree(d)).toEqual(before)
+  })
+  it('table and simple render one screen', () => {
+    const d = fixtureCopy()
+    const t = cli('status', d)
+    expect(t.stdout).toMatch(/^data dir +.*single \(initialized\)$/m)
+    expect(t.stdout).toMatch(/^members \(db\) +34648086a1627388 single$/m)
+    const s = cli('status', d, '-w', 'simple')
+    expect(s.stdout).toMatch(/^in use: no \(no locks in \/proc\/locks\)$/m)
+  })
+  it('an empty dir is a state, not an error: exit 0', () => {
+    const d = tempDir()
+    const r = cli('status', d, '-w', 'json')
+    expect(r.status).toBe(0)
+    expect(JSON.parse(r.stdout)).toMatchObject({ state: 'empty', memberId: null, hardState: null, lastIndex: null })
+  })
+  it('missing path: exit 3, one line; not a data dir: exit 3; bad -w: exit 2', () => {
+    const m = cli('status', '/nonexistent/etcd')
+    expect(m.status).toBe(3)
+    expect(m.stderr).toBe('Error: /nonexistent/etcd: no such file or directory (check the path (a data dir, its member/ dir or its wal/ dir))\n')
+    const d = tempDir()
+    writeFileSync(join(d, 'notes.txt'), 'x')
+    const nd = cli('status', d)
+    expect(nd.status).toBe(3)
+    expect(nd.stderr).toBe(`Error: ${d}: not an etcd data dir (no member/ directory) (pass the etcd --data-dir (the directory holding member/))\n`)
+    expect(cli('status', d, '-w', 'yaml').status).toBe(2)
+  })
+  it('WAL present but db missing: exit 4 with a one-line error', () => {
+    const d = join(tempDir(), 'x')
+    mkdirSync(join(d, 'member/wal'), { recursive: true })
+    mkdirSync(join(d, 'member/snap'), { recursive: true })
+    cpSync('fixtures/single/data/member/wal', join(d, 'member/wal'), { recursive: true })
+    const r = cli('status', d)
+    expect(r.status).toBe(4)
+    expect(r.stderr).toMatch(/^Error: the WAL exists but member\/snap\/db does not \(/m)
+    expect(r.stderr).not.toMatch(/\n\s+at /)
+  })
+})
