@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path'
 import { ClusterError, InputError, UnsafeOperationError, UsageError } from '../../errors.js'
 import { ClusterOps, type EndpointStatus } from './cluster-ops.js'
 import { checkInPlace } from './quorum.js'
-import { readDirIdentity } from './wal-identity.js'
+import { identifyDataDir } from './wal-identity.js'
 import { lineDiff, parseEnvFile, parseUnitFile, render, renderSettings, type ConfigFormat } from './config-render.js'
 import { tlsPreflight } from './tls-preflight.js'
 import { PLAN_VERSION, type ConnectionSpec, type Plan, type PlanMember, type ProcessControlSpec, type Step, type StepDraft } from './model.js'
@@ -106,7 +106,7 @@ export async function buildPlan(opts: PlanOptions, opsIn?: ClusterOps): Promise<
     const unstarted = pf.members.filter((m) => m.name === '')
     if (unstarted.length > 0) refuse('unstarted-member', `member ${unstarted[0]!.idHex} (${unstarted[0]!.peerURLs.join(',')}) was added but never started; start or remove it first`)
 
-    const ident = existsSync(dataDir) ? readDirIdentity(dataDir) : undefined
+    const ident = await identifyDataDir(dataDir)
     let reason: Plan['reason']
     let targetIdHex: string
     if (byURL) {

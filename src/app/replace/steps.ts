@@ -15,7 +15,7 @@ import type { Journal } from '../../io/journal.js'
 import type { ClusterOps, EndpointStatus, MemberListResult } from './cluster-ops.js'
 import type { Plan, PlanMember, Step } from './model.js'
 import { checkInPlace } from './quorum.js'
-import { dirAbsentOrEmpty, readDirIdentity } from './wal-identity.js'
+import { dirAbsentOrEmpty, identifyDataDir, readDirIdentity } from './wal-identity.js'
 
 export type Evidence = Record<string, unknown>
 
@@ -192,7 +192,8 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
     },
     async pre(s, c) {
       if ((await oldRunning(c)).running) refuse('target-running', `member ${s.expectMemberIdHex} is running on ${c.plan.target.clientURLs[0]}; not moving its data dir`)
-      const ident = readDirIdentity(s.dataDir)
+      const ident = await identifyDataDir(s.dataDir)
+      if (ident?.inUse) refuse('data-dir-in-use', `${s.dataDir} is locked by a running etcd (/proc/locks); not moving it`)
       if (!ident) refuse('data-dir-unidentified', `${s.dataDir} has no readable WAL metadata; not archiving a dir that is not positively identified`)
       if (ident!.memberIdHex !== s.expectMemberIdHex || ident!.clusterIdHex !== s.expectClusterIdHex) {
         refuse('data-dir-other-member', `${s.dataDir} belongs to member ${ident!.memberIdHex} of cluster ${ident!.clusterIdHex}, expected ${s.expectMemberIdHex} of ${s.expectClusterIdHex}; not archiving`)

@@ -81,3 +81,32 @@ export function readDirIdentity(dataDir: string, walDir?: string): DirIdentity |
   }
   return undefined
 }
+
+export interface DataDirFacts {
+  memberIdHex: string
+  clusterIdHex: string
+  /** etcd holds the db or WAL locks (/proc/locks). */
+  inUse: boolean
+  /** Which reader answered: the shared offline status, or the WAL-header fallback here. */
+  source: 'status' | 'wal-header'
+}
+
+/**
+ * Identity of a data dir through the shared offline `collectStatus` (WAL metadata + lock check);
+ * falls back to reading the first WAL record here while the shared WAL reader is unavailable.
+ * Undefined when the dir has no WAL.
+ */
+export async function identifyDataDir(dataDir: string): Promise<DataDirFacts | undefined> {
+  if (!existsSync(dataDir) || walSegments(dataDir).length === 0) return undefined
+  let inUse = false
+  try {
+    const { collectStatus } = await import('../status.js')
+    const st = await collectStatus(dataDir)
+    inUse = st.inUse.held
+    if (st.memberId && st.clusterId) return { memberIdHex: st.memberId, clusterIdHex: st.clusterId, inUse, source: 'status' }
+  } catch {
+    // The shared reader failed (or is not available yet): the header read below still identifies the dir.
+  }
+  const id = readDirIdentity(dataDir)
+  return id ? { memberIdHex: id.memberIdHex, clusterIdHex: id.clusterIdHex, inUse, source: 'wal-header' } : undefined
+}
