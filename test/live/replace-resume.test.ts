@@ -104,4 +104,28 @@ describe('replace apply killed at every step boundary; resume finishes', () => {
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/^Error: no unfinished operation in the journal/)
   })
+
+  it('abort after the learner was added removes the unstarted learner; resume then refuses the op', async () => {
+    const m = members[0]!
+    appendFileSync(m.envFile, '# abort round\n')
+    const planFile = join(base, 'plan-abort.json')
+    const plan = await runCli(['replace', 'plan', ...conn, '--config', m.envFile, '--state-dir', stateDir(), '--stop-cmd', m.scripts.stop, '--start-cmd', m.scripts.start, '-w', 'json', '-o', planFile])
+    expect(plan.code, plan.stderr).toBe(0)
+    const opId = JSON.parse(plan.stdout).opId as string
+    const crashed = await runCli(['replace', 'apply', '--plan', planFile, '--yes'], { ETCD_INSPECT_REPLACE_CRASH: 'add-learner:done' })
+    expect(crashed.signal).toBe('SIGKILL')
+    const learner = (await memberList([eps[1]!, eps[2]!], m.tls)).find((x) => x.learner)!
+    expect(learner.name).toBe('')
+    const a = await runCli(['replace', 'abort', '--state-dir', stateDir(), '--remove-learner', '--yes', '-w', 'json'])
+    expect(a.code, a.stderr).toBe(0)
+    const ab = JSON.parse(a.stdout)
+    expect(ab).toMatchObject({ opId, previousStatus: 'running', removedLearner: learner.id })
+    expect(ab.archivePath).toMatch(/\.removed-/)
+    expect((await memberList([eps[1]!, eps[2]!], m.tls)).some((x) => x.learner)).toBe(false)
+    const st = await runCli(['replace', 'status', '--state-dir', stateDir(), '--op', opId, '-w', 'json'])
+    expect(JSON.parse(st.stdout).ops[0].status).toBe('aborted')
+    const r = await runCli(['replace', 'resume', '--state-dir', stateDir(), '--op', opId, '--yes'])
+    expect(r.code).toBe(7)
+    expect(r.stderr).toBe(`Error: operation ${opId} was aborted; make a new plan\n`)
+  }, T)
 })

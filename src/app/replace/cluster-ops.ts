@@ -5,7 +5,7 @@
  * promote, move leader, and a verified snapshot stream.
  */
 import { createHash } from 'node:crypto'
-import { createWriteStream, readFileSync, renameSync, openSync, fsyncSync, closeSync } from 'node:fs'
+import { readFileSync, renameSync, openSync, fsyncSync, closeSync, writeSync } from 'node:fs'
 import type { Etcd3 } from 'etcd3'
 import { ClusterError } from '../../errors.js'
 import { idHex } from '../../format/ids.js'
@@ -129,49 +129,44 @@ export class ClusterOps {
   }
 
   /**
-   * Maintenance.Snapshot into `path` (tmp + fsync + rename). Verifies the trailing SHA-256 that
-   * etcd appends to the stream (over every preceding byte) and returns the file's own SHA-256.
+   * Maintenance.Snapshot into `path` (tmp + fsync + rename). etcd appends the SHA-256 of every
+   * preceding byte to the stream; it is verified on the fly (the last 32 bytes are held back
+   * from the hash) and returned as the snapshot's checksum, so the file is hashed once.
    */
   async snapshot(endpoint: string, path: string): Promise<{ sha256: string; size: number; revision: string; trailerOk: boolean }> {
     // Dial through a bounded Status first; the stream itself is not bounded by --command-timeout.
     await this.call(endpoint, 'Status', (c, o) => c.maintenance.status(o))
     const stream = await this.client(endpoint).maintenance.snapshot()
     const tmp = `${path}.part`
-    const out = createWriteStream(tmp, { mode: 0o600 })
-    const whole = createHash('sha256')
+    const fd = openSync(tmp, 'w', 0o600)
+    const body = createHash('sha256')
     let size = 0
     let revision = '0'
-    const tail: Buffer[] = []
-    let tailLen = 0
-    const body = createHash('sha256')
-    await new Promise<void>((resolve, reject) => {
-      stream.on('data', (item: { blob: Buffer; header?: { revision?: string } }) => {
-        if (item.header?.revision && revision === '0') revision = item.header.revision
-        const b = Buffer.from(item.blob)
-        size += b.length
-        whole.update(b)
-        out.write(b)
-        // Keep the last 32 bytes out of the body hash until we know they are the trailer.
-        tail.push(b)
-        tailLen += b.length
-        while (tailLen - tail[0]!.length >= 32) {
-          const first = tail.shift()!
-          tailLen -= first.length
-          body.update(first)
-        }
+    let held: Buffer = Buffer.alloc(0)
+    try {
+      await new Promise<void>((resolve, reject) => {
+        stream.on('data', (item: { blob: Buffer; header?: { revision?: string } }) => {
+          if (item.header?.revision && revision === '0') revision = item.header.revision
+          const b = item.blob
+          size += b.length
+          writeSync(fd, b)
+          const all = held.length ? Buffer.concat([held, b]) : b
+          if (all.length > 32) {
+            body.update(all.subarray(0, all.length - 32))
+            held = Buffer.from(all.subarray(all.length - 32))
+          } else held = Buffer.from(all)
+        })
+        stream.on('error', reject)
+        stream.on('end', () => resolve())
       })
-      stream.on('error', reject)
-      stream.on('end', () => resolve())
-    })
-    await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())))
-    const rest = Buffer.concat(tail)
-    body.update(rest.subarray(0, rest.length - 32))
-    const trailerOk = rest.length >= 32 && body.digest().equals(rest.subarray(rest.length - 32))
-    const fd = openSync(tmp, 'r')
-    fsyncSync(fd)
-    closeSync(fd)
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    const digest = body.digest()
+    const trailerOk = held.length === 32 && digest.equals(held)
     renameSync(tmp, path)
-    return { sha256: whole.digest('hex'), size, revision, trailerOk }
+    return { sha256: digest.toString('hex'), size, revision, trailerOk }
   }
 
   private async onAny<T>(endpoints: string[], what: string, fn: (c: Etcd3, o: { deadline: number }) => Promise<T>): Promise<T> {

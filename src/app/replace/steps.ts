@@ -77,10 +77,6 @@ async function oldRunning(c: StepContext): Promise<{ running: boolean; status: E
   return { running: await portOpen(c.plan.target.peerURLs[0]!), status: st }
 }
 
-function sha256File(p: string): string {
-  return createHash('sha256').update(readFileSync(p)).digest('hex')
-}
-
 function errText(e: unknown): string {
   return (e as Error)?.message ?? String(e)
 }
@@ -95,9 +91,12 @@ async function healthyVoters(c: StepContext, l: MemberListResult): Promise<{ vot
 const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> } = {
   snapshot: {
     async done(s, c) {
+      // The journaled checksum is etcd's trailer: SHA-256 of the file minus its last 32 bytes, which are that hash.
       const sha = c.facts.snapshotSha256
-      if (sha && existsSync(s.path) && sha256File(s.path) === sha) return { path: s.path, sha256: sha }
-      return undefined
+      if (!sha || !existsSync(s.path)) return undefined
+      const buf = readFileSync(s.path)
+      const body = createHash('sha256').update(buf.subarray(0, buf.length - 32)).digest('hex')
+      return body === sha && buf.subarray(buf.length - 32).toString('hex') === sha ? { path: s.path, sha256: sha } : undefined
     },
     async act(s, c) {
       const l = await liveList(c)
