@@ -284,7 +284,7 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
       while (Date.now() < deadline) {
         const ev = await handlers['start-member'].done(s, c)
         if (ev) return { ...ev, output: out.trim().slice(-300) }
-        await sleep(500)
+        await sleep(200)
       }
       throw new ClusterError(`the new member did not answer on ${s.clientURLs[0]} within ${s.startTimeoutMs / 1000}s; check its log`, 'start-timeout')
     },
