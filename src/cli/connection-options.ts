@@ -22,7 +22,7 @@ export function addConnectionOptions(cmd: Command): Command {
 }
 
 /** The raw commander values → resolved ConnectionOptions (flags, then env, then defaults). */
-export function connectionOptionsFrom(opts: ConnectionFlags & Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): ConnectionOptions {
+export function connectionOptionsFrom(opts: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): ConnectionOptions {
   return resolveConnectionOptions({
     endpoints: opts.endpoints,
     cacert: opts.cacert,

@@ -4,8 +4,11 @@ import { resolveConnectionOptions, withClients, loadTlsMaterial, parseGoDuration
 import { memberList } from '../../src/cluster/members.js'
 import { endpointStatus } from '../../src/cluster/status.js'
 import { raftStatus } from '../../src/cluster/debug-vars.js'
-import { startEtcd, freePort, type EtcdMember } from '../support/etcd.js'
+import { startEtcd, freePort, etcdctl, type EtcdMember } from '../support/etcd.js'
 import { makePki, type TestPki } from './certs.js'
+import { makeTls } from '../support/tls.js'
+import { createServer } from 'node:tls'
+import { readFileSync } from 'node:fs'
 
 describe('resolveConnectionOptions (etcdctl flags and env)', () => {
   it('uses etcdctl defaults', () => {
@@ -41,7 +44,7 @@ describe('connection layer against a real TLS etcd', () => {
   let pki: TestPki
   let m: EtcdMember
   beforeAll(async () => {
-    pki = makePki()
+    pki = await makePki()
     m = await startEtcd({ name: 'conn1', host: '127.0.0.1', tls: pki })
   })
   afterAll(async () => { await m?.stop() })
@@ -105,5 +108,56 @@ describe('connection layer against a real TLS etcd', () => {
     expect(Date.now() - t0).toBeLessThan(2000)
     expect(err).toBeInstanceOf(ClusterError)
     expect(err.code).toBe('unreachable')
+  })
+})
+
+describe('TLS failures of a bad server certificate', () => {
+  // A bare TLS listener with the certificate under test: the handshake is all that matters here.
+  async function tlsServer(cert: string, key: string): Promise<{ url: string; close(): void }> {
+    const srv = createServer({ cert: readFileSync(cert), key: readFileSync(key), ALPNProtocols: ['h2'] }, (s) => s.on('error', () => undefined))
+    const port = await freePort('127.0.0.1')
+    await new Promise<void>((r) => srv.listen(port, '127.0.0.1', r))
+    return { url: `https://127.0.0.1:${port}`, close: () => srv.close() }
+  }
+
+  it('expired server certificate', async () => {
+    const t = await makeTls({ expired: ['server'] })
+    const s = await tlsServer(t.serverCert, t.serverKey)
+    try {
+      const err = await withClients(resolveConnectionOptions({ endpoints: s.url, cacert: t.ca }, {}), (f) => memberList(f.forEndpoint(s.url))).catch((e) => e)
+      expect(err.code).toBe('tls-expired')
+      expect(err.message).toContain('certificate has expired')
+    } finally { s.close() }
+  })
+
+  it('server certificate without the endpoint\'s IP SAN', async () => {
+    const t = await makeTls({ omitIps: ['127.0.0.1'], dns: ['etcd.example'] })
+    const s = await tlsServer(t.serverCert, t.serverKey)
+    try {
+      const err = await withClients(resolveConnectionOptions({ endpoints: s.url, cacert: t.ca }, {}), (f) => memberList(f.forEndpoint(s.url))).catch((e) => e)
+      expect(err.code).toBe('tls-hostname')
+      expect(err.hint).toContain('SANs do not cover 127.0.0.1')
+    } finally { s.close() }
+  })
+})
+
+describe('user/password auth against a real etcd', () => {
+  let m: EtcdMember
+  beforeAll(async () => {
+    m = await startEtcd({ name: 'auth1', host: '127.0.0.2' })
+    await etcdctl(m.clientURL, ['user', 'add', 'root:s3cret'])
+    await etcdctl(m.clientURL, ['auth', 'enable'])
+  })
+  afterAll(async () => { await m?.stop() })
+
+  it('--user name:password works; a wrong password is an auth error with advice', async () => {
+    const ok = await withClients(resolveConnectionOptions({ endpoints: m.clientURL, user: 'root:s3cret' }, {}), (f) => memberList(f.forEndpoint(m.clientURL)))
+    expect(ok.members).toHaveLength(1)
+    const env = await withClients(resolveConnectionOptions({ endpoints: m.clientURL }, { ETCDCTL_USER: 'root', ETCDCTL_PASSWORD: 's3cret' }), (f) => endpointStatus(f.forEndpoint(m.clientURL)))
+    expect(env.raftIndex).toBeGreaterThan(0n)
+    const err = await withClients(resolveConnectionOptions({ endpoints: m.clientURL, user: 'root', password: 'wrong' }, {}), (f) => memberList(f.forEndpoint(m.clientURL))).catch((e) => e)
+    expect(err).toBeInstanceOf(ClusterError)
+    expect(err.code).toBe('auth')
+    expect(err.hint).toContain('check --user/--password')
   })
 })

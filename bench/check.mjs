@@ -1,0 +1,140 @@
+#!/usr/bin/env node
+/**
+ * bench/check.mjs — wall time of `etcd-inspect check` (the CLI, as systemd's ExecStartPre= runs it).
+ * Run after `npm run build`:  node bench/check.mjs [--large-mib 256] [--runs 5]
+ *
+ *  1. a healthy local 3-member etcd 3.4 cluster (127.0.0.1-3, free ports), member m3 stopped:
+ *     `check` of m3's data dir, small (fresh) and large (after writing --large-mib of values);
+ *     target: < 1 s each, whatever the size.
+ *  2. every endpoint down: `check` must answer UNKNOWN within --dial-timeout + 1 s.
+ *
+ * Prints one table and a JSON line with the figures. Every etcd process is stopped by PID.
+ */
+import { spawn, spawnSync } from 'node:child_process'
+import { createServer } from 'node:net'
+import { mkdtempSync, openSync, closeSync, readdirSync, statSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Etcd3 } from 'etcd3'
+import { noop } from 'cockatiel'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const cli = join(root, 'dist/cli/main.js')
+const arg = (name, def) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? Number(process.argv[i + 1]) : def }
+const LARGE_MIB = arg('large-mib', 256)
+const RUNS = arg('runs', 5)
+const ETCD = process.env.ETCD_BIN ?? 'etcd'
+
+const procs = new Set()
+process.on('exit', () => { for (const p of procs) try { process.kill(p.pid, 'SIGKILL') } catch {} })
+
+const freePort = (host) => new Promise((res, rej) => {
+  const s = createServer(); s.unref(); s.on('error', rej)
+  s.listen(0, host, () => { const p = s.address().port; s.close(() => res(p)) })
+})
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+function start(m, initialCluster, state) {
+  const log = openSync(`${m.dataDir}.log`, 'a')
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD')))
+  const p = spawn(ETCD, [
+    '--name', m.name, '--data-dir', m.dataDir,
+    '--listen-client-urls', m.clientURL, '--advertise-client-urls', m.clientURL,
+    '--listen-peer-urls', m.peerURL, '--initial-advertise-peer-urls', m.peerURL,
+    '--initial-cluster', initialCluster, '--initial-cluster-state', state, '--initial-cluster-token', 'bench-check',
+    '--quota-backend-bytes', String(8 * 1024 ** 3),
+  ], { stdio: ['ignore', log, log], env })
+  closeSync(log)
+  procs.add(p)
+  m.proc = p
+  m.exited = new Promise((r) => p.once('exit', () => { procs.delete(p); r() }))
+}
+async function stop(m) {
+  if (!m.proc || m.proc.exitCode !== null || m.proc.signalCode !== null) return
+  m.proc.kill('SIGTERM')
+  await Promise.race([m.exited, sleep(10000).then(() => m.proc.kill('SIGKILL'))])
+  await m.exited
+}
+function client(urls) {
+  return new Etcd3({ hosts: urls, faultHandling: { host: () => noop, global: noop }, defaultCallOptions: (c) => (c.isStream ? {} : { deadline: Date.now() + 10000 }) })
+}
+async function waitHealthy(urls) {
+  for (let i = 0; i < 300; i++) {
+    const c = client(urls)
+    try { await c.get('health').string(); c.close(); return } catch { c.close() }
+    await sleep(200)
+  }
+  throw new Error('cluster not healthy')
+}
+const du = (d) => { let n = 0; for (const e of readdirSync(d, { withFileTypes: true })) { const p = join(d, e.name); n += e.isDirectory() ? du(p) : statSync(p).size } return n }
+
+function runCheck(args) {
+  const t0 = process.hrtime.bigint()
+  const r = spawnSync(process.execPath, [cli, 'check', ...args, '-w', 'json', '--no-witness'], { encoding: 'utf8', env: { PATH: process.env.PATH } })
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6
+  let verdict = '?'
+  try { verdict = JSON.parse(r.stdout).verdict } catch { verdict = `unparsable (exit ${r.status}): ${r.stderr.trim()}` }
+  return { ms, verdict, exit: r.status }
+}
+function series(label, args) {
+  const xs = []
+  let last
+  for (let i = 0; i < RUNS; i++) { last = runCheck(args); xs.push(last.ms) }
+  xs.sort((a, b) => a - b)
+  return { label, verdict: last.verdict, exit: last.exit, minMs: Math.round(xs[0]), medianMs: Math.round(xs[xs.length >> 1]), maxMs: Math.round(xs[xs.length - 1]) }
+}
+
+const base = mkdtempSync(join(tmpdir(), 'etcd-inspect-bench-'))
+const members = []
+for (let i = 1; i <= 3; i++) {
+  const host = `127.0.0.${i}`
+  const cp = await freePort(host); let pp = await freePort(host); while (pp === cp) pp = await freePort(host)
+  members.push({ name: `m${i}`, host, dataDir: join(base, `m${i}.etcd`), clientURL: `http://${host}:${cp}`, peerURL: `http://${host}:${pp}` })
+}
+const ic = members.map((m) => `${m.name}=${m.peerURL}`).join(',')
+const urls = members.map((m) => m.clientURL)
+const results = []
+try {
+  members.forEach((m) => start(m, ic, 'new'))
+  await waitHealthy(urls)
+  const ep = ['--endpoints', urls.join(','), '--snapshot-count', '100000']
+  const m3 = members[2]
+
+  await stop(m3)
+  results.push({ ...series('healthy cluster, small data dir', [m3.dataDir, ...ep]), dirMiB: +(du(m3.dataDir) / 2 ** 20).toFixed(1) })
+
+  start(m3, ic, 'existing')
+  await waitHealthy([m3.clientURL])
+  const c = client(urls.slice(0, 2))
+  const value = 'x'.repeat(64 * 1024)
+  const n = Math.ceil((LARGE_MIB * 1024) / 64)
+  for (let i = 0; i < n; i += 32) await Promise.all(Array.from({ length: Math.min(32, n - i) }, (_, j) => c.put(`bench/${i + j}`).value(value).exec()))
+  c.close()
+  await sleep(1000)
+  await stop(m3)
+  results.push({ ...series(`healthy cluster, large data dir (${LARGE_MIB} MiB of values)`, [m3.dataDir, ...ep]), dirMiB: +(du(m3.dataDir) / 2 ** 20).toFixed(1) })
+
+  await Promise.all(members.map(stop))
+  for (const dial of ['1s', '2s']) {
+    const s = series(`all endpoints down, --dial-timeout ${dial}`, [m3.dataDir, ...ep, '--dial-timeout', dial])
+    results.push({ ...s, limitMs: (parseFloat(dial) + 1) * 1000 })
+  }
+  // A listener that accepts TCP but never speaks (a frozen process): bounded by the dial timeout too.
+  const silent = createServer(() => undefined)
+  const sp = await freePort('127.0.0.1')
+  await new Promise((r) => silent.listen(sp, '127.0.0.1', r))
+  // grpc-js counts the TCP connection as dialled, so --command-timeout bounds this case.
+  results.push({ ...series('endpoint accepts TCP, never answers (dial 1s, command 2s)', [m3.dataDir, '--endpoints', `http://127.0.0.1:${sp}`, '--dial-timeout', '1s', '--command-timeout', '2s']), limitMs: 4000 })
+  silent.close()
+} finally {
+  await Promise.all(members.map(stop))
+  if (!process.env.KEEP_BENCH_DIR) rmSync(base, { recursive: true, force: true })
+}
+
+console.log(`etcd-inspect check wall time (CLI incl. node start-up; ${RUNS} runs each; ${process.version}, etcd ${spawnSync(ETCD, ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0]})`)
+for (const r of results) {
+  const limit = r.limitMs ?? 1000
+  console.log(`${r.label.padEnd(62)} ${r.dirMiB !== undefined ? `${String(r.dirMiB).padStart(7)} MiB` : ''.padStart(11)}  median ${String(r.medianMs).padStart(5)} ms  max ${String(r.maxMs).padStart(5)} ms  ${r.verdict} (exit ${r.exit})  ${r.maxMs < limit ? 'OK' : 'OVER'} < ${limit} ms`)
+}
+console.log(JSON.stringify({ bench: 'check', results }))

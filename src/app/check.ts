@@ -1,0 +1,160 @@
+/**
+ * `etcd-inspect check <data-dir> --endpoints ...`: is this data dir safe to start, compared with the
+ * live cluster? Collects the offline evidence (collectStatus, read-only) and the quorum-backed live
+ * view at the same time, adds the leader's progress for this member and the witness, and decides
+ * (app/verdicts.ts). On OK it records a witness in the state dir — never in the data dir.
+ */
+import { stat } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { collectStatus } from './status.js'
+import type { StatusResult } from './status-types.js'
+import { decide, DEFAULT_SNAPSHOT_COUNT, type CheckConfig, type Decision } from './verdicts.js'
+import { withClients, type ConnectionOptions } from '../cluster/connection.js'
+import { gatherClusterView, type ClusterView } from '../cluster/view.js'
+import { raftStatus, type RaftStatus } from '../cluster/debug-vars.js'
+import { findById } from '../cluster/members.js'
+import { probePeer, type PeerProbe } from '../cluster/peer-probe.js'
+import { readWitness, writeWitness, DEFAULT_STATE_DIR, type Witness } from '../io/witness.js'
+import { InputError } from '../errors.js'
+
+export { DEFAULT_STATE_DIR }
+
+export interface CheckOptions {
+  dataDir: string
+  /** etcd's --wal-dir, when the WAL is not under <data-dir>/member/wal. */
+  walDir?: string
+  connection: ConnectionOptions
+  name?: string
+  peerURLs?: string[]
+  initialClusterState?: 'new' | 'existing'
+  snapshotCount?: bigint
+  /** Where the witness lives (default /var/lib/etcd-inspect). */
+  stateDir?: string
+  /** Record a witness on OK (default true). */
+  witness?: boolean
+  /** Ask member client URLs not given with --endpoints (default true). */
+  discover?: boolean
+}
+
+export interface CheckResult extends Decision {
+  resultVersion: 1
+  /** The witness file: read before, and written after an OK check. */
+  witnessFile: { path: string | null; written: boolean; error: string | null }
+  elapsedMs: number
+  timings: { offlineMs: number; onlineMs: number }
+}
+
+/** Offline evidence for a data dir that does not exist yet (etcd creates it on first start). */
+export function missingDirStatus(path: string): StatusResult {
+  return {
+    resultVersion: 1, path, dataDir: path, walDir: null, snapDir: null, dbFile: null, state: 'empty',
+    memberId: null, memberIdDec: null, clusterId: null, clusterIdDec: null, hardState: null, firstIndex: null, lastIndex: null,
+    snapshotIndex: null, snapshotTerm: null, snapshot: { wal: null, file: null, newestUsable: null, files: 0 },
+    consistentIndex: null, consistentTerm: null, revision: null, compactRevision: null,
+    members: { db: null, dbRemoved: null, walConfChanges: [], selfRemovedInWal: null, selfInDb: null, selfRemovedInDb: null },
+    version: { storageVersion: null, clusterVersion: null, etcdGuess: null, basis: [] },
+    sizes: { walBytes: 0, walSegments: 0, snapFiles: 0, snapBytes: 0, dbBytes: null, totalBytes: 0 },
+    integrity: { wal: { status: 'missing', detail: 'data dir does not exist' }, db: { status: 'missing', detail: 'data dir does not exist' }, invariants: [], ok: true },
+    inUse: { checked: true, held: false, locks: [] },
+    findings: [{ severity: 'info', code: 'data-dir-missing', detail: `${path} does not exist (etcd creates it on first start)` }],
+    elapsedMs: 0,
+  }
+}
+
+async function offlineEvidence(dataDir: string, walDir?: string): Promise<StatusResult> {
+  try {
+    const st = await stat(dataDir)
+    if (!st.isDirectory()) throw new InputError(`${dataDir} is not a directory`, dataDir, 'not-a-dir', 'pass the etcd --data-dir')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return missingDirStatus(dataDir)
+    throw err
+  }
+  return collectStatus(dataDir, walDir ? { walDir } : {})
+}
+
+const shellQuote = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`)
+
+/** The connection flags as etcdctl arguments (no password: it would end up in shell history). */
+export function connectionFlagsText(c: ConnectionOptions, endpoints = c.endpoints): string {
+  const parts = [`--endpoints=${endpoints.join(',')}`]
+  if (c.cacert) parts.push(`--cacert=${shellQuote(c.cacert)}`)
+  if (c.cert) parts.push(`--cert=${shellQuote(c.cert)}`)
+  if (c.key) parts.push(`--key=${shellQuote(c.key)}`)
+  if (c.user) parts.push(`--user=${shellQuote(c.user)}`)
+  if (c.insecureSkipTlsVerify) parts.push('--insecure-skip-tls-verify')
+  return parts.join(' ')
+}
+
+async function leaderProgress(view: ClusterView, offline: StatusResult, f: Parameters<Parameters<typeof withClients>[1]>[0]): Promise<{ status: RaftStatus | null; error: string | null }> {
+  const p = view.primary
+  if (!p || offline.memberIdDec === null || p.leader === 0n || !findById(p.members, offline.memberIdDec)) return { status: null, error: null }
+  const leader = findById(p.members, p.leader)
+  const url = leader?.clientURLs[0]
+  if (!url) return { status: null, error: 'the leader publishes no client URL' }
+  try {
+    return { status: (await raftStatus(url, f.opts, f.tls)) ?? null, error: null }
+  } catch (err) {
+    return { status: null, error: (err as Error).message }
+  }
+}
+
+/** For a member ID of this cluster that the member list no longer shows: ask the leader's peer port. */
+async function removalProbe(view: ClusterView, offline: StatusResult, f: Parameters<Parameters<typeof withClients>[1]>[0]): Promise<PeerProbe | null> {
+  const p = view.primary
+  if (!p || offline.memberIdDec === null || offline.clusterIdDec !== p.clusterId || findById(p.members, offline.memberIdDec)) return null
+  const leader = findById(p.members, p.leader)
+  const url = leader?.peerURLs[0]
+  if (!leader || !url) return null
+  return probePeer(url, leader.id, p.clusterId, offline.memberIdDec, f.opts, f.tls)
+}
+
+/** Runs the check. Never writes to the data dir; writes the witness (state dir) only on OK. */
+export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
+  const t0 = performance.now()
+  const dataDir = resolve(opts.dataDir)
+  const stateDir = opts.stateDir ?? DEFAULT_STATE_DIR
+  return withClients(opts.connection, async (f) => {
+    let offlineMs = 0
+    let onlineMs = 0
+    const [offline, view] = await Promise.all([
+      offlineEvidence(dataDir, opts.walDir).then((r) => { offlineMs = performance.now() - t0; return r }),
+      gatherClusterView(f, { discover: opts.discover }).then((v) => { onlineMs = performance.now() - t0; return v }),
+    ])
+    const [lp, wit, probe] = await Promise.all([
+      leaderProgress(view, offline, f),
+      offline.clusterIdDec !== null && offline.memberIdDec !== null
+        ? readWitness(stateDir, offline.clusterIdDec, offline.memberIdDec)
+        : Promise.resolve({ path: null as string | null, witness: null as Witness | null }),
+      removalProbe(view, offline, f),
+    ])
+    onlineMs = Math.max(onlineMs, performance.now() - t0)
+    const ctlEndpoints = view.primary?.endpoints.length ? view.primary.endpoints : opts.connection.endpoints
+    const config: CheckConfig = {
+      dataDir,
+      name: opts.name,
+      peerURLs: opts.peerURLs,
+      initialClusterState: opts.initialClusterState,
+      snapshotCount: opts.snapshotCount ?? DEFAULT_SNAPSHOT_COUNT,
+      etcdctl: `etcdctl ${connectionFlagsText(opts.connection, ctlEndpoints)}`,
+      connectionFlags: connectionFlagsText(opts.connection),
+    }
+    const d = decide({ offline, view, leaderProgress: lp.status, witness: wit.witness, peerProbe: probe, config })
+    if (lp.error) d.warnings.push(`leader progress unavailable: ${lp.error}`)
+    const witnessFile: CheckResult['witnessFile'] = { path: wit.path, written: false, error: null }
+    if (d.verdict === 'OK' && opts.witness !== false && offline.clusterIdDec !== null && offline.memberIdDec !== null && offline.hardState && view.primary) {
+      const byId = findById(view.primary.members, offline.memberIdDec)
+      try {
+        witnessFile.path = await writeWitness(stateDir, {
+          clusterId: offline.clusterId!, memberId: offline.memberId!, name: byId?.name ?? opts.name ?? '', peerURLs: byId?.peerURLs ?? [],
+          lastSeenCommit: offline.hardState.commit, lastSeenTerm: offline.hardState.term, lastIndex: offline.lastIndex ?? offline.hardState.commit,
+          revision: offline.revision, clusterRaftIndex: view.primary.raftIndex, dataDir,
+        }, offline.clusterIdDec, offline.memberIdDec)
+        witnessFile.written = true
+      } catch (err) {
+        witnessFile.error = (err as Error).message
+        d.warnings.push(`witness not recorded: ${(err as Error).message}`)
+      }
+    }
+    return { resultVersion: 1 as const, ...d, witnessFile, elapsedMs: Math.round(performance.now() - t0), timings: { offlineMs: Math.round(offlineMs), onlineMs: Math.round(onlineMs) } }
+  })
+}
