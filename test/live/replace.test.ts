@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { etcdctl, tempDir } from '../support/etcd.js'
 import { hashTree, type TreeEntry } from '../support/tree-hash.js'
-import { killPidFile, makePki, memberList, runCli, startScriptCluster, type ScriptMember } from '../replace/helpers.js'
+import { killPidFile, makePki, memberList, runCli, startScriptCluster, waitHealthyURL, type ScriptMember } from '../replace/helpers.js'
 
 const T = 240_000
 let base: string
@@ -145,5 +145,23 @@ describe('replace on a live 3-member TLS cluster', () => {
     await expectHealthy()
     expect((await memberList(eps, m3.tls)).find((m) => m.name === 'm3')!.id).not.toBe(oldId)
     for (const ep of eps) expect(await countKeys('before', ep)).toBe(300)
+  }, T)
+
+  it('afterwards `etcd-inspect check` says OK for every member (each checked while stopped, as ExecStartPre would)', async (ctx) => {
+    for (const m of members) {
+      execFileSync('sh', [m.scripts.stop])
+      try {
+        const r = await runCli(['check', m.dataDir, ...conn, '--name', m.name, '--initial-advertise-peer-urls', m.peerURL, '--state-dir', join(base, 'check-state'), '-w', 'json'])
+        const v = JSON.parse(r.stdout) as { verdict: string; subReason?: string; reason: string }
+        // Until the shared WAL reader lands (branch wal), check cannot read the dir: skip, do not pass.
+        if (v.verdict === 'UNKNOWN' && v.subReason === 'OFFLINE_UNREADABLE' && /WAL reader is not available/.test(v.reason)) ctx.skip()
+        expect(r.code, r.stdout.slice(0, 1500) + r.stderr).toBe(0)
+        expect(v.verdict).toBe('OK')
+      } finally {
+        execFileSync('sh', [m.scripts.start])
+        await waitHealthyURL(m.clientURL, m.tls)
+      }
+    }
+    await expectHealthy()
   }, T)
 })
