@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatEnv, formatUnit, lineDiff, parseEnvFile, parseUnitFile, renderSettings } from '../../src/app/replace/config-render.js'
+import { formatEnv, formatUnit, lineDiff, parseEnvFile, parseUnitFile, render, renderSettings } from '../../src/app/replace/config-render.js'
 
 const old = `# etcd m3
 ETCD_NAME=m3
@@ -40,5 +40,12 @@ describe('config rendering', () => {
     expect(unit).toContain('--initial-cluster-state=existing')
     expect(unit).toContain('--initial-cluster=x=https://10.0.0.9:2380')
     expect(parseUnitFile(unit)).toEqual(s)
+  })
+
+  it('edits an env file in place: only the changed lines differ', () => {
+    const s = renderSettings({ old: parseEnvFile(old), name: 'm3', peerURLs: ['https://10.0.0.3:2380'], dataDir: '/var/lib/etcd/m3', others: [{ name: 'm1', peerURLs: ['https://10.0.0.1:2380'] }, { name: 'm2', peerURLs: ['https://10.0.0.2:2380'] }] })
+    const text = render('env', s, old)
+    expect(text).toBe(old.replace('ETCD_INITIAL_CLUSTER_STATE=new', 'ETCD_INITIAL_CLUSTER_STATE=existing'))
+    expect(lineDiff(old, text, 'a', 'b').split('\n').filter((l) => /^[-+][^-+]/.test(l))).toEqual(['-ETCD_INITIAL_CLUSTER_STATE=new', '+ETCD_INITIAL_CLUSTER_STATE=existing'])
   })
 })

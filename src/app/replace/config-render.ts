@@ -79,8 +79,29 @@ export function formatUnit(s: Map<string, string>, bin = '/usr/bin/etcd'): strin
     `ExecStart=${bin} \\`, flags.join(' \\\n'), 'Restart=on-failure', 'LimitNOFILE=65536', '', '[Install]', 'WantedBy=multi-user.target', ''].join('\n')
 }
 
-export function render(format: ConfigFormat, s: Map<string, string>): string {
-  return format === 'env' ? formatEnv(s) : formatUnit(s)
+/**
+ * Edits an env file in place: keeps comments, order and untouched lines verbatim, rewrites the
+ * lines whose value changes, appends new keys. The diff then shows only what the replacement changes.
+ */
+export function editEnv(oldText: string, s: Map<string, string>): string {
+  const seen = new Set<string>()
+  const q = (v: string): string => (/[\s#"']/.test(v) ? JSON.stringify(v) : v)
+  const lines = oldText.replace(/\n$/, '').split('\n').map((raw) => {
+    const one = parseEnvFile(raw)
+    const [k, v] = [...one][0] ?? []
+    if (k === undefined) return raw
+    seen.add(k)
+    const want = s.get(k)
+    if (want === undefined || want === v) return raw
+    return `${raw.trimStart().startsWith('export ') ? 'export ' : ''}${k}=${q(want)}`
+  })
+  for (const [k, v] of s) if (!seen.has(k)) lines.push(`${k}=${q(v)}`)
+  return lines.join('\n') + '\n'
+}
+
+export function render(format: ConfigFormat, s: Map<string, string>, oldText?: string): string {
+  if (format === 'env') return oldText !== undefined && oldText.trim() !== '' ? editEnv(oldText, s) : formatEnv(s)
+  return formatUnit(s)
 }
 
 /** A minimal line diff (LCS): ` ` kept, `-` removed, `+` added. */
@@ -94,8 +115,8 @@ export function lineDiff(a: string, b: string, labelA = 'old', labelB = 'new'): 
   let j = 0
   while (i < x.length || j < y.length) {
     if (i < x.length && j < y.length && x[i] === y[j]) { out.push(` ${x[i]}`); i++; j++ }
-    else if (j < y.length && (i >= x.length || dp[i]![j + 1]! >= dp[i + 1]![j]!)) out.push(`+${y[j++]}`)
-    else out.push(`-${x[i++]}`)
+    else if (i < x.length && (j >= y.length || dp[i + 1]![j]! >= dp[i]![j + 1]!)) out.push(`-${x[i++]}`)
+    else out.push(`+${y[j++]}`)
   }
   return out.filter((l) => l !== ' ').join('\n') + '\n'
 }

@@ -137,7 +137,7 @@ export async function buildPlan(opts: PlanOptions, opsIn?: ClusterOps): Promise<
 
     const others = pf.members.filter((m) => m.idHex !== targetIdHex)
     const settings = renderSettings({ old: cfg.settings, name, peerURLs, dataDir, others })
-    const content = render(cfg.format, settings)
+    const content = render(cfg.format, settings, cfg.text)
     const diff = lineDiff(cfg.text, content, opts.configPath, `${opts.configPath} (new)`)
 
     const opId = `r${utcStamp(now).toLowerCase()}-${randomBytes(3).toString('hex')}`
