@@ -15,6 +15,7 @@ export function renderPlan(p: Plan, fmt: OutputFormat): string {
   const lines = [
     `replace plan ${p.opId} (version ${p.version}, mode ${p.mode}, reason ${p.reason})`,
     `cluster ${p.cluster.idHex}, leader ${p.cluster.leaderHex}, members: ${p.cluster.members.map((m) => `${m.name || '(unstarted)'}=${m.idHex}${m.isLearner ? ' (learner)' : ''}`).join(', ')}`,
+    ...(p.mode === 'surge' ? [`replacement ${p.replacement.name} ${p.replacement.peerURLs.join(',')} (new host; added before the old member is removed)`] : []),
     `target ${p.target.name} ${p.target.idHex} ${p.target.peerURLs.join(',')}${p.target.inMembership ? '' : ' (already removed)'}; data dir ${p.target.dataDir}${p.target.dataDirIdentity ? ` (WAL: member ${p.target.dataDirIdentity.memberIdHex})` : ' (no WAL)'}`,
     `quorum: ${p.quorum.healthyVoters}/${p.quorum.voters} voters healthy; failures tolerated before ${p.quorum.toleranceBefore}, during ${p.quorum.toleranceDuring}, after ${p.quorum.toleranceAfter}`,
     `TLS: ${p.tls.checked ? (p.tls.findings.length ? p.tls.findings.join('; ') : 'server and peer certs OK') : 'not checked (no https URLs)'}`,

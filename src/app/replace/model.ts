@@ -60,7 +60,8 @@ export interface Plan {
   version: typeof PLAN_VERSION
   opId: string
   createdAt: string
-  mode: 'in-place'
+  /** in-place (mode A): remove -> archive -> re-add; surge (mode B): add a new member on a new URL first, then retire the old one. */
+  mode: 'in-place' | 'surge'
   /** Why the target is replaced: a live member, or a data dir whose member was already removed. */
   reason: 'MEMBER' | 'REMOVED_MEMBER'
   /** --force was given at plan time (small clusters). */
@@ -79,6 +80,8 @@ export interface Plan {
     inMembership: boolean
     wasLeader: boolean
   }
+  /** The member that takes the target's place: in place, the same name/URLs/data dir; surge, a new host. */
+  replacement: { name: string; peerURLs: string[]; clientURLs: string[]; dataDir: string }
   quorum: { voters: number; healthyVoters: number; toleranceBefore: number; toleranceDuring: number; toleranceAfter: number }
   stateDir: string
   configPath: string

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { join, resolve } from 'node:path'
 import { ClusterError, InputError, UnsafeOperationError, UsageError } from '../../errors.js'
 import { ClusterOps, type EndpointStatus } from './cluster-ops.js'
-import { checkInPlace } from './quorum.js'
+import { checkInPlace, quorum } from './quorum.js'
 import { identifyDataDir } from './wal-identity.js'
 import { lineDiff, parseEnvFile, parseUnitFile, render, renderSettings, type ConfigFormat } from './config-render.js'
 import { tlsPreflight } from './tls-preflight.js'
@@ -29,6 +29,8 @@ export interface PlanOptions {
   dataDir?: string
   stateDir?: string
   control: ProcessControlSpec
+  /** Surge mode (RECOVERY.md §6.1 B): the new member's env file/unit (new name, URLs, data dir) and how to start it. */
+  surge?: { configPath: string; configFormat?: ConfigFormat; control: ProcessControlSpec }
   force?: boolean
   stallTimeoutMs?: number
   startTimeoutMs?: number
@@ -128,6 +130,10 @@ export async function buildPlan(opts: PlanOptions, opsIn?: ClusterOps): Promise<
       }
       if (reason === 'REMOVED_MEMBER' && pf.members.some((m) => m.idHex === ident.memberIdHex)) refuse('data-dir-other-member', `data dir ${dataDir} belongs to current member ${ident.memberIdHex}`)
     }
+    if (opts.surge) {
+      if (reason !== 'MEMBER') refuse('surge-target-removed', `the target is no longer a member: replace it in place (without --new-config)`)
+      return await buildSurgePlan(opts, opts.surge, pf, { now, stateDir, cfg, name, peerURLs, clientURLs, dataDir, targetIdHex, ident })
+    }
     const q = checkInPlace({ voters: pf.members.filter((m) => !m.isLearner).map((m) => m.idHex), healthy: pf.healthyVoters, target: reason === 'MEMBER' ? targetIdHex : undefined, force: !!opts.force })
     if (q.refusal) refuse(q.refusal.code, q.refusal.message)
 
@@ -189,6 +195,7 @@ export async function buildPlan(opts: PlanOptions, opsIn?: ClusterOps): Promise<
 
     return {
       version: PLAN_VERSION, opId, createdAt: now.toISOString(), mode: 'in-place', reason, force: !!opts.force,
+      replacement: { name, peerURLs, clientURLs, dataDir },
       cluster: { idHex: pf.clusterIdHex, leaderHex: pf.leaderHex, members: pf.members },
       connection: opts.connection,
       target: { idHex: targetIdHex, name, peerURLs, clientURLs, dataDir, ...(ident ? { dataDirIdentity: { memberIdHex: ident.memberIdHex, clusterIdHex: ident.clusterIdHex } } : {}), inMembership: reason === 'MEMBER', wasLeader },
@@ -200,6 +207,89 @@ export async function buildPlan(opts: PlanOptions, opsIn?: ClusterOps): Promise<
     }
   } finally {
     if (!opsIn) ops.close()
+  }
+}
+
+interface Resolved {
+  now: Date
+  stateDir: string
+  cfg: { text: string; settings: Map<string, string>; format: ConfigFormat }
+  name: string
+  peerURLs: string[]
+  clientURLs: string[]
+  dataDir: string
+  targetIdHex: string
+  ident?: { memberIdHex: string; clusterIdHex: string }
+}
+
+/**
+ * Mode B: the old member is healthy and its replacement lives on a new host/URL. Add the new one
+ * as a learner, start, catch up, promote, and only then remove, stop and archive the old one, so
+ * fault tolerance never drops below today's. Needs every voter connected (etcd's add check).
+ */
+async function buildSurgePlan(opts: PlanOptions, sg: NonNullable<PlanOptions['surge']>, pf: Preflight, r: Resolved): Promise<Plan> {
+  const ncfg = readConfig(sg.configPath, sg.configFormat)
+  const nname = ncfg.settings.get('ETCD_NAME')
+  const npeer = splitUrls(ncfg.settings.get('ETCD_INITIAL_ADVERTISE_PEER_URLS'))
+  const nclient = splitUrls(ncfg.settings.get('ETCD_ADVERTISE_CLIENT_URLS'))
+  const ndata = resolve(ncfg.settings.get('ETCD_DATA_DIR') ?? '')
+  if (!nname || npeer.length === 0 || nclient.length === 0 || !ncfg.settings.get('ETCD_DATA_DIR')) throw new UsageError(`${sg.configPath} must set ETCD_NAME, ETCD_DATA_DIR, ETCD_INITIAL_ADVERTISE_PEER_URLS and ETCD_ADVERTISE_CLIENT_URLS`)
+  if (npeer.some((u) => r.peerURLs.includes(u))) refuse('surge-same-url', `the new member uses the target's peer URL ${npeer.join(',')}: that is an in-place replacement (drop --new-config)`)
+  const owner = pf.members.find((m) => m.peerURLs.some((u) => npeer.includes(u)))
+  if (owner) refuse('peer-url-taken', `member ${owner.name || '(unstarted)'} ${owner.idHex} already owns ${npeer.join(',')}`)
+  if (pf.members.some((m) => m.name === nname)) refuse('name-taken', `a member named ${nname} already exists`)
+  if (!(existsSync(ndata) ? readdirSync(ndata).length === 0 : true)) refuse('data-dir-not-empty', `the new member's data dir ${ndata} is not empty`)
+  const voters = pf.members.filter((m) => !m.isLearner).map((m) => m.idHex)
+  const down = voters.filter((v) => !pf.healthyVoters.includes(v))
+  if (down.length > 0) refuse('voter-down', `voter ${down.join(', ')} is unhealthy: a surge add needs every voter connected; replace in place instead`)
+  const n = voters.length
+  if (n <= 2 && !opts.force) refuse('small-cluster', `a ${n}-member cluster has no fault tolerance while the new member joins; pass --force to accept that`)
+  const tls = tlsPreflight(ncfg.settings, npeer, nclient, r.now)
+  const tlsErr = tls.findings.find((f) => f.severity === 'error')
+  if (tlsErr) refuse(tlsErr.code, tlsErr.message, 'reissue the certificate before adding the member')
+  const settings = renderSettings({ old: ncfg.settings, name: nname, peerURLs: npeer, dataDir: ndata, others: pf.members })
+  const content = render(ncfg.format, settings, ncfg.text)
+  const diff = lineDiff(ncfg.text, content, sg.configPath, `${sg.configPath} (new)`)
+  const opId = `r${utcStamp(r.now).toLowerCase()}-${randomBytes(3).toString('hex')}`
+  const stall = opts.stallTimeoutMs ?? 300000
+  const startTimeoutMs = opts.startTimeoutMs ?? 120000
+  const others = pf.members.filter((m) => m.idHex !== r.targetIdHex)
+  const src = others.find((m) => m.idHex === pf.leaderHex) ?? others[0]!
+  const snapPath = join(r.stateDir, 'snapshots', `${opId}.db`)
+  const q = { voters: n, healthyVoters: pf.healthyVoters.length, toleranceBefore: pf.healthyVoters.length - quorum(n), toleranceDuring: pf.healthyVoters.length - quorum(n), toleranceAfter: n - quorum(n) }
+  const steps: StepDraft[] = [
+    { kind: 'snapshot', endpoint: src.clientURLs[0]!, path: snapPath, title: `snapshot from ${src.name}`, destructive: false, preconditions: [`${src.name} is healthy`],
+      actions: [`Maintenance.Snapshot via ${src.clientURLs[0]} -> ${snapPath}`, 'verify the SHA-256 trailer'], rollback: 'none needed' },
+    { kind: 'add-learner', name: nname, peerURLs: npeer, title: `add ${nname} as a learner`, destructive: true, preconditions: ['every voter is connected', 'the learner slot is free', `${ndata} is absent or empty`],
+      actions: [`Cluster.MemberAdd(peerURLs=${npeer.join(',')}, isLearner=true)`], rollback: 'an unstarted learner can be removed safely (replace abort --remove-learner)' },
+    { kind: 'write-config', path: sg.configPath, content, diff, title: `write ${sg.configPath}`, destructive: true, preconditions: ['the learner exists'],
+      actions: [`write ${sg.configPath} (tmp + fsync + rename)`], rollback: 'restore the .bak copy' },
+    { kind: 'start-member', control: sg.control, clientURLs: nclient, peerURLs: npeer, startTimeoutMs, title: `start ${nname} (existing)`, destructive: true, preconditions: ['its data dir is empty'],
+      actions: [...describeStart(sg.control), `wait <= ${startTimeoutMs / 1000}s for Status on ${nclient[0]}`], rollback: 'stop it; remove the learner' },
+    { kind: 'wait-caught-up', clientURLs: nclient, stallTimeoutMs: stall, title: 'wait until the learner has caught up', destructive: false, preconditions: ['the learner has started'],
+      actions: ['poll Status: learner raftAppliedIndex vs leader raftIndex'], rollback: 'none needed' },
+    { kind: 'promote-learner', peerURLs: npeer, stallTimeoutMs: stall, title: `promote ${nname}`, destructive: true, preconditions: ['the learner is in sync'],
+      actions: ['Cluster.MemberPromote(new ID), retried while "not in sync"'], rollback: 'none; the cluster has N+1 voters until the old member is removed' },
+    { kind: 'remove-member', memberIdHex: r.targetIdHex, peerURLs: r.peerURLs, title: `remove the old member ${r.name} ${r.targetIdHex}`, destructive: true,
+      preconditions: [`quorum holds without ${r.targetIdHex}`], actions: [`Cluster.MemberRemove(ID=${r.targetIdHex})`], rollback: 'cannot be undone' },
+    { kind: 'stop-member', control: opts.control, clientURLs: r.clientURLs, peerURLs: r.peerURLs, title: `stop ${r.name}`, destructive: true, preconditions: ['it was removed (it exits by itself; stop/mask keeps it down)'],
+      actions: describeStop(opts.control), rollback: 'none' },
+  ]
+  if (existsSync(r.dataDir) && readdirSync(r.dataDir).length > 0) {
+    steps.push({ kind: 'archive-data-dir', dataDir: r.dataDir, expectMemberIdHex: r.targetIdHex, expectClusterIdHex: pf.clusterIdHex, title: `move ${r.dataDir} aside`, destructive: true,
+      preconditions: ['no etcd runs on the dir', `its WAL says member ${r.targetIdHex}`], actions: [`rename(${r.dataDir}, ${r.dataDir}.removed-${r.targetIdHex}-<UTC timestamp>)`, 'write ARCHIVE.json'], rollback: 'none needed' })
+  }
+  steps.push({ kind: 'verify', expectVoters: n, title: 'verify the cluster', destructive: false, preconditions: [], actions: [`every member healthy, cluster ${pf.clusterIdHex}, ${n} voters, no learner`], rollback: 'none' })
+  return {
+    version: PLAN_VERSION, opId, createdAt: r.now.toISOString(), mode: 'surge', reason: 'MEMBER', force: !!opts.force,
+    replacement: { name: nname, peerURLs: npeer, clientURLs: nclient, dataDir: ndata },
+    cluster: { idHex: pf.clusterIdHex, leaderHex: pf.leaderHex, members: pf.members },
+    connection: opts.connection,
+    target: { idHex: r.targetIdHex, name: r.name, peerURLs: r.peerURLs, clientURLs: r.clientURLs, dataDir: r.dataDir, ...(r.ident ? { dataDirIdentity: { memberIdHex: r.ident.memberIdHex, clusterIdHex: r.ident.clusterIdHex } } : {}), inMembership: true, wasLeader: pf.leaderHex === r.targetIdHex },
+    quorum: q, stateDir: r.stateDir, configPath: resolve(sg.configPath), configFormat: ncfg.format,
+    tls: { checked: tls.checked, findings: tls.findings.map((f) => `${f.severity}: ${f.message}`) },
+    warnings: tls.findings.filter((f) => f.severity === 'warning').map((f) => f.message),
+    steps: steps.map((st, i) => ({ ...st, n: i + 1 }) as Step),
   }
 }
 

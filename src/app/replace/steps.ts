@@ -56,7 +56,8 @@ export async function liveList(c: StepContext): Promise<MemberListResult> {
 
 /** The member that owns the target's peer URL under a new ID (the replacement), if any. */
 export function newMember(c: StepContext, l: MemberListResult): PlanMember | undefined {
-  return l.members.find((m) => m.idHex !== c.plan.target.idHex && m.peerURLs.some((u) => c.plan.target.peerURLs.includes(u)))
+  const urls = c.plan.replacement.peerURLs
+  return l.members.find((m) => m.idHex !== c.plan.target.idHex && m.peerURLs.some((u) => urls.includes(u)))
 }
 
 function portOpen(url: string, timeoutMs = 1000): Promise<boolean> {
@@ -214,10 +215,15 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
     },
     async pre(_s, c) {
       const l = await liveList(c)
-      if (l.members.some((m) => m.idHex === c.plan.target.idHex)) refuse('target-still-member', `member ${c.plan.target.idHex} is still in the cluster; not adding`)
+      if (c.plan.mode === 'in-place' && l.members.some((m) => m.idHex === c.plan.target.idHex)) refuse('target-still-member', `member ${c.plan.target.idHex} is still in the cluster; not adding`)
+      if (c.plan.mode === 'surge') {
+        const { voters, healthy } = await healthyVoters(c, l)
+        const down = voters.filter((v) => !healthy.includes(v))
+        if (down.length > 0) refuse('voter-down', `voter ${down.join(', ')} is unhealthy; a surge add needs every voter connected; not adding`)
+      }
       const ln = l.members.filter((m) => m.isLearner)
       if (ln.length > 0) refuse('learner-pending', `another learner is pending (${ln.map((m) => `${m.idHex} ${m.peerURLs.join(',')}`).join('; ')}); not adding`)
-      const d = c.plan.target.dataDir
+      const d = c.plan.replacement.dataDir
       if (!dirAbsentOrEmpty(d)) refuse('data-dir-not-empty', `${d} is not empty; a new member must start from an empty dir`)
     },
     async act(s, c) {
@@ -272,10 +278,11 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
     async pre(s, c) {
       const nm = newMember(c, await liveList(c))
       if (!nm) refuse('no-learner', 'the replacement member is not in the cluster; run the add step first (resume)')
-      const ident = existsSync(c.plan.target.dataDir) ? readDirIdentity(c.plan.target.dataDir) : undefined
-      if (ident && ident.memberIdHex !== nm!.idHex) refuse('data-dir-not-empty', `${c.plan.target.dataDir} holds member ${ident.memberIdHex}, not the new ${nm!.idHex}; not starting`)
-      if (!ident && !dirAbsentOrEmpty(c.plan.target.dataDir) && readdirSync(c.plan.target.dataDir).some((n) => n !== 'member')) {
-        refuse('data-dir-not-empty', `${c.plan.target.dataDir} is not empty; not starting`)
+      const dd = c.plan.replacement.dataDir
+      const ident = existsSync(dd) ? readDirIdentity(dd) : undefined
+      if (ident && ident.memberIdHex !== nm!.idHex) refuse('data-dir-not-empty', `${dd} holds member ${ident.memberIdHex}, not the new ${nm!.idHex}; not starting`)
+      if (!ident && !dirAbsentOrEmpty(dd) && readdirSync(dd).some((n) => n !== 'member')) {
+        refuse('data-dir-not-empty', `${dd} is not empty; not starting`)
       }
     },
     async act(s, c) {

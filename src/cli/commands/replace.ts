@@ -32,6 +32,10 @@ interface PlanFlags {
   fromPlan?: string
   op?: string
   removeLearner?: boolean
+  newConfig?: string
+  newStartCmd?: string
+  newStopCmd?: string
+  newSystemdUnit?: string
 }
 
 function addPlanOptions(cmd: Command): Command {
@@ -48,6 +52,10 @@ function addPlanOptions(cmd: Command): Command {
     .option('--force', 'accept a 1-/2-member cluster (no fault tolerance during the replacement)')
     .option('--stall-timeout <duration>', 'give up waiting for learner progress after this long (default 5m)')
     .option('--start-timeout <duration>', 'wait this long for the new member to answer (default 2m)')
+    .option('--new-config <file>', 'surge mode: the new member\'s env file/unit (new name, URLs, data dir); added before the old one is removed')
+    .option('--new-start-cmd <cmd>', 'surge mode: shell command that starts the new member')
+    .option('--new-stop-cmd <cmd>', 'surge mode: shell command that stops the new member (rollback; default true)')
+    .option('--new-systemd-unit <unit>', 'surge mode: the new member\'s systemd unit')
 }
 
 export function planOptionsFrom(f: PlanFlags, env: NodeJS.ProcessEnv = process.env): PlanOptions {
@@ -58,6 +66,12 @@ export function planOptionsFrom(f: PlanFlags, env: NodeJS.ProcessEnv = process.e
     control = { kind: 'systemd', unit: f.systemdUnit }
   } else if (f.stopCmd && f.startCmd) control = { kind: 'commands', stopCmd: f.stopCmd, startCmd: f.startCmd }
   else throw new UsageError('pass --stop-cmd and --start-cmd, or --systemd-unit', 'apply must be able to stop and start the target')
+  let surge: PlanOptions['surge']
+  if (f.newConfig) {
+    const nc: ProcessControlSpec | undefined = f.newSystemdUnit ? { kind: 'systemd', unit: f.newSystemdUnit } : f.newStartCmd ? { kind: 'commands', startCmd: f.newStartCmd, stopCmd: f.newStopCmd ?? 'true' } : undefined
+    if (!nc) throw new UsageError('--new-config needs --new-start-cmd or --new-systemd-unit')
+    surge = { configPath: f.newConfig, control: nc }
+  } else if (f.newStartCmd || f.newSystemdUnit) throw new UsageError('--new-start-cmd/--new-systemd-unit need --new-config')
   const c = connectionOptionsFrom(f as Record<string, unknown>, env)
   const connection: ConnectionSpec = {
     endpoints: c.endpoints, dialTimeoutMs: c.dialTimeoutMs, commandTimeoutMs: c.commandTimeoutMs,
@@ -69,6 +83,7 @@ export function planOptionsFrom(f: PlanFlags, env: NodeJS.ProcessEnv = process.e
     ...(f.configFormat ? { configFormat: f.configFormat as 'env' | 'unit' } : {}),
     ...(f.member ? { member: f.member } : {}), ...(f.dataDir ? { dataDir: f.dataDir } : {}), ...(f.stateDir ? { stateDir: f.stateDir } : {}),
     force: !!f.force,
+    ...(surge ? { surge } : {}),
     ...(f.stallTimeout ? { stallTimeoutMs: parseGoDuration(f.stallTimeout, 'stall-timeout') } : {}),
     ...(f.startTimeout ? { startTimeoutMs: parseGoDuration(f.startTimeout, 'start-timeout') } : {}),
   }
