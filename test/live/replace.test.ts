@@ -6,15 +6,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { etcdctl, tempDir } from '../support/etcd.js'
 import { hashTree, type TreeEntry } from '../support/tree-hash.js'
-import { killPidFile, makePki, memberList, runCli, startScriptCluster, waitHealthyURL, type ScriptMember } from '../replace/helpers.js'
+import { envFileText, killPidFile, makePki, memberList, runCli, startScriptCluster, tlsFilesFor, waitHealthyURL, writeScripts, type ScriptMember, type TestPki } from '../replace/helpers.js'
+import { allocate } from '../support/etcd.js'
 
 const T = 240_000
 let base: string
 let members: ScriptMember[]
+let pki: TestPki
 let eps: string[]
 let conn: string[]
 const stateDir = (): string => join(base, 'state')
@@ -60,7 +62,8 @@ beforeAll(async () => {
   base = tempDir('replace-live-')
   const pkiDir = join(base, 'pki')
   mkdirSync(pkiDir)
-  members = await startScriptCluster(3, base, makePki(pkiDir))
+  pki = makePki(pkiDir)
+  members = await startScriptCluster(3, base, pki)
   eps = members.map((m) => m.clientURL)
   const t = members[0]!.tls
   conn = ['--endpoints', eps.join(','), '--cacert', t.ca, '--cert', t.clientCert, '--key', t.clientKey]
@@ -145,6 +148,41 @@ describe('replace on a live 3-member TLS cluster', () => {
     await expectHealthy()
     expect((await memberList(eps, m3.tls)).find((m) => m.name === 'm3')!.id).not.toBe(oldId)
     for (const ep of eps) expect(await countKeys('before', ep)).toBe(300)
+  }, T)
+
+  it('surge mode: replaces healthy m1 by m4 on a new host; fault tolerance never drops', async () => {
+    const m1 = members[0]!
+    const id1 = (await memberList(eps, m1.tls)).find((m) => m.name === 'm1')!.id
+    const slot = await allocate('m4', '127.0.0.4', true)
+    const tls = tlsFilesFor(pki, pki.member('m4', '127.0.0.4'))
+    const spec = { name: 'm4', dataDir: join(base, 'm4.etcd'), clientURL: slot.clientURL, peerURL: slot.peerURL, initialCluster: `m4=${slot.peerURL}`, state: 'new' as const, tls }
+    const envFile = join(base, 'm4.env')
+    writeFileSync(envFile, envFileText(spec))
+    const m4: ScriptMember = { ...spec, host: '127.0.0.4', envFile, tls, scripts: writeScripts(base, 'm4', envFile) }
+    const plan = await runCli(['replace', 'plan', ...planArgs(m1), '--new-config', envFile, '--new-start-cmd', m4.scripts.start, '--new-stop-cmd', m4.scripts.stop, '-w', 'json', '-o', join(base, 'plan-surge.json')])
+    expect(plan.stderr).toBe('')
+    expect(plan.code).toBe(0)
+    const p = JSON.parse(plan.stdout)
+    expect(p.mode).toBe('surge')
+    expect(p.steps.map((x: { kind: string }) => x.kind)).toEqual(['snapshot', 'add-learner', 'write-config', 'start-member', 'wait-caught-up', 'promote-learner', 'remove-member', 'stop-member', 'archive-data-dir', 'verify'])
+    expect(p.quorum).toMatchObject({ voters: 3, toleranceBefore: 1, toleranceDuring: 1, toleranceAfter: 1 })
+    members.push(m4) // afterAll stops it by PID
+    const r = await runCli(['replace', 'apply', '--plan', join(base, 'plan-surge.json'), '--yes', '-w', 'json'])
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    const res = JSON.parse(r.stdout)
+    expect(res.facts.archivePath).toMatch(new RegExp(`m1\\.etcd\\.removed-${id1}-`))
+    members.splice(0, 1)
+    members.splice(2, 1)
+    members.unshift(m4)
+    killPidFile(m1.scripts.pidFile)
+    eps = members.map((m) => m.clientURL)
+    const list = await memberList(eps, m4.tls)
+    expect(list.map((m) => m.name).sort()).toEqual(['m2', 'm3', 'm4'])
+    expect(list.every((m) => !m.learner)).toBe(true)
+    await expectHealthy()
+    for (const ep of eps) expect(await countKeys('before', ep)).toBe(300)
+    expect(readFileSync(envFile, 'utf8')).toMatch(/ETCD_INITIAL_CLUSTER_STATE=existing/)
   }, T)
 
   it('afterwards `etcd-inspect check` says OK for every member (each checked while stopped, as ExecStartPre would)', async (ctx) => {
