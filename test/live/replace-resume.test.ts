@@ -6,15 +6,17 @@
  * consistent with its manifest. One cluster for the whole file.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { appendFileSync, mkdirSync } from 'node:fs'
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { etcdctl, tempDir } from '../support/etcd.js'
-import { killPidFile, makePki, memberList, runCli, startScriptCluster, type ScriptMember } from '../replace/helpers.js'
+import { killPidFile, makePki, memberList, newHostMember, runCli, startScriptCluster, type ScriptMember, type TestPki } from '../replace/helpers.js'
 import { verifyArchive } from '../../src/io/archive.js'
 
 const T = 600_000
 let base: string
 let members: ScriptMember[]
+let pki: TestPki
+const extra: ScriptMember[] = []
 let eps: string[]
 let conn: string[]
 const stateDir = (): string => join(base, 'state')
@@ -37,7 +39,9 @@ async function keysOk(ep: string): Promise<number> {
 beforeAll(async () => {
   base = tempDir('replace-resume-')
   mkdirSync(join(base, 'pki'))
-  members = await startScriptCluster(3, base, makePki(join(base, 'pki')))
+  pki = makePki(join(base, 'pki'))
+  members = await startScriptCluster(3, base, pki)
+  extra.push(...members)
   eps = members.map((m) => m.clientURL)
   const t = members[0]!.tls
   conn = ['--endpoints', eps.join(','), '--cacert', t.ca, '--cert', t.clientCert, '--key', t.clientKey]
@@ -45,7 +49,7 @@ beforeAll(async () => {
 }, T)
 
 afterAll(() => {
-  for (const m of members ?? []) killPidFile(m.scripts.pidFile)
+  for (const m of extra) killPidFile(m.scripts.pidFile)
 })
 
 const points = [
@@ -70,8 +74,8 @@ describe('replace apply killed at every step boundary; resume finishes', () => {
       const name = kind === 'move-leader' ? await leaderName() : members[round++ % 3]!.name
       const m = members.find((x) => x.name === name)!
       const before = (await memberList(eps, m.tls)).find((x) => x.name === name)!.id
-      // A config that differs from the rendered one, so write-config acts in every round.
-      appendFileSync(m.envFile, `# round ${round}\n`)
+      // A config that differs from the rendered one (an operator's file still saying "new"), so write-config acts in every round.
+      writeFileSync(m.envFile, readFileSync(m.envFile, 'utf8').replace(/^ETCD_INITIAL_CLUSTER_STATE=.*$/m, 'ETCD_INITIAL_CLUSTER_STATE=new'))
       const planFile = join(base, `plan-${point.replace(':', '-')}.json`)
       const plan = await runCli(['replace', 'plan', ...conn, '--config', m.envFile, '--state-dir', stateDir(), '--stop-cmd', m.scripts.stop, '--start-cmd', m.scripts.start, '-w', 'json', '-o', planFile])
       expect(plan.stderr).toBe('')
@@ -104,6 +108,36 @@ describe('replace apply killed at every step boundary; resume finishes', () => {
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/^Error: no unfinished operation in the journal/)
   })
+
+  // (In surge mode the removed old member exits by itself, so stop-member is usually already done and skipped.)
+  const surgePoints = ['add-learner:done', 'start-member:acted', 'promote-learner:acted', 'remove-member:done', 'archive-data-dir:acted']
+  for (const [i, point] of surgePoints.entries()) {
+    it(`surge: crash at ${point}`, async () => {
+      const old = members[i % 3]!
+      const nm = await newHostMember(base, pki, `s${i + 1}`, `127.0.0.${4 + i}`)
+      extra.push(nm)
+      const planFile = join(base, `plan-surge-${i}.json`)
+      const plan = await runCli(['replace', 'plan', ...conn, '--config', old.envFile, '--state-dir', stateDir(), '--stop-cmd', old.scripts.stop, '--start-cmd', old.scripts.start,
+        '--new-config', nm.envFile, '--new-start-cmd', nm.scripts.start, '--new-stop-cmd', nm.scripts.stop, '-w', 'json', '-o', planFile])
+      expect(plan.stderr).toBe('')
+      expect(JSON.parse(plan.stdout).mode).toBe('surge')
+      const crashed = await runCli(['replace', 'apply', '--plan', planFile, '--yes'], { ETCD_INSPECT_REPLACE_CRASH: point })
+      expect(crashed.signal, crashed.stderr).toBe('SIGKILL')
+      const r = await runCli(['replace', 'resume', '--state-dir', stateDir(), '--yes', '-w', 'json'])
+      expect(r.stderr).toBe('')
+      expect(r.code).toBe(0)
+      members[i % 3] = nm
+      eps = members.map((m) => m.clientURL)
+      conn[1] = eps.join(',')
+      const list = await memberList(eps, nm.tls)
+      expect(list.map((m) => m.name).sort()).toEqual(members.map((m) => m.name).sort())
+      expect(list.every((m) => !m.learner)).toBe(true)
+      await etcdctl(eps, ['endpoint', 'health'], nm.tls)
+      for (const ep of eps) expect(await keysOk(ep)).toBe(50)
+      const res = JSON.parse(r.stdout) as { facts: Record<string, string> }
+      expect(verifyArchive(res.facts.archivePath!)).toEqual([])
+    }, T)
+  }
 
   it('abort after the learner was added removes the unstarted learner; resume then refuses the op', async () => {
     const m = members[0]!

@@ -160,3 +160,13 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 
     })
   })
 }
+
+/** A not-yet-started member on a new loopback host (surge tests): cert, env file, scripts. */
+export async function newHostMember(base: string, pki: TestPki, name: string, host: string): Promise<ScriptMember> {
+  const slot = await allocate(name, host, true)
+  const tls = tlsFilesFor(pki, pki.member(name, host))
+  const spec: MemberSpec = { name, dataDir: join(base, `${name}.etcd`), clientURL: slot.clientURL, peerURL: slot.peerURL, initialCluster: `${name}=${slot.peerURL}`, state: 'new', tls }
+  const envFile = join(base, `${name}.env`)
+  writeFileSync(envFile, envFileText(spec))
+  return { ...spec, host, envFile, tls, scripts: writeScripts(base, name, envFile) }
+}
