@@ -5,9 +5,10 @@
  * never depend on a decoder's internals. Everything here is read-only.
  */
 import { readdirSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { InspectError } from '../errors.js'
 import { readDbSummary } from './db-summary.js'
+import { readWalSummary } from './wal.js'
 
 /** A WAL segment by name: `%016x-%016x.wal` = seq-index (FORMATS.md §2.1). */
 export interface WalSegmentName {
@@ -42,6 +43,10 @@ export interface WalFacts {
   confChanges: WalConfChange[]
   /** How the log ends: clean, torn tail in the last segment (repairable), or corruption. */
   end: { status: 'ok' | 'torn-tail' | 'corrupt'; file?: string; offset?: number; code?: string; detail?: string }
+  /** Every error and warning the WAL reader found (seq gaps, CRC mismatches, torn tail, ...). */
+  findings?: { severity: 'error' | 'warning' | 'info'; code: string; file?: string; offset?: number; detail: string; hint?: string }[]
+  /** WAL snapshot records carry a conf state (written from etcd 3.5). */
+  snapshotConfState?: boolean
 }
 
 /** What the bbolt db says (etcd schema), from a read of its meta page and a few buckets. */
@@ -89,9 +94,42 @@ export function listWalSegments(walDir: string): WalSegmentName[] {
   return out
 }
 
-/** The WAL reader used by default. */
-export const readWalFacts: WalFactsReader = async () => {
-  throw new SourceUnavailableError('WAL')
+const confChangeKinds: Record<string, WalConfChange['type']> = {
+  ConfChangeAddNode: 'add', ConfChangeRemoveNode: 'remove', ConfChangeUpdateNode: 'update', ConfChangeAddLearnerNode: 'add-learner',
+}
+
+/**
+ * The WAL reader used by default: the WAL library's summary (one sequential pass with the CRC
+ * chain; only conf-change payloads are decoded).
+ */
+export const readWalFacts: WalFactsReader = async (walDir) => {
+  const s = readWalSummary(walDir, { walDir })
+  const segments: WalSegmentName[] = s.segments.flatMap((g) =>
+    g.seq === undefined || g.nameIndex === undefined ? [] : [{ name: basename(g.file), seq: g.seq, index: g.nameIndex, size: g.size }])
+  const firstError = s.findings.find((f) => f.severity === 'error')
+  const torn = s.findings.find((f) => f.code === 'torn-tail')
+  const endFinding = s.end === 'corrupt' ? firstError : s.end === 'torn-tail' ? torn : undefined
+  return {
+    walDir: s.layout.walDir,
+    segments,
+    metadata: s.memberIdDec !== undefined && s.clusterIdDec !== undefined ? { nodeId: s.memberIdDec, clusterId: s.clusterIdDec } : null,
+    hardState: s.hardState ?? null,
+    firstIndex: s.firstIndex ?? null,
+    lastIndex: s.lastIndex ?? null,
+    snapshots: s.snapshots.map((r) => ({ index: r.index, term: r.term })),
+    // An entry overwritten by a later leader never took effect.
+    confChanges: s.confChanges.filter((c) => !c.replaced && confChangeKinds[c.type] !== undefined).map((c) => ({
+      index: c.index, term: c.term, type: confChangeKinds[c.type]!, nodeId: c.nodeId, ...(c.peerURLs ? { peerURLs: c.peerURLs } : {}),
+    })),
+    end: {
+      status: s.end === 'clean' ? 'ok' : s.end,
+      ...(endFinding ? { file: endFinding.file, ...(endFinding.offset >= 0 ? { offset: endFinding.offset } : {}), code: endFinding.code, detail: endFinding.detail } : {}),
+    },
+    findings: s.findings.filter((f) => f.severity !== 'info').map((f) => ({
+      severity: f.severity, code: f.code, file: f.file, ...(f.offset >= 0 ? { offset: f.offset } : {}), detail: f.detail, ...(f.hint ? { hint: f.hint } : {}),
+    })),
+    snapshotConfState: s.snapshots.some((r) => r.confState !== undefined),
+  }
 }
 
 /** The db reader used by default: the bbolt library's fast summary (meta page + small buckets). */

@@ -136,7 +136,7 @@ export async function collectStatus(dir: string, opts: StatusOptions & StatusSou
   }
 
   const invariants = checkInvariants(wal, db, lastValid, lastRecord, snapDir, findings)
-  const version = guessVersion(db, snapInfo.clusterVersion, snapInfo.count, lastRecord)
+  const version = guessVersion(db, snapInfo.clusterVersion, snapInfo.count, lastRecord, wal?.snapshotConfState === true)
   const sizes = measure(walDir, snapDir, dbFile)
 
   const integrityOk = walIntegrity.status !== 'corrupt' && dbIntegrity.status !== 'corrupt' && !invariants.some((i) => i.ok === false)
@@ -194,15 +194,17 @@ function walFiles(walDir: string): string[] {
 function walEnd(wal: WalFacts, findings: StatusFinding[]): StatusResult['integrity']['wal'] {
   const e = wal.end
   const where = e.file ? `${e.file}${e.offset !== undefined ? `@${e.offset}` : ''}: ` : ''
-  if (e.status === 'ok') return { status: 'ok', detail: `${wal.segments.length} segment(s), CRC chain intact, clean end` }
-  if (e.status === 'torn-tail') {
-    findings.push({ severity: 'warning', code: 'torn-tail', file: e.file, offset: e.offset, detail: `${where}${e.detail ?? 'torn tail in the last WAL segment'}`,
-      hint: 'normal after a crash: etcd repairs it at start (keeping a .broken copy)' })
-    return { status: 'torn-tail', detail: `${where}${e.detail ?? 'torn tail in the last segment'}` }
+  const defaultHint = e.status === 'torn-tail'
+    ? 'normal after a crash: etcd repairs it at start (keeping a .broken copy)'
+    : 'etcd will not start from this WAL: replace this member (etcd-inspect replace plan)'
+  if (wal.findings) {
+    for (const f of wal.findings) findings.push({ ...f, hint: f.hint ?? (f.severity === 'error' ? defaultHint : undefined) })
+  } else if (e.status !== 'ok') {
+    findings.push({ severity: e.status === 'torn-tail' ? 'warning' : 'error', code: e.code ?? (e.status === 'torn-tail' ? 'torn-tail' : 'wal-corrupt'),
+      file: e.file, offset: e.offset, detail: `${where}${e.detail ?? e.status}`, hint: defaultHint })
   }
-  findings.push({ severity: 'error', code: e.code ?? 'wal-corrupt', file: e.file, offset: e.offset, detail: `${where}${e.detail ?? 'WAL corruption'}`,
-    hint: 'etcd will not start from this WAL: replace this member (etcd-inspect replace plan)' })
-  return { status: 'corrupt', detail: `${where}${e.detail ?? 'corruption'}` }
+  if (e.status === 'ok') return { status: 'ok', detail: `${wal.segments.length} segment(s), CRC chain intact, clean end` }
+  return { status: e.status, detail: `${where}${e.detail ?? (e.status === 'torn-tail' ? 'torn tail in the last segment' : 'corruption')}` }
 }
 
 function sourceFailure(err: unknown, what: 'wal' | 'db', findings: StatusFinding[]): { status: 'corrupt' | 'unavailable'; detail: string } {
@@ -317,7 +319,7 @@ function checkInvariants(wal: WalFacts | null, db: DbFacts | null, lastValid: { 
   return out
 }
 
-function guessVersion(db: DbFacts | null, snapClusterVersion: string | null, snapCount: number, lastRecord: { index: bigint } | null): StatusResult['version'] {
+function guessVersion(db: DbFacts | null, snapClusterVersion: string | null, snapCount: number, lastRecord: { index: bigint } | null, walSnapshotConfState: boolean): StatusResult['version'] {
   const basis: string[] = []
   const storageVersion = db?.storageVersion ?? null
   const clusterVersion = db?.clusterVersion ?? snapClusterVersion
@@ -327,6 +329,7 @@ function guessVersion(db: DbFacts | null, snapClusterVersion: string | null, sna
     basis.push(`db meta/storageVersion ${storageVersion} (written from 3.6)`)
   }
   if (clusterVersion) basis.push(`cluster version ${clusterVersion} (${db?.clusterVersion ? 'db' : '.snap /0/version'})`)
+  if (walSnapshotConfState) basis.push('WAL snapshot records carry a conf state (written from 3.5)')
   if (db && db.term !== null) basis.push('db has meta/term (written from 3.5)')
   else if (db) basis.push('db has no meta/term (3.4 or older)')
   if (snapCount === 0 && lastRecord && lastRecord.index > 0n) basis.push('WAL snapshot records but no .snap files (main/3.8-dev stops writing .snap)')

@@ -117,7 +117,10 @@ export function clusterErrorFrom(err: unknown, endpoint: string, what: string, c
   const rule = classify(raw)
   // OpenSSL's "809C…:error:0A000412:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:../deps/…" → the reason only.
   const ssl = /SSL routines:[^:]*:([^:]+)/.exec(raw)
-  const detail = (ssl ? ssl[1]! : raw).replace(/\s+/g, ' ').trim()
+  // grpc-js: "14 UNAVAILABLE: No connection established. Last error: Error: <reason>. Resolution note: …" → the reason.
+  const last = /Last error: (?:Error: )?(.+?)\.?(?: Resolution note:.*)?$/s.exec(raw)
+  const useful = last && last[1] !== 'null' ? last[1]! : raw
+  const detail = (ssl ? ssl[1]! : useful).replace(/\s+/g, ' ').trim()
   if (!rule) return new ClusterError(`${endpoint}: ${what}: ${detail}`, 'rpc', undefined, { cause: err })
   const hint = rule.hint({ endpoint, hasCa: ctx.cacert !== undefined, hasCert: ctx.cert !== undefined })
   return new ClusterError(`${endpoint}: ${what}: ${rule.what} (${detail})`, rule.code, hint, { cause: err })

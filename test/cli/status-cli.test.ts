@@ -20,8 +20,16 @@ describe('etcd-inspect status (CLI)', () => {
     const d = fixtureCopy()
     const before = hashTree(d)
     const r = cli('status', d, '-w', 'json')
-    expect(r.stderr).not.toMatch(/\n\s+at /)
+    expect(r.status).toBe(0)
+    expect(r.stderr).toBe('')
     const j = JSON.parse(r.stdout)
+    // Identity and log position as etcd itself reported them when the fixture was made (MANIFEST.json).
+    expect(j).toMatchObject({
+      memberId: '34648086a1627388', clusterId: 'd31f9f8f02a87e8', hardState: { term: '2', vote: '34648086a1627388', commit: '329' },
+      lastIndex: '329', snapshotIndex: '328', snapshotTerm: '2', consistentIndex: '329', revision: '303', compactRevision: '132',
+    })
+    expect(j.integrity.invariants.map((i: { ok: boolean | null }) => i.ok)).toEqual([true, null, true, true])
+    expect(j.integrity.wal.status).toBe('ok')
     for (const k of ['memberId', 'clusterId', 'hardState', 'lastIndex', 'snapshotIndex', 'consistentIndex']) expect(j).toHaveProperty(k)
     expect(j.resultVersion).toBe(1)
     expect(j.state).toBe('initialized')
@@ -35,7 +43,9 @@ describe('etcd-inspect status (CLI)', () => {
     const d = fixtureCopy()
     const t = cli('status', d)
     expect(t.stdout).toMatch(/^data dir +.*single \(initialized\)$/m)
-    expect(t.stdout).toMatch(/^members \(db\) +34648086a1627388 single$/m)
+    expect(t.stdout).toMatch(/^members \(db\) +34648086a1627388 single \*$/m)
+    expect(t.stdout).toMatch(/^member id +34648086a1627388$/m)
+    expect(t.status).toBe(0)
     const s = cli('status', d, '-w', 'simple')
     expect(s.stdout).toMatch(/^in use: no \(no locks in \/proc\/locks\)$/m)
   })

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawnSync } from 'node:child_process'
-import { startEtcd, etcdctl, type EtcdMember } from '../support/etcd.js'
+import { startCluster, startEtcd, stopAll, etcdctl, type EtcdMember } from '../support/etcd.js'
 import { hashTree } from '../support/tree-hash.js'
 import { parseJsonBig } from '../../src/format/snap/json-big.js'
 
@@ -28,13 +28,18 @@ describe('status and snap on a running etcd, then stopped', () => {
   let m: EtcdMember
   let memberHex: string
   let clusterHex: string
+  const endpointStatus = async () => {
+    // etcdctl prints uint64 IDs as bare JSON numbers: parse them exactly.
+    const out = parseJsonBig(await etcdctl(m.clientURL, ['endpoint', 'status', '-w', 'json'])) as
+      { Status: { header: { member_id: bigint; cluster_id: bigint; revision: bigint }; raftIndex: bigint; raftTerm: bigint } }[]
+    return out[0]!.Status
+  }
   beforeAll(async () => {
     m = await startEtcd({ name: 'live', host: '127.0.0.1', snapshotCount: 10 })
     for (let i = 0; i < 40; i++) await etcdctl(m.clientURL, ['put', `k${i}`, `v${i}`])
-    // etcdctl prints uint64 IDs as bare JSON numbers: parse them exactly.
-    const out = parseJsonBig(await etcdctl(m.clientURL, ['endpoint', 'status', '-w', 'json'])) as { Status: { header: { member_id: bigint; cluster_id: bigint } } }[]
-    memberHex = out[0]!.Status.header.member_id.toString(16)
-    clusterHex = out[0]!.Status.header.cluster_id.toString(16)
+    const st = await endpointStatus()
+    memberHex = st.header.member_id.toString(16)
+    clusterHex = st.header.cluster_id.toString(16)
   })
   afterAll(async () => {
     await m?.stop()
@@ -42,7 +47,9 @@ describe('status and snap on a running etcd, then stopped', () => {
 
   it('while running: IN_USE via /proc/locks, members from the db, .snap cadence; not a byte changed', async () => {
     const before = await quiescentHash(m.dataDir)
+    const live = await endpointStatus()
     const s = cli('status', m.dataDir, '-w', 'json')
+    expect(s.status).toBe(0)
     expect(s.stderr).not.toMatch(/\n\s+at /)
     const st = JSON.parse(s.stdout)
     expect(st.inUse.checked).toBe(true)
@@ -55,6 +62,18 @@ describe('status and snap on a running etcd, then stopped', () => {
     expect(st.findings.map((f: { code: string }) => f.code)).toContain('in-use')
     expect(st.members.db.map((x: { idHex: string; name: string }) => [x.idHex, x.name])).toEqual([[memberHex, 'live']])
     expect(BigInt(st.consistentIndex)).toBeGreaterThan(40n)
+    // Identity and log position equal what the running member reports about itself.
+    expect(st.memberId).toBe(memberHex)
+    expect(st.clusterId).toBe(clusterHex)
+    expect(BigInt(st.hardState.commit)).toBe(live.raftIndex)
+    expect(BigInt(st.hardState.term)).toBe(live.raftTerm)
+    expect(st.hardState.vote).toBe(memberHex)
+    expect(BigInt(st.lastIndex)).toBe(live.raftIndex)
+    expect(BigInt(st.revision)).toBe(live.header.revision)
+    expect(BigInt(st.snapshotIndex)).toBeGreaterThan(0n)
+    expect(st.snapshot.newestUsable.index).toBe(st.snapshotIndex)
+    expect(st.integrity.invariants.map((i: { ok: boolean | null }) => i.ok)).toEqual([true, null, true, true])
+    expect(st.members.walConfChanges.map((c: { type: string; nodeIdHex: string }) => `${c.type}:${c.nodeIdHex}`)).toEqual([`add:${memberHex}`])
     // The offline evidence of `check` must stay well under its 1 s budget.
     expect(st.elapsedMs).toBeLessThan(500)
 
@@ -71,19 +90,66 @@ describe('status and snap on a running etcd, then stopped', () => {
     expect(snap.cadence.consistentWithCount).toBe(true)
     expect(BigInt(snap.cadence.minDistance)).toBeGreaterThanOrEqual(11n)
     expect(snap.db.size).toBeGreaterThan(0)
+    expect(snap.snapshots.every((f: { walRecord: string }) => f.walRecord === 'match')).toBe(true)
+    expect(snap.wal.newestUsable.file).toBe(snap.snapshots.at(-1).file)
+    expect(snap.wal.coverage.covered).toBe(true)
+    expect(BigInt(snap.cadence.nextSnapshotAt)).toBe(BigInt(snap.cadence.lastSnapshotIndex) + 11n)
     expect(hashTree(m.dataDir)).toEqual(before)
-    void clusterHex
   })
 
   it('after stop: no locks, same snapshots, still read-only', async () => {
     const running = JSON.parse(cli('snap', m.dataDir, '-w', 'json').stdout)
     await m.stop()
     const before = hashTree(m.dataDir)
-    const st = JSON.parse(cli('status', m.dataDir, '-w', 'json').stdout)
+    const res = cli('status', m.dataDir, '-w', 'json')
+    expect(res.status).toBe(0)
+    const st = JSON.parse(res.stdout)
     expect(st.inUse).toEqual({ checked: true, held: false, locks: [] })
+    expect(st.integrity.wal.status).toBe('ok')
+    expect(st.memberId).toBe(memberHex)
     expect(st.findings.map((f: { code: string }) => f.code)).not.toContain('in-use')
     const stopped = JSON.parse(cli('snap', m.dataDir, '-w', 'json').stdout)
     expect(stopped.snapshots.map((s: { file: string }) => s.file)).toEqual(running.snapshots.map((s: { file: string }) => s.file))
     expect(hashTree(m.dataDir)).toEqual(before)
+  })
+})
+
+describe('status on the dir of a member removed from a real 3-member cluster', () => {
+  let members: EtcdMember[] = []
+  afterAll(async () => {
+    await stopAll(members)
+  })
+  it('finds the RemoveNode of this very member in the WAL and its ID in members_removed', async () => {
+    members = await startCluster(3, { snapshotCount: 10 })
+    const [m1, , m3] = members as [EtcdMember, EtcdMember, EtcdMember]
+    for (let i = 0; i < 15; i++) await etcdctl(m1.clientURL, ['put', `k${i}`, `v${i}`])
+    const list = parseJsonBig(await etcdctl(m1.clientURL, ['member', 'list', '-w', 'json'])) as { members: { ID: bigint; name: string }[] }
+    const id3 = list.members.find((x) => x.name === m3.name)!.ID
+    // etcd refuses reconfiguration until every member has been active for 5 s ("unhealthy cluster").
+    for (let i = 0; ; i++) {
+      try {
+        await etcdctl(m1.clientURL, ['member', 'remove', id3.toString(16)])
+        break
+      } catch (err) {
+        if (i > 30 || !/unhealthy cluster/.test((err as Error).message)) throw err
+        await sleep(500)
+      }
+    }
+    // A removed 3.4 member shuts itself down once it applies its own removal.
+    const exited = await Promise.race([m3.exited.then(() => true), sleep(15000).then(() => false)])
+    if (!exited) await m3.stop()
+    const before = hashTree(m3.dataDir)
+    const res = cli('status', m3.dataDir, '-w', 'json')
+    expect(hashTree(m3.dataDir)).toEqual(before)
+    expect(res.stderr).toMatch(/^Error: .*RemoveNode of this member/m)
+    const st = JSON.parse(res.stdout)
+    expect(st.memberId).toBe(id3.toString(16))
+    expect(st.members.selfRemovedInWal).toMatchObject({ type: 'remove', nodeIdHex: id3.toString(16), committed: true })
+    expect(st.members.selfRemovedInDb).toBe(true)
+    expect(st.members.selfInDb).toBe(false)
+    expect(st.findings.filter((f: { code: string }) => f.code === 'member-removed')).toHaveLength(2)
+    // Removal is a membership fact, not corruption: the files are intact.
+    expect(st.integrity.ok).toBe(true)
+    expect(res.status).toBe(0)
   })
 })

@@ -1,0 +1,418 @@
+/**
+ * raftpb.Entry and its payloads, decoded once into a discriminated union (STYLE §9).
+ *
+ *   Entry { EntryType Type = 1; uint64 Term = 2; uint64 Index = 3; bytes Data = 4 }
+ *
+ * EntryNormal classification follows etcd's `applyEntryNormal` (etcd-io/etcd@v3.6.0:
+ * server/etcdserver/server.go; FORMATS §3.3): empty data → leader no-op; strictly parses as
+ * InternalRaftRequest → IRR; strictly parses as a v2 `Request` → v2; otherwise unknown (hex).
+ * EntryConfChange / EntryConfChangeV2 carry raftpb.ConfChange(V2) whose `context` is the member
+ * JSON (membership/member.go), parsed without rounding the 64-bit `id` (FORMATS §3.2).
+ * Passwords and tokens in auth requests are replaced by `Redacted` here, before anything can
+ * render them (FORMATS §3.7).
+ */
+import { DecodeError } from '../../errors.js'
+import { ProtoReader, WireType } from '../protowire.js'
+import { decodeMessage, type Decoded } from './pb.js'
+import * as S from './schemas.js'
+
+/** raftpb.EntryType. */
+export const EntryType = { Normal: 0, ConfChange: 1, ConfChangeV2: 2 } as const
+/** JSON `type` of an entry. */
+export type EntryTypeName = 'normal' | 'confChange' | 'confChangeV2' | 'unknown'
+export const ConfChangeTypeNames = ['ConfChangeAddNode', 'ConfChangeRemoveNode', 'ConfChangeUpdateNode', 'ConfChangeAddLearnerNode'] as const
+export const ConfChangeTransitionNames = ['ConfChangeTransitionAuto', 'ConfChangeTransitionJointImplicit', 'ConfChangeTransitionJointExplicit'] as const
+
+/** The header fields of an entry plus a view of its data (no payload decoding). */
+export interface EntryHeader {
+  /** raw EntryType value */
+  type: number
+  term: bigint
+  index: bigint
+  /** view into the caller's buffer */
+  data: Uint8Array
+}
+
+/** A secret that was removed: only its length survives (no hash: passwords are guessable). */
+export interface Redacted {
+  redacted: true
+  len: number
+}
+
+export interface RequestHeader { id?: bigint; username?: string; authRevision?: bigint; requesterMemberId?: bigint }
+
+export interface PutRequest { kind: 'put'; key: Uint8Array; value: Uint8Array; lease: bigint; prevKv?: boolean; ignoreValue?: boolean; ignoreLease?: boolean }
+export interface DeleteRangeRequest { kind: 'deleteRange'; key: Uint8Array; rangeEnd?: Uint8Array; prevKv?: boolean }
+export interface RangeRequest { kind: 'range'; key: Uint8Array; rangeEnd?: Uint8Array; limit?: bigint; revision?: bigint; [k: string]: unknown }
+export interface Compare {
+  result: 'EQUAL' | 'GREATER' | 'LESS' | 'NOT_EQUAL' | string
+  target: 'VERSION' | 'CREATE' | 'MOD' | 'VALUE' | 'LEASE' | string
+  key: Uint8Array
+  rangeEnd?: Uint8Array
+  version?: bigint
+  createRevision?: bigint
+  modRevision?: bigint
+  value?: Uint8Array
+  lease?: bigint
+}
+export type RequestOp = PutRequest | DeleteRangeRequest | RangeRequest | TxnRequest | { kind: 'empty' }
+export interface TxnRequest { kind: 'txn'; compare: Compare[]; success: RequestOp[]; failure: RequestOp[] }
+export interface CompactionRequest { kind: 'compaction'; revision: bigint; physical: boolean }
+export interface LeaseGrantRequest { kind: 'leaseGrant'; ttl: bigint; id: bigint }
+export interface LeaseRevokeRequest { kind: 'leaseRevoke'; id: bigint }
+export interface LeaseCheckpointRequest { kind: 'leaseCheckpoint'; checkpoints: { id: bigint; remainingTtl: bigint }[] }
+export interface AlarmRequest { kind: 'alarm'; action: string; memberId: bigint; alarm: string }
+export interface V2Request {
+  kind: 'v2'
+  id: bigint
+  method: string
+  path: string
+  val?: string
+  [k: string]: unknown
+}
+/** Auth and membership requests: the upstream fields, camelCased, secrets redacted. */
+export interface OtherRequest {
+  kind:
+    | 'authEnable' | 'authDisable' | 'authenticate' | 'authStatus'
+    | 'authUserAdd' | 'authUserDelete' | 'authUserGet' | 'authUserChangePassword' | 'authUserGrantRole' | 'authUserRevokeRole'
+    | 'authUserList' | 'authRoleList' | 'authRoleAdd' | 'authRoleDelete' | 'authRoleGet' | 'authRoleGrantPermission' | 'authRoleRevokePermission'
+    | 'clusterVersionSet' | 'clusterMemberAttrSet' | 'downgradeInfoSet' | 'downgradeVersionTest' | 'empty'
+  [field: string]: unknown
+}
+export type Request = PutRequest | DeleteRangeRequest | RangeRequest | TxnRequest | CompactionRequest | LeaseGrantRequest
+  | LeaseRevokeRequest | LeaseCheckpointRequest | AlarmRequest | V2Request | OtherRequest
+export type RequestKind = Request['kind']
+
+/** The `context` of a conf change: the member JSON when it parses, else the raw bytes. */
+export interface MemberContext {
+  id: bigint
+  name?: string
+  peerURLs?: string[]
+  clientURLs?: string[]
+  isLearner?: boolean
+  isPromote?: boolean
+}
+export interface ConfChange {
+  type: string
+  nodeId: bigint
+  /** raft request id */
+  id: bigint
+  member?: MemberContext
+  /** raw context when it is not member JSON (or empty) */
+  context?: Uint8Array
+  /** `member.id` differs from `nodeId` */
+  idMismatch?: boolean
+}
+export interface ConfChangeV2 {
+  transition: string
+  changes: { type: string; nodeId: bigint }[]
+  member?: MemberContext
+  context?: Uint8Array
+}
+
+/** An entry's payload, decoded once. */
+export type EntryPayload =
+  | { kind: 'noop' }
+  | { kind: 'irr'; header?: RequestHeader; request: Request }
+  | { kind: 'v2Request'; request: V2Request }
+  | { kind: 'confChange'; confChange: ConfChange }
+  | { kind: 'confChangeV2'; confChangeV2: ConfChangeV2 }
+  | { kind: 'unknown'; data: Uint8Array; reason: string }
+
+export interface DecodedEntry {
+  type: EntryTypeName
+  /** raw EntryType */
+  entryType: number
+  term: bigint
+  index: bigint
+  dataBytes: number
+  payload: EntryPayload
+}
+
+const EMPTY: Uint8Array = new Uint8Array(0)
+
+/**
+ * Reads the Entry header (type, term, index, data view) without decoding the payload. Strict like
+ * Go's Unmarshal. `base` is the file offset of buf[0].
+ */
+export function decodeEntryHeader(buf: Uint8Array, start = 0, end = buf.length, file = '<bytes>', base = 0): EntryHeader {
+  const r = new ProtoReader(buf, file, base, start, end)
+  let type = 0
+  let term = 0n
+  let index = 0n
+  let data = EMPTY
+  while (!r.done) {
+    const at = r.pos
+    const { field, wire } = r.tag()
+    if (field >= 1 && field <= 4) {
+      const want = field === 4 ? WireType.Bytes : WireType.Varint
+      if (wire !== want) r.fail('bad-protobuf', `protobuf: raftpb.Entry field ${field} has wire type ${wire}, want ${want}`, at)
+      if (field === 1) type = Number(BigInt.asIntN(32, r.varint64()))
+      else if (field === 2) term = r.varint64()
+      else if (field === 3) index = r.varint64()
+      else data = r.bytes()
+    } else r.skip(wire, field)
+  }
+  return { type, term, index, data }
+}
+
+/** Full decode of an entry: header, then the payload union. Never throws on payload bytes. */
+export function decodeEntry(buf: Uint8Array, start = 0, end = buf.length, file = '<bytes>', base = 0): DecodedEntry {
+  const h = decodeEntryHeader(buf, start, end, file, base)
+  return { ...typeOf(h.type), term: h.term, index: h.index, dataBytes: h.data.length, payload: decodePayload(h.type, h.data) }
+}
+
+function typeOf(t: number): { type: EntryTypeName; entryType: number } {
+  return { type: t === 0 ? 'normal' : t === 1 ? 'confChange' : t === 2 ? 'confChangeV2' : 'unknown', entryType: t }
+}
+
+/** Classifies and decodes an entry's `Data` for its EntryType. */
+export function decodePayload(entryType: number, data: Uint8Array): EntryPayload {
+  if (entryType === EntryType.Normal) return decodeNormal(data)
+  if (entryType === EntryType.ConfChange) {
+    try {
+      return { kind: 'confChange', confChange: toConfChange(decodeMessage(S.ConfChange, data)) }
+    } catch (err) {
+      return unknown(data, err)
+    }
+  }
+  if (entryType === EntryType.ConfChangeV2) {
+    try {
+      return { kind: 'confChangeV2', confChangeV2: toConfChangeV2(decodeMessage(S.ConfChangeV2, data)) }
+    } catch (err) {
+      return unknown(data, err)
+    }
+  }
+  return { kind: 'unknown', data, reason: `unknown entry type ${entryType}` }
+}
+
+function unknown(data: Uint8Array, err: unknown): EntryPayload {
+  if (!(err instanceof DecodeError)) throw err
+  return { kind: 'unknown', data, reason: err.detail }
+}
+
+/** EntryNormal: no-op, InternalRaftRequest, or legacy v2 Request (FORMATS §3.3). */
+export function decodeNormal(data: Uint8Array): EntryPayload {
+  if (data.length === 0) return { kind: 'noop' }
+  let irr: Decoded
+  try {
+    irr = decodeMessage(S.InternalRaftRequest, data)
+  } catch {
+    try {
+      return { kind: 'v2Request', request: toV2(decodeMessage(S.V2Request, data)) }
+    } catch (err) {
+      return unknown(data, err)
+    }
+  }
+  const header = irr.header as RequestHeader | undefined
+  for (const [, kind] of S.IrrRequests) {
+    const v = irr[kind] as Decoded | undefined
+    if (v !== undefined) {
+      const request = toRequest(kind, v)
+      return header ? { kind: 'irr', header, request } : { kind: 'irr', request }
+    }
+  }
+  // Parses, but no request field is set: etcd's applier would do nothing with it.
+  return header ? { kind: 'irr', header, request: { kind: 'empty' } } : { kind: 'irr', request: { kind: 'empty' } }
+}
+
+const COMPARE_RESULT = ['EQUAL', 'GREATER', 'LESS', 'NOT_EQUAL']
+const COMPARE_TARGET = ['VERSION', 'CREATE', 'MOD', 'VALUE', 'LEASE']
+const ALARM_ACTION = ['GET', 'ACTIVATE', 'DEACTIVATE']
+const ALARM_TYPE = ['NONE', 'NOSPACE', 'CORRUPT']
+const PERM_TYPE = ['READ', 'WRITE', 'READWRITE']
+const enumName = (names: readonly string[], v: unknown): string => names[(v as number) ?? 0] ?? String(v ?? 0)
+const redact = (s: unknown): Redacted | undefined => (typeof s === 'string' ? { redacted: true, len: Buffer.byteLength(s) } : undefined)
+
+function toV2(d: Decoded): V2Request {
+  return { ...d, kind: 'v2', id: (d.id as bigint) ?? 0n, method: (d.method as string) ?? '', path: (d.path as string) ?? '' }
+}
+
+function toPut(d: Decoded): PutRequest {
+  const out: PutRequest = { kind: 'put', key: (d.key as Uint8Array) ?? EMPTY, value: (d.value as Uint8Array) ?? EMPTY, lease: (d.lease as bigint) ?? 0n }
+  if (d.prevKv) out.prevKv = true
+  if (d.ignoreValue) out.ignoreValue = true
+  if (d.ignoreLease) out.ignoreLease = true
+  return out
+}
+
+function toDelete(d: Decoded): DeleteRangeRequest {
+  const out: DeleteRangeRequest = { kind: 'deleteRange', key: (d.key as Uint8Array) ?? EMPTY }
+  if (d.rangeEnd) out.rangeEnd = d.rangeEnd as Uint8Array
+  if (d.prevKv) out.prevKv = true
+  return out
+}
+
+function toOp(d: Decoded): RequestOp {
+  if (d.requestPut) return toPut(d.requestPut as Decoded)
+  if (d.requestDeleteRange) return toDelete(d.requestDeleteRange as Decoded)
+  if (d.requestRange) return { ...(d.requestRange as Decoded), kind: 'range', key: ((d.requestRange as Decoded).key as Uint8Array) ?? EMPTY }
+  if (d.requestTxn) return toTxn(d.requestTxn as Decoded)
+  return { kind: 'empty' }
+}
+
+function toTxn(d: Decoded): TxnRequest {
+  return {
+    kind: 'txn',
+    compare: ((d.compare as Decoded[]) ?? []).map((c) => ({ ...c, result: enumName(COMPARE_RESULT, c.result), target: enumName(COMPARE_TARGET, c.target), key: (c.key as Uint8Array) ?? EMPTY })),
+    success: ((d.success as Decoded[]) ?? []).map(toOp),
+    failure: ((d.failure as Decoded[]) ?? []).map(toOp),
+  }
+}
+
+function toRequest(kind: string, d: Decoded): Request {
+  switch (kind) {
+    case 'put': return toPut(d)
+    case 'deleteRange': return toDelete(d)
+    case 'range': return { ...d, kind: 'range', key: (d.key as Uint8Array) ?? EMPTY }
+    case 'txn': return toTxn(d)
+    case 'compaction': return { kind: 'compaction', revision: (d.revision as bigint) ?? 0n, physical: (d.physical as boolean) ?? false }
+    case 'leaseGrant': return { kind: 'leaseGrant', ttl: (d.ttl as bigint) ?? 0n, id: (d.id as bigint) ?? 0n }
+    case 'leaseRevoke': return { kind: 'leaseRevoke', id: (d.id as bigint) ?? 0n }
+    case 'leaseCheckpoint':
+      return { kind: 'leaseCheckpoint', checkpoints: ((d.checkpoints as Decoded[]) ?? []).map((c) => ({ id: (c.id as bigint) ?? 0n, remainingTtl: (c.remainingTtl as bigint) ?? 0n })) }
+    case 'alarm': return { kind: 'alarm', action: enumName(ALARM_ACTION, d.action), memberId: (d.memberId as bigint) ?? 0n, alarm: enumName(ALARM_TYPE, d.alarm) }
+    case 'v2': return toV2(d)
+    case 'authenticate': return { kind: 'authenticate', name: d.name ?? '', password: redact(d.password ?? ''), simpleToken: redact(d.simpleToken ?? '') }
+    case 'authUserAdd': {
+      const out: OtherRequest = { kind: 'authUserAdd', name: d.name ?? '', password: redact(d.password ?? '') }
+      if (d.hashedPassword !== undefined) out.hashedPassword = redact(d.hashedPassword)
+      if (d.options) out.noPassword = ((d.options as Decoded).noPassword as boolean) ?? false
+      return out
+    }
+    case 'authUserChangePassword': {
+      const out: OtherRequest = { kind: 'authUserChangePassword', name: d.name ?? '', password: redact(d.password ?? '') }
+      if (d.hashedPassword !== undefined) out.hashedPassword = redact(d.hashedPassword)
+      return out
+    }
+    case 'authRoleGrantPermission': {
+      const p = (d.perm as Decoded) ?? {}
+      const perm: Decoded = { permType: enumName(PERM_TYPE, p.permType), key: (p.key as Uint8Array) ?? EMPTY }
+      if (p.rangeEnd) perm.rangeEnd = p.rangeEnd
+      return { kind: 'authRoleGrantPermission', name: d.name ?? '', perm }
+    }
+    case 'clusterMemberAttrSet': {
+      const a = (d.memberAttributes as Decoded) ?? {}
+      return { kind: 'clusterMemberAttrSet', memberId: (d.memberId as bigint) ?? 0n, name: a.name ?? '', clientUrls: a.clientUrls ?? [] }
+    }
+    default:
+      return { ...d, kind: kind as OtherRequest['kind'] }
+  }
+}
+
+function toConfChange(d: Decoded): ConfChange {
+  const nodeId = (d.nodeId as bigint) ?? 0n
+  const out: ConfChange = { type: enumName(ConfChangeTypeNames, d.type), nodeId, id: (d.id as bigint) ?? 0n }
+  const ctx = d.context as Uint8Array | undefined
+  if (ctx && ctx.length > 0) {
+    const member = parseMemberContext(ctx)
+    if (member) {
+      out.member = member
+      if (member.id !== nodeId) out.idMismatch = true
+    } else out.context = ctx
+  }
+  return out
+}
+
+function toConfChangeV2(d: Decoded): ConfChangeV2 {
+  const out: ConfChangeV2 = {
+    transition: enumName(ConfChangeTransitionNames, d.transition),
+    changes: ((d.changes as Decoded[]) ?? []).map((c) => ({ type: enumName(ConfChangeTypeNames, c.type), nodeId: (c.nodeId as bigint) ?? 0n })),
+  }
+  const ctx = d.context as Uint8Array | undefined
+  if (ctx && ctx.length > 0) {
+    const member = parseMemberContext(ctx)
+    if (member) out.member = member
+    else out.context = ctx
+  }
+  return out
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * Parses member JSON (`Member` / `ConfigChangeContext`) keeping `id` exact: every bare number
+ * outside strings is quoted before JSON.parse, so `3422665156528897914` stays a bigint instead of
+ * rounding to …900. Returns undefined when the bytes are not such JSON.
+ */
+export function parseMemberContext(ctx: Uint8Array): MemberContext | undefined {
+  let text: string
+  try {
+    text = strictUtf8.decode(ctx)
+  } catch {
+    return undefined
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(quoteBareNumbers(text))
+  } catch {
+    return undefined
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined
+  const o = parsed as Record<string, unknown>
+  if (typeof o.id !== 'string' || !/^\d+$/.test(o.id)) return undefined
+  const id = BigInt(o.id)
+  if (id > 0xffffffffffffffffn) return undefined
+  const m: MemberContext = { id }
+  if (typeof o.name === 'string') m.name = o.name
+  if (Array.isArray(o.peerURLs)) m.peerURLs = o.peerURLs.map(String)
+  if (Array.isArray(o.clientURLs)) m.clientURLs = o.clientURLs.map(String)
+  if (typeof o.isLearner === 'boolean') m.isLearner = o.isLearner
+  if (typeof o.isPromote === 'boolean') m.isPromote = o.isPromote
+  return m
+}
+
+/** Wraps every JSON number token outside strings in quotes. */
+function quoteBareNumbers(s: string): string {
+  let out = ''
+  let i = 0
+  while (i < s.length) {
+    const c = s[i]!
+    if (c === '"') {
+      let j = i + 1
+      while (j < s.length && s[j] !== '"') j += s[j] === '\\' ? 2 : 1
+      out += s.slice(i, j + 1)
+      i = j + 1
+    } else if (c === '-' || (c >= '0' && c <= '9')) {
+      let j = i + 1
+      while (j < s.length && /[0-9eE+.-]/.test(s[j]!)) j++
+      out += '"' + s.slice(i, j) + '"'
+      i = j
+    } else {
+      out += c
+      i++
+    }
+  }
+  return out
+}
+
+/** raftpb.HardState. */
+export interface HardState { term: bigint; vote: bigint; commit: bigint }
+export function decodeHardState(buf: Uint8Array, file = '<bytes>', base = 0): HardState {
+  const d = decodeMessage(S.HardState, buf, 0, buf.length, file, base)
+  return { term: (d.term as bigint) ?? 0n, vote: (d.vote as bigint) ?? 0n, commit: (d.commit as bigint) ?? 0n }
+}
+
+/** raftpb.ConfState. */
+export interface ConfState { voters: bigint[]; learners: bigint[]; votersOutgoing: bigint[]; learnersNext: bigint[]; autoLeave: boolean }
+/** walpb.Snapshot (conf state filled from 3.5). */
+export interface WalSnapshot { index: bigint; term: bigint; confState?: ConfState }
+export function decodeWalSnapshot(buf: Uint8Array, file = '<bytes>', base = 0): WalSnapshot {
+  const d = decodeMessage(S.WalSnapshot, buf, 0, buf.length, file, base)
+  const out: WalSnapshot = { index: (d.index as bigint) ?? 0n, term: (d.term as bigint) ?? 0n }
+  const cs = d.confState as Decoded | undefined
+  if (cs) {
+    out.confState = {
+      voters: (cs.voters as bigint[]) ?? [], learners: (cs.learners as bigint[]) ?? [],
+      votersOutgoing: (cs.votersOutgoing as bigint[]) ?? [], learnersNext: (cs.learnersNext as bigint[]) ?? [], autoLeave: (cs.autoLeave as boolean) ?? false,
+    }
+  }
+  return out
+}
+
+/** etcdserverpb.Metadata: the member's identity on disk. */
+export interface Metadata { nodeId: bigint; clusterId: bigint }
+export function decodeMetadata(buf: Uint8Array, file = '<bytes>', base = 0): Metadata {
+  const d = decodeMessage(S.Metadata, buf, 0, buf.length, file, base)
+  return { nodeId: (d.nodeId as bigint) ?? 0n, clusterId: (d.clusterId as bigint) ?? 0n }
+}
