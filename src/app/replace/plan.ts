@@ -97,6 +97,8 @@ export async function buildPlan(opts: PlanOptions, opsIn?: ClusterOps): Promise<
 
   const ops = opsIn ?? new ClusterOps(opts.connection)
   try {
+    // The offline read of the data dir (CPU and disk) overlaps with the cluster round trips.
+    const identP = identifyDataDir(dataDir).then((v) => ({ v }), (e: unknown) => ({ e }))
     const pf = await preflightCluster(ops)
     const byURL = pf.members.find((m) => m.peerURLs.some((u) => peerURLs.includes(u)))
     if (opts.member && byURL && opts.member !== byURL.name && opts.member.toLowerCase() !== byURL.idHex) {
@@ -108,7 +110,9 @@ export async function buildPlan(opts: PlanOptions, opsIn?: ClusterOps): Promise<
     const unstarted = pf.members.filter((m) => m.name === '')
     if (unstarted.length > 0) refuse('unstarted-member', `member ${unstarted[0]!.idHex} (${unstarted[0]!.peerURLs.join(',')}) was added but never started; start or remove it first`)
 
-    const ident = await identifyDataDir(dataDir)
+    const identR = await identP
+    if ('e' in identR) throw identR.e
+    const ident = identR.v
     let reason: Plan['reason']
     let targetIdHex: string
     if (byURL) {

@@ -140,9 +140,9 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
     },
     async act(s, c) {
       const out = await stopMember(s.control)
-      for (let i = 0; i < 60; i++) {
+      for (let i = 0; i < 300; i++) {
         if (!(await oldRunning(c)).running) return { stopped: true, output: out.trim().slice(-500) }
-        await sleep(500)
+        await sleep(100)
       }
       throw new ClusterError(`the old member still answers on ${c.plan.target.clientURLs[0]} after the stop command`, 'stop-failed')
     },
@@ -192,7 +192,7 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
     },
     async pre(s, c) {
       if ((await oldRunning(c)).running) refuse('target-running', `member ${s.expectMemberIdHex} is running on ${c.plan.target.clientURLs[0]}; not moving its data dir`)
-      const ident = await identifyDataDir(s.dataDir)
+      const ident = await identifyDataDir(s.dataDir, { quick: true })
       if (ident?.inUse) refuse('data-dir-in-use', `${s.dataDir} is locked by a running etcd (/proc/locks); not moving it`)
       if (!ident) refuse('data-dir-unidentified', `${s.dataDir} has no readable WAL metadata; not archiving a dir that is not positively identified`)
       if (ident!.memberIdHex !== s.expectMemberIdHex || ident!.clusterIdHex !== s.expectClusterIdHex) {

@@ -96,8 +96,18 @@ export interface DataDirFacts {
  * falls back to reading the first WAL record here while the shared WAL reader is unavailable.
  * Undefined when the dir has no WAL.
  */
-export async function identifyDataDir(dataDir: string): Promise<DataDirFacts | undefined> {
+export async function identifyDataDir(dataDir: string, opts: { quick?: boolean } = {}): Promise<DataDirFacts | undefined> {
   if (!existsSync(dataDir) || walSegments(dataDir).length === 0) return undefined
+  if (opts.quick) {
+    // Right before the rename: the metadata record of the first segment plus the shared lock check,
+    // without reading every segment again (plan already ran the full offline status).
+    const id = readDirIdentity(dataDir)
+    if (!id) return undefined
+    const db = join(dataDir, 'member', 'snap', 'db')
+    const { checkLocks } = await import('../../io/locks.js')
+    const inUse = checkLocks([...(existsSync(db) ? [db] : []), ...walSegments(dataDir)]).held
+    return { memberIdHex: id.memberIdHex, clusterIdHex: id.clusterIdHex, inUse, source: 'wal-header' }
+  }
   let inUse = false
   try {
     const { collectStatus } = await import('../status.js')
