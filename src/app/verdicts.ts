@@ -241,6 +241,19 @@ export function decide(input: DecideInput): Decision {
     if (a.error && !a.discovered) warnings.push(`${a.error.message}${a.error.hint ? ` (${a.error.hint})` : ''}`)
   }
 
+  const origin = (u: string): string => {
+    try {
+      return new URL(u).origin
+    } catch {
+      return u
+    }
+  }
+  const memberClientUrls = new Set((p?.members ?? []).flatMap((m) => m.clientURLs.map(origin)))
+  // The checked member's own client URL is expected to be down (and, once removed, unlisted).
+  const ownClientUrls = new Set((o.members.db?.find((m) => m.id === o.memberIdDec)?.clientURLs ?? []).map(origin))
+  const deadStrangers = view.answers.filter((a) => a.error && !a.discovered && !memberClientUrls.has(origin(a.endpoint)) && !ownClientUrls.has(origin(a.endpoint))).map((a) => a.endpoint)
+  // They matter when they could be at least as many members as those that answered.
+  const unaccounted = p && deadStrangers.length >= p.answeredVoters.length ? deadStrangers : []
   let byId: Member | undefined
   let byUrl: Member[] = []
   let leaderMatch: bigint | null = null
@@ -259,6 +272,15 @@ export function decide(input: DecideInput): Decision {
       sub = 'CONFLICTING_CLUSTERS'
       r = `the evidence points at ${verdict} (${reason}), but ${view.foreignEndpoints.join(', ')} answer(s) for another cluster, so no destructive advice is given`
       n = 'remove the stale endpoint(s) from --endpoints (or stop that old cluster) and run the check again'
+      cmds = []
+    } else if (DESTRUCTIVE.has(v) && unaccounted.length > 0) {
+      // Configured endpoints that did not answer and are not members of the answering cluster may
+      // be the real cluster (partitioned or down) while a stale one answers: no destructive advice.
+      wouldBe = v
+      v = 'UNKNOWN'
+      sub = 'UNACCOUNTED_ENDPOINTS'
+      r = `the evidence points at ${verdict} (${reason}), but ${unaccounted.join(', ')} did not answer and are not client URLs of cluster ${p?.clusterIdHex}: they may belong to the cluster this dir should join`
+      n = 'make those endpoints reachable, or drop them from --endpoints if they are not members, and run the check again'
       cmds = []
     }
     return { verdict: v, subReason: sub, exitCode: VerdictExit[v], reason: r, next: n, commands: cmds, warnings, wouldBe, evidence: evidenceOf(input, byId, byUrl, leaderMatch, behind) }

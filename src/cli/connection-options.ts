@@ -4,7 +4,7 @@
  * cluster/connection.ts (a commander default would shadow the environment).
  */
 import { Option, type Command } from 'commander'
-import { resolveConnectionOptions, type ConnectionFlags, type ConnectionOptions } from '../cluster/connection.js'
+import { resolveConnectionOptions, type ConnectionFlags, type ConnectionOptions } from '../cluster/settings.js'
 
 /** Adds the connection flags to `cmd`. */
 export function addConnectionOptions(cmd: Command): Command {

@@ -3,7 +3,8 @@
  * `--pre-start` line, the JSON contract) against a real single-member etcd.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { createServer } from 'node:net'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { checkOptions } from '../../src/cli/commands/check.js'
@@ -16,6 +17,19 @@ function cli(args: string[], env: Record<string, string> = {}): { code: number |
   const t0 = Date.now()
   const r = spawnSync(process.execPath, [CLI, 'check', ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env } })
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t0 }
+}
+
+/** Like cli(), without blocking this process (the test's own listener must keep serving). */
+function cliAsync(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+  const t0 = Date.now()
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [CLI, 'check', ...args], { env: { PATH: process.env.PATH ?? '', ...env } })
+    let stdout = ''
+    let stderr = ''
+    p.stdout.on('data', (d: Buffer) => { stdout += d })
+    p.stderr.on('data', (d: Buffer) => { stderr += d })
+    p.on('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - t0 }))
+  })
 }
 
 describe('check options (argv + env)', () => {
@@ -52,6 +66,20 @@ describe('the built CLI', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1)
     expect(r.stderr).toMatch(/^etcd-inspect check: UNKNOWN\/UNREACHABLE \(exit 30\): cannot decide safely: no endpoint answered/)
     expect(r.ms).toBeLessThan(2000)
+  })
+
+  it('a frozen endpoint (accepts TCP, never speaks) is bounded by --dial-timeout too, process exit included', async () => {
+    const silent = createServer((s) => s.on('error', () => undefined))
+    const port = await freePort('127.0.0.1')
+    await new Promise<void>((r) => silent.listen(port, '127.0.0.1', r))
+    try {
+      const r = await cliAsync([join(base, 'nothing'), '--endpoints', `127.0.0.1:${port}`, '--dial-timeout', '1s', '-w', 'json'])
+      expect(r.code).toBe(30)
+      expect(JSON.parse(r.stdout).evidence.endpoints[0].code).toBe('dial-timeout')
+      expect(r.ms).toBeLessThan(2000)
+    } finally {
+      silent.close()
+    }
   })
 
   it('-w json has the contract fields', async () => {

@@ -121,6 +121,18 @@ describe('verdict order', () => {
     expect(ok.verdict).toBe('OK')
     expect(ok.warnings[0]).toContain('https://stale')
   })
+  it('a dead configured endpoint outside the answering cluster blocks destructive verdicts', () => {
+    // Only a one-member (stale) cluster answers; the dir's real cluster is down.
+    const other = [memberFrom({ ID: '77', name: 'old', peerURLs: ['https://127.0.0.4:2380'], clientURLs: ['https://127.0.0.4:2379'], isLearner: false })]
+    const v = analyseAnswers([answer(0xdeadn, 77n, other, { leader: 77n, endpoint: 'https://127.0.0.4:2379' }), down('https://127.0.0.1:2379'), down('https://127.0.0.2:2379')])
+    const d = run(dir(), v)
+    expect([d.verdict, d.subReason, d.wouldBe]).toEqual(['UNKNOWN', 'UNACCOUNTED_ENDPOINTS', 'FOREIGN_CLUSTER'])
+    // A down endpoint that is a member of the answering cluster is accounted for.
+    const list = members()
+    const ok = analyseAnswers([answer(CID, M[0]!, list, { endpoint: 'https://127.0.0.1:2379' }), answer(CID, M[1]!, list, { endpoint: 'https://127.0.0.2:2379' }), down('https://127.0.0.3:2379')])
+    expect(run(dir({ cluster: 0xfen }), ok).verdict).toBe('FOREIGN_CLUSTER')
+  })
+
   it('ROLLED_BACK by leader progress and by the witness; DIVERGED; BEHIND; LEARNER', () => {
     const lp: RaftStatus = { endpoint: 'l', id: M[0]!, idHex: 'a1', term: 5n, commit: 1000n, applied: 1000n, lead: M[0]!, raftState: 'StateLeader', progress: [{ id: M[2]!, idHex: 'a3', match: 995n, next: 996n, state: 'StateProbe' }] }
     expect(run(dir(), healthy(), { leader: lp }).subReason).toBe('LEADER_PROGRESS')

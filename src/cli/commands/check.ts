@@ -8,7 +8,7 @@ import { UsageError } from '../../errors.js'
 import { outputFormat, outputOption } from '../common.js'
 import { addConnectionOptions, connectionOptionsFrom } from '../connection-options.js'
 import { streamSink } from '../../render/output.js'
-import type { ConnectionFlags } from '../../cluster/connection.js'
+import type { ConnectionFlags } from '../../cluster/settings.js'
 import type { CheckOptions } from '../../app/check.js'
 
 export interface CheckCliOptions extends ConnectionFlags {
@@ -77,7 +77,18 @@ export function register(program: Command): void {
       const opts = checkOptions(dir, o)
       const { runCheck } = await import('../../app/check.js')
       const { renderCheck, preStartLine } = await import('../../render/check.js')
-      const result = await runCheck(opts)
+      // grpc-js closes a connection still waiting for the server's HTTP/2 settings (a frozen
+      // member) gracefully, and its socket would keep the process alive after the answer. An
+      // unref'd timer only fires if something still holds the event loop: then exit with the code.
+      const exitSoon = (): void => { setTimeout(() => process.exit(), 50).unref() }
+      let result
+      try {
+        result = await runCheck(opts)
+      } catch (err) {
+        exitSoon()
+        throw err
+      }
+      exitSoon()
       const exit = opts.allowWarn && result.exitCode === 1 ? 0 : result.exitCode
       if (opts.preStart) {
         const line = preStartLine(result, exit)
