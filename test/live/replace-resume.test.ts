@@ -139,6 +139,35 @@ describe('replace apply killed at every step boundary; resume finishes', () => {
     }, T)
   }
 
+  it('a learner that makes no progress fails after --stall-timeout (exit 6); resume finishes once it runs again', async () => {
+    const m = members[1]!
+    writeFileSync(m.envFile, readFileSync(m.envFile, 'utf8').replace(/^ETCD_INITIAL_CLUSTER_STATE=.*$/m, 'ETCD_INITIAL_CLUSTER_STATE=new'))
+    const planFile = join(base, 'plan-stall.json')
+    const plan = await runCli(['replace', 'plan', ...conn, '--config', m.envFile, '--state-dir', stateDir(), '--stop-cmd', m.scripts.stop, '--start-cmd', m.scripts.start, '--stall-timeout', '3s', '-w', 'json', '-o', planFile])
+    expect(plan.code, plan.stderr).toBe(0)
+    expect(JSON.parse(plan.stdout).steps.find((s: { kind: string }) => s.kind === 'wait-caught-up').stallTimeoutMs).toBe(3000)
+    const crashed = await runCli(['replace', 'apply', '--plan', planFile, '--yes'], { ETCD_INSPECT_REPLACE_CRASH: 'start-member:done' })
+    expect(crashed.signal).toBe('SIGKILL')
+    const pid = Number(readFileSync(m.scripts.pidFile, 'utf8').trim())
+    process.kill(pid, 'SIGSTOP')
+    try {
+      const r = await runCli(['replace', 'resume', '--state-dir', stateDir(), '--yes'])
+      expect(r.code).toBe(6)
+      expect(r.stderr).toMatch(/^Error: learner [0-9a-f]+ made no progress for 3s \(applied 0, leader \d+\); resume keeps waiting, abort removes it\n$/)
+      const st = JSON.parse((await runCli(['replace', 'status', '--state-dir', stateDir(), '-w', 'json'])).stdout)
+      const op = st.ops.at(-1)
+      expect(op.status).toBe('failed')
+      expect(op.steps.find((s: { kind: string }) => s.kind === 'wait-caught-up').state).toBe('fail')
+    } finally {
+      try { process.kill(pid, 'SIGCONT') } catch {}
+    }
+    const r2 = await runCli(['replace', 'resume', '--state-dir', stateDir(), '--yes', '-w', 'json'])
+    expect(r2.code, r2.stderr).toBe(0)
+    const list = await memberList(eps, m.tls)
+    expect(list.every((x) => !x.learner && x.name !== '')).toBe(true)
+    for (const ep of eps) expect(await keysOk(ep)).toBe(50)
+  }, T)
+
   it('abort after the learner was added removes the unstarted learner; resume then refuses the op', async () => {
     const m = members[0]!
     appendFileSync(m.envFile, '# abort round\n')

@@ -177,6 +177,7 @@ describe('replace on a live 3-member TLS cluster', () => {
     members.unshift(m4)
     killPidFile(m1.scripts.pidFile)
     eps = members.map((m) => m.clientURL)
+    conn[1] = eps.join(',')
     const list = await memberList(eps, m4.tls)
     expect(list.map((m) => m.name).sort()).toEqual(['m2', 'm3', 'm4'])
     expect(list.every((m) => !m.learner)).toBe(true)

@@ -135,6 +135,13 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
 
   'stop-member': {
     async done(_s, c) {
+      if (c.plan.mode === 'in-place') {
+        // Once the old ID is removed and its replacement owns the URL, whatever listens there is the
+        // replacement (started, crashed or hung): the stop is long done, and it must not be stopped again.
+        const l = await liveList(c)
+        const nm = newMember(c, l)
+        if (nm && !l.members.some((m) => m.idHex === c.plan.target.idHex)) return { oldMemberRemoved: true, replacement: nm.idHex }
+      }
       const r = await oldRunning(c)
       return r.running ? undefined : { oldMemberRunning: false, clientAnswer: r.status.ok ? `member ${r.status.memberIdHex}` : 'none' }
     },
