@@ -139,25 +139,28 @@ describe('replace apply killed at every step boundary; resume finishes', () => {
     }, T)
   }
 
-  it('a learner that makes no progress fails after --stall-timeout (exit 6); resume finishes once it runs again', async () => {
+  it('a replacement that hangs after its start fails the bounded start wait (exit 6, the process exits); resume finishes once it runs again', async () => {
     const m = members[1]!
     writeFileSync(m.envFile, readFileSync(m.envFile, 'utf8').replace(/^ETCD_INITIAL_CLUSTER_STATE=.*$/m, 'ETCD_INITIAL_CLUSTER_STATE=new'))
-    const planFile = join(base, 'plan-stall.json')
-    const plan = await runCli(['replace', 'plan', ...conn, '--config', m.envFile, '--state-dir', stateDir(), '--stop-cmd', m.scripts.stop, '--start-cmd', m.scripts.start, '--stall-timeout', '3s', '-w', 'json', '-o', planFile])
+    const planFile = join(base, 'plan-hang.json')
+    const plan = await runCli(['replace', 'plan', ...conn, '--config', m.envFile, '--state-dir', stateDir(), '--stop-cmd', m.scripts.stop, '--start-cmd', m.scripts.start, '--start-timeout', '5s', '--stall-timeout', '5s', '-w', 'json', '-o', planFile])
     expect(plan.code, plan.stderr).toBe(0)
-    expect(JSON.parse(plan.stdout).steps.find((s: { kind: string }) => s.kind === 'wait-caught-up').stallTimeoutMs).toBe(3000)
     const crashed = await runCli(['replace', 'apply', '--plan', planFile, '--yes'], { ETCD_INSPECT_REPLACE_CRASH: 'start-member:done' })
     expect(crashed.signal).toBe('SIGKILL')
     const pid = Number(readFileSync(m.scripts.pidFile, 'utf8').trim())
     process.kill(pid, 'SIGSTOP')
     try {
-      const r = await runCli(['replace', 'resume', '--state-dir', stateDir(), '--yes'])
-      expect(r.code).toBe(6)
-      expect(r.stderr).toMatch(/^Error: learner [0-9a-f]+ made no progress for 3s \(applied 0, leader \d+\); resume keeps waiting, abort removes it\n$/)
+      const t0 = Date.now()
+      const r = await runCli(['replace', 'resume', '--state-dir', stateDir(), '--yes'], {}, 120000)
+      expect(r.code, r.stderr).toBe(6)
+      expect(r.stderr).toMatch(/^Error: the new member did not answer on https:\/\/127\.0\.0\.\d+:\d+ within 5s; check its log\n$/)
+      expect(Date.now() - t0).toBeLessThan(60000)
       const st = JSON.parse((await runCli(['replace', 'status', '--state-dir', stateDir(), '-w', 'json'])).stdout)
       const op = st.ops.at(-1)
       expect(op.status).toBe('failed')
-      expect(op.steps.find((s: { kind: string }) => s.kind === 'wait-caught-up').state).toBe('fail')
+      expect(op.steps.find((x: { kind: string }) => x.kind === 'start-member').state).toBe('fail')
+      // The hung replacement was not stopped: the old member is removed and the new one owns the URL.
+      expect(op.steps.find((x: { kind: string }) => x.kind === 'stop-member').state).toBe('skip')
     } finally {
       try { process.kill(pid, 'SIGCONT') } catch {}
     }

@@ -99,6 +99,14 @@ async function confirm(plan: Plan, yes: boolean, render: (p: Plan) => string): P
   if (a.trim() !== 'yes') throw new UsageError('not confirmed; nothing was changed')
 }
 
+/**
+ * A member that hangs mid-handshake (stopped, partitioned) leaves a gRPC socket open that would
+ * keep the process alive after the command has finished; never let it outlive its result.
+ */
+function exitSoon(): void {
+  setTimeout(() => process.exit(), 2000).unref()
+}
+
 const applyHooks = {
   progress: (m: string) => progress(m),
   onStep: (s: { n: number; title: string }, phase: string, ms?: number) => {
@@ -117,7 +125,7 @@ export function register(program: Command): void {
       const fmt = outputFormat(f)
       const { buildPlan } = await import('../../app/replace/plan.js')
       const { renderPlan } = await import('../../render/replace.js')
-      const plan = await buildPlan(planOptionsFrom(f))
+      const plan = await buildPlan(planOptionsFrom(f)).finally(exitSoon)
       if (f.out) writeFileSync(f.out, JSON.stringify(plan, null, 2) + '\n', { mode: 0o600 })
       process.stdout.write(renderPlan(plan, fmt))
     })
@@ -135,7 +143,7 @@ export function register(program: Command): void {
       const file = f.plan ?? f.fromPlan
       const plan = file ? readPlan(file) : await buildPlan(planOptionsFrom(f))
       await confirm(plan, !!f.yes, (p) => renderPlan(p, 'table'))
-      const r = await applyPlan(plan, applyHooks)
+      const r = await applyPlan(plan, applyHooks).finally(exitSoon)
       progressDone()
       process.stdout.write(renderApply(r, fmt))
     })
@@ -150,7 +158,7 @@ export function register(program: Command): void {
       if (!f.yes) throw new UsageError('resume continues destructive steps: pass --yes (see replace status first)')
       const { resumeOp } = await import('../../app/replace/apply.js')
       const { renderApply } = await import('../../render/replace.js')
-      const r = await resumeOp({ ...(f.stateDir ? { stateDir: f.stateDir } : {}), ...(f.op ? { opId: f.op } : {}), ...applyHooks })
+      const r = await resumeOp({ ...(f.stateDir ? { stateDir: f.stateDir } : {}), ...(f.op ? { opId: f.op } : {}), ...applyHooks }).finally(exitSoon)
       progressDone()
       process.stdout.write(renderApply(r, fmt))
     })
