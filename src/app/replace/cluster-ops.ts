@@ -1,0 +1,189 @@
+/**
+ * The cluster calls the replace runbook needs, on the shared connection layer
+ * (cluster/connection.ts: one client per endpoint, retries and breaker off, bounded dial and
+ * calls, TLS error advice). Only the replace-specific calls live here: remove, add learner,
+ * promote, move leader, and a verified snapshot stream.
+ */
+import { createHash } from 'node:crypto'
+import { readFileSync, renameSync, openSync, fsyncSync, closeSync, writeSync } from 'node:fs'
+import type { Etcd3 } from 'etcd3'
+import { ClusterError } from '../../errors.js'
+import { idHex } from '../../format/ids.js'
+import { createEndpointClient, normaliseEndpoint, type EndpointClient, type TlsMaterial } from '../../cluster/connection.js'
+import type { ConnectionSpec, PlanMember } from './model.js'
+
+export interface MemberListResult { clusterIdHex: string; fromMemberHex: string; members: PlanMember[] }
+
+export interface EndpointStatus {
+  endpoint: string
+  ok: boolean
+  error?: string
+  memberIdHex?: string
+  clusterIdHex?: string
+  leaderHex?: string
+  raftIndex?: bigint
+  raftAppliedIndex?: bigint
+  raftTerm?: bigint
+  isLearner?: boolean
+  dbSize?: bigint
+  version?: string
+}
+
+const hexOf = (dec: string | undefined): string => idHex(BigInt(dec ?? '0'))
+const decOf = (hex: string): string => BigInt('0x' + hex).toString()
+
+export class ClusterOps {
+  private readonly clients = new Map<string, EndpointClient>()
+  private readonly tls: TlsMaterial
+  constructor(readonly conn: ConnectionSpec) {
+    const read = (p?: string): Buffer | undefined => (p ? readFileSync(p) : undefined)
+    this.tls = { ca: read(conn.cacert), cert: read(conn.cert), key: read(conn.key), insecureSkipTlsVerify: !!conn.insecureSkipTlsVerify }
+  }
+
+  endpointClient(endpoint: string, commandTimeoutMs = this.conn.commandTimeoutMs): EndpointClient {
+    const ep = normaliseEndpoint(endpoint, endpoint.startsWith('https://'))
+    const k = `${ep}|${commandTimeoutMs}`
+    let c = this.clients.get(k)
+    if (!c) {
+      c = createEndpointClient(ep, { ...this.conn, insecureSkipTlsVerify: !!this.conn.insecureSkipTlsVerify, password: this.conn.user ? process.env.ETCDCTL_PASSWORD : undefined, commandTimeoutMs }, this.tls)
+      this.clients.set(k, c)
+    }
+    return c
+  }
+
+  client(endpoint: string): Etcd3 {
+    return this.endpointClient(endpoint).etcd
+  }
+
+  private call<T>(endpoint: string, what: string, fn: (c: Etcd3, o: { deadline: number }) => Promise<T>, timeoutMs?: number): Promise<T> {
+    const c = this.endpointClient(endpoint, timeoutMs)
+    return c.call(what, (o) => fn(c.etcd, o as { deadline: number }))
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close()
+    this.clients.clear()
+  }
+
+  /** MemberList from the first endpoint (of `endpoints`, default the configured ones) that answers. */
+  async memberList(endpoints = this.conn.endpoints): Promise<MemberListResult> {
+    const errs: string[] = []
+    for (const ep of endpoints) {
+      try {
+        const r = await this.call(ep, 'MemberList', (c, o) => c.cluster.memberList({}, o))
+        return {
+          clusterIdHex: hexOf(r.header.cluster_id),
+          fromMemberHex: hexOf(r.header.member_id),
+          members: r.members.map((m) => ({ idHex: hexOf(m.ID), name: m.name, peerURLs: [...m.peerURLs], clientURLs: [...m.clientURLs], isLearner: !!m.isLearner })),
+        }
+      } catch (e) {
+        errs.push(`${ep}: ${(e as Error).message}`)
+      }
+    }
+    throw new ClusterError(`no endpoint answered MemberList (${errs.join('; ')})`, 'unreachable', 'check --endpoints and the TLS flags')
+  }
+
+  async status(endpoint: string, timeoutMs = this.conn.commandTimeoutMs): Promise<EndpointStatus> {
+    try {
+      const s = await this.call(endpoint, 'Status', (c, o) => c.maintenance.status(o), timeoutMs)
+      return {
+        endpoint, ok: true, memberIdHex: hexOf(s.header.member_id), clusterIdHex: hexOf(s.header.cluster_id), leaderHex: hexOf(s.leader),
+        raftIndex: BigInt(s.raftIndex), raftAppliedIndex: BigInt((s as unknown as { raftAppliedIndex?: string }).raftAppliedIndex ?? s.raftIndex),
+        raftTerm: BigInt(s.raftTerm), isLearner: !!(s as unknown as { isLearner?: boolean }).isLearner, dbSize: BigInt(s.dbSize), version: s.version,
+      }
+    } catch (e) {
+      return { endpoint, ok: false, error: (e as Error).message.split('\n')[0] }
+    }
+  }
+
+  async statusAll(endpoints: string[]): Promise<EndpointStatus[]> {
+    return Promise.all(endpoints.map((e) => this.status(e)))
+  }
+
+  async memberRemove(idHexStr: string, endpoints = this.conn.endpoints): Promise<void> {
+    await this.onAny(endpoints, 'MemberRemove', (c, o) => c.cluster.memberRemove({ ID: decOf(idHexStr) }, o))
+  }
+
+  async memberAddLearner(peerURLs: string[], endpoints = this.conn.endpoints): Promise<PlanMember> {
+    const r = await this.onAny(endpoints, 'MemberAdd', (c, o) => c.cluster.memberAdd({ peerURLs, isLearner: true }, o))
+    const m = r.member
+    return { idHex: hexOf(m.ID), name: m.name, peerURLs: [...m.peerURLs], clientURLs: [...m.clientURLs], isLearner: !!m.isLearner }
+  }
+
+  async memberPromote(idHexStr: string, endpoints = this.conn.endpoints): Promise<void> {
+    await this.onAny(endpoints, 'MemberPromote', (c, o) => c.cluster.memberPromote({ ID: decOf(idHexStr) }, o))
+  }
+
+  async moveLeader(leaderEndpoint: string, toHex: string): Promise<void> {
+    await this.call(leaderEndpoint, 'MoveLeader', (c, o) => c.maintenance.moveLeader({ targetID: decOf(toHex) }, o), 30000)
+  }
+
+  /** A linearizable read through one endpoint (a health probe that needs quorum). */
+  async linearizableRead(endpoint: string): Promise<boolean> {
+    try {
+      await this.call(endpoint, 'Range', (c) => c.get('health').exec(), 5000)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /**
+   * Maintenance.Snapshot into `path` (tmp + fsync + rename). etcd appends the SHA-256 of every
+   * preceding byte to the stream; it is verified on the fly (the last 32 bytes are held back
+   * from the hash) and returned as the snapshot's checksum, so the file is hashed once.
+   */
+  async snapshot(endpoint: string, path: string): Promise<{ sha256: string; size: number; revision: string; trailerOk: boolean }> {
+    // Dial through a bounded Status first; the stream itself is not bounded by --command-timeout.
+    await this.call(endpoint, 'Status', (c, o) => c.maintenance.status(o))
+    const stream = await this.client(endpoint).maintenance.snapshot()
+    const tmp = `${path}.part`
+    const fd = openSync(tmp, 'w', 0o600)
+    const body = createHash('sha256')
+    let size = 0
+    let revision = '0'
+    let held: Buffer = Buffer.alloc(0)
+    try {
+      await new Promise<void>((resolve, reject) => {
+        stream.on('data', (item: { blob: Buffer; header?: { revision?: string } }) => {
+          if (item.header?.revision && revision === '0') revision = item.header.revision
+          const b = item.blob
+          size += b.length
+          writeSync(fd, b)
+          const all = held.length ? Buffer.concat([held, b]) : b
+          if (all.length > 32) {
+            body.update(all.subarray(0, all.length - 32))
+            held = Buffer.from(all.subarray(all.length - 32))
+          } else held = Buffer.from(all)
+        })
+        stream.on('error', reject)
+        stream.on('end', () => resolve())
+      })
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    const digest = body.digest()
+    const trailerOk = held.length === 32 && digest.equals(held)
+    renameSync(tmp, path)
+    return { sha256: digest.toString('hex'), size, revision, trailerOk }
+  }
+
+  private async onAny<T>(endpoints: string[], what: string, fn: (c: Etcd3, o: { deadline: number }) => Promise<T>): Promise<T> {
+    let last: unknown
+    for (const ep of endpoints) {
+      try {
+        return await this.call(ep, what, fn)
+      } catch (e) {
+        last = e
+        const msg = (e as Error).message
+        // Only connection failures move on to the next endpoint; an answer from etcd is final.
+        if (!(e instanceof ClusterError && /^(unreachable|unavailable|dial-timeout|timeout|tls)/.test(e.code)) && !/UNAVAILABLE|ECONNREFUSED|No connection established/i.test(msg)) throw e
+      }
+    }
+    throw last instanceof Error ? last : new ClusterError(String(last), 'unreachable')
+  }
+}
+
+/** Decimal → hex helper exported for tests. */
+export { hexOf, decOf }

@@ -1,0 +1,95 @@
+/**
+ * The replace plan: a versioned JSON document (STYLE.md §13, RECOVERY.md §6.2). Steps are a
+ * discriminated union by `kind`; each carries its pre-conditions, the exact etcd calls or file
+ * operations it performs, and rollback notes. 64-bit IDs are etcdctl hex strings here.
+ */
+
+export const PLAN_VERSION = 1
+
+export interface PlanMember {
+  idHex: string
+  name: string
+  peerURLs: string[]
+  clientURLs: string[]
+  isLearner: boolean
+}
+
+/** The shared ConnectionOptions minus the password (never written to a plan or journal; apply reads ETCDCTL_PASSWORD). */
+export interface ConnectionSpec {
+  endpoints: string[]
+  cacert?: string
+  cert?: string
+  key?: string
+  user?: string
+  insecureSkipTlsVerify?: boolean
+  dialTimeoutMs: number
+  commandTimeoutMs: number
+}
+
+export type ProcessControlSpec =
+  | { kind: 'commands'; stopCmd: string; startCmd: string }
+  | { kind: 'systemd'; unit: string }
+
+interface StepBase {
+  /** Position in the plan, 1-based. */
+  n: number
+  title: string
+  destructive: boolean
+  preconditions: string[]
+  /** The exact etcd RPCs, commands and file operations, as text for review. */
+  actions: string[]
+  rollback: string
+}
+
+export type Step =
+  | (StepBase & { kind: 'snapshot'; endpoint: string; path: string })
+  | (StepBase & { kind: 'move-leader'; fromHex: string; toHex: string })
+  | (StepBase & { kind: 'stop-member'; control: ProcessControlSpec; clientURLs: string[]; peerURLs: string[] })
+  | (StepBase & { kind: 'remove-member'; memberIdHex: string; peerURLs: string[] })
+  | (StepBase & { kind: 'archive-data-dir'; dataDir: string; expectMemberIdHex: string; expectClusterIdHex: string })
+  | (StepBase & { kind: 'add-learner'; name: string; peerURLs: string[] })
+  | (StepBase & { kind: 'write-config'; path: string; content: string; diff: string })
+  | (StepBase & { kind: 'start-member'; control: ProcessControlSpec; clientURLs: string[]; peerURLs: string[]; startTimeoutMs: number })
+  | (StepBase & { kind: 'wait-caught-up'; clientURLs: string[]; stallTimeoutMs: number })
+  | (StepBase & { kind: 'promote-learner'; peerURLs: string[]; stallTimeoutMs: number })
+  | (StepBase & { kind: 'verify'; expectVoters: number })
+
+export type StepKind = Step['kind']
+
+export interface Plan {
+  version: typeof PLAN_VERSION
+  opId: string
+  createdAt: string
+  /** in-place (mode A): remove -> archive -> re-add; surge (mode B): add a new member on a new URL first, then retire the old one. */
+  mode: 'in-place' | 'surge'
+  /** Why the target is replaced: a live member, or a data dir whose member was already removed. */
+  reason: 'MEMBER' | 'REMOVED_MEMBER'
+  /** --force was given at plan time (small clusters). */
+  force: boolean
+  cluster: { idHex: string; leaderHex: string; members: PlanMember[] }
+  connection: ConnectionSpec
+  target: {
+    /** The member ID being replaced (from membership, or from the data dir's WAL if removed). */
+    idHex: string
+    name: string
+    peerURLs: string[]
+    clientURLs: string[]
+    dataDir: string
+    /** Identity read from the data dir's WAL, if it has one. */
+    dataDirIdentity?: { memberIdHex: string; clusterIdHex: string }
+    inMembership: boolean
+    wasLeader: boolean
+  }
+  /** The member that takes the target's place: in place, the same name/URLs/data dir; surge, a new host. */
+  replacement: { name: string; peerURLs: string[]; clientURLs: string[]; dataDir: string }
+  quorum: { voters: number; healthyVoters: number; toleranceBefore: number; toleranceDuring: number; toleranceAfter: number }
+  stateDir: string
+  configPath: string
+  configFormat: 'env' | 'unit'
+  tls: { checked: boolean; findings: string[] }
+  warnings: string[]
+  steps: Step[]
+}
+
+/** A step before numbering (distributes Omit over the union). */
+export type StepDraft = Step extends infer S ? (S extends Step ? Omit<S, 'n'> : never) : never

@@ -1,0 +1,398 @@
+/**
+ * One handler per step kind: `done` re-derives from the live cluster and the filesystem whether
+ * the step's effect is already there (RECOVERY.md §6.3, "crash between any two steps"), `pre`
+ * re-checks its pre-conditions right before acting, `act` performs it and returns evidence.
+ * The journal says what we tried; these predicates say what happened.
+ */
+import { createHash } from 'node:crypto'
+import { existsSync, readFileSync, writeFileSync, renameSync, openSync, fsyncSync, closeSync, copyFileSync, readdirSync, mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { connect } from 'node:net'
+import { ClusterError, UnsafeOperationError } from '../../errors.js'
+import { archiveDataDir, findArchives, readManifest, utcStamp } from '../../io/archive.js'
+import { startMember, stopMember } from '../../io/process-control.js'
+import type { Journal } from '../../io/journal.js'
+import type { ClusterOps, EndpointStatus, MemberListResult } from './cluster-ops.js'
+import type { Plan, PlanMember, Step } from './model.js'
+import { checkInPlace } from './quorum.js'
+import { dirAbsentOrEmpty, identifyDataDir, readDirIdentity } from './wal-identity.js'
+
+export type Evidence = Record<string, unknown>
+
+export interface StepContext {
+  plan: Plan
+  ops: ClusterOps
+  journal: Journal
+  facts: Record<string, string>
+  setFact(key: string, value: string): void
+  /** Progress line (stderr, TTY only) — e.g. learner applied vs leader index. */
+  progress(msg: string): void
+  /** Test hook: called inside long waits (the catch-up loop) so a crash can be injected there. */
+  inside(kind: string): void
+}
+
+export interface StepHandler<S extends Step = Step> {
+  done(s: S, c: StepContext): Promise<Evidence | undefined>
+  pre?(s: S, c: StepContext): Promise<void>
+  act(s: S, c: StepContext): Promise<Evidence>
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+const refuse = (code: string, msg: string): never => { throw new UnsafeOperationError(msg, code) }
+
+/** Every client URL we know, configured endpoints first, the target's last. */
+export function allEndpoints(c: StepContext, list?: MemberListResult): string[] {
+  const urls = [...c.plan.connection.endpoints]
+  for (const m of list?.members ?? c.plan.cluster.members) for (const u of m.clientURLs) if (!urls.includes(u)) urls.push(u)
+  for (const u of c.plan.target.clientURLs) if (!urls.includes(u)) urls.push(u)
+  return urls
+}
+
+export async function liveList(c: StepContext): Promise<MemberListResult> {
+  const l = await c.ops.memberList(allEndpoints(c))
+  if (l.clusterIdHex !== c.plan.cluster.idHex) refuse('cluster-id-changed', `the cluster now answers with ID ${l.clusterIdHex}, the plan was made for ${c.plan.cluster.idHex}; stopping`)
+  return l
+}
+
+/** The member that owns the target's peer URL under a new ID (the replacement), if any. */
+export function newMember(c: StepContext, l: MemberListResult): PlanMember | undefined {
+  const urls = c.plan.replacement.peerURLs
+  return l.members.find((m) => m.idHex !== c.plan.target.idHex && m.peerURLs.some((u) => urls.includes(u)))
+}
+
+function portOpen(url: string, timeoutMs = 1000): Promise<boolean> {
+  const u = new URL(url)
+  return new Promise((resolve) => {
+    const s = connect({ host: u.hostname, port: Number(u.port) })
+    const t = setTimeout(() => { s.destroy(); resolve(false) }, timeoutMs)
+    s.once('connect', () => { clearTimeout(t); s.destroy(); resolve(true) })
+    s.once('error', () => { clearTimeout(t); resolve(false) })
+  })
+}
+
+/** Is the *old* member (target ID) still running on the target's URLs? */
+async function oldRunning(c: StepContext): Promise<{ running: boolean; status: EndpointStatus }> {
+  const st = await c.ops.status(c.plan.target.clientURLs[0]!, 3000)
+  if (st.ok) return { running: st.memberIdHex === c.plan.target.idHex, status: st }
+  // No answer on the client URL: something may still hold the peer port (a crash-looping process).
+  return { running: await portOpen(c.plan.target.peerURLs[0]!), status: st }
+}
+
+function errText(e: unknown): string {
+  return (e as Error)?.message ?? String(e)
+}
+
+async function healthyVoters(c: StepContext, l: MemberListResult): Promise<{ voters: string[]; healthy: string[] }> {
+  const voters = l.members.filter((m) => !m.isLearner)
+  const sts = await Promise.all(voters.map((m) => (m.clientURLs[0] ? c.ops.status(m.clientURLs[0], 3000) : Promise.resolve<EndpointStatus>({ endpoint: '', ok: false }))))
+  const healthy = voters.filter((m, i) => sts[i]!.ok && sts[i]!.memberIdHex === m.idHex && sts[i]!.leaderHex !== '0').map((m) => m.idHex)
+  return { voters: voters.map((m) => m.idHex), healthy }
+}
+
+const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> } = {
+  snapshot: {
+    async done(s, c) {
+      // The journaled checksum is etcd's trailer: SHA-256 of the file minus its last 32 bytes, which are that hash.
+      const sha = c.facts.snapshotSha256
+      if (!sha || !existsSync(s.path)) return undefined
+      const buf = readFileSync(s.path)
+      const body = createHash('sha256').update(buf.subarray(0, buf.length - 32)).digest('hex')
+      return body === sha && buf.subarray(buf.length - 32).toString('hex') === sha ? { path: s.path, sha256: sha } : undefined
+    },
+    async act(s, c) {
+      const l = await liveList(c)
+      // Prefer the planned source; any healthy member other than the target will do.
+      const cands = [s.endpoint, ...l.members.filter((m) => m.idHex !== c.plan.target.idHex).flatMap((m) => m.clientURLs)]
+      let src: string | undefined
+      for (const e of cands) if ((await c.ops.status(e, 3000)).ok) { src = e; break }
+      if (!src) throw new ClusterError('no healthy member other than the target answers for the snapshot', 'snapshot-source')
+      mkdirSync(dirname(s.path), { recursive: true, mode: 0o700 })
+      const r = await c.ops.snapshot(src, s.path)
+      if (!r.trailerOk) throw new ClusterError(`snapshot from ${src} failed verification (SHA-256 trailer mismatch); nothing was changed`, 'snapshot-corrupt')
+      c.setFact('snapshotSha256', r.sha256)
+      c.setFact('snapshotPath', s.path)
+      return { source: src, path: s.path, sha256: r.sha256, size: r.size, revision: r.revision, trailer: 'ok' }
+    },
+  },
+
+  'move-leader': {
+    async done(s, c) {
+      const l = await liveList(c)
+      if (!l.members.some((m) => m.idHex === s.fromHex)) return { reason: 'target no longer a member' }
+      const st = await c.ops.status(c.plan.target.clientURLs[0]!, 3000)
+      if (!st.ok) return { reason: 'target not answering; it cannot be the leader' }
+      return st.leaderHex !== s.fromHex ? { leader: st.leaderHex } : undefined
+    },
+    async act(s, c) {
+      const l = await liveList(c)
+      const { healthy } = await healthyVoters(c, l)
+      const to = healthy.includes(s.toHex) ? s.toHex : healthy.find((h) => h !== s.fromHex)
+      if (!to) refuse('no-transferee', 'no healthy voter to move leadership to')
+      await c.ops.moveLeader(c.plan.target.clientURLs[0]!, to!)
+      return { from: s.fromHex, to }
+    },
+  },
+
+  'stop-member': {
+    async done(_s, c) {
+      if (c.plan.mode === 'in-place') {
+        // Once the old ID is removed and its replacement owns the URL, whatever listens there is the
+        // replacement (started, crashed or hung): the stop is long done, and it must not be stopped again.
+        const l = await liveList(c)
+        const nm = newMember(c, l)
+        if (nm && !l.members.some((m) => m.idHex === c.plan.target.idHex)) return { oldMemberRemoved: true, replacement: nm.idHex }
+      }
+      const r = await oldRunning(c)
+      return r.running ? undefined : { oldMemberRunning: false, clientAnswer: r.status.ok ? `member ${r.status.memberIdHex}` : 'none' }
+    },
+    async act(s, c) {
+      const out = await stopMember(s.control)
+      for (let i = 0; i < 300; i++) {
+        if (!(await oldRunning(c)).running) return { stopped: true, output: out.trim().slice(-500) }
+        await sleep(100)
+      }
+      throw new ClusterError(`the old member still answers on ${c.plan.target.clientURLs[0]} after the stop command`, 'stop-failed')
+    },
+  },
+
+  'remove-member': {
+    async done(s, c) {
+      const l = await liveList(c)
+      return l.members.some((m) => m.idHex === s.memberIdHex) ? undefined : { absent: s.memberIdHex }
+    },
+    async pre(s, c) {
+      const l = await liveList(c)
+      const t = l.members.find((m) => m.idHex === s.memberIdHex)
+      if (!t || !t.peerURLs.some((u) => s.peerURLs.includes(u))) refuse('target-changed', `member ${s.memberIdHex} no longer owns ${s.peerURLs.join(',')}; stopping before MemberRemove`)
+      const { voters, healthy } = await healthyVoters(c, l)
+      const q = checkInPlace({ voters, healthy, target: s.memberIdHex, force: c.plan.force })
+      if (q.refusal) refuse(q.refusal.code, `${q.refusal.message}; MemberRemove not sent`)
+    },
+    async act(s, c) {
+      try {
+        await c.ops.memberRemove(s.memberIdHex, allEndpoints(c).filter((e) => !c.plan.target.clientURLs.includes(e)))
+      } catch (e) {
+        if (!/member not found/i.test(errText(e))) throw new ClusterError(`MemberRemove(${s.memberIdHex}) failed: ${errText(e)}`, 'remove-failed')
+      }
+      for (let i = 0; i < 20; i++) {
+        if (!(await liveList(c)).members.some((m) => m.idHex === s.memberIdHex)) return { removed: s.memberIdHex }
+        await sleep(250)
+      }
+      throw new ClusterError(`member ${s.memberIdHex} still listed after MemberRemove`, 'remove-failed')
+    },
+  },
+
+  'archive-data-dir': {
+    async done(s, c) {
+      const ident = existsSync(s.dataDir) ? readDirIdentity(s.dataDir) : undefined
+      const ours = findArchives(s.dataDir, s.expectMemberIdHex).filter((a) => readManifest(a)?.opId === c.plan.opId)
+      if (ident?.memberIdHex === s.expectMemberIdHex) {
+        if (ours.length > 0) refuse('archive-ambiguous', `${s.dataDir} still holds member ${s.expectMemberIdHex} although ${ours[0]} was archived by this operation; a human must decide`)
+        return undefined
+      }
+      if (ours.length > 0) return { archive: ours.at(-1) }
+      // A renamed dir whose manifest was not written yet (crash between rename and manifest).
+      const bare = findArchives(s.dataDir, s.expectMemberIdHex).filter((a) => !readManifest(a))
+      if (bare.length > 0 && dirAbsentOrEmpty(s.dataDir)) return { archive: bare.at(-1), manifest: 'missing' }
+      if (dirAbsentOrEmpty(s.dataDir) || ident) return { dataDir: 'holds no WAL of the target', ident: ident?.memberIdHex ?? null }
+      return undefined
+    },
+    async pre(s, c) {
+      if ((await oldRunning(c)).running) refuse('target-running', `member ${s.expectMemberIdHex} is running on ${c.plan.target.clientURLs[0]}; not moving its data dir`)
+      const ident = await identifyDataDir(s.dataDir, { quick: true })
+      if (ident?.inUse) refuse('data-dir-in-use', `${s.dataDir} is locked by a running etcd (/proc/locks); not moving it`)
+      if (!ident) refuse('data-dir-unidentified', `${s.dataDir} has no readable WAL metadata; not archiving a dir that is not positively identified`)
+      if (ident!.memberIdHex !== s.expectMemberIdHex || ident!.clusterIdHex !== s.expectClusterIdHex) {
+        refuse('data-dir-other-member', `${s.dataDir} belongs to member ${ident!.memberIdHex} of cluster ${ident!.clusterIdHex}, expected ${s.expectMemberIdHex} of ${s.expectClusterIdHex}; not archiving`)
+      }
+    },
+    async act(s, c) {
+      const m = archiveDataDir({ dataDir: s.dataDir, memberIdHex: s.expectMemberIdHex, clusterIdHex: s.expectClusterIdHex, opId: c.plan.opId, reason: c.plan.reason })
+      c.setFact('archivePath', m.archivePath)
+      return { archive: m.archivePath, files: m.files.length, bytes: m.files.reduce((a, f) => a + f.size, 0) }
+    },
+  },
+
+  'add-learner': {
+    async done(_s, c) {
+      const nm = newMember(c, await liveList(c))
+      if (!nm) return undefined
+      c.setFact('newIdHex', nm.idHex)
+      return { newIdHex: nm.idHex, isLearner: nm.isLearner, started: nm.name !== '' }
+    },
+    async pre(_s, c) {
+      const l = await liveList(c)
+      if (c.plan.mode === 'in-place' && l.members.some((m) => m.idHex === c.plan.target.idHex)) refuse('target-still-member', `member ${c.plan.target.idHex} is still in the cluster; not adding`)
+      if (c.plan.mode === 'surge') {
+        const { voters, healthy } = await healthyVoters(c, l)
+        const down = voters.filter((v) => !healthy.includes(v))
+        if (down.length > 0) refuse('voter-down', `voter ${down.join(', ')} is unhealthy; a surge add needs every voter connected; not adding`)
+      }
+      const ln = l.members.filter((m) => m.isLearner)
+      if (ln.length > 0) refuse('learner-pending', `another learner is pending (${ln.map((m) => `${m.idHex} ${m.peerURLs.join(',')}`).join('; ')}); not adding`)
+      const d = c.plan.replacement.dataDir
+      if (!dirAbsentOrEmpty(d)) refuse('data-dir-not-empty', `${d} is not empty; a new member must start from an empty dir`)
+    },
+    async act(s, c) {
+      const eps = allEndpoints(c).filter((e) => !c.plan.target.clientURLs.includes(e))
+      // A voter that just restarted needs 5 s of connectivity before etcd accepts an add ("unhealthy cluster").
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const m = await c.ops.memberAddLearner(s.peerURLs, eps)
+          c.setFact('newIdHex', m.idHex)
+          return { newIdHex: m.idHex, peerURLs: m.peerURLs, isLearner: m.isLearner }
+        } catch (e) {
+          const msg = errText(e)
+          if (/Peer URLs already exists/i.test(msg)) {
+            const nm = newMember(c, await liveList(c))
+            if (nm && nm.isLearner && nm.name === '') { c.setFact('newIdHex', nm.idHex); return { adopted: nm.idHex } }
+            refuse('peer-url-taken', `${s.peerURLs.join(',')} is owned by a started member ${nm?.idHex ?? '?'}; stopping`)
+          }
+          if (/unhealthy cluster|not enough started/i.test(msg) && attempt < 20) { await sleep(1000); continue }
+          throw new ClusterError(`MemberAdd(learner) failed: ${msg}`, 'add-failed')
+        }
+      }
+    },
+  },
+
+  'write-config': {
+    async done(s) {
+      return existsSync(s.path) && readFileSync(s.path, 'utf8') === s.content ? { path: s.path } : undefined
+    },
+    async act(s) {
+      let backup: string | undefined
+      if (existsSync(s.path)) {
+        backup = `${s.path}.bak-${utcStamp()}`
+        copyFileSync(s.path, backup)
+      }
+      const tmp = `${s.path}.tmp-${process.pid}`
+      writeFileSync(tmp, s.content, { mode: 0o600 })
+      const fd = openSync(tmp, 'r')
+      fsyncSync(fd)
+      closeSync(fd)
+      renameSync(tmp, s.path)
+      return { path: s.path, backup }
+    },
+  },
+
+  'start-member': {
+    async done(s, c) {
+      const nm = newMember(c, await liveList(c))
+      if (!nm || nm.name === '') return undefined
+      const st = await c.ops.status(s.clientURLs[0]!, 3000)
+      return st.ok && st.memberIdHex === nm.idHex ? { newIdHex: nm.idHex, name: nm.name, isLearner: st.isLearner } : undefined
+    },
+    async pre(s, c) {
+      const nm = newMember(c, await liveList(c))
+      if (!nm) refuse('no-learner', 'the replacement member is not in the cluster; run the add step first (resume)')
+      const dd = c.plan.replacement.dataDir
+      const ident = existsSync(dd) ? readDirIdentity(dd) : undefined
+      if (ident && ident.memberIdHex !== nm!.idHex) refuse('data-dir-not-empty', `${dd} holds member ${ident.memberIdHex}, not the new ${nm!.idHex}; not starting`)
+      if (!ident && !dirAbsentOrEmpty(dd) && readdirSync(dd).some((n) => n !== 'member')) {
+        refuse('data-dir-not-empty', `${dd} is not empty; not starting`)
+      }
+    },
+    async act(s, c) {
+      const out = await startMember(s.control)
+      const deadline = Date.now() + s.startTimeoutMs
+      while (Date.now() < deadline) {
+        const ev = await handlers['start-member'].done(s, c)
+        if (ev) return { ...ev, output: out.trim().slice(-300) }
+        await sleep(200)
+      }
+      throw new ClusterError(`the new member did not answer on ${s.clientURLs[0]} within ${s.startTimeoutMs / 1000}s; check its log`, 'start-timeout')
+    },
+  },
+
+  'wait-caught-up': {
+    async done(s, c) {
+      const l = await liveList(c)
+      const nm = newMember(c, l)
+      if (nm && !nm.isLearner) return { promoted: true }
+      return undefined
+    },
+    async act(s, c) {
+      let lastApplied = -1n
+      let lastMove = Date.now()
+      for (let polls = 0; ; polls++) {
+        const l = await liveList(c)
+        const nm = newMember(c, l)
+        if (!nm) refuse('no-learner', 'the learner disappeared from the membership')
+        if (!nm!.isLearner) return { promoted: true }
+        const leader = l.members.find((m) => m.idHex !== nm!.idHex && m.clientURLs.length > 0)
+        const ls = await c.ops.status(s.clientURLs[0]!, 3000)
+        const leaderSt = leader ? await c.ops.status(leader.clientURLs[0]!, 3000) : undefined
+        const leaderIdx = leaderSt?.raftIndex ?? 0n
+        const applied = ls.ok ? ls.raftAppliedIndex ?? 0n : 0n
+        c.progress(`learner ${nm!.idHex}: applied ${applied} / leader ${leaderIdx}`)
+        if (polls === 0) c.inside('wait-caught-up')
+        if (ls.ok && leaderIdx > 0n && applied + 10n >= leaderIdx) return { applied: applied.toString(), leaderIndex: leaderIdx.toString(), polls }
+        if (applied > lastApplied) { lastApplied = applied; lastMove = Date.now() }
+        if (Date.now() - lastMove > s.stallTimeoutMs) throw new ClusterError(`learner ${nm!.idHex} made no progress for ${s.stallTimeoutMs / 1000}s (applied ${applied}, leader ${leaderIdx}); resume keeps waiting, abort removes it`, 'learner-stalled')
+        await sleep(300)
+      }
+    },
+  },
+
+  'promote-learner': {
+    async done(_s, c) {
+      const nm = newMember(c, await liveList(c))
+      return nm && !nm.isLearner ? { voter: nm.idHex } : undefined
+    },
+    async pre(_s, c) {
+      const nm = newMember(c, await liveList(c))
+      if (!nm) refuse('no-learner', 'the learner is not in the cluster')
+      if (nm!.name === '') refuse('learner-unstarted', `learner ${nm!.idHex} has never started; not promoting (etcd would answer "not in sync")`)
+    },
+    async act(s, c) {
+      const nm = newMember(c, await liveList(c))!
+      const start = Date.now()
+      let attempts = 0
+      for (;;) {
+        attempts++
+        try {
+          await c.ops.memberPromote(nm.idHex, allEndpoints(c).filter((e) => !c.plan.target.clientURLs.includes(e)))
+          return { promoted: nm.idHex, attempts }
+        } catch (e) {
+          const msg = errText(e)
+          if (/in sync with leader/i.test(msg) || /not enough started/i.test(msg)) {
+            if (Date.now() - start > s.stallTimeoutMs) throw new ClusterError(`promotion of ${nm.idHex} kept failing for ${s.stallTimeoutMs / 1000}s: ${msg}`, 'promote-stalled')
+            c.progress(`promote ${nm.idHex}: ${msg.split(':').pop()?.trim()} (attempt ${attempts})`)
+            await sleep(Math.min(500 * attempts, 3000))
+            continue
+          }
+          if (/can only promote a learner member/i.test(msg)) return { promoted: nm.idHex, already: true }
+          throw new ClusterError(`MemberPromote(${nm.idHex}) failed: ${msg}`, 'promote-failed')
+        }
+      }
+    },
+  },
+
+  verify: {
+    async done() {
+      return undefined
+    },
+    async act(s, c) {
+      let last = ''
+      for (let i = 0; i < 60; i++) {
+        const l = await liveList(c)
+        const sts = await Promise.all(l.members.map((m) => c.ops.status(m.clientURLs[0] ?? '', 3000)))
+        const leaders = new Set(sts.map((x) => x.leaderHex))
+        const clusters = new Set(sts.map((x) => x.clusterIdHex))
+        const voters = l.members.filter((m) => !m.isLearner).length
+        const bad = sts.filter((x) => !x.ok)
+        const reads = await Promise.all(l.members.map((m) => c.ops.linearizableRead(m.clientURLs[0] ?? '')))
+        if (bad.length === 0 && leaders.size === 1 && !leaders.has('0') && clusters.size === 1 && clusters.has(c.plan.cluster.idHex) && voters === s.expectVoters && l.members.every((m) => !m.isLearner) && reads.every(Boolean)) {
+          return { members: l.members.map((m) => `${m.name}=${m.idHex}`), leader: [...leaders][0], clusterIdHex: c.plan.cluster.idHex, voters }
+        }
+        last = `unhealthy: ${bad.map((b) => `${b.endpoint} ${b.error}`).join('; ')} leaders=${[...leaders].join(',')} voters=${voters} reads=${reads.filter(Boolean).length}/${reads.length}`
+        await sleep(500)
+      }
+      throw new ClusterError(`verification failed: ${last}`, 'verify-failed')
+    },
+  },
+}
+
+export function handlerFor(s: Step): StepHandler {
+  return handlers[s.kind] as unknown as StepHandler
+}

@@ -1,0 +1,172 @@
+/**
+ * Test helpers for the replace runbook: a private CA with per-member certs (openssl), env files
+ * for members, and --stop-cmd/--start-cmd scripts that run etcd from such an env file on
+ * loopback with a pid file (the way a systemd unit with EnvironmentFile= would).
+ */
+import { execFileSync } from 'node:child_process'
+import { writeFileSync, readFileSync, existsSync, chmodSync } from 'node:fs'
+import { join } from 'node:path'
+import type { TlsFiles } from '../support/etcd.js'
+
+function ossl(args: string[], cwd: string): void {
+  execFileSync('openssl', args, { cwd, stdio: 'pipe' })
+}
+
+function newKeyCsr(dir: string, name: string): void {
+  ossl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`], dir)
+}
+
+function sign(dir: string, name: string, ext: string, days = 30): void {
+  writeFileSync(join(dir, `${name}.ext`), ext)
+  ossl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', String(days), '-out', `${name}.crt`, '-extfile', `${name}.ext`], dir)
+}
+
+export interface TestPki { dir: string; ca: string; clientCert: string; clientKey: string; member(name: string, ip: string, opts?: { sans?: string; days?: number; eku?: string }): { cert: string; key: string } }
+
+/**
+ * A private CA plus a client cert; `member()` issues a server+peer cert (both EKUs) for an IP.
+ * The SANs also carry 127.0.0.1: on loopback every peer dials from that source address, and
+ * etcd 3.4 checks a peer client cert's IP SANs against it ("certificate is valid for 127.0.0.2, not 127.0.0.1").
+ */
+export function makePki(dir: string): TestPki {
+  ossl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '3650', '-subj', '/CN=etcd-inspect-test-ca'], dir)
+  newKeyCsr(dir, 'client')
+  sign(dir, 'client', 'extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n', 365)
+  return {
+    dir, ca: join(dir, 'ca.crt'), clientCert: join(dir, 'client.crt'), clientKey: join(dir, 'client.key'),
+    member(name, ip, o = {}) {
+      newKeyCsr(dir, name)
+      sign(dir, name, `subjectAltName=${o.sans ?? `IP:${ip},IP:127.0.0.1`}\nextendedKeyUsage=${o.eku ?? 'serverAuth,clientAuth'}\nbasicConstraints=CA:FALSE\n`, o.days ?? 365)
+      return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) }
+    },
+  }
+}
+
+export function tlsFilesFor(pki: TestPki, m: { cert: string; key: string }): TlsFiles {
+  return { ca: pki.ca, serverCert: m.cert, serverKey: m.key, peerCert: m.cert, peerKey: m.key, clientCert: pki.clientCert, clientKey: pki.clientKey }
+}
+
+export interface MemberSpec { name: string; dataDir: string; clientURL: string; peerURL: string; initialCluster: string; state: 'new' | 'existing'; tls?: TlsFiles; token?: string }
+
+/** The ETCD_* env file etcd would read from `EnvironmentFile=`. */
+export function envFileText(m: MemberSpec): string {
+  const kv: [string, string][] = [
+    ['ETCD_NAME', m.name], ['ETCD_DATA_DIR', m.dataDir],
+    ['ETCD_LISTEN_CLIENT_URLS', m.clientURL], ['ETCD_ADVERTISE_CLIENT_URLS', m.clientURL],
+    ['ETCD_LISTEN_PEER_URLS', m.peerURL], ['ETCD_INITIAL_ADVERTISE_PEER_URLS', m.peerURL],
+    ['ETCD_INITIAL_CLUSTER', m.initialCluster], ['ETCD_INITIAL_CLUSTER_STATE', m.state], ['ETCD_INITIAL_CLUSTER_TOKEN', m.token ?? 'etcd-inspect-test'],
+    ['ETCD_LOGGER', 'zap'], ['ETCD_LOG_OUTPUTS', 'stderr'],
+  ]
+  if (m.tls) {
+    kv.push(['ETCD_TRUSTED_CA_FILE', m.tls.ca], ['ETCD_CERT_FILE', m.tls.serverCert], ['ETCD_KEY_FILE', m.tls.serverKey], ['ETCD_CLIENT_CERT_AUTH', 'true'],
+      ['ETCD_PEER_TRUSTED_CA_FILE', m.tls.ca], ['ETCD_PEER_CERT_FILE', m.tls.peerCert], ['ETCD_PEER_KEY_FILE', m.tls.peerKey], ['ETCD_PEER_CLIENT_CERT_AUTH', 'true'])
+  }
+  return kv.map(([k, v]) => `${k}=${v}`).join('\n') + '\n'
+}
+
+export interface Scripts { start: string; stop: string; pidFile: string; logFile: string; startCmd: string; stopCmd: string }
+
+/**
+ * Writes start/stop scripts for one member: start runs etcd in the background from the env file
+ * (with a clean environment) and records its PID; stop sends SIGTERM to that PID and waits.
+ */
+export function writeScripts(dir: string, name: string, envFile: string, etcdBin = process.env.ETCD_BIN ?? 'etcd'): Scripts {
+  const pidFile = join(dir, `${name}.pid`)
+  const logFile = join(dir, `${name}.etcd.log`)
+  const start = join(dir, `${name}-start.sh`)
+  const stop = join(dir, `${name}-stop.sh`)
+  writeFileSync(start, `#!/bin/sh
+set -e
+if [ -f ${pidFile} ] && kill -0 "$(cat ${pidFile})" 2>/dev/null; then exit 0; fi
+env -i PATH="$PATH" sh -c 'set -a; . ${envFile}; set +a; exec ${etcdBin}' >>${logFile} 2>&1 </dev/null &
+echo $! > ${pidFile}
+`)
+  writeFileSync(stop, `#!/bin/sh
+[ -f ${pidFile} ] || exit 0
+pid=$(cat ${pidFile})
+kill -TERM "$pid" 2>/dev/null || { rm -f ${pidFile}; exit 0; }
+i=0
+while kill -0 "$pid" 2>/dev/null; do
+  i=$((i+1)); if [ $i -gt 100 ]; then kill -KILL "$pid" 2>/dev/null; fi; sleep 0.1
+done
+rm -f ${pidFile}
+`)
+  chmodSync(start, 0o755)
+  chmodSync(stop, 0o755)
+  return { start, stop, pidFile, logFile, startCmd: start, stopCmd: stop }
+}
+
+/** Kills the member behind a pid file (afterAll). */
+export function killPidFile(pidFile: string): void {
+  if (!existsSync(pidFile)) return
+  const pid = Number(readFileSync(pidFile, 'utf8').trim())
+  try { if (pid > 0) process.kill(pid, 'SIGKILL') } catch {}
+}
+
+import { execFile } from 'node:child_process'
+import { allocate, etcdctl } from '../support/etcd.js'
+
+export interface ScriptMember extends MemberSpec { host: string; envFile: string; scripts: Scripts; tls: TlsFiles }
+
+/** Starts an n-member TLS cluster on 127.0.0.1..n where every member runs from an env file through its start script. */
+export async function startScriptCluster(n: number, base: string, pki: TestPki, prefix = 'm'): Promise<ScriptMember[]> {
+  const slots = []
+  for (let i = 0; i < n; i++) slots.push(await allocate(`${prefix}${i + 1}`, `127.0.0.${i + 1}`, true))
+  const initialCluster = slots.map((s) => `${s.name}=${s.peerURL}`).join(',')
+  const members: ScriptMember[] = slots.map((s) => {
+    const tls = tlsFilesFor(pki, pki.member(s.name, s.host))
+    const spec: MemberSpec = { name: s.name, dataDir: join(base, `${s.name}.etcd`), clientURL: s.clientURL, peerURL: s.peerURL, initialCluster, state: 'new', tls }
+    const envFile = join(base, `${s.name}.env`)
+    writeFileSync(envFile, envFileText(spec))
+    return { ...spec, tls, host: s.host, envFile, scripts: writeScripts(base, s.name, envFile) }
+  })
+  for (const m of members) execFileSync('sh', [m.scripts.start])
+  for (const m of members) await waitHealthyURL(m.clientURL, m.tls)
+  return members
+}
+
+export async function waitHealthyURL(url: string, tls: TlsFiles, timeoutMs = 60000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let last = ''
+  while (Date.now() < deadline) {
+    try { await etcdctl(url, ['endpoint', 'health'], tls); return } catch (e) { last = (e as Error).message }
+    await new Promise((r) => setTimeout(r, 300))
+  }
+  throw new Error(`${url} not healthy: ${last}`)
+}
+
+export interface MemberRow { id: string; status: string; name: string; peerURLs: string[]; clientURLs: string[]; learner: boolean }
+
+/** `etcdctl member list -w json`, IDs as etcdctl hex. */
+export async function memberList(eps: string[], tls: TlsFiles): Promise<MemberRow[]> {
+  // etcdctl -w json prints IDs as uint64 numbers: read them as strings before JSON.parse rounds them.
+  const out = await etcdctl(eps, ['member', 'list', '-w', 'json'], tls)
+  const safe = out.replace(/"(ID|cluster_id|member_id)":(\d+)/g, '"$1":"$2"')
+  const j = JSON.parse(safe) as { members: { ID: string; name?: string; peerURLs: string[]; clientURLs?: string[]; isLearner?: boolean }[] }
+  return j.members.map((m) => ({ id: BigInt(m.ID).toString(16), status: m.name ? 'started' : 'unstarted', name: m.name ?? '', peerURLs: m.peerURLs, clientURLs: m.clientURLs ?? [], learner: !!m.isLearner }))
+}
+
+export interface CliResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+export const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js')
+
+/** Runs the built CLI; never throws on a non-zero exit. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 300000): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const e = Object.fromEntries(Object.entries({ ...process.env, NODE_OPTIONS: '--no-deprecation', ...env }).filter(([k]) => !k.startsWith('ETCDCTL_'))) as NodeJS.ProcessEnv
+    execFile(process.execPath, [CLI, ...args], { env: e, timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      const ex = err as (Error & { code?: number | string; signal?: NodeJS.Signals }) | null
+      resolve({ code: ex ? (typeof ex.code === 'number' ? ex.code : null) : 0, signal: ex?.signal ?? null, stdout, stderr })
+    })
+  })
+}
+
+/** A not-yet-started member on a new loopback host (surge tests): cert, env file, scripts. */
+export async function newHostMember(base: string, pki: TestPki, name: string, host: string): Promise<ScriptMember> {
+  const slot = await allocate(name, host, true)
+  const tls = tlsFilesFor(pki, pki.member(name, host))
+  const spec: MemberSpec = { name, dataDir: join(base, `${name}.etcd`), clientURL: slot.clientURL, peerURL: slot.peerURL, initialCluster: `${name}=${slot.peerURL}`, state: 'new', tls }
+  const envFile = join(base, `${name}.env`)
+  writeFileSync(envFile, envFileText(spec))
+  return { ...spec, host, envFile, tls, scripts: writeScripts(base, name, envFile) }
+}
