@@ -8,6 +8,10 @@ import { createProgram } from './program.js'
 import { ExitCode, errorLine, exitCodeFor } from './exit-codes.js'
 
 async function main(argv: string[]): Promise<number> {
+  // grpc-js sends an IP endpoint as TLS SNI, which makes Node print DEP0123 on stderr: not
+  // actionable for an operator, and it would break `check --pre-start`'s one-line contract and
+  // the stderr of `replace`.
+  process.noDeprecation = true
   const program = createProgram()
   program.exitOverride()
   const debug = argv.includes('--debug')

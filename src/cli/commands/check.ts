@@ -75,9 +75,6 @@ export function register(program: Command): void {
     .action(async (dir: string | undefined, o: CheckCliOptions) => {
       const format = outputFormat(o)
       const opts = checkOptions(dir, o)
-      // grpc-js sends the endpoint's IP as TLS SNI, which makes Node print DEP0123 on stderr; the
-      // --pre-start contract is one line, and the warning is not actionable for the operator.
-      process.noDeprecation = true
       // Read the data dir (worker thread) while the gRPC client loads and the cluster answers.
       const { offlineEvidence } = await import('../../app/check-offline.js')
       const { resolve } = await import('node:path')
