@@ -5,7 +5,7 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
-import { mkdtempSync, openSync, closeSync, readFileSync } from 'node:fs'
+import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -44,8 +44,29 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   })
 }
 
+const tempDirs: string[] = []
+
+/** A fresh temp dir, removed after the test file (test/support/setup.ts) unless ETCD_INSPECT_KEEP_TMP=1. */
 export function tempDir(prefix = 'etcd-inspect-'): string {
-  return mkdtempSync(join(tmpdir(), prefix))
+  const d = mkdtempSync(join(tmpdir(), prefix))
+  tempDirs.push(d)
+  return d
+}
+
+/**
+ * Kills every etcd this process started and removes every temp dir it made: a live-cluster test
+ * leaves several 64 MB preallocated WAL segments per member, which filled the disk before this.
+ */
+export async function cleanupAll(): Promise<void> {
+  await Promise.all([...live].map((p) => new Promise<void>((resolve) => {
+    if (p.exitCode !== null || p.signalCode !== null) return resolve()
+    p.once('exit', () => resolve())
+    try { p.kill('SIGKILL') } catch { resolve() }
+  })))
+  if (process.env.ETCD_INSPECT_KEEP_TMP === '1') return
+  for (const d of tempDirs.splice(0)) {
+    try { rmSync(d, { recursive: true, force: true }) } catch {}
+  }
 }
 
 export interface TlsFiles {
