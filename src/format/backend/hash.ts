@@ -16,6 +16,7 @@ import { BUCKET_LEAF_FLAG } from '../bbolt/page.js'
 import { buckets, iterate, type Entry } from '../bbolt/walk.js'
 import { decodeRevision } from './revision.js'
 import { keyValueKey } from './proto.js'
+import { KeyTable } from './key-table.js'
 
 /** `etcdctl snapshot status -w json` figures (3.4/3.5 semantics) plus per-bucket counts. */
 export interface SnapshotStatus {
@@ -90,8 +91,9 @@ const RANGE_CHUNK = 4 << 20
 
 /**
  * Walks every bucket once: the snapshot-status hash and counts, and the key-bucket statistics.
- * Memory: one entry per distinct user key (its bytes) for the live-key count; values of 64 KiB
- * and more are never held (their first bytes are read for the mvcc key only).
+ * Memory: the live-key count keeps a 63-bit fingerprint per distinct user key in typed arrays
+ * (key-table.ts: 11–23 bytes per key, no key bytes, no JS object per key); values of 64 KiB and
+ * more are never held (their first bytes are read for the mvcc key only).
  */
 export function snapshotStatus(db: BoltFile, onProgress?: HashProgress, hasher: Crc32cHasher = serialHasher(db)): { status: Omit<SnapshotStatus, 'hash'> & { hash: number | Promise<number> }; keys: KeyStats } {
   let totalKey = 0
@@ -99,8 +101,8 @@ export function snapshotStatus(db: BoltFile, onProgress?: HashProgress, hasher: 
   let done = 0
   const bucketKeys: Record<string, number> = {}
   const keys: KeyStats = { revisions: 0, tombstones: 0, firstRevision: 0n, lastRevision: 0n, liveKeys: 0, distinctKeys: 0 }
-  // user key (latin1) -> newest revision is a tombstone
-  const latest = new Map<string, boolean>()
+  // user key fingerprint -> newest revision is a tombstone
+  const latest = new KeyTable()
   for (const b of buckets(db)) {
     hasher.update(b.name)
     const isKey = b.nameText === 'key'
@@ -121,8 +123,7 @@ export function snapshotStatus(db: BoltFile, onProgress?: HashProgress, hasher: 
         if (keys.revisions === 0) keys.firstRevision = r.main
         keys.revisions++
         if (r.tombstone) keys.tombstones++
-        const k = Buffer.from(mvccKey(e, db)).toString('latin1')
-        latest.set(k, r.tombstone)
+        latest.set(mvccKey(e, db), r.tombstone)
       }
       if (onProgress) {
         done += e.key.length + e.vsize
@@ -133,8 +134,8 @@ export function snapshotStatus(db: BoltFile, onProgress?: HashProgress, hasher: 
     totalKey += n
   }
   keys.lastRevision = revision
-  keys.distinctKeys = latest.size
-  for (const t of latest.values()) if (!t) keys.liveKeys++
+  keys.distinctKeys = latest.distinct
+  keys.liveKeys = latest.live
   return { status: { hash: hasher.digest(), revision, totalKey, totalSize: db.dataSize, bucketKeys }, keys }
 }
 
