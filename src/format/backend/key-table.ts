@@ -4,34 +4,77 @@
  * (etcd 3.6 `TotalKey`) without holding the keys themselves.
  *
  * An open-addressing hash table (linear probing) in two typed arrays, keyed by a 63-bit
- * fingerprint of the key: the first 8 bytes of its SHA-1 (node:crypto), minus one bit that holds
- * the tombstone flag of the key's newest revision. Slot i holds
- *   lo[i]  fingerprint bits  0..31 (also the probe start: lo & mask)
- *   hi[i]  fingerprint bits 32..62 | tombstone << 31
- * and (0, 0) marks an empty slot (a fingerprint of 0 is stored as 1). 8 bytes per slot, no JS
- * object per key; the table doubles when it is 70 % full, so a key costs 11–23 bytes (about
- * 16 MiB per million distinct keys, 24 MiB while doubling) instead of a string and a Map entry.
+ * fingerprint of the key (two independent 32-bit hash lanes, `murmurFingerprint`, computed
+ * without allocating; the top bit of the second lane is dropped and holds the tombstone flag of
+ * the key's newest revision instead). Slot i holds
+ *   lo[i]  lane 1 (also the probe start: lo & mask)
+ *   hi[i]  lane 2 (31 bits) | tombstone << 31
+ * and (0, 0) marks an empty slot (a fingerprint of 0 is stored as 1). 8 bytes per slot and no JS
+ * object per key; the table doubles when it is 80 % full, so a distinct key costs 10–20 bytes
+ * (2^22 slots = 32 MiB hold 3.3 million keys; a doubling briefly holds both tables).
  *
- * Exactness: two distinct keys with the same 63-bit fingerprint are counted as one. With SHA-1
- * behaving as a random function, the probability that any two of n distinct keys collide is at
- * most n(n-1)/2 / 2^63 < n^2 / 2^64: about 5e-8 for 1 million keys, 5e-6 for 10 million,
- * 5e-4 for 100 million. A collision changes `distinctKeys` (and possibly `liveKeys`) by one;
- * the snapshot-status figures (hash, revision, totalKey, totalSize) do not depend on this table.
+ * Exactness: two distinct keys with the same 63-bit fingerprint are counted as one. With the
+ * fingerprint behaving as a random function of the key, the probability that any two of n
+ * distinct keys collide is at most n(n-1)/2 / 2^63 < n^2 / 2^64: about 5e-8 for 1 million keys,
+ * 5e-6 for 10 million, 5e-4 for 100 million. A collision makes `distinctKeys` (and possibly
+ * `liveKeys`) one too small; the snapshot-status figures (hash, revision, totalKey, totalSize)
+ * do not depend on this table. The Murmur lanes are not a cryptographic hash: keys crafted
+ * against them could be made to collide (`sha1Fingerprint` resists that, at about 3x the cost
+ * and one small Buffer allocated per key).
  */
 import { hash } from 'node:crypto'
 
 /** A 63-bit fingerprint as two unsigned 32-bit halves (`hi` < 2^31). */
 export type Fingerprint = (key: Uint8Array) => { lo: number; hi: number }
 
-/** The default fingerprint: the first 63 bits of SHA-1(key). */
+/** SHA-1 based fingerprint (first 63 bits of SHA-1(key)): one Buffer allocated per call. */
 export const sha1Fingerprint: Fingerprint = (key) => {
   const d = hash('sha1', key, 'buffer') as Buffer
   return { lo: d.readUInt32LE(0), hi: d.readUInt32LE(4) & 0x7fffffff }
 }
 
+function fmix32(h: number): number {
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h >>> 0
+}
+
+/**
+ * The default fingerprint, computed in one pass over the key without allocating: `lo` is
+ * MurmurHash3 x86_32 (seed 0x9747b28c); `hi` is a second lane with the block constants of
+ * MurmurHash3 x86_128's second lane (different multipliers, rotations and seed 0x5bd1e995, so
+ * a pair of blocks that cancels in one lane does not cancel in the other), top bit dropped.
+ */
+export function murmurFingerprint(key: Uint8Array): { lo: number; hi: number } {
+  let h1 = 0x9747b28c
+  let h2 = 0x5bd1e995
+  const n = key.length
+  const tail = n & ~3
+  for (let i = 0; i <= tail; i += 4) {
+    let k: number
+    if (i < tail) k = key[i]! | (key[i + 1]! << 8) | (key[i + 2]! << 16) | (key[i + 3]! << 24)
+    else if (i < n) k = key[i]! | ((i + 1 < n ? key[i + 1]! : 0) << 8) | ((i + 2 < n ? key[i + 2]! : 0) << 16)
+    else break
+    let a = Math.imul(k, 0xcc9e2d51)
+    a = Math.imul((a << 15) | (a >>> 17), 0x1b873593)
+    let b = Math.imul(k, 0xab0e9789)
+    b = Math.imul((b << 16) | (b >>> 16), 0x38b34ae5)
+    h1 ^= a
+    h2 ^= b
+    if (i < tail) {
+      h1 = (Math.imul((h1 << 13) | (h1 >>> 19), 5) + 0xe6546b64) | 0
+      h2 = (Math.imul((h2 << 17) | (h2 >>> 15), 5) + 0x0bcaa747) | 0
+    }
+  }
+  return { lo: fmix32(h1 ^ n), hi: fmix32(h2 ^ n) & 0x7fffffff }
+}
+
 const TOMB = 0x80000000
 const FP_HI = 0x7fffffff
-const MAX_LOAD = 0.7
+const MAX_LOAD = 0.8
 
 export class KeyTable {
   private lo: Uint32Array
@@ -48,7 +91,7 @@ export class KeyTable {
     this.lo = new Uint32Array(cap)
     this.hi = new Uint32Array(cap)
     this.mask = cap - 1
-    this.fingerprint = opts.fingerprint ?? sha1Fingerprint
+    this.fingerprint = opts.fingerprint ?? murmurFingerprint
   }
 
   /** Records a revision of `key` (in revision order): its newest revision so far is a tombstone or a put. */
