@@ -366,14 +366,15 @@ export interface DbStatusResult extends DbFileInfo {
   downgrade: string | null
 }
 
-export function dbStatus(path: string, onProgress?: (bytes: number) => void, opts: { threads?: number } = {}): DbStatusResult {
+/** `threads`: hash worker threads (default: by db size and CPUs); `maxKeySlots`: bound of the live-key table (tests). */
+export function dbStatus(path: string, onProgress?: (bytes: number) => void, opts: { threads?: number; maxKeySlots?: number } = {}): DbStatusResult {
   const { db, result } = withDb(path, (f) => {
     const summary = readSummary(f)
     const details = readDetails(f)
     const { hasher, threads } = createHasher(f, opts.threads)
     let st
     try {
-      st = snapshotStatus(f, onProgress, hasher)
+      st = snapshotStatus(f, onProgress, hasher, { maxKeySlots: opts.maxKeySlots })
     } catch (e) {
       hasher.close?.()
       throw e

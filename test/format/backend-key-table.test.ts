@@ -4,7 +4,10 @@
  * with forced slot collisions and forced fingerprint collisions.
  */
 import { describe, expect, it } from 'vitest'
-import { KeyTable, murmurFingerprint, sha1Fingerprint, type Fingerprint } from '../../src/format/backend/key-table.js'
+import { join } from 'node:path'
+import { KeyTable, countKeys, murmurFingerprint, sha1Fingerprint, type Fingerprint } from '../../src/format/backend/key-table.js'
+import { dbStatus } from '../../src/app/db.js'
+import { REPO_ROOT } from '../support/cli.js'
 
 const k = (s: string): Uint8Array => Buffer.from(s, 'utf8')
 
@@ -145,5 +148,42 @@ describe('KeyTable', () => {
     expect(seen.size).toBe(300_000)
     // 300,000 random 32-bit values have ~10 birthday collisions; far more would mean a weak lane.
     expect(los.size).toBeGreaterThan(300_000 - 40)
+  })
+
+  it('bounded: past maxSlots a table splits its partition, and countKeys counts the rest in further passes, exactly', () => {
+    const r = rng(99)
+    const ops: [string, boolean][] = []
+    for (let i = 0; i < 3000; i++) ops.push([`/k/${Math.floor(r() * 700)}`, r() < 0.25])
+    const exact = new Map<string, boolean>()
+    for (const [name, t] of ops) exact.set(name, t)
+    const tables: KeyTable[] = []
+    const res = countKeys((t) => { tables.push(t); for (const [name, tomb] of ops) t.set(k(name), tomb) }, { maxSlots: 64 })
+    expect({ distinct: res.distinct, live: res.live }).toEqual({ distinct: exact.size, live: [...exact.values()].filter((x) => !x).length })
+    expect(res.passes).toBeGreaterThan(8) // ~700 keys, at most 51 per table
+    expect(res.passes).toBe(tables.length)
+    for (const t of tables) expect(t.capacity).toBeLessThanOrEqual(64)
+    // The partitions counted tile the fingerprint space: sum of 1/parts is 1.
+    expect(tables.reduce((a, t) => a + 1 / t.partition.parts, 0)).toBeCloseTo(1, 12)
+  })
+
+  it('a table ignores fingerprints outside its partition; a split keeps the half with the next bit 0', () => {
+    const t = new KeyTable({ capacity: 16, maxSlots: 16, partition: { part: 1, parts: 2 } })
+    t.setFingerprint(1, 2, false) // hi even: not in part 1
+    expect(t.distinct).toBe(0)
+    for (let i = 0; i < 14; i++) t.setFingerprint(100 + i, 1 + 2 * i, i % 2 === 0) // hi odd: in part 1; the 13th overfills 16 slots
+    expect(t.pending).toEqual([{ part: 3, parts: 4 }])
+    expect(t.partition).toEqual({ part: 1, parts: 4 })
+    expect(t.capacity).toBe(16)
+    // kept: hi % 4 == 1, i.e. i even: 7 keys, all tombstoned (i % 2 == 0)
+    expect({ distinct: t.distinct, live: t.live }).toEqual({ distinct: 7, live: 0 })
+  })
+
+  it('db status gives the same key counts with a 16-slot table (many passes) as with the default one', () => {
+    const single = join(REPO_ROOT, 'fixtures/single/data')
+    const whole = dbStatus(single, undefined, { threads: 0 })
+    const split = dbStatus(single, undefined, { threads: 0, maxKeySlots: 16 })
+    expect(whole.keys.distinctKeys).toBeGreaterThan(12) // more keys than one 16-slot table holds
+    expect(split.keys).toEqual(whole.keys)
+    expect(split.hash).toBe(whole.hash)
   })
 })

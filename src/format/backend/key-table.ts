@@ -10,8 +10,11 @@
  *   lo[i]  lane 1 (also the probe start: lo & mask)
  *   hi[i]  lane 2 (31 bits) | tombstone << 31
  * and (0, 0) marks an empty slot (a fingerprint of 0 is stored as 1). 8 bytes per slot and no JS
- * object per key; the table doubles when it is 80 % full, so a distinct key costs 10–20 bytes
- * (2^22 slots = 32 MiB hold 3.3 million keys; a doubling briefly holds both tables).
+ * object per key; the table doubles when it is 80 % full, so a distinct key costs 10–20 bytes.
+ * Memory is bounded regardless of the key count: a table never grows past `maxSlots` (2^22 slots =
+ * 32 MiB, 3.3 million keys; a doubling briefly holds 48 MiB). When it would, it splits: it keeps
+ * the keys whose fingerprint has the next bit 0 and leaves the rest to another pass over the
+ * revisions (`countKeys`), so 10 million keys take about 4 passes over the `key` bucket.
  *
  * Exactness: two distinct keys with the same 63-bit fingerprint are counted as one. With the
  * fingerprint behaving as a random function of the key, the probability that any two of n
@@ -76,6 +79,12 @@ const TOMB = 0x80000000
 const FP_HI = 0x7fffffff
 const MAX_LOAD = 0.8
 
+/** A slice of the fingerprint space: the keys whose fingerprint has `hi mod parts == part`. */
+export interface KeyPartition { part: number; parts: number }
+
+/** Slots a table may take before it splits its partition instead of growing: 2^22 slots = 32 MiB, 3.3 million keys. */
+export const MAX_SLOTS = 1 << 22
+
 export class KeyTable {
   private lo: Uint32Array
   private hi: Uint32Array
@@ -83,15 +92,32 @@ export class KeyTable {
   private count = 0
   private dead = 0
   private readonly fingerprint: Fingerprint
+  private readonly maxSlots: number
+  private part: number
+  private parts: number
+  /**
+   * Partitions given up by splits, to be counted in further passes over the same revisions (each
+   * with its own table): when the table would grow past `maxSlots`, it keeps only the half of its
+   * partition whose next fingerprint bit is 0 and hands the other half over here. Every key falls
+   * in exactly one of the partitions counted, so the sums over all passes are the exact figures.
+   */
+  readonly pending: KeyPartition[] = []
 
-  /** `capacity` is rounded up to a power of two (at least 16); `fingerprint` is replaceable for tests. */
-  constructor(opts: { capacity?: number; fingerprint?: Fingerprint } = {}) {
+  /**
+   * `capacity` is rounded up to a power of two (at least 16); `maxSlots` bounds the memory
+   * (8 bytes per slot); `partition` restricts the table to one slice of the keys;
+   * `fingerprint` is replaceable for tests.
+   */
+  constructor(opts: { capacity?: number; maxSlots?: number; partition?: KeyPartition; fingerprint?: Fingerprint } = {}) {
+    this.maxSlots = Math.max(16, opts.maxSlots ?? MAX_SLOTS)
     let cap = 16
-    while (cap < (opts.capacity ?? 1 << 16)) cap *= 2
+    while (cap < Math.min(opts.capacity ?? 1 << 16, this.maxSlots)) cap *= 2
     this.lo = new Uint32Array(cap)
     this.hi = new Uint32Array(cap)
     this.mask = cap - 1
     this.fingerprint = opts.fingerprint ?? murmurFingerprint
+    this.part = opts.partition?.part ?? 0
+    this.parts = opts.partition?.parts ?? 1
   }
 
   /** Records a revision of `key` (in revision order): its newest revision so far is a tombstone or a put. */
@@ -100,8 +126,9 @@ export class KeyTable {
     this.setFingerprint(f.lo >>> 0, f.hi & FP_HI, tombstone)
   }
 
-  /** `set` for a fingerprint already computed. */
+  /** `set` for a fingerprint already computed. Fingerprints outside the table's partition are ignored. */
   setFingerprint(lo: number, hi: number, tombstone: boolean): void {
+    if ((hi & (this.parts - 1)) !== this.part) return
     if (lo === 0 && hi === 0) lo = 1
     const flag = tombstone ? TOMB : 0
     const L = this.lo
@@ -128,33 +155,81 @@ export class KeyTable {
     }
   }
 
-  /** Distinct keys (fingerprints) seen. */
+  /** Distinct keys (fingerprints) seen, in this table's partition. */
   get distinct(): number { return this.count }
-  /** Distinct keys whose newest revision is not a tombstone. */
+  /** Distinct keys whose newest revision is not a tombstone, in this table's partition. */
   get live(): number { return this.count - this.dead }
   /** Slots allocated. */
   get capacity(): number { return this.mask + 1 }
   /** Bytes held by the table. */
   get byteLength(): number { return this.lo.byteLength + this.hi.byteLength }
+  /** The slice of the keys this table counts (narrower after a split). */
+  get partition(): KeyPartition { return { part: this.part, parts: this.parts } }
 
   private grow(): void {
+    const cap = this.lo.length
+    // Past the bound: split the partition (2^30 parts at most: beyond that, fingerprints are
+    // degenerate, as only a test's can be, and the table grows instead).
+    if (cap * 2 > this.maxSlots && this.parts < 1 << 30) {
+      const bit = this.parts
+      this.pending.push({ part: this.part | bit, parts: bit * 2 })
+      this.parts = bit * 2
+      this.rehash(cap, (h) => (h & bit) === 0)
+      return
+    }
+    this.rehash(cap * 2, () => true)
+  }
+
+  /** Moves the entries `keep` accepts into new arrays of `cap` slots, recounting. */
+  private rehash(cap: number, keep: (h: number) => boolean): void {
     const oldL = this.lo
     const oldH = this.hi
-    const cap = oldL.length * 2
     const L = new Uint32Array(cap)
     const H = new Uint32Array(cap)
     const mask = cap - 1
+    let count = 0
+    let dead = 0
     for (let j = 0; j < oldL.length; j++) {
       const l = oldL[j]!
       const h = oldH[j]!
-      if (l === 0 && h === 0) continue
+      if ((l === 0 && h === 0) || !keep(h)) continue
       let i = l & mask
       while (L[i] !== 0 || H[i] !== 0) i = (i + 1) & mask
       L[i] = l
       H[i] = h
+      count++
+      if (h & TOMB) dead++
     }
     this.lo = L
     this.hi = H
     this.mask = mask
+    this.count = count
+    this.dead = dead
   }
+}
+
+/**
+ * Counts distinct and live keys over a sequence of revisions in bounded memory: `feed(table)` must
+ * hand every revision (in revision order) to `table.set`; it is called once, and once more for
+ * each partition a split left over (a further pass over the same revisions). `first` is the table
+ * the first pass already filled, when the caller folded that pass into other work.
+ */
+export function countKeys(feed: (t: KeyTable) => void, opts: { maxSlots?: number; fingerprint?: Fingerprint; first?: KeyTable } = {}): { distinct: number; live: number; passes: number } {
+  const work: KeyPartition[] = [{ part: 0, parts: 1 }]
+  let distinct = 0
+  let live = 0
+  let passes = 0
+  for (let first = opts.first; work.length > 0; first = undefined) {
+    const p = work.shift()!
+    let t = first
+    if (!t) {
+      t = new KeyTable({ maxSlots: opts.maxSlots, fingerprint: opts.fingerprint, partition: p })
+      feed(t)
+    }
+    passes++
+    distinct += t.distinct
+    live += t.live
+    work.push(...t.pending)
+  }
+  return { distinct, live, passes }
 }
