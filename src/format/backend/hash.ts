@@ -93,8 +93,8 @@ const RANGE_CHUNK = 4 << 20
 /**
  * Walks every bucket once: the snapshot-status hash and counts, and the key-bucket statistics.
  * Memory: the live-key count keeps a 63-bit fingerprint per distinct user key in typed arrays
- * (key-table.ts: 10–20 bytes per key, no key bytes, no JS object per key, at most 48 MiB: past
- * 3.3 million distinct keys the count takes further passes over the `key` bucket); values of 64 KiB and
+ * (key-table.ts: 10–20 bytes per key, no key bytes, no JS object per key, at most 32 MiB: past
+ * 1.6 million distinct keys the count takes further passes over the `key` bucket); values of 64 KiB and
  * more are never held (their first bytes are read for the mvcc key only).
  */
 export function snapshotStatus(db: BoltFile, onProgress?: HashProgress, hasher: Crc32cHasher = serialHasher(db), opts: { maxKeySlots?: number } = {}): { status: Omit<SnapshotStatus, 'hash'> & { hash: number | Promise<number> }; keys: KeyStats } {
