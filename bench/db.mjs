@@ -9,6 +9,11 @@
  * in bench/.cache/ (git-ignored); later runs reuse it. Each measurement runs in a fresh node
  * process (bench/db-run.mjs) so peak RSS is that command's alone.
  * Targets: check and status each within 3x of the raw read; peak RSS < 200 MB.
+ *
+ *   node bench/db.mjs --many-keys [--small 10000] [--big 1000000]
+ *
+ * runs bench/db-keys.mjs instead: the same RSS target with millions of small keys (db status and a
+ * streamed `db keys key --limit 0 -w ndjson`).
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { createServer } from 'node:net'
@@ -17,6 +22,10 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const here = dirname(fileURLToPath(import.meta.url))
+if (process.argv.includes('--many-keys')) {
+  await import('./db-keys.mjs')
+  process.exit(0)
+}
 const cache = join(here, '.cache')
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name)

@@ -55,9 +55,27 @@ export interface DbFileInfo {
   live: Liveness
 }
 
+/** The file facts of a view, with how it held up (`end`: the txid bbolt would pick now). */
+function fileInfo(path: string, db: BoltFile, end: bigint | null, retries: number): DbFileInfo {
+  const consistent = end !== null && end - db.meta.txid <= 1n && end >= db.meta.txid
+  return {
+    path, pageSize: db.pageSize, pageSizeSource: db.pageSizeSource, fileSize: db.fileSize, dataSize: db.dataSize,
+    metaIndex: db.meta.index, metaReason: db.choice.reason, txid: db.meta.txid,
+    snapshotTrailer: { present: hasTrailer(db) },
+    live: { txid: db.meta.txid, txidAtEnd: end, moved: end !== db.meta.txid, consistent, retries },
+  }
+}
+
+/** The DecodeError to throw when a read failed while the file moved underneath. */
+function movedError(e: DecodeError, db: BoltFile, now: bigint, how: string): DecodeError {
+  return new DecodeError(e.file, e.offset, e.code, `${e.detail} (the file changed underneath: txid ${db.meta.txid} -> ${now}, ${how})`,
+    'etcd is writing to this db: take a consistent copy with `etcdctl snapshot save` and inspect that', e.extra)
+}
+
+const MAX_RETRIES = 3
+
 /** Runs `fn` on one consistent meta view of the db at `path`. */
 export function withDb<T>(path: string, fn: (db: BoltFile) => T): { db: DbFileInfo; result: T } {
-  const maxRetries = 3
   for (let attempt = 0; ; attempt++) {
     const { loc, src } = openDb(path)
     try {
@@ -67,25 +85,13 @@ export function withDb<T>(path: string, fn: (db: BoltFile) => T): { db: DbFileIn
         result = fn(db)
       } catch (e) {
         const now = e instanceof DecodeError ? db.rereadTxid() : null
-        if (e instanceof DecodeError && now !== null && now !== db.meta.txid && attempt < maxRetries) continue
-        if (e instanceof DecodeError && now !== null && now !== db.meta.txid) {
-          throw new DecodeError(e.file, e.offset, e.code, `${e.detail} (the file changed underneath: txid ${db.meta.txid} -> ${now}, after ${attempt + 1} attempts)`,
-            'etcd is writing to this db: take a consistent copy with `etcdctl snapshot save` and inspect that', e.extra)
-        }
+        if (e instanceof DecodeError && now !== null && now !== db.meta.txid && attempt < MAX_RETRIES) continue
+        if (e instanceof DecodeError && now !== null && now !== db.meta.txid) throw movedError(e, db, now, `after ${attempt + 1} attempts`)
         throw e
       }
-      const end = db.rereadTxid()
-      const consistent = end !== null && end - db.meta.txid <= 1n && end >= db.meta.txid
-      if (!consistent && attempt < maxRetries) continue
-      return {
-        result,
-        db: {
-          path: loc.path, pageSize: db.pageSize, pageSizeSource: db.pageSizeSource, fileSize: db.fileSize, dataSize: db.dataSize,
-          metaIndex: db.meta.index, metaReason: db.choice.reason, txid: db.meta.txid,
-          snapshotTrailer: { present: hasTrailer(db) },
-          live: { txid: db.meta.txid, txidAtEnd: end, moved: end !== db.meta.txid, consistent, retries: attempt },
-        },
-      }
+      const info = fileInfo(loc.path, db, db.rereadTxid(), attempt)
+      if (!info.live.consistent && attempt < MAX_RETRIES) continue
+      return { result, db: info }
     } finally {
       src.close()
     }
@@ -178,22 +184,87 @@ function needBucket(f: BoltFile, name: string) {
   return b
 }
 
-export function dbKeys(path: string, bucketName: string, opts: DbKeysOptions = {}): DbKeysResult {
+/** The entries `db keys` lists, decoded one at a time in key order (nothing is collected). */
+function* keyEntries(f: BoltFile, bucketName: string, opts: DbKeysOptions): Generator<DecodedEntry, { more: boolean }> {
+  const b = needBucket(f, bucketName)
+  const prefix = opts.prefix !== undefined ? parsePrefix(opts.prefix, opts.hex) : undefined
+  const limit = opts.limit === undefined ? DEFAULT_KEYS_LIMIT : opts.limit > 0 ? opts.limit : Infinity
+  let n = 0
+  for (const e of iterate(f, b.bucket, { start: prefix, name: bucketName })) {
+    if (prefix && !startsWith(e.key, prefix)) break
+    if (n >= limit) return { more: true }
+    n++
+    yield decodeEntry(bucketName, e, { ...opts, file: f.file })
+  }
+  return { more: false }
+}
+
+function checkLimit(opts: DbKeysOptions): void {
   if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit < 0)) throw new UsageError(`--limit must be a non-negative integer`)
+}
+
+export function dbKeys(path: string, bucketName: string, opts: DbKeysOptions = {}): DbKeysResult {
+  checkLimit(opts)
   const { db, result } = withDb(path, (f) => {
-    const b = needBucket(f, bucketName)
-    const prefix = opts.prefix !== undefined ? parsePrefix(opts.prefix, opts.hex) : undefined
     const entries: DecodedEntry[] = []
-    let more = false
-    const limit = opts.limit === undefined ? DEFAULT_KEYS_LIMIT : opts.limit > 0 ? opts.limit : Infinity
-    for (const e of iterate(f, b.bucket, { start: prefix, name: bucketName })) {
-      if (prefix && !startsWith(e.key, prefix)) break
-      if (entries.length >= limit) { more = true; break }
-      entries.push(decodeEntry(bucketName, e, { ...opts, file: f.file }))
+    const it = keyEntries(f, bucketName, opts)
+    for (let r = it.next(); ; r = it.next()) {
+      if (r.done) return { entries, more: r.value.more }
+      entries.push(r.value)
     }
-    return { entries, more }
   })
   return { ...db, bucket: bucketName, ...result }
+}
+
+/** What `streamDbKeys` returns once every entry went to `emit`. */
+export interface DbKeysStreamResult extends DbFileInfo {
+  bucket: string
+  /** Entries emitted. */
+  count: number
+  /** True when --limit cut the listing. */
+  more: boolean
+}
+
+/**
+ * `db keys` as a stream (`-w ndjson`/`simple` with any --limit): each entry is decoded and handed to
+ * `emit` in key order, and a promise `emit` returns (a full output buffer) is awaited before the
+ * next page is read, so memory stays flat however many keys the bucket holds. Entries already
+ * emitted cannot be taken back: the view is retried on a newer txid only while nothing has been
+ * emitted; after that a read error while the file moved is thrown, and a view that did not hold
+ * (`live.consistent: false`) is reported in the result for the caller to warn about.
+ */
+export async function streamDbKeys(path: string, bucketName: string, opts: DbKeysOptions,
+  emit: (e: DecodedEntry) => void | Promise<void>): Promise<DbKeysStreamResult> {
+  checkLimit(opts)
+  for (let attempt = 0; ; attempt++) {
+    const { loc, src } = openDb(path)
+    let count = 0
+    try {
+      const db = BoltFile.open(src, { file: loc.path })
+      let more: boolean
+      try {
+        const it = keyEntries(db, bucketName, opts)
+        for (let r = it.next(); ; r = it.next()) {
+          if (r.done) { more = r.value.more; break }
+          count++
+          const p = emit(r.value)
+          if (p) await p
+        }
+      } catch (e) {
+        const now = e instanceof DecodeError ? db.rereadTxid() : null
+        if (e instanceof DecodeError && now !== null && now !== db.meta.txid) {
+          if (count === 0 && attempt < MAX_RETRIES) continue
+          throw movedError(e, db, now, count === 0 ? `after ${attempt + 1} attempts` : `after ${count} entries were written`)
+        }
+        throw e
+      }
+      const info = fileInfo(loc.path, db, db.rereadTxid(), attempt)
+      if (!info.live.consistent && count === 0 && attempt < MAX_RETRIES) continue
+      return { ...info, bucket: bucketName, count, more }
+    } finally {
+      src.close()
+    }
+  }
 }
 
 function parsePrefix(p: string, hex?: boolean): Uint8Array {
@@ -295,14 +366,15 @@ export interface DbStatusResult extends DbFileInfo {
   downgrade: string | null
 }
 
-export function dbStatus(path: string, onProgress?: (bytes: number) => void, opts: { threads?: number } = {}): DbStatusResult {
+/** `threads`: hash worker threads (default: by db size and CPUs); `maxKeySlots`: bound of the live-key table (tests). */
+export function dbStatus(path: string, onProgress?: (bytes: number) => void, opts: { threads?: number; maxKeySlots?: number } = {}): DbStatusResult {
   const { db, result } = withDb(path, (f) => {
     const summary = readSummary(f)
     const details = readDetails(f)
     const { hasher, threads } = createHasher(f, opts.threads)
     let st
     try {
-      st = snapshotStatus(f, onProgress, hasher)
+      st = snapshotStatus(f, onProgress, hasher, { maxKeySlots: opts.maxKeySlots })
     } catch (e) {
       hasher.close?.()
       throw e

@@ -8,7 +8,7 @@ import type { DecodedEntry } from '../format/backend/entry.js'
 import { bytesLabel } from '../format/value.js'
 import { valueClassLabel } from '../format/k8s/value.js'
 import { toJson, toJsonLine } from './json.js'
-import type { OutputFormat } from './output.js'
+import type { OutputFormat, Sink } from './output.js'
 
 const table = (head: string[]): Table.Table => new Table({ head, style: { head: [], border: [] } })
 const kv = (rows: [string, unknown][]): string => {
@@ -66,15 +66,58 @@ function entryValue(e: DecodedEntry): string {
   return e.value ? bytesLabel(e.value) : ''
 }
 
+/** One `db keys -w ndjson` line (without the newline). */
+export function keysNdjsonLine(e: DecodedEntry): string {
+  return toJsonLine(e)
+}
+
+/** One `db keys -w simple` line (without the newline). */
+export function keysSimpleLine(bucket: string, e: DecodedEntry): string {
+  if (bucket === 'key' && e.kv) {
+    return `${e.revision!.main}_${e.revision!.sub}${e.revision!.tombstone ? 't' : ''}\t${bytesLabel(e.kv.key)}\t${e.revision!.tombstone ? 'tombstone' : entryValue(e)}`
+  }
+  return `${bytesLabel(e.key)}\t${entryValue(e)}`
+}
+
+/**
+ * A line writer for streamed output: lines are joined into chunks of about `chunkBytes` before
+ * they reach the sink (one write per chunk, not per line), and the sink's promise (back-pressure)
+ * is returned to the producer, which waits for it before producing more.
+ */
+export function lineWriter(sink: Sink, chunkBytes = 64 << 10): { line(s: string): void | Promise<void>; end(): void | Promise<void> } {
+  let parts: string[] = []
+  let size = 0
+  const flush = (): void | Promise<void> => {
+    if (parts.length === 0) return
+    const chunk = parts.join('')
+    parts = []
+    size = 0
+    return sink.write(chunk)
+  }
+  return {
+    line(s) {
+      parts.push(s, '\n')
+      size += s.length + 1
+      if (size >= chunkBytes) return flush()
+    },
+    end: flush,
+  }
+}
+
+/** The entry writer of a streamed `db keys -w ndjson|simple`. */
+export function keysLineWriter(bucket: string, w: 'ndjson' | 'simple', sink: Sink, chunkBytes?: number): { entry(e: DecodedEntry): void | Promise<void>; end(): void | Promise<void> } {
+  const out = lineWriter(sink, chunkBytes)
+  return {
+    entry: w === 'ndjson' ? (e) => out.line(keysNdjsonLine(e)) : (e) => out.line(keysSimpleLine(bucket, e)),
+    end: out.end,
+  }
+}
+
 export function renderDbKeys(r: DbKeysResult, w: OutputFormat): string {
   if (w === 'json') return toJson(r) + '\n'
-  if (w === 'ndjson') return r.entries.map((e) => toJsonLine(e)).join('\n') + (r.entries.length ? '\n' : '')
+  if (w === 'ndjson') return r.entries.map((e) => keysNdjsonLine(e) + '\n').join('')
+  if (w === 'simple') return r.entries.map((e) => keysSimpleLine(r.bucket, e) + '\n').join('')
   if (r.bucket === 'key') {
-    if (w === 'simple') {
-      return r.entries.map((e) => e.kv
-        ? `${e.revision!.main}_${e.revision!.sub}${e.revision!.tombstone ? 't' : ''}\t${bytesLabel(e.kv.key)}\t${e.revision!.tombstone ? 'tombstone' : entryValue(e)}`
-        : `${bytesLabel(e.key)}\t${entryValue(e)}`).join('\n') + (r.entries.length ? '\n' : '')
-    }
     const t = table(['revision', 'key', 'create', 'mod', 'version', 'lease', 'value'])
     for (const e of r.entries) {
       if (!e.kv) { t.push([bytesLabel(e.key), '', '', '', '', '', entryValue(e)]); continue }
@@ -83,7 +126,6 @@ export function renderDbKeys(r: DbKeysResult, w: OutputFormat): string {
     }
     return t.toString() + '\n' + (r.more ? '(more entries: raise --limit, or --limit 0 for all)\n' : '') + liveNote(r)
   }
-  if (w === 'simple') return r.entries.map((e) => `${bytesLabel(e.key)}\t${entryValue(e)}`).join('\n') + (r.entries.length ? '\n' : '')
   const t = table(['key', 'value size', 'value'])
   for (const e of r.entries) t.push([bytesLabel(e.key), e.valueSize, entryValue(e)])
   return t.toString() + '\n' + (r.more ? '(more entries: raise --limit, or --limit 0 for all)\n' : '') + liveNote(r)

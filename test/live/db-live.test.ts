@@ -112,6 +112,7 @@ describe('db against a running etcd 3.4', () => {
     const cmds = [
       ['db', dataDir], ['db', 'status', dataDir], ['db', 'check', dataDir], ['db', 'buckets', dataDir],
       ['db', 'keys', dataDir, 'key'], ['db', 'keys', dataDir, 'authUsers', '-w', 'json'], ['db', 'get', dataDir, 'meta', 'consistent_index'],
+      ['db', 'keys', dataDir, 'key', '--limit', '0', '-w', 'ndjson'], ['db', 'keys', dataDir, 'meta', '--limit', '0', '-w', 'simple'],
     ]
     for (const c of cmds) {
       const r = runCli(c)
@@ -175,6 +176,33 @@ describe('db against a running etcd 3.4', () => {
         } else {
           expect(r.code).toBe(4)
           expect(r.stderr.trim().split('\n')).toHaveLength(1)
+        }
+      }
+    } finally {
+      stop = true
+      await writer
+    }
+    expect(ok).toBeGreaterThan(0)
+  })
+
+  it('streaming db keys while etcd writes: every line is a whole entry, at most one warning or error line', async () => {
+    let stop = false
+    const writer = (async () => {
+      let i = 0
+      while (!stop) await ctl(['put', `/churn-stream/${i++ % 50}`, 'y'.repeat(2000)])
+    })()
+    let ok = 0
+    try {
+      for (let i = 0; i < 4; i++) {
+        const r = runCli(['db', 'keys', m.dataDir, 'key', '--limit', '0', '-w', 'ndjson'])
+        expect(r.stderr).not.toMatch(/internal error|at .*\.js:\d+/)
+        expect(r.stderr.trim().split('\n').length).toBeLessThanOrEqual(1)
+        if (r.code === 0) {
+          const lines = r.stdout.trimEnd().split('\n')
+          for (const l of lines) expect(JSON.parse(l).revision.main).toMatch(/^\d+$/)
+          ok++
+        } else {
+          expect(r.code).toBe(4)
         }
       }
     } finally {

@@ -11,7 +11,7 @@ import { Command, Option } from 'commander'
 import { outputFormat, outputOption } from '../common.js'
 import { ExitCode } from '../exit-codes.js'
 import { UsageError } from '../../errors.js'
-import { progress, progressDone } from '../../render/output.js'
+import { progress, progressDone, streamSink } from '../../render/output.js'
 
 type Out = { writeOut?: string }
 type ValueOpts = Out & { showValues?: boolean; valueFormat?: string; hex?: boolean }
@@ -104,14 +104,28 @@ export function register(program: Command): void {
     .argument('<path>')
     .argument('<bucket>')
     .option('--prefix <prefix>', 'only keys starting with this prefix (bbolt key bytes)')
-    .option('--limit <n>', 'at most n entries (default 1000; 0 = all)')
+    .option('--limit <n>', 'at most n entries (default 1000; 0 = all); -w ndjson|simple stream entries as they are read')
     .addOption(subOutput()))
     .action(async (path: string, bucket: string, opts: ValueOpts & { prefix?: string; limit?: string }) => {
       const w = fmt(opts)
       const limit = parseLimit(opts.limit)
+      const keyOpts = { prefix: opts.prefix, hex: opts.hex, limit, showValues: opts.showValues, valueFormat: valueFormat(opts.valueFormat) }
+      if (w === 'ndjson' || w === 'simple') {
+        // Line formats stream: one entry at a time, waiting for stdout to drain, so
+        // `--limit 0` over millions of keys stays flat in memory.
+        const { streamDbKeys } = await import('../../app/db.js')
+        const { keysLineWriter } = await import('../../render/db.js')
+        const out = keysLineWriter(bucket, w, streamSink(process.stdout))
+        const r = await streamDbKeys(path, bucket, keyOpts, out.entry)
+        await out.end()
+        if (!r.live.consistent) {
+          process.stderr.write(`warning: ${r.path}: the file moved on while it was read (txid ${r.live.txid} -> ${r.live.txidAtEnd}): pages of the view may have been reused; re-run, or inspect a copy from \`etcdctl snapshot save\`\n`)
+        }
+        return
+      }
       const { dbKeys } = await import('../../app/db.js')
       const { renderDbKeys } = await import('../../render/db.js')
-      write(renderDbKeys(dbKeys(path, bucket, { prefix: opts.prefix, hex: opts.hex, limit, showValues: opts.showValues, valueFormat: valueFormat(opts.valueFormat) }), w))
+      write(renderDbKeys(dbKeys(path, bucket, keyOpts), w))
     })
 
   valueOptions(db.command('get')

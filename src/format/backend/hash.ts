@@ -16,6 +16,8 @@ import { BUCKET_LEAF_FLAG } from '../bbolt/page.js'
 import { buckets, iterate, type Entry } from '../bbolt/walk.js'
 import { decodeRevision } from './revision.js'
 import { keyValueKey } from './proto.js'
+import { KeyTable, countKeys } from './key-table.js'
+import type { BucketRoot } from '../bbolt/bucket.js'
 
 /** `etcdctl snapshot status -w json` figures (3.4/3.5 semantics) plus per-bucket counts. */
 export interface SnapshotStatus {
@@ -90,20 +92,24 @@ const RANGE_CHUNK = 4 << 20
 
 /**
  * Walks every bucket once: the snapshot-status hash and counts, and the key-bucket statistics.
- * Memory: one entry per distinct user key (its bytes) for the live-key count; values of 64 KiB
- * and more are never held (their first bytes are read for the mvcc key only).
+ * Memory: the live-key count keeps a 63-bit fingerprint per distinct user key in typed arrays
+ * (key-table.ts: 10–20 bytes per key, no key bytes, no JS object per key, at most 32 MiB: past
+ * 1.6 million distinct keys the count takes further passes over the `key` bucket); values of 64 KiB and
+ * more are never held (their first bytes are read for the mvcc key only).
  */
-export function snapshotStatus(db: BoltFile, onProgress?: HashProgress, hasher: Crc32cHasher = serialHasher(db)): { status: Omit<SnapshotStatus, 'hash'> & { hash: number | Promise<number> }; keys: KeyStats } {
+export function snapshotStatus(db: BoltFile, onProgress?: HashProgress, hasher: Crc32cHasher = serialHasher(db), opts: { maxKeySlots?: number } = {}): { status: Omit<SnapshotStatus, 'hash'> & { hash: number | Promise<number> }; keys: KeyStats } {
   let totalKey = 0
   let revision = 0n
   let done = 0
   const bucketKeys: Record<string, number> = {}
   const keys: KeyStats = { revisions: 0, tombstones: 0, firstRevision: 0n, lastRevision: 0n, liveKeys: 0, distinctKeys: 0 }
-  // user key (latin1) -> newest revision is a tombstone
-  const latest = new Map<string, boolean>()
+  // user key fingerprint -> newest revision is a tombstone
+  const latest = new KeyTable({ maxSlots: opts.maxKeySlots })
+  let keyBucket: BucketRoot | null = null
   for (const b of buckets(db)) {
     hasher.update(b.name)
     const isKey = b.nameText === 'key'
+    if (isKey) keyBucket = b.bucket
     let n = 0
     for (const e of iterate(db, b.bucket, { name: b.nameText, values: false })) {
       hasher.update(e.key)
@@ -121,8 +127,7 @@ export function snapshotStatus(db: BoltFile, onProgress?: HashProgress, hasher: 
         if (keys.revisions === 0) keys.firstRevision = r.main
         keys.revisions++
         if (r.tombstone) keys.tombstones++
-        const k = Buffer.from(mvccKey(e, db)).toString('latin1')
-        latest.set(k, r.tombstone)
+        latest.set(mvccKey(e, db), r.tombstone)
       }
       if (onProgress) {
         done += e.key.length + e.vsize
@@ -133,8 +138,15 @@ export function snapshotStatus(db: BoltFile, onProgress?: HashProgress, hasher: 
     totalKey += n
   }
   keys.lastRevision = revision
-  keys.distinctKeys = latest.size
-  for (const t of latest.values()) if (!t) keys.liveKeys++
+  // More distinct keys than one bounded table holds: count the partitions it split off in further
+  // passes over the `key` bucket (keys and the first bytes of values only).
+  const kb = keyBucket
+  const counted = countKeys((t) => {
+    if (!kb) return
+    for (const e of iterate(db, kb, { name: 'key', values: false })) t.set(mvccKey(e, db), e.key.length === 18)
+  }, { first: latest, maxSlots: opts.maxKeySlots })
+  keys.distinctKeys = counted.distinct
+  keys.liveKeys = counted.live
   return { status: { hash: hasher.digest(), revision, totalKey, totalSize: db.dataSize, bucketKeys }, keys }
 }
 
