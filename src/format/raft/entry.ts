@@ -183,6 +183,90 @@ export function decodeEntryHeaderAt(buf: Uint8Array, start: number, end: number,
   return { type, term, index, dataStart, dataEnd }
 }
 
+/** Caller-owned result of `decodeEntryHeaderInto`. */
+export interface EntryHeaderPos { type: number; term: bigint; index: bigint; dataStart: number; dataEnd: number }
+
+let lastTermNum = -1
+let lastTermBig = 0n
+
+/**
+ * `decodeEntryHeaderAt` into a caller-owned object (the hot path of every WAL read): the canonical
+ * encoding (one-byte tags 08 10 18 22 in that order, varints below 2^49, a one- or two-byte data
+ * length) is read with number arithmetic and no allocation but the two bigints (the term's is
+ * reused while it does not change); anything else goes through `decodeEntryHeaderAt`.
+ */
+export function decodeEntryHeaderInto(buf: Uint8Array, start: number, end: number, file: string, base: number, out: EntryHeaderPos): void {
+  let pos = start
+  let type = 0
+  let term = -1
+  let index = -1
+  let ok = false
+  fast: {
+    if (pos < end && buf[pos] === 0x08) {
+      if (pos + 1 >= end || buf[pos + 1]! >= 0x80) break fast
+      type = buf[pos + 1]!
+      pos += 2
+    }
+    if (pos >= end || buf[pos] !== 0x10) break fast
+    pos++
+    let v = 0
+    let mul = 1
+    for (let i = 0; ; i++) {
+      if (i === 7 || pos >= end) break fast
+      const b = buf[pos++]!
+      v += (b & 0x7f) * mul
+      if (b < 0x80) break
+      mul *= 128
+    }
+    term = v
+    if (pos >= end || buf[pos] !== 0x18) break fast
+    pos++
+    v = 0
+    mul = 1
+    for (let i = 0; ; i++) {
+      if (i === 7 || pos >= end) break fast
+      const b = buf[pos++]!
+      v += (b & 0x7f) * mul
+      if (b < 0x80) break
+      mul *= 128
+    }
+    index = v
+    let dataStart = 0
+    let dataEnd = 0
+    if (pos < end) {
+      if (buf[pos] !== 0x22 || pos + 1 >= end) break fast
+      let len = buf[pos + 1]!
+      pos += 2
+      if (len >= 0x80) {
+        if (pos >= end || buf[pos]! >= 0x80) break fast
+        len = (len & 0x7f) | (buf[pos++]! << 7)
+      }
+      if (len !== end - pos) break fast
+      dataStart = pos
+      dataEnd = end
+    }
+    out.dataStart = dataStart
+    out.dataEnd = dataEnd
+    ok = true
+  }
+  if (!ok) {
+    const h = decodeEntryHeaderAt(buf, start, end, file, base)
+    out.type = h.type
+    out.term = h.term
+    out.index = h.index
+    out.dataStart = h.dataStart
+    out.dataEnd = h.dataEnd
+    return
+  }
+  out.type = type
+  if (term !== lastTermNum) {
+    lastTermNum = term
+    lastTermBig = BigInt(term)
+  }
+  out.term = lastTermBig
+  out.index = BigInt(index)
+}
+
 /** A uint64 varint as bigint; values below 2^49 are read with number arithmetic first. */
 function smallU64(r: ProtoReader): bigint {
   const buf = r.buf
