@@ -301,7 +301,7 @@ export function runWal(dir: string, opts: WalOptions = {}): WalResult {
  */
 export function* streamWal(dir: string, opts: WalOptions = {}): Generator<WalStreamItem, void, undefined> {
   const { layout, listing, opened } = openWal(dir, opts)
-  const pre = prePass(opened.segments)
+  const pre = prePass(opened.segments, opts.fromSnapshot ?? false)
   const commit = pre.hardState?.commit
   let fromSnapshot: { index: bigint; term: bigint } | undefined
   if (opts.fromSnapshot) {
@@ -360,24 +360,52 @@ export function* streamWal(dir: string, opts: WalOptions = {}): Generator<WalStr
 
 /**
  * The framing-only pre-pass of `streamWal`: no CRC, no entry decoding; just the last HardState,
- * the snapshot records and the identity. Bad bytes are left to the checked pass to report.
+ * the snapshot records (only when `snapshots` is asked for) and the identity. Bad bytes are left to
+ * the checked pass to report. The framing of a segment does not depend on the others when the CRC
+ * is not checked, so the identity comes from the first segment(s) up to the first metadata record,
+ * and the last HardState from the last segment that holds one (etcd writes one at the start of
+ * every segment): usually one segment is read instead of all of them.
  */
-function prePass(segments: readonly LogSegment[]): { hardState?: HardState; snapshots: WalSnapshot[]; memberId?: string; clusterId?: string } {
+function prePass(segments: readonly LogSegment[], snapshots: boolean): { hardState?: HardState; snapshots: WalSnapshot[]; memberId?: string; clusterId?: string } {
   const out: { hardState?: HardState; snapshots: WalSnapshot[]; memberId?: string; clusterId?: string } = { snapshots: [] }
-  for (const ev of decodeWal(segments, { verifyCrc: false, tolerant: true })) {
-    if (ev.kind !== 'record') continue
-    try {
-      if (ev.type === RecordType.State) out.hardState = decodeHardState(ev.data)
-      else if (ev.type === RecordType.Snapshot) out.snapshots.push(decodeWalSnapshot(ev.data))
-      else if (ev.type === RecordType.Metadata && out.memberId === undefined) {
-        const m = decodeMetadata(ev.data)
-        out.memberId = idHex(m.nodeId)
-        out.clusterId = idHex(m.clusterId)
-      }
-    } catch {}
+  /** Scans segments[from..to) (the last one keeps its last-segment rules); stops when `done` says so. */
+  const scan = (from: number, to: number, onRecord: (type: number, data: Uint8Array) => boolean): void => {
+    // decodeWal treats the last segment it is given as the last one: hand it the real tail when it is included.
+    const list = to === segments.length ? segments.slice(from) : segments.slice(from, to)
+    const lastIsReal = to === segments.length
+    for (const ev of decodeWal(lastIsReal ? list : [...list, EMPTY_SEGMENT], { verifyCrc: false, tolerant: true })) {
+      if (ev.kind !== 'record') continue
+      try {
+        if (onRecord(ev.type, ev.data)) return
+      } catch {}
+    }
+  }
+  scan(0, segments.length, (type, data) => {
+    if (type !== RecordType.Metadata) return false
+    const m = decodeMetadata(data)
+    out.memberId = idHex(m.nodeId)
+    out.clusterId = idHex(m.clusterId)
+    return true
+  })
+  if (snapshots) {
+    scan(0, segments.length, (type, data) => {
+      if (type === RecordType.State) out.hardState = decodeHardState(data)
+      else if (type === RecordType.Snapshot) out.snapshots.push(decodeWalSnapshot(data))
+      return false
+    })
+    return out
+  }
+  for (let i = segments.length - 1; i >= 0 && out.hardState === undefined; i--) {
+    scan(i, i + 1, (type, data) => {
+      if (type === RecordType.State) out.hardState = decodeHardState(data)
+      return false
+    })
   }
   return out
 }
+
+/** A zero-length stand-in so that decodeWal reads a non-last segment under non-last rules. */
+const EMPTY_SEGMENT: LogSegment = { file: '', source: { byteLength: 0, readInto: () => 0 } }
 
 function entryTypeName(t: number): EntryTypeName {
   return t === 0 ? 'normal' : t === 1 ? 'confChange' : t === 2 ? 'confChangeV2' : 'unknown'

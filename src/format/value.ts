@@ -24,11 +24,16 @@ const decoder = new TextDecoder('utf-8', { fatal: true })
 
 /** True when the bytes are valid UTF-8 without control characters other than \t \n \r. */
 export function isPrintable(b: Uint8Array): boolean {
+  let ascii = true
   for (let i = 0; i < b.length; i++) {
     const c = b[i]!
-    if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return false
-    if (c === 0x7f) return false
+    if (((c - 0x20) >>> 0) < 0x5f) continue // 0x20..0x7e, one comparison for the common byte
+    if (c === 0x09 || c === 0x0a || c === 0x0d) continue
+    if (c < 0x20 || c === 0x7f) return false
+    ascii = false
   }
+  // Printable ASCII is valid UTF-8: the decoder (a native call) is needed only for other bytes.
+  if (ascii) return true
   try {
     decoder.decode(b)
     return true

@@ -95,6 +95,81 @@ export async function renderWal(r: WalResult, format: OutputFormat, sink: Sink):
   for (const l of summaryLines(r)) await sink.write(l + '\n')
 }
 
+// A JSON string literal as JSON.stringify writes it; strings without quotes, backslashes, control
+// characters or surrogates (nearly all keys) are copied as they are.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/
+const jstr = (s: string): string => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"')
+
+function valueJson(v: FormattedBytes & { type?: string }): string {
+  // formatBytes' key order: len, then sha256 + redacted, or text, or hex; valueOut appends type.
+  let s = '{"len":' + v.len
+  if (v.sha256 !== undefined) s += ',"sha256":' + jstr(v.sha256)
+  if (v.text !== undefined) s += ',"text":' + jstr(v.text)
+  if (v.hex !== undefined) s += ',"hex":' + jstr(v.hex)
+  if (v.redacted !== undefined) s += ',"redacted":' + v.redacted
+  if (v.type !== undefined) s += ',"type":' + jstr(v.type)
+  return s + '}'
+}
+
+const PUT_KEYS = new Set(['kind', 'key', 'keyEncoding', 'value', 'lease', 'prevKv', 'ignoreValue', 'ignoreLease'])
+const HEADER_KEYS = new Set(['id', 'username', 'authRevision'])
+
+function hasOnly(o: object, keys: Set<string>): boolean {
+  for (const k in o) if (!keys.has(k)) return false
+  return true
+}
+
+function requestJson(r: NonNullable<WalEntryOut['request']>): string {
+  if (r.kind !== 'put' || !hasOnly(r, PUT_KEYS) || typeof r.key !== 'string') return JSON.stringify(r)
+  // presentOp's key order for a put: kind, key, keyEncoding, value, lease, prevKv, ignoreValue, ignoreLease.
+  let s = '{"kind":"put","key":' + jstr(r.key)
+  if (r.keyEncoding !== undefined) s += ',"keyEncoding":' + JSON.stringify(r.keyEncoding)
+  if (r.value !== undefined) s += ',"value":' + valueJson(r.value as FormattedBytes)
+  if (r.lease !== undefined) s += ',"lease":' + JSON.stringify(r.lease)
+  if (r.prevKv !== undefined) s += ',"prevKv":' + JSON.stringify(r.prevKv)
+  if (r.ignoreValue !== undefined) s += ',"ignoreValue":' + JSON.stringify(r.ignoreValue)
+  if (r.ignoreLease !== undefined) s += ',"ignoreLease":' + JSON.stringify(r.ignoreLease)
+  return s + '}'
+}
+
+function headerJson(h: Record<string, unknown>): string {
+  if (!hasOnly(h, HEADER_KEYS) || (h.id !== undefined && typeof h.id !== 'string')) return JSON.stringify(h)
+  // presentEntry's key order: id, username, authRevision.
+  let s = ''
+  if (h.id !== undefined) s += ',"id":' + jstr(h.id as string)
+  if (h.username !== undefined) s += ',"username":' + JSON.stringify(h.username)
+  if (h.authRevision !== undefined) s += ',"authRevision":' + JSON.stringify(h.authRevision)
+  return '{' + s.slice(1) + '}'
+}
+
+const fileJson = new Map<string, string>()
+
+/**
+ * One `{"kind":"entry",…}` line, byte-identical to JSON.stringify of the presented entry (bigints
+ * as decimal strings): the fixed fields and put requests are written by hand in presentEntry's key
+ * order (about 5x faster than JSON.stringify with a bigint toJSON); anything else goes through
+ * JSON.stringify. Call only while BigInt.prototype.toJSON is installed (renderWalStream).
+ */
+export function entryLine(e: WalEntryOut): string {
+  let f = fileJson.get(e.file)
+  if (f === undefined) {
+    f = JSON.stringify(e.file)
+    if (fileJson.size > 1024) fileJson.clear()
+    fileJson.set(e.file, f)
+  }
+  let s = '{"kind":"entry","index":"' + e.index + '","term":"' + e.term + '","type":' + jstr(e.type) + ',"file":' + f +
+    ',"offset":' + JSON.stringify(e.offset) + ',"dataBytes":' + JSON.stringify(e.dataBytes) + ',"committed":' + JSON.stringify(e.committed)
+  // presentEntry's key order: replaces, then request (+ header | + unknown) or confChange or confChangeV2; runWal adds replaced.
+  if (e.replaces !== undefined) s += ',"replaces":' + JSON.stringify(e.replaces)
+  if (e.request !== undefined) s += ',"request":' + requestJson(e.request)
+  if (e.header !== undefined) s += ',"header":' + headerJson(e.header)
+  if (e.confChange !== undefined) s += ',"confChange":' + JSON.stringify(e.confChange)
+  if (e.confChangeV2 !== undefined) s += ',"confChangeV2":' + JSON.stringify(e.confChangeV2)
+  if (e.unknown !== undefined) s += ',"unknown":' + JSON.stringify(e.unknown)
+  if (e.replaced !== undefined) s += ',"replaced":' + JSON.stringify(e.replaced)
+  return s + '}'
+}
+
 /** Streams ndjson: one line per entry and finding, then one summary line; writes in ~256 KiB batches. */
 export async function renderWalStream(items: Iterable<WalStreamItem>, sink: Sink): Promise<Omit<WalResult, 'entries'> | undefined> {
   let last: Omit<WalResult, 'entries'> | undefined
@@ -114,7 +189,7 @@ export async function renderWalStream(items: Iterable<WalStreamItem>, sink: Sink
   try {
     for (const it of items) {
       if (it.kind === 'entry') {
-        pending += '{"kind":"entry",' + JSON.stringify(it.entry).slice(1) + '\n'
+        pending += entryLine(it.entry) + '\n'
       } else if (it.kind === 'finding') pending += toJsonLine({ kind: 'finding', ...it.finding }) + '\n'
     else if (it.kind === 'summary') {
       last = it.result

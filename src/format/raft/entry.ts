@@ -183,6 +183,90 @@ export function decodeEntryHeaderAt(buf: Uint8Array, start: number, end: number,
   return { type, term, index, dataStart, dataEnd }
 }
 
+/** Caller-owned result of `decodeEntryHeaderInto`. */
+export interface EntryHeaderPos { type: number; term: bigint; index: bigint; dataStart: number; dataEnd: number }
+
+let lastTermNum = -1
+let lastTermBig = 0n
+
+/**
+ * `decodeEntryHeaderAt` into a caller-owned object (the hot path of every WAL read): the canonical
+ * encoding (one-byte tags 08 10 18 22 in that order, varints below 2^49, a one- or two-byte data
+ * length) is read with number arithmetic and no allocation but the two bigints (the term's is
+ * reused while it does not change); anything else goes through `decodeEntryHeaderAt`.
+ */
+export function decodeEntryHeaderInto(buf: Uint8Array, start: number, end: number, file: string, base: number, out: EntryHeaderPos): void {
+  let pos = start
+  let type = 0
+  let term = -1
+  let index = -1
+  let ok = false
+  fast: {
+    if (pos < end && buf[pos] === 0x08) {
+      if (pos + 1 >= end || buf[pos + 1]! >= 0x80) break fast
+      type = buf[pos + 1]!
+      pos += 2
+    }
+    if (pos >= end || buf[pos] !== 0x10) break fast
+    pos++
+    let v = 0
+    let mul = 1
+    for (let i = 0; ; i++) {
+      if (i === 7 || pos >= end) break fast
+      const b = buf[pos++]!
+      v += (b & 0x7f) * mul
+      if (b < 0x80) break
+      mul *= 128
+    }
+    term = v
+    if (pos >= end || buf[pos] !== 0x18) break fast
+    pos++
+    v = 0
+    mul = 1
+    for (let i = 0; ; i++) {
+      if (i === 7 || pos >= end) break fast
+      const b = buf[pos++]!
+      v += (b & 0x7f) * mul
+      if (b < 0x80) break
+      mul *= 128
+    }
+    index = v
+    let dataStart = 0
+    let dataEnd = 0
+    if (pos < end) {
+      if (buf[pos] !== 0x22 || pos + 1 >= end) break fast
+      let len = buf[pos + 1]!
+      pos += 2
+      if (len >= 0x80) {
+        if (pos >= end || buf[pos]! >= 0x80) break fast
+        len = (len & 0x7f) | (buf[pos++]! << 7)
+      }
+      if (len !== end - pos) break fast
+      dataStart = pos
+      dataEnd = end
+    }
+    out.dataStart = dataStart
+    out.dataEnd = dataEnd
+    ok = true
+  }
+  if (!ok) {
+    const h = decodeEntryHeaderAt(buf, start, end, file, base)
+    out.type = h.type
+    out.term = h.term
+    out.index = h.index
+    out.dataStart = h.dataStart
+    out.dataEnd = h.dataEnd
+    return
+  }
+  out.type = type
+  if (term !== lastTermNum) {
+    lastTermNum = term
+    lastTermBig = BigInt(term)
+  }
+  out.term = lastTermBig
+  out.index = BigInt(index)
+}
+
 /** A uint64 varint as bigint; values below 2^49 are read with number arithmetic first. */
 function smallU64(r: ProtoReader): bigint {
   const buf = r.buf
@@ -238,6 +322,8 @@ function unknown(data: Uint8Array, err: unknown): EntryPayload {
 /** EntryNormal: no-op, InternalRaftRequest, or legacy v2 Request (FORMATS §3.3). */
 export function decodeNormal(data: Uint8Array): EntryPayload {
   if (data.length === 0) return { kind: 'noop' }
+  const fast = decodePutFast(data)
+  if (fast !== undefined) return fast
   let irr: Decoded
   try {
     irr = decodeMessage(S.InternalRaftRequest, data)
@@ -258,6 +344,127 @@ export function decodeNormal(data: Uint8Array): EntryPayload {
   }
   // Parses, but no request field is set: etcd's applier would do nothing with it.
   return header ? { kind: 'irr', header, request: { kind: 'empty' } } : { kind: 'irr', request: { kind: 'empty' } }
+}
+
+// Hot path: nearly every entry of a Kubernetes WAL is InternalRaftRequest { put = 4; header = 100 { id = 1 } }.
+// decodePutFast accepts only that shape written the canonical way (one-byte tags, each field at
+// most once, bools 0/1) and then returns exactly what the schema
+// decoder + toPut would; on anything else it returns undefined and the strict general path decides.
+let vLo = 0
+let vHi = 0
+
+/**
+ * Reads a u64 varint into vLo/vHi (unsigned 32-bit halves); returns the new position, or -1 when
+ * truncated or longer than 10 bytes. Bits past 64 in the 10th byte are dropped, as Go does.
+ */
+function u64At(buf: Uint8Array, pos: number, end: number): number {
+  let lo = 0
+  let hi = 0
+  for (let i = 0; i < 10 && pos < end; i++) {
+    const b = buf[pos++]!
+    if (i < 4) lo |= (b & 0x7f) << (7 * i)
+    else if (i === 4) {
+      lo |= (b & 0x0f) << 28
+      hi = (b & 0x7f) >>> 4
+    } else if (i < 9) hi |= (b & 0x7f) << (7 * i - 32)
+    else hi |= (b & 0x01) << 31
+    if (b < 0x80) {
+      vLo = lo >>> 0
+      vHi = hi >>> 0
+      return pos
+    }
+  }
+  return -1
+}
+
+function u64Value(): bigint {
+  if (vHi === 0) return BigInt(vLo)
+  if (vHi < 0x200000) return BigInt(vHi * 0x1_0000_0000 + vLo)
+  return (BigInt(vHi) << 32n) | BigInt(vLo)
+}
+
+/** A length prefix of 1 or 2 bytes whose payload fits before `end`; returns the payload start, or -1 (length in vLo). */
+function lenAt(buf: Uint8Array, pos: number, end: number): number {
+  if (pos >= end) return -1
+  let len = buf[pos++]!
+  if (len >= 0x80) {
+    if (pos >= end || buf[pos]! >= 0x80) return -1
+    len = (len & 0x7f) | (buf[pos++]! << 7)
+  }
+  if (len > end - pos) return -1
+  vLo = len
+  return pos
+}
+
+function decodePutFast(data: Uint8Array): EntryPayload | undefined {
+  const end = data.length
+  let pos = 0
+  let put: PutRequest | undefined
+  let header: RequestHeader | undefined
+  while (pos < end) {
+    const tag = data[pos++]!
+    if (tag === 0x22 && put === undefined) {
+      const s = lenAt(data, pos, end)
+      if (s < 0) return undefined
+      const e = s + vLo
+      const p = putFast(data, s, e)
+      if (p === undefined) return undefined
+      put = p
+      pos = e
+    } else if (tag === 0xa2 && pos < end && data[pos] === 0x06 && header === undefined) {
+      const s = lenAt(data, pos + 1, end)
+      if (s < 0) return undefined
+      const e = s + vLo
+      header = {}
+      if (s < e) {
+        // RequestHeader { id = 1 } only; username/authRevision/requesterMemberId take the general path.
+        if (data[s] !== 0x08) return undefined
+        if (u64At(data, s + 1, e) !== e) return undefined
+        header.id = u64Value()
+      }
+      pos = e
+    } else return undefined
+  }
+  if (put === undefined) return undefined
+  return header ? { kind: 'irr', header, request: put } : { kind: 'irr', request: put }
+}
+
+function putFast(buf: Uint8Array, pos: number, end: number): PutRequest | undefined {
+  let key: Uint8Array | undefined
+  let value: Uint8Array | undefined
+  let lease: bigint | undefined
+  let flags = 0
+  let seen = 0
+  while (pos < end) {
+    const tag = buf[pos++]!
+    const field = tag >>> 3
+    if (field < 1 || field > 6 || (seen & (1 << field)) !== 0) return undefined
+    seen |= 1 << field
+    if (field <= 2) {
+      if ((tag & 7) !== 2) return undefined
+      const s = lenAt(buf, pos, end)
+      if (s < 0) return undefined
+      pos = s + vLo
+      if (field === 1) key = buf.subarray(s, pos)
+      else value = buf.subarray(s, pos)
+    } else {
+      if ((tag & 7) !== 0 || pos >= end) return undefined
+      if (field === 3) {
+        pos = u64At(buf, pos, end)
+        if (pos < 0) return undefined
+        lease = vHi >= 0x8000_0000 ? BigInt.asIntN(64, u64Value()) : u64Value() // int64
+      } else {
+        const b = buf[pos++]!
+        if (b > 1) return undefined
+        if (b === 1) flags |= 1 << field
+      }
+    }
+  }
+  const out: PutRequest = { kind: 'put', key: key ?? EMPTY, value: value ?? EMPTY, lease: lease ?? 0n }
+  if (flags & (1 << 4)) out.prevKv = true
+  if (flags & (1 << 5)) out.ignoreValue = true
+  if (flags & (1 << 6)) out.ignoreLease = true
+  return out
 }
 
 const COMPARE_RESULT = ['EQUAL', 'GREATER', 'LESS', 'NOT_EQUAL']

@@ -11,7 +11,7 @@
 import { DecodeError } from '../../errors.js'
 import { decodeWal, type DecodeWalOptions, type SegmentInput, type WalEndEvent, type WalFinding, type WalSegmentEndEvent } from './decoder.js'
 import { RecordType } from './record.js'
-import { decodeEntryHeaderAt, decodeHardState, decodeMetadata, decodeWalSnapshot, type HardState, type Metadata, type WalSnapshot } from '../raft/entry.js'
+import { decodeEntryHeaderInto, decodeHardState, decodeMetadata, decodeWalSnapshot, type EntryHeaderPos, type HardState, type Metadata, type WalSnapshot } from '../raft/entry.js'
 import { idHex } from '../ids.js'
 
 /** A segment to read, with what its name says (seq and first expected index). */
@@ -127,6 +127,7 @@ function* run(segments: readonly LogSegment[], opts: DecodeWalOptions & { onlyUn
   let lastSnapIndex: bigint | undefined
   let commit = 0n
   let prevSegLast: bigint | undefined
+  const h: EntryHeaderPos = { type: 0, term: 0n, index: 0n, dataStart: 0, dataEnd: 0 }
 
   const push = (f: WalFinding): LogItem => {
     st.findings.push(f)
@@ -209,7 +210,7 @@ function* run(segments: readonly LogSegment[], opts: DecodeWalOptions & { onlyUn
               break
             }
             case RecordType.Entry: {
-              const h = decodeEntryHeaderAt(ev.buf, ev.dataStart, ev.dataEnd, ev.file, dataOff - ev.dataStart)
+              decodeEntryHeaderInto(ev.buf, ev.dataStart, ev.dataEnd, ev.file, dataOff - ev.dataStart, h)
               const e = onlyUnusual && h.type === 0 && !(lastIndex !== undefined && h.index <= lastIndex) ? undefined
                 : new LogEntryView(ev.segment, ev.file, ev.offset, h.type, h.term, h.index, ev.buf, h.dataStart, h.dataEnd)
               if (lastIndex !== undefined && h.index <= lastIndex) {

@@ -71,30 +71,34 @@ export function decodeRecordInto(buf: Uint8Array, start: number, end: number, fi
       } else {
         v = 0
         let shift = 0
+        let mul = 1 // 2 ** shift, without a Math.pow per byte
         let b: number
         do {
           if (pos >= end) fail(file, base + pos, 'protobuf: truncated varint in walpb.Record')
           b = buf[pos++]!
-          if (shift < 49) v += (b & 0x7f) * 2 ** shift
+          if (shift < 49) v += (b & 0x7f) * mul
           else if ((b & 0x7f) !== 0) v = NaN // beyond 2^49 for a type/crc means garbage
           shift += 7
+          mul *= 128
           if (shift > 70) fail(file, base + pos, 'protobuf: varint longer than 10 bytes in walpb.Record')
         } while (b & 0x80)
       }
       if (tag === 0x08) type = v
-      else crc = Number.isNaN(v) ? NaN : v % 0x1_0000_0000 >>> 0 // Go truncates uint32 varints
+      else crc = Number.isNaN(v) ? NaN : v >>> 0 // Go truncates uint32 varints (ToUint32 is mod 2^32; v < 2^49 is exact)
       continue
     }
     if (tag === 0x1a) {
       pos++
       let len = 0
       let shift = 0
+      let mul = 1
       let b: number
       do {
         if (pos >= end) fail(file, base + pos, 'protobuf: truncated length in walpb.Record')
         b = buf[pos++]!
-        len += (b & 0x7f) * 2 ** shift
+        len += (b & 0x7f) * mul
         shift += 7
+        mul *= 128
         if (shift > 35) fail(file, base + pos, 'protobuf: length varint too long in walpb.Record')
       } while (b & 0x80)
       if (len > end - pos) fail(file, base + pos, `protobuf: length ${len} runs past the end of the message (${end - pos} bytes left)`)
