@@ -236,6 +236,61 @@ function readRange(walDir: string, listing: WalDirListing, start: number): WalFa
   }
 }
 
+/** What the fast reader needs from the last segment. */
+interface LastSegment {
+  metadata?: { nodeId: bigint; clusterId: bigint }
+  hardState?: LogState['hardState']
+  firstIndex?: bigint
+  lastIndex?: bigint
+  snapshots: { index: bigint; term: bigint; confState?: unknown }[]
+  confs: WalConfChange[]
+  findings: Findings
+  end: LogState['end']
+}
+
+/**
+ * The last segment, CRC chain checked: a tight frame scan with CRC (io/wal-scan.ts) when the
+ * segment is regular (the usual case); otherwise the WAL library's reader, for its exact findings
+ * (torn tail, CRC mismatch, overwritten entries, index gaps).
+ */
+function readLast(seg: WalDirListing['segments'][number]): LastSegment {
+  const src = openFile(seg.path)
+  let scan: SegmentScan
+  try {
+    scan = scanSegment(seg.name, src, { crc: true })
+  } finally {
+    src.close()
+  }
+  let metadata: LastSegment['metadata']
+  let regular = !scan.corrupt && !scan.irregular && scan.findings.length === 0 && scan.overwrites.length === 0 && scan.metadata !== null
+    && !(scan.firstIndex !== null && scan.firstIndex > seg.index + 1n)
+  if (regular) {
+    try {
+      metadata = decodeMetadata(scan.metadata!)
+    } catch {
+      regular = false
+    }
+  }
+  if (!regular) {
+    const { state, confs } = readLogged([seg])
+    return {
+      ...(state.metadata ? { metadata: { nodeId: state.metadata.nodeId, clusterId: state.metadata.clusterId } } : {}),
+      hardState: state.hardState, firstIndex: state.firstIndex, lastIndex: state.lastIndex,
+      snapshots: state.snapshots, confs, findings: logFindings(state), end: state.end,
+    }
+  }
+  const confs: WalConfChange[] = []
+  for (const c of scan.confChanges) {
+    const type = confChangeKinds[c.type]
+    if (type) confs.push({ index: c.index, term: c.term, type, nodeId: c.nodeId, ...(c.peerURLs ? { peerURLs: c.peerURLs } : {}) })
+  }
+  return {
+    metadata, hardState: scan.hardState ?? undefined, firstIndex: scan.minIndex ?? undefined, lastIndex: scan.lastIndex ?? undefined,
+    snapshots: scan.snapshots.map((r) => ({ index: r.index, term: r.term, ...(r.confState ? { confState: true } : {}) })),
+    confs, findings: [], end: undefined,
+  }
+}
+
 /**
  * The fast WAL reader of `status` and `check` (the default): its cost is bounded by one segment,
  * not by the size of the WAL. The last segment is read with the CRC chain checked (from its own
@@ -252,7 +307,8 @@ export const readWalFactsFast: WalFactsReader = async (walDir, hint = {}) => {
     throw new InputError(`${walDir}: no WAL segments (*.wal)`, walDir, 'no-wal', 'etcd would treat this member as new (no WAL); check the path or --wal-dir')
   }
   const lastI = all.length - 1
-  const { state, confs: lastConfs } = readLogged([all[lastI]!])
+  const state = readLast(all[lastI]!)
+  const lastConfs = state.confs
   let hardState = state.hardState ?? null
   let lastIndex = state.lastIndex ?? null
   let metadata = state.metadata ? { nodeId: state.metadata.nodeId, clusterId: state.metadata.clusterId } : null
@@ -299,7 +355,7 @@ export const readWalFactsFast: WalFactsReader = async (walDir, hint = {}) => {
         hint: 'segments from different members are mixed in this WAL dir; etcd will not start: find the stray segment by its metadata' })
     }
   }
-  findings.push(...logFindings(state))
+  findings.push(...state.findings)
   // Conf changes in log order; one is void when a later entry rewrote its index (a new leader).
   const confs: WalConfChange[] = []
   const mins = [...scans.map((s) => s.minIndex), state.firstIndex ?? null]

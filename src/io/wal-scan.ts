@@ -11,6 +11,7 @@
  * What it does not check: the CRC chain (`wal verify`, `status --all-wal-segments`), index gaps.
  */
 import { DecodeError } from '../errors.js'
+import { crc32cUpdate } from '../format/crc32c.js'
 import { FRAME_HEADER_BYTES } from '../format/wal/frame.js'
 import { decodeRecordInto, RecordType, type RecordPos } from '../format/wal/record.js'
 import {
@@ -45,6 +46,15 @@ export interface ScanFinding {
   hint?: string
 }
 
+export interface ScanOptions {
+  /**
+   * Check the CRC-32C chain from the segment's own CRC record, reading every frame whole (the
+   * last segment); the segment may end in its preallocated zero tail. A mismatch or a frame cut
+   * short only sets `irregular`/`corrupt`: torn-tail classification is the full reader's job.
+   */
+  crc?: boolean
+}
+
 /** What a frame-only scan of one segment found, in log order within the segment. */
 export interface SegmentScan {
   file: string
@@ -64,6 +74,12 @@ export interface SegmentScan {
   overwrites: { pos: number; index: bigint }[]
   /** Reading stopped at damage (a finding says where). */
   corrupt: boolean
+  /**
+   * Something the full reader would report or treat specially: a CRC mismatch (with `crc`), an
+   * index that does not follow the previous entry, a non-canonical record. The caller then reads
+   * the segment with the WAL library's reader for the exact findings.
+   */
+  irregular: boolean
   findings: ScanFinding[]
 }
 
@@ -89,11 +105,13 @@ function varint(buf: Uint8Array, p: number, end: number): { v: bigint; p: number
  * Scans one segment that is not the last one read with CRC (so a frame cut short is corruption,
  * never a torn tail). Never throws on bad bytes: problems are findings, and the scan stops there.
  */
-export function scanSegment(file: string, source: RandomAccess): SegmentScan {
+export function scanSegment(file: string, source: RandomAccess, opts: ScanOptions = {}): SegmentScan {
   const out: SegmentScan = {
     file, records: 0, metadata: null, hardState: null, snapshots: [], entries: 0, minIndex: null, firstIndex: null, lastIndex: null,
-    confChanges: [], overwrites: [], corrupt: false, findings: [],
+    confChanges: [], overwrites: [], corrupt: false, irregular: false, findings: [],
   }
+  const checkCrc = opts.crc ?? false
+  let crc = 0
   const size = source.byteLength
   const base = new Uint8Array(CHUNK)
   let buf: Uint8Array = base
@@ -120,14 +138,38 @@ export function scanSegment(file: string, source: RandomAccess): SegmentScan {
     out.corrupt = true
   }
   const rec: RecordPos = { type: 0, crc: 0, dataStart: 0, dataEnd: 0 }
+  // Entry indexes as numbers on the hot path (-1: none yet); the bigint path below keeps them in sync.
+  let prevN = -1
+  let firstN = -1
+  let lastN = -1
+  let minN = -1
+  let big = false // an index >= 2^53 was seen: the number fields are no longer used
   let prevIndex: bigint | null = null
+  const overwriteN = (index: number) => out.overwrites.push({ pos: out.records, index: BigInt(index) })
   const onEntry = (pos: number, type: number, term: bigint, index: bigint, data: () => Uint8Array) => {
     out.entries++
-    if (prevIndex !== null && index <= prevIndex) out.overwrites.push({ pos, index })
-    prevIndex = index
-    out.firstIndex ??= index
-    out.lastIndex = index
-    if (out.minIndex === null || index < out.minIndex) out.minIndex = index
+    if (!big && index > BigInt(Number.MAX_SAFE_INTEGER)) {
+      big = true
+      if (prevN >= 0) prevIndex = BigInt(prevN)
+      if (firstN >= 0) out.firstIndex = BigInt(firstN)
+      if (minN >= 0) out.minIndex = BigInt(minN)
+    }
+    if (!big) {
+      const n = Number(index)
+      if (prevN >= 0 && n !== prevN + 1) out.irregular = true
+      if (prevN >= 0 && n <= prevN) out.overwrites.push({ pos, index })
+      prevN = n
+      if (firstN < 0) firstN = n
+      lastN = n
+      if (minN < 0 || n < minN) minN = n
+    } else {
+      if (prevIndex !== null && index !== prevIndex + 1n) out.irregular = true
+      if (prevIndex !== null && index <= prevIndex) out.overwrites.push({ pos, index })
+      prevIndex = index
+      out.firstIndex ??= index
+      out.lastIndex = index
+      if (out.minIndex === null || index < out.minIndex) out.minIndex = index
+    }
     if (type === EntryType.ConfChange || type === EntryType.ConfChangeV2) {
       const p = decodePayload(type, data())
       const changes = p.kind === 'confChange' ? [{ type: p.confChange.type, nodeId: p.confChange.nodeId, member: p.confChange.member }]
@@ -148,6 +190,7 @@ export function scanSegment(file: string, source: RandomAccess): SegmentScan {
     const lo = buf[p]! | (buf[p + 1]! << 8) | (buf[p + 2]! << 16) | (buf[p + 3]! << 24)
     const hi = buf[p + 4]! | (buf[p + 5]! << 8) | (buf[p + 6]! << 16) | (buf[p + 7]! << 24)
     if (lo === 0 && hi === 0) {
+      if (checkCrc) break // the preallocated tail of the last segment
       out.findings.push({ severity: 'warning', code: 'zero-tail-before-last', file, offset: off,
         detail: `wal: zero length word at ${off} in a segment that is not the last (${left} bytes not read); etcd cuts segments without a zero tail`,
         hint: 'the CRC record of the next segment shows whether records were lost (etcd-inspect wal verify)' })
@@ -166,7 +209,7 @@ export function scanSegment(file: string, source: RandomAccess): SegmentScan {
     const pos = out.records
     const recFileStart = off + FRAME_HEADER_BYTES
     let handled = false
-    if (frameBytes > BIG_FRAME) handled = bigFrame(recFileStart, recBytes, pos)
+    if (frameBytes > BIG_FRAME && !checkCrc) handled = bigFrame(recFileStart, recBytes, pos)
     if (!handled) {
       p = ensure(off, FRAME_HEADER_BYTES + frameBytes)
       if (p < 0) {
@@ -174,8 +217,16 @@ export function scanSegment(file: string, source: RandomAccess): SegmentScan {
         break
       }
       const s = p + FRAME_HEADER_BYTES
+      // Hot path: a normal entry in gogo's canonical encoding, parsed inline with numbers (no
+      // objects, no bigint) while the index stays below 2^53; anything else takes the strict path.
+      if (pos > 0 && normalEntry(buf, s, s + recBytes)) {
+        out.records++
+        off += FRAME_HEADER_BYTES + frameBytes
+        continue
+      }
       try {
         decodeRecordInto(buf, s, s + recBytes, file, bufStart, rec)
+        if (checkCrc && !crcOk(pos, rec.type, rec.crc, buf, rec.dataStart, rec.dataEnd)) break
         if (!record(pos, off, rec.type, buf, rec.dataStart, rec.dataEnd, bufStart)) break
       } catch (err) {
         if (!(err instanceof DecodeError)) throw err
@@ -186,11 +237,99 @@ export function scanSegment(file: string, source: RandomAccess): SegmentScan {
     out.records++
     off += FRAME_HEADER_BYTES + frameBytes
   }
+  if (!big && firstN >= 0) {
+    out.firstIndex = BigInt(firstN)
+    out.lastIndex = BigInt(lastN)
+    out.minIndex = BigInt(minN)
+  }
   if (out.records === 0 && !out.corrupt) {
     fail('empty-segment', 0, 'wal: segment holds no records; etcd creates every segment with a CRC and a metadata record',
       'the file was not written by etcd or was zeroed; move it aside and compare with a healthy member')
   }
   return out
+
+  /** A normal entry record at b[s, e) in canonical form: counts it and returns true; else false. */
+  function normalEntry(b: Uint8Array, s: number, e: number): boolean {
+    // Record: 08 02 (type entry), 10 crc varint, 1a len varint, data to the end.
+    if (big) return false
+    if (b[s] !== 0x08 || b[s + 1] !== RecordType.Entry || b[s + 2] !== 0x10) return false
+    let q = s + 3
+    let stored = 0
+    let m = 1
+    for (let i = 0; i < 5; i++) {
+      const x = b[q++]!
+      stored += (x & 0x7f) * m
+      m *= 128
+      if (!(x & 0x80)) break
+    }
+    if (b[q] !== 0x1a) return false
+    q++
+    let len = 0
+    let mul = 1
+    for (let i = 0; i < 5; i++) {
+      const x = b[q++]!
+      len += (x & 0x7f) * mul
+      mul *= 128
+      if (!(x & 0x80)) break
+    }
+    if (q + len !== e || q > e) return false
+    const dataStart = q
+    // Entry: 08 00 (normal), 10 term, 18 index.
+    if (b[q] !== 0x08 || b[q + 1] !== 0x00 || b[q + 2] !== 0x10) return false
+    q += 3
+    mul = 1
+    let term = 0
+    for (let i = 0; i < 7; i++) {
+      const x = b[q++]!
+      term += (x & 0x7f) * mul
+      mul *= 128
+      if (!(x & 0x80)) break
+      if (i === 6) return false
+    }
+    if (b[q] !== 0x18) return false
+    q++
+    mul = 1
+    let index = 0
+    for (let i = 0; i < 7; i++) {
+      const x = b[q++]!
+      index += (x & 0x7f) * mul
+      mul *= 128
+      if (!(x & 0x80)) break
+      if (i === 6) return false
+    }
+    if (q > e || index > Number.MAX_SAFE_INTEGER || term > Number.MAX_SAFE_INTEGER) return false
+    if (checkCrc) {
+      if (stored > 0xffffffff) return false
+      const c = crc32cUpdate(crc, b.subarray(dataStart, e))
+      if (c !== stored) return false // the strict path records it
+      crc = c
+    }
+    out.entries++
+    if (prevN >= 0 && index !== prevN + 1) out.irregular = true
+    if (prevN >= 0 && index <= prevN) overwriteN(index)
+    prevN = index
+    if (firstN < 0) firstN = index
+    lastN = index
+    if (minN < 0 || index < minN) minN = index
+    return true
+  }
+
+  /** The CRC chain (wal.go: a CRC record replaces the running value); false stops the scan. */
+  function crcOk(pos: number, type: number, stored: number, b: Uint8Array, ds: number, de: number): boolean {
+    if (type === RecordType.Crc) {
+      if (pos !== 0) out.irregular = true
+      crc = stored
+      return true
+    }
+    const c = crc32cUpdate(crc, b.subarray(ds, de))
+    if (c !== stored) {
+      out.irregular = true
+      out.corrupt = true
+      return false
+    }
+    crc = c
+    return true
+  }
 
   /** Handles one decoded record; false stops the scan (a finding was recorded). */
   function record(pos: number, off: number, type: number, b: Uint8Array, ds: number, de: number, bStart: number): boolean {
