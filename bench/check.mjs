@@ -142,6 +142,16 @@ try {
   const n = Math.ceil((LARGE_MIB * 1024) / 64)
   for (let i = 0; i < n; i += 32) await Promise.all(Array.from({ length: Math.min(32, n - i) }, (_, j) => c.put(`bench/${i + j}`).value(value).exec()))
   c.close()
+  // Let m3 catch up before stopping it (under load it lags; then its WAL would be short).
+  const lead = client(urls.slice(0, 1))
+  const mine = client([m3.clientURL])
+  for (let i = 0; i < 600; i++) {
+    const [a, b] = await Promise.all([lead.maintenance.status(), mine.maintenance.status()])
+    if (BigInt(b.raftIndex) >= BigInt(a.raftIndex)) break
+    await sleep(500)
+  }
+  lead.close()
+  mine.close()
   await sleep(1000)
   await stop(m3)
   dirSeries(`healthy cluster, large data dir (${LARGE_MIB} MiB of values)`)
