@@ -58,10 +58,15 @@ function start(m, initialCluster, state) {
   m.exited = new Promise((r) => p.once('exit', () => { procs.delete(p); r() }))
 }
 async function stop(m) {
-  if (!m.proc || m.proc.exitCode !== null || m.proc.signalCode !== null) return
-  m.proc.kill('SIGTERM')
-  await Promise.race([m.exited, sleep(10000).then(() => m.proc.kill('SIGKILL'))])
-  await m.exited
+  // This process, not m.proc later: a restarted member must not get the SIGKILL meant for this one.
+  const p = m.proc
+  const exited = m.exited
+  if (!p || p.exitCode !== null || p.signalCode !== null) return
+  p.kill('SIGTERM')
+  let timer
+  await Promise.race([exited, new Promise((r) => { timer = setTimeout(() => { p.kill('SIGKILL'); r() }, 10000) })])
+  clearTimeout(timer)
+  await exited
 }
 function client(urls) {
   return new Etcd3({ hosts: urls, faultHandling: { host: () => noop, global: noop }, defaultCallOptions: (c) => (c.isStream ? {} : { deadline: Date.now() + 10000 }) })
@@ -136,7 +141,7 @@ try {
   dirSeries('healthy cluster, small data dir')
 
   start(m3, ic, 'existing')
-  await waitHealthy([m3.clientURL])
+  await waitHealthy([m3.clientURL]).catch((e) => { throw new Error(`${e.message}: m3 exit ${m3.proc.exitCode} signal ${m3.proc.signalCode}; see ${m3.dataDir}.log`) })
   const c = client(urls.slice(0, 2))
   const value = 'x'.repeat(64 * 1024)
   const n = Math.ceil((LARGE_MIB * 1024) / 64)
