@@ -24,6 +24,8 @@ const BIG_FRAME = 64 * 1024
 /** Bytes read from the head of a big frame: Record header (<= 28) + Entry header (<= 33). */
 const HEAD_BYTES = 96
 const CHUNK = 1024 * 1024
+/** Read window for the length word that follows a big frame. */
+const SMALL_WINDOW = 4096
 
 /** A membership change found by the scan (payload decoded). */
 export interface ScannedConfChange {
@@ -117,6 +119,9 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
   let buf: Uint8Array = base
   let bufStart = 0
   let bufLen = 0
+  // After a big frame, the next length word is read with a small window: reading the file in
+  // 1 MiB chunks would read the big payloads the scan skips.
+  let window = CHUNK
   const ensure = (at: number, n: number): number => {
     if (at >= bufStart && at + n <= bufStart + bufLen) return at - bufStart
     if (n > base.length) {
@@ -130,7 +135,7 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
       bufLen = 0
     }
     bufStart = at
-    bufLen = source.readInto(at, buf.subarray(0, Math.min(buf.length, size - at)))
+    bufLen = source.readInto(at, buf.subarray(0, Math.min(Math.max(n, window), size - at)))
     return bufLen >= n ? 0 : -1
   }
   const fail = (code: string, offset: number, detail: string, hint = CORRUPT_HINT) => {
@@ -207,9 +212,12 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
       break
     }
     const pos = out.records
-    const recFileStart = off + FRAME_HEADER_BYTES
     let handled = false
-    if (frameBytes > BIG_FRAME && !checkCrc) handled = bigFrame(recFileStart, recBytes, pos)
+    if (frameBytes > BIG_FRAME && !checkCrc) {
+      window = SMALL_WINDOW
+      const hp = ensure(off, FRAME_HEADER_BYTES + HEAD_BYTES)
+      handled = hp >= 0 && bigFrame(buf, hp + FRAME_HEADER_BYTES, recBytes, pos)
+    } else window = CHUNK
     if (!handled) {
       p = ensure(off, FRAME_HEADER_BYTES + frameBytes)
       if (p < 0) {
@@ -375,17 +383,15 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
    * (08 type, 10 crc, 1a len data running to the end of the record; inside, 08 10 18 then 22);
    * returns false for anything else, which is then read whole.
    */
-  function bigFrame(recStart: number, recBytes: number, pos: number): boolean {
-    const head = source.readInto(recStart, headBuf) === HEAD_BYTES ? headBuf : null
-    if (!head) return false
-    const end = HEAD_BYTES
-    if (head[0] !== 0x08) return false
-    const t = varint(head, 1, end)
+  function bigFrame(head: Uint8Array, h: number, recBytes: number, pos: number): boolean {
+    const end = h + HEAD_BYTES
+    if (head[h] !== 0x08) return false
+    const t = varint(head, h + 1, end)
     if (!t || t.v !== BigInt(RecordType.Entry) || head[t.p] !== 0x10) return false
     const c = varint(head, t.p + 1, end)
     if (!c || head[c.p] !== 0x1a) return false
     const l = varint(head, c.p + 1, end)
-    if (!l || BigInt(l.p) + l.v !== BigInt(recBytes)) return false
+    if (!l || BigInt(l.p - h) + l.v !== BigInt(recBytes)) return false
     let q = l.p
     let etype = 0n
     if (head[q] === 0x08) {
@@ -406,4 +412,3 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
   }
 }
 
-const headBuf = new Uint8Array(HEAD_BYTES)
