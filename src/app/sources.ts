@@ -10,8 +10,11 @@ import { InputError, InspectError } from '../errors.js'
 import { readDbSummary } from './db-summary.js'
 import { endStatus } from './wal.js'
 import { listWalDir, openSegments, type WalDirListing } from '../io/wal-files.js'
+import { openFile } from '../io/byte-source.js'
+import { scanSegment, type SegmentScan } from '../io/wal-scan.js'
 import { readLog, type LogState } from '../format/wal/log.js'
-import { decodePayload, EntryType } from '../format/raft/entry.js'
+import { decodeMetadata, decodePayload, EntryType } from '../format/raft/entry.js'
+import { idHex } from '../format/ids.js'
 
 /** A WAL segment by name: `%016x-%016x.wal` = seq-index (FORMATS.md §2.1). */
 export interface WalSegmentName {
@@ -52,6 +55,11 @@ export interface WalFacts {
   snapshotConfState?: boolean
   /** Which segments were read (all, or from the one covering the hinted snapshot index). */
   range?: { fromSegment: string; segmentsRead: number; segmentsTotal: number }
+  /**
+   * The segments whose records were CRC-checked (from `fromSegment` to the end); the others in
+   * `range` were frame-checked only (length words, record and entry headers). Undefined: all of `range`.
+   */
+  crcChecked?: { fromSegment: string; segments: number }
 }
 
 /** What the bbolt db says (etcd schema), from a read of its meta page and a few buckets. */
@@ -141,8 +149,8 @@ export const readWalFacts: WalFactsReader = async (walDir, hint = {}) => {
   return facts
 }
 
-function readRange(walDir: string, listing: WalDirListing, start: number): WalFacts {
-  const segs = listing.segments.slice(start)
+/** Reads `segs` with the WAL library's log reader (CRC chain checked); conf changes not overwritten later. */
+function readLogged(segs: WalDirListing['segments']): { state: LogState; confs: WalConfChange[] } {
   const opened = openSegments(segs)
   const confs: (WalConfChange & { replaced?: boolean })[] = []
   let state: LogState
@@ -166,8 +174,14 @@ function readRange(walDir: string, listing: WalDirListing, start: number): WalFa
   } finally {
     opened.close()
   }
-  const read = new Set(segs.map((g) => g.name))
-  const findings: NonNullable<WalFacts['findings']> = []
+  // An entry overwritten by a later leader never took effect.
+  return { state, confs: confs.filter((c) => !c.replaced).map(({ replaced: _r, ...c }) => c) }
+}
+
+type Findings = NonNullable<WalFacts['findings']>
+
+function gapFindings(listing: WalDirListing, read: Set<string>): Findings {
+  const findings: Findings = []
   for (const g of listing.gaps) {
     const inRange = read.has(g.next.name) && read.has(g.after.name)
     findings.push({ severity: inRange ? 'error' : 'warning', code: 'seq-gap', file: g.next.name,
@@ -175,13 +189,33 @@ function readRange(walDir: string, listing: WalDirListing, start: number): WalFa
         + (inRange ? '' : ' (before the segment etcd starts reading from)'),
       hint: inRange ? 'a segment is missing; etcd will not start: replace this member (etcd-inspect replace plan)' : 'etcd does not read these older segments; no action needed' })
   }
+  return findings
+}
+
+function logFindings(state: LogState): Findings {
+  const out: Findings = []
   for (const f of state.findings) {
     if (f.severity === 'info') continue
-    findings.push({ severity: f.severity, code: f.code, file: f.file, ...(f.offset >= 0 ? { offset: f.offset } : {}), detail: f.detail, ...(f.hint ? { hint: f.hint } : {}) })
+    out.push({ severity: f.severity, code: f.code, file: f.file, ...(f.offset >= 0 ? { offset: f.offset } : {}), detail: f.detail, ...(f.hint ? { hint: f.hint } : {}) })
   }
-  const gapError = findings.some((f) => f.code === 'seq-gap' && f.severity === 'error')
-  const end = endStatus(state, gapError ? [...state.findings, { severity: 'error', code: 'seq-gap', file: '', offset: -1, detail: '' }] : state.findings)
+  return out
+}
+
+function endOf(findings: Findings, logEnd: LogState['end'] | undefined, extraCorrupt: boolean): WalFacts['end'] {
+  const asWal = findings.map((f) => ({ ...f, file: f.file ?? '', offset: f.offset ?? -1 }))
+  const end = extraCorrupt ? 'corrupt' : endStatus({ end: logEnd }, asWal)
   const endFinding = end === 'corrupt' ? findings.find((f) => f.severity === 'error') : end === 'torn-tail' ? findings.find((f) => f.code === 'torn-tail') : undefined
+  return {
+    status: end === 'clean' ? 'ok' : end,
+    ...(endFinding ? { file: endFinding.file, ...(endFinding.offset !== undefined ? { offset: endFinding.offset } : {}), code: endFinding.code, detail: endFinding.detail } : {}),
+  }
+}
+
+function readRange(walDir: string, listing: WalDirListing, start: number): WalFacts {
+  const segs = listing.segments.slice(start)
+  const { state, confs } = readLogged(segs)
+  const findings = gapFindings(listing, new Set(segs.map((g) => g.name)))
+  findings.push(...logFindings(state))
   const first = listing.segments[0]!
   return {
     walDir,
@@ -193,15 +227,169 @@ function readRange(walDir: string, listing: WalDirListing, start: number): WalFa
     firstIndex: start === 0 ? state.firstIndex ?? null : first.index === 0n ? 1n : first.index,
     lastIndex: state.lastIndex ?? null,
     snapshots: state.snapshots.map((r) => ({ index: r.index, term: r.term })),
-    // An entry overwritten by a later leader never took effect.
-    confChanges: confs.filter((c) => !c.replaced).map(({ replaced: _r, ...c }) => c),
-    end: {
-      status: end === 'clean' ? 'ok' : end,
-      ...(endFinding ? { file: endFinding.file, ...(endFinding.offset !== undefined ? { offset: endFinding.offset } : {}), code: endFinding.code, detail: endFinding.detail } : {}),
-    },
+    confChanges: confs,
+    end: endOf(findings, state.end, false),
     findings,
     snapshotConfState: state.snapshots.some((r) => r.confState !== undefined),
     range: { fromSegment: segs[0]!.name, segmentsRead: segs.length, segmentsTotal: listing.segments.length },
+    crcChecked: { fromSegment: segs[0]!.name, segments: segs.length },
+  }
+}
+
+/** What the fast reader needs from the last segment. */
+interface LastSegment {
+  metadata?: { nodeId: bigint; clusterId: bigint }
+  hardState?: LogState['hardState']
+  firstIndex?: bigint
+  lastIndex?: bigint
+  snapshots: { index: bigint; term: bigint; confState?: unknown }[]
+  confs: WalConfChange[]
+  findings: Findings
+  end: LogState['end']
+}
+
+/**
+ * The last segment, CRC chain checked: a tight frame scan with CRC (io/wal-scan.ts) when the
+ * segment is regular (the usual case); otherwise the WAL library's reader, for its exact findings
+ * (torn tail, CRC mismatch, overwritten entries, index gaps).
+ */
+function readLast(seg: WalDirListing['segments'][number]): LastSegment {
+  const src = openFile(seg.path)
+  let scan: SegmentScan
+  try {
+    scan = scanSegment(seg.name, src, { crc: true })
+  } finally {
+    src.close()
+  }
+  let metadata: LastSegment['metadata']
+  let regular = !scan.corrupt && !scan.irregular && scan.findings.length === 0 && scan.overwrites.length === 0 && scan.metadata !== null
+    && !(scan.firstIndex !== null && scan.firstIndex > seg.index + 1n)
+  if (regular) {
+    try {
+      metadata = decodeMetadata(scan.metadata!)
+    } catch {
+      regular = false
+    }
+  }
+  if (!regular) {
+    const { state, confs } = readLogged([seg])
+    return {
+      ...(state.metadata ? { metadata: { nodeId: state.metadata.nodeId, clusterId: state.metadata.clusterId } } : {}),
+      hardState: state.hardState, firstIndex: state.firstIndex, lastIndex: state.lastIndex,
+      snapshots: state.snapshots, confs, findings: logFindings(state), end: state.end,
+    }
+  }
+  const confs: WalConfChange[] = []
+  for (const c of scan.confChanges) {
+    const type = confChangeKinds[c.type]
+    if (type) confs.push({ index: c.index, term: c.term, type, nodeId: c.nodeId, ...(c.peerURLs ? { peerURLs: c.peerURLs } : {}) })
+  }
+  return {
+    metadata, hardState: scan.hardState ?? undefined, firstIndex: scan.minIndex ?? undefined, lastIndex: scan.lastIndex ?? undefined,
+    snapshots: scan.snapshots.map((r) => ({ index: r.index, term: r.term, ...(r.confState ? { confState: true } : {}) })),
+    confs, findings: [], end: undefined,
+  }
+}
+
+/**
+ * The fast WAL reader of `status` and `check` (the default): its cost is bounded by one segment,
+ * not by the size of the WAL. The last segment is read with the CRC chain checked (from its own
+ * CRC record: torn tail and corruption where a crash leaves them); older segments are walked
+ * newest-first with a frame-only scan (io/wal-scan.ts: no CRC, entry headers only, conf changes
+ * decoded) until one holds a WAL snapshot record <= commit and covers `hint.fromIndex`, the range
+ * etcd reads at boot. `readWalFacts` (every segment, or the boot range, CRC-checked) stays the
+ * reference; `test/status-fast.test.ts` compares the two.
+ */
+export const readWalFactsFast: WalFactsReader = async (walDir, hint = {}) => {
+  const listing = listWalDir(walDir)
+  const all = listing.segments
+  if (all.length === 0) {
+    throw new InputError(`${walDir}: no WAL segments (*.wal)`, walDir, 'no-wal', 'etcd would treat this member as new (no WAL); check the path or --wal-dir')
+  }
+  const lastI = all.length - 1
+  const state = readLast(all[lastI]!)
+  const lastConfs = state.confs
+  let hardState = state.hardState ?? null
+  let lastIndex = state.lastIndex ?? null
+  let metadata = state.metadata ? { nodeId: state.metadata.nodeId, clusterId: state.metadata.clusterId } : null
+  const commit = (): bigint | undefined => hardState?.commit
+  const valid = (snaps: readonly { index: bigint }[]): boolean => snaps.some((r) => commit() === undefined || r.index <= commit()!)
+  // Older segments, newest first.
+  const scans: SegmentScan[] = []
+  let found = valid(state.snapshots)
+  let start = lastI
+  let stoppedAtDamage = false
+  while (start > 0 && !stoppedAtDamage
+    && !(found && hardState !== null && lastIndex !== null && (hint.fromIndex === undefined || all[start]!.index <= hint.fromIndex))) {
+    const seg = all[start - 1]!
+    const src = openFile(seg.path)
+    let scan: SegmentScan
+    try {
+      scan = scanSegment(seg.name, src)
+    } finally {
+      src.close()
+    }
+    scans.push(scan)
+    start--
+    hardState ??= scan.hardState
+    lastIndex ??= scan.lastIndex
+    if (valid(scan.snapshots)) found = true
+    stoppedAtDamage = scan.corrupt
+  }
+  scans.reverse() // log order
+  const findings = gapFindings(listing, new Set(all.slice(start).map((g) => g.name)))
+  for (const s of scans) findings.push(...s.findings)
+  // Metadata is identical in every segment (wal.go ReadAll: "conflicting metadata found").
+  for (const s of scans) {
+    if (!s.metadata) continue
+    let m: { nodeId: bigint; clusterId: bigint } | null = null
+    try {
+      m = decodeMetadata(s.metadata)
+    } catch {
+      m = null
+    }
+    if (!metadata && m) metadata = m
+    else if (!m || !metadata || m.nodeId !== metadata.nodeId || m.clusterId !== metadata.clusterId) {
+      findings.push({ severity: 'error', code: 'metadata-conflict', file: s.file,
+        detail: `wal: conflicting metadata found: ${m ? `member ${idHex(m.nodeId)} cluster ${idHex(m.clusterId)}` : 'undecodable bytes'}, but ${all[lastI]!.name} says member ${metadata ? idHex(metadata.nodeId) : '?'} cluster ${metadata ? idHex(metadata.clusterId) : '?'}`,
+        hint: 'segments from different members are mixed in this WAL dir; etcd will not start: find the stray segment by its metadata' })
+    }
+  }
+  findings.push(...state.findings)
+  // Conf changes in log order; one is void when a later entry rewrote its index (a new leader).
+  const confs: WalConfChange[] = []
+  const mins = [...scans.map((s) => s.minIndex), state.firstIndex ?? null]
+  for (let k = 0; k < scans.length; k++) {
+    const s = scans[k]!
+    let later: bigint | null = null
+    for (const m of mins.slice(k + 1)) if (m !== null && (later === null || m < later)) later = m
+    for (const c of s.confChanges) {
+      const type = confChangeKinds[c.type]
+      if (!type) continue
+      if (s.overwrites.some((o) => o.pos > c.pos && o.index <= c.index)) continue
+      if (later !== null && later <= c.index) continue
+      confs.push({ index: c.index, term: c.term, type, nodeId: c.nodeId, ...(c.peerURLs ? { peerURLs: c.peerURLs } : {}) })
+    }
+  }
+  confs.push(...lastConfs)
+  let first: bigint | null = null
+  if (start === 0) for (const m of mins) if (m !== null && (first === null || m < first)) first = m
+  const oldest = all[0]!
+  const snapshots = [...scans.flatMap((s) => s.snapshots), ...state.snapshots.map((r) => ({ index: r.index, term: r.term, confState: r.confState !== undefined }))]
+  return {
+    walDir,
+    segments: all.map((g) => ({ name: g.name, seq: g.seq, index: g.index, size: g.size })),
+    metadata,
+    hardState,
+    firstIndex: start === 0 ? first : oldest.index === 0n ? 1n : oldest.index,
+    lastIndex,
+    snapshots: snapshots.map((r) => ({ index: r.index, term: r.term })),
+    confChanges: confs,
+    end: endOf(findings, state.end, scans.some((s) => s.corrupt)),
+    findings,
+    snapshotConfState: snapshots.some((r) => r.confState),
+    range: { fromSegment: all[start]!.name, segmentsRead: lastI - start + 1, segmentsTotal: all.length },
+    crcChecked: { fromSegment: all[lastI]!.name, segments: 1 },
   }
 }
 

@@ -173,4 +173,10 @@ export interface StatusOptions {
   skipLockCheck?: boolean
   /** Read every WAL segment (full CRC chain, every conf change), not only those from the last snapshot on. */
   allWalSegments?: boolean
+  /**
+   * How the WAL is read when `allWalSegments` is not set. `fast` (default): the last segment with
+   * its CRC chain, older segments of the boot range frame-only (cost bounded by one segment).
+   * `boot`: the boot range (from the segment covering the last snapshot) with the CRC chain.
+   */
+  walRead?: 'fast' | 'boot'
 }
