@@ -111,7 +111,9 @@ async function baseline(m) {
   const t = {}
   const step = async (k, fn) => { const s = Date.now(); await fn(); t[k] = Date.now() - s }
   const others = eps.filter((e) => e !== m.clientURL)
-  const old = await memberIdOf(m.name)
+  // The script has to look the old ID up before it can remove it (etcdctl member list).
+  let old
+  await step('plan', async () => { old = await memberIdOf(m.name) })
   await step('snapshot', async () => { await ctl(['snapshot', 'save', join(base, `baseline-${Date.now()}.db`)], others[0]) })
   await step('stop-member', async () => { execFileSync('sh', [m.scripts.stop]) })
   await step('remove-member', async () => { await ctl(['member', 'remove', old.id], others) })
@@ -143,7 +145,7 @@ async function tool(m) {
   const common = ['--endpoints', eps.join(','), ...tlsArgs]
   // One process: apply builds the plan (the same preflight as `replace plan`) and runs it.
   const s = Date.now()
-  const r = await execFileP(process.execPath, [CLI, 'replace', 'apply', ...common, '--config', m.envFile, '--state-dir', state, '--stop-cmd', m.scripts.stop, '--start-cmd', m.scripts.start, '--yes', '-w', 'json'], { maxBuffer: 64 << 20, env: { ...process.env, NODE_OPTIONS: '--no-deprecation' } })
+  const r = await execFileP(process.execPath, [CLI, 'replace', 'apply', ...common, '--config', m.envFile, '--state-dir', state, '--stop-cmd', m.scripts.stop, '--start-cmd', m.scripts.start, '--yes', '-w', 'json'], { maxBuffer: 64 << 20 })
   const total = Date.now() - s
   const res = JSON.parse(r.stdout)
   const t = {}
@@ -155,26 +157,30 @@ async function tool(m) {
 }
 
 const rows = []
+const settle = async () => { await healthy(eps); await sleep(5500) } // etcd accepts the next add only after 5 s of full connectivity
 for (let round = 0; round < ROUNDS; round++) {
-  // Alternate targets so each run replaces a member that holds the full data set.
-  const b = await baseline(members[2]); b.total = Object.values(b).reduce((a, x) => a + x, 0)
-  await healthy(eps)
-  await sleep(5500) // etcd accepts the next add only after 5 s of full connectivity
-  const o = await tool(members[1])
-  await healthy(eps)
-  await sleep(5500)
-  rows.push({ round, baseline: b, tool: o })
+  // Each run replaces a member that holds the full data set (m3 by etcdctl, m2 by etcd-inspect);
+  // the order alternates so neither side always runs on a freshly settled cluster.
+  let b, o
+  if (round % 2 === 0) { b = await baseline(members[2]); await settle(); o = await tool(members[1]); await settle() }
+  else { o = await tool(members[1]); await settle(); b = await baseline(members[2]); await settle() }
+  b.total = Object.values(b).reduce((a, x) => a + x, 0)
+  rows.push({ round, first: round % 2 === 0 ? 'etcdctl' : 'etcd-inspect', baseline: b, tool: o })
 }
 
 const kinds = ['plan', 'snapshot', 'move-leader', 'stop-member', 'remove-member', 'archive-data-dir', 'add-learner', 'write-config', 'start-member', 'wait-caught-up', 'promote-learner', 'verify', 'total']
 const fmt = (v) => (v === undefined ? '-' : (v / 1000).toFixed(2))
 console.log(`replace bench: 3-member TLS cluster on loopback, db ${dbMB} MB (${n} x 100 KiB values)`)
 for (const r of rows) {
-  console.log(`round ${r.round}`)
+  console.log(`round ${r.round} (${r.first} first)`)
   console.log(`${'step'.padEnd(18)} ${'etcdctl (s)'.padStart(12)} ${'etcd-inspect (s)'.padStart(17)}`)
   for (const k of kinds) if (r.baseline[k] !== undefined || r.tool[k] !== undefined) console.log(`${k.padEnd(18)} ${fmt(r.baseline[k]).padStart(12)} ${fmt(r.tool[k]).padStart(17)}`)
   console.log(`ratio etcd-inspect / etcdctl: ${(r.tool.total / r.baseline.total).toFixed(2)} (target <= 1.50)`)
 }
+const ratios = rows.map((r) => r.tool.total / r.baseline.total)
+const exPlan = rows.map((r) => (r.tool.total - (r.tool.plan ?? 0)) / (r.baseline.total - (r.baseline.plan ?? 0)))
+const med = (a) => { const s = [...a].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2 }
+console.log(`ratios: ${ratios.map((x) => x.toFixed(2)).join(' / ')} (median ${med(ratios).toFixed(2)}); steps only, without plan rows: ${exPlan.map((x) => x.toFixed(2)).join(' / ')}`)
 writeFileSync(join(base, 'result.json'), JSON.stringify(rows, null, 2))
 cleanup()
 process.exit(0)
