@@ -11,7 +11,7 @@
  * Loopback only (127.0.0.1-3), free ports, members stopped by PID at the end.
  */
 import { execFileSync, execFile } from 'node:child_process'
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, renameSync, chmodSync, existsSync } from 'node:fs'
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, renameSync, chmodSync, existsSync, readdirSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
@@ -27,6 +27,7 @@ const argv = process.argv.slice(2)
 const opt = (n, d) => { const i = argv.indexOf(`--${n}`); return i >= 0 ? argv[i + 1] : d }
 const MB = Number(opt('mb', '100'))
 const ROUNDS = Number(opt('rounds', '1'))
+const KEEP = argv.includes('--keep')
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 const freePort = (host) => new Promise((res, rej) => { const s = createServer(); s.on('error', rej); s.listen(0, host, () => { const p = s.address().port; s.close(() => res(p)) }) })
@@ -79,6 +80,8 @@ const tlsArgs = ['--cacert', P.ca, '--cert', P.client.cert, '--key', P.client.ke
 const ctl = async (args, ep = eps) => (await execFileP('etcdctl', ['--endpoints', Array.isArray(ep) ? ep.join(',') : ep, ...tlsArgs, '--command-timeout', '60s', ...args], { env: { ...process.env, ETCDCTL_API: '3' }, maxBuffer: 64 << 20 })).stdout
 
 function cleanup() { for (const m of members) { try { process.kill(Number(readFileSync(m.scripts.pid, 'utf8')), 'SIGKILL') } catch {} } }
+// A failed run keeps its temp dir (logs) only with --keep: ~1-3 GB otherwise stay behind in /tmp.
+process.on('exit', (code) => { if (code !== 0 && !KEEP) { try { rmSync(base, { recursive: true, force: true }) } catch {} } })
 process.on('exit', cleanup)
 
 async function healthy(ep, ms = 60000) {
@@ -157,6 +160,16 @@ async function tool(m) {
 }
 
 const rows = []
+/**
+ * Each round leaves ~700 MB of the bench's own scratch in its temp dir (the baseline's snapshot
+ * and moved dir, etcd-inspect's snapshot and archive): unless --keep, remove them once the round
+ * is measured so that a shared machine's /tmp does not fill up. Only files of this bench's temp dir.
+ */
+function scratch() {
+  if (KEEP) return
+  for (const n of readdirSync(base)) if (/^baseline-\d+\.db$|\.etcd\.(baseline-\d+|removed-[0-9a-f]+-\d{8}T\d{6}Z)$/.test(n)) rmSync(join(base, n), { recursive: true, force: true })
+  rmSync(join(base, 'state', 'snapshots'), { recursive: true, force: true })
+}
 const settle = async () => { await healthy(eps); await sleep(5500) } // etcd accepts the next add only after 5 s of full connectivity
 for (let round = 0; round < ROUNDS; round++) {
   // Each run replaces a member that holds the full data set (m3 by etcdctl, m2 by etcd-inspect);
@@ -165,6 +178,7 @@ for (let round = 0; round < ROUNDS; round++) {
   if (round % 2 === 0) { b = await baseline(members[2]); await settle(); o = await tool(members[1]); await settle() }
   else { o = await tool(members[1]); await settle(); b = await baseline(members[2]); await settle() }
   b.total = Object.values(b).reduce((a, x) => a + x, 0)
+  scratch()
   rows.push({ round, first: round % 2 === 0 ? 'etcdctl' : 'etcd-inspect', baseline: b, tool: o })
 }
 
@@ -183,4 +197,6 @@ const med = (a) => { const s = [...a].sort((x, y) => x - y); return s.length % 2
 console.log(`ratios: ${ratios.map((x) => x.toFixed(2)).join(' / ')} (median ${med(ratios).toFixed(2)}); steps only, without plan rows: ${exPlan.map((x) => x.toFixed(2)).join(' / ')}`)
 writeFileSync(join(base, 'result.json'), JSON.stringify(rows, null, 2))
 cleanup()
+if (!KEEP) rmSync(base, { recursive: true, force: true })
+else console.error(`kept ${base}`)
 process.exit(0)
