@@ -98,7 +98,7 @@ export async function buildPlan(opts: PlanOptions, opsIn?: ClusterOps): Promise<
   const ops = opsIn ?? new ClusterOps(opts.connection)
   try {
     // The offline read of the data dir (CPU and disk) overlaps with the cluster round trips.
-    const identP = identifyDataDir(dataDir).then((v) => ({ v }), (e: unknown) => ({ e }))
+    const identP = identifyDataDir(dataDir, { headers: true }).then((v) => ({ v }), (e: unknown) => ({ e }))
     const pf = await preflightCluster(ops)
     const byURL = pf.members.find((m) => m.peerURLs.some((u) => peerURLs.includes(u)))
     if (opts.member && byURL && opts.member !== byURL.name && opts.member.toLowerCase() !== byURL.idHex) {
