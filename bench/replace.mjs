@@ -6,7 +6,7 @@
  * mv data dir, member add --learner, rewrite env, start, wait for catch-up, promote, health).
  * Target: etcd-inspect <= 1.5x the baseline.
  *
- *   npm run build && node bench/replace.mjs [--mb 100] [--rounds 1]
+ *   npm run build && node bench/replace.mjs [--mb 100] [--rounds 1] [--keep] [--cli <other build's dist/cli/main.js>]
  *
  * Loopback only (127.0.0.1-3), free ports, members stopped by PID at the end.
  */
@@ -22,9 +22,10 @@ import { noop } from 'cockatiel'
 
 const execFileP = promisify(execFile)
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
-const CLI = join(ROOT, 'dist', 'cli', 'main.js')
 const argv = process.argv.slice(2)
 const opt = (n, d) => { const i = argv.indexOf(`--${n}`); return i >= 0 ? argv[i + 1] : d }
+// --cli <dist/cli/main.js of another build>: measure an older build against the same baseline.
+const CLI = opt('cli', join(ROOT, 'dist', 'cli', 'main.js'))
 const MB = Number(opt('mb', '100'))
 const ROUNDS = Number(opt('rounds', '1'))
 const KEEP = argv.includes('--keep')
