@@ -6,12 +6,12 @@
  * mv data dir, member add --learner, rewrite env, start, wait for catch-up, promote, health).
  * Target: etcd-inspect <= 1.5x the baseline.
  *
- *   npm run build && node bench/replace.mjs [--mb 100] [--rounds 1]
+ *   npm run build && node bench/replace.mjs [--mb 100] [--rounds 1] [--keep] [--cli <other build's dist/cli/main.js>]
  *
  * Loopback only (127.0.0.1-3), free ports, members stopped by PID at the end.
  */
 import { execFileSync, execFile } from 'node:child_process'
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, renameSync, chmodSync, existsSync } from 'node:fs'
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, renameSync, chmodSync, existsSync, readdirSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
@@ -22,11 +22,13 @@ import { noop } from 'cockatiel'
 
 const execFileP = promisify(execFile)
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
-const CLI = join(ROOT, 'dist', 'cli', 'main.js')
 const argv = process.argv.slice(2)
 const opt = (n, d) => { const i = argv.indexOf(`--${n}`); return i >= 0 ? argv[i + 1] : d }
+// --cli <dist/cli/main.js of another build>: measure an older build against the same baseline.
+const CLI = opt('cli', join(ROOT, 'dist', 'cli', 'main.js'))
 const MB = Number(opt('mb', '100'))
 const ROUNDS = Number(opt('rounds', '1'))
+const KEEP = argv.includes('--keep')
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 const freePort = (host) => new Promise((res, rej) => { const s = createServer(); s.on('error', rej); s.listen(0, host, () => { const p = s.address().port; s.close(() => res(p)) }) })
@@ -79,6 +81,8 @@ const tlsArgs = ['--cacert', P.ca, '--cert', P.client.cert, '--key', P.client.ke
 const ctl = async (args, ep = eps) => (await execFileP('etcdctl', ['--endpoints', Array.isArray(ep) ? ep.join(',') : ep, ...tlsArgs, '--command-timeout', '60s', ...args], { env: { ...process.env, ETCDCTL_API: '3' }, maxBuffer: 64 << 20 })).stdout
 
 function cleanup() { for (const m of members) { try { process.kill(Number(readFileSync(m.scripts.pid, 'utf8')), 'SIGKILL') } catch {} } }
+// A failed run keeps its temp dir (logs) only with --keep: ~1-3 GB otherwise stay behind in /tmp.
+process.on('exit', (code) => { if (code !== 0 && !KEEP) { try { rmSync(base, { recursive: true, force: true }) } catch {} } })
 process.on('exit', cleanup)
 
 async function healthy(ep, ms = 60000) {
@@ -111,7 +115,9 @@ async function baseline(m) {
   const t = {}
   const step = async (k, fn) => { const s = Date.now(); await fn(); t[k] = Date.now() - s }
   const others = eps.filter((e) => e !== m.clientURL)
-  const old = await memberIdOf(m.name)
+  // The script has to look the old ID up before it can remove it (etcdctl member list).
+  let old
+  await step('plan', async () => { old = await memberIdOf(m.name) })
   await step('snapshot', async () => { await ctl(['snapshot', 'save', join(base, `baseline-${Date.now()}.db`)], others[0]) })
   await step('stop-member', async () => { execFileSync('sh', [m.scripts.stop]) })
   await step('remove-member', async () => { await ctl(['member', 'remove', old.id], others) })
@@ -143,7 +149,7 @@ async function tool(m) {
   const common = ['--endpoints', eps.join(','), ...tlsArgs]
   // One process: apply builds the plan (the same preflight as `replace plan`) and runs it.
   const s = Date.now()
-  const r = await execFileP(process.execPath, [CLI, 'replace', 'apply', ...common, '--config', m.envFile, '--state-dir', state, '--stop-cmd', m.scripts.stop, '--start-cmd', m.scripts.start, '--yes', '-w', 'json'], { maxBuffer: 64 << 20, env: { ...process.env, NODE_OPTIONS: '--no-deprecation' } })
+  const r = await execFileP(process.execPath, [CLI, 'replace', 'apply', ...common, '--config', m.envFile, '--state-dir', state, '--stop-cmd', m.scripts.stop, '--start-cmd', m.scripts.start, '--yes', '-w', 'json'], { maxBuffer: 64 << 20 })
   const total = Date.now() - s
   const res = JSON.parse(r.stdout)
   const t = {}
@@ -155,26 +161,43 @@ async function tool(m) {
 }
 
 const rows = []
+/**
+ * Each round leaves ~700 MB of the bench's own scratch in its temp dir (the baseline's snapshot
+ * and moved dir, etcd-inspect's snapshot and archive): unless --keep, remove them once the round
+ * is measured so that a shared machine's /tmp does not fill up. Only files of this bench's temp dir.
+ */
+function scratch() {
+  if (KEEP) return
+  for (const n of readdirSync(base)) if (/^baseline-\d+\.db$|\.etcd\.(baseline-\d+|removed-[0-9a-f]+-\d{8}T\d{6}Z)$/.test(n)) rmSync(join(base, n), { recursive: true, force: true })
+  rmSync(join(base, 'state', 'snapshots'), { recursive: true, force: true })
+}
+const settle = async () => { await healthy(eps); await sleep(5500) } // etcd accepts the next add only after 5 s of full connectivity
 for (let round = 0; round < ROUNDS; round++) {
-  // Alternate targets so each run replaces a member that holds the full data set.
-  const b = await baseline(members[2]); b.total = Object.values(b).reduce((a, x) => a + x, 0)
-  await healthy(eps)
-  await sleep(5500) // etcd accepts the next add only after 5 s of full connectivity
-  const o = await tool(members[1])
-  await healthy(eps)
-  await sleep(5500)
-  rows.push({ round, baseline: b, tool: o })
+  // Each run replaces a member that holds the full data set (m3 by etcdctl, m2 by etcd-inspect);
+  // the order alternates so neither side always runs on a freshly settled cluster.
+  let b, o
+  if (round % 2 === 0) { b = await baseline(members[2]); await settle(); o = await tool(members[1]); await settle() }
+  else { o = await tool(members[1]); await settle(); b = await baseline(members[2]); await settle() }
+  b.total = Object.values(b).reduce((a, x) => a + x, 0)
+  scratch()
+  rows.push({ round, first: round % 2 === 0 ? 'etcdctl' : 'etcd-inspect', baseline: b, tool: o })
 }
 
 const kinds = ['plan', 'snapshot', 'move-leader', 'stop-member', 'remove-member', 'archive-data-dir', 'add-learner', 'write-config', 'start-member', 'wait-caught-up', 'promote-learner', 'verify', 'total']
 const fmt = (v) => (v === undefined ? '-' : (v / 1000).toFixed(2))
 console.log(`replace bench: 3-member TLS cluster on loopback, db ${dbMB} MB (${n} x 100 KiB values)`)
 for (const r of rows) {
-  console.log(`round ${r.round}`)
+  console.log(`round ${r.round} (${r.first} first)`)
   console.log(`${'step'.padEnd(18)} ${'etcdctl (s)'.padStart(12)} ${'etcd-inspect (s)'.padStart(17)}`)
   for (const k of kinds) if (r.baseline[k] !== undefined || r.tool[k] !== undefined) console.log(`${k.padEnd(18)} ${fmt(r.baseline[k]).padStart(12)} ${fmt(r.tool[k]).padStart(17)}`)
   console.log(`ratio etcd-inspect / etcdctl: ${(r.tool.total / r.baseline.total).toFixed(2)} (target <= 1.50)`)
 }
+const ratios = rows.map((r) => r.tool.total / r.baseline.total)
+const exPlan = rows.map((r) => (r.tool.total - (r.tool.plan ?? 0)) / (r.baseline.total - (r.baseline.plan ?? 0)))
+const med = (a) => { const s = [...a].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2 }
+console.log(`ratios: ${ratios.map((x) => x.toFixed(2)).join(' / ')} (median ${med(ratios).toFixed(2)}); steps only, without plan rows: ${exPlan.map((x) => x.toFixed(2)).join(' / ')}`)
 writeFileSync(join(base, 'result.json'), JSON.stringify(rows, null, 2))
 cleanup()
+if (!KEEP) rmSync(base, { recursive: true, force: true })
+else console.error(`kept ${base}`)
 process.exit(0)

@@ -3,7 +3,8 @@
  * on the same filesystem, then writes `ARCHIVE.json` at the archive's top level (never inside
  * `member/`). Nothing is ever deleted; the manifest lists every file with its SHA-256.
  */
-import { renameSync, writeFileSync, readdirSync, existsSync, readFileSync, statSync, lstatSync, openSync, fsyncSync, closeSync, readSync } from 'node:fs'
+import { renameSync, writeFileSync, readdirSync, existsSync, readFileSync, statSync, lstatSync, openSync, fsyncSync, closeSync, readSync, type BigIntStats } from 'node:fs'
+import { open, readdir, lstat } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import { basename, dirname, join, relative } from 'node:path'
 import { UnsafeOperationError } from '../errors.js'
@@ -49,14 +50,66 @@ function sha256File(p: string): string {
   return h.digest('hex')
 }
 
-export function listFiles(root: string): ManifestFile[] {
+/**
+ * SHA-256 of every regular file under a dir, computed ahead of the archive step (while the
+ * member's removal runs) with the file's identity when it was read: path relative to the root
+ * (unchanged by renaming the root), device, inode, size, mtime and ctime in nanoseconds.
+ */
+export interface PreHash { root: string; files: Map<string, { stamp: string; sha256: string }> }
+
+const stampOf = (st: BigIntStats): string => `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`
+
+/**
+ * Hashes a stopped member's data dir without blocking the event loop for long (1 MiB async reads).
+ * A file whose stamp changed while it was read is left out (the archive hashes it again).
+ */
+export async function preHashTree(root: string): Promise<PreHash> {
+  const files = new Map<string, { stamp: string; sha256: string }>()
+  const buf = Buffer.alloc(1 << 20)
+  const walk = async (dir: string): Promise<void> => {
+    for (const name of (await readdir(dir)).sort()) {
+      const p = join(dir, name)
+      const st = await lstat(p, { bigint: true })
+      if (st.isDirectory()) await walk(p)
+      else if (st.isFile()) {
+        const h = createHash('sha256')
+        const fh = await open(p, 'r')
+        try {
+          for (;;) {
+            const { bytesRead } = await fh.read(buf, 0, buf.length, null)
+            if (bytesRead === 0) break
+            h.update(buf.subarray(0, bytesRead))
+          }
+        } finally {
+          await fh.close()
+        }
+        const after = await lstat(p, { bigint: true })
+        if (stampOf(after) === stampOf(st)) files.set(relative(root, p), { stamp: stampOf(st), sha256: h.digest('hex') })
+      }
+    }
+  }
+  await walk(root)
+  return { root, files }
+}
+
+/**
+ * Every regular file under `root` with its SHA-256. A file whose device, inode, size, mtime and
+ * ctime equal those `pre` recorded when it hashed the same file (before the root was renamed) takes
+ * that hash; any other file is read and hashed now.
+ */
+export function listFiles(root: string, pre?: PreHash): ManifestFile[] {
   const out: ManifestFile[] = []
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir).sort()) {
       const p = join(dir, name)
-      const st = lstatSync(p)
+      const st = lstatSync(p, { bigint: true })
       if (st.isDirectory()) walk(p)
-      else if (st.isFile()) out.push({ path: relative(root, p), size: st.size, sha256: sha256File(p) })
+      else if (st.isFile()) {
+        const rel = relative(root, p)
+        const known = pre?.files.get(rel)
+        const sha256 = known && known.stamp === stampOf(st) ? known.sha256 : sha256File(p)
+        out.push({ path: rel, size: Number(st.size), sha256 })
+      }
     }
   }
   walk(root)
@@ -89,7 +142,7 @@ export function readManifest(archive: string): ArchiveManifest | undefined {
  * identity and that no etcd runs on it. Refuses if the destination exists or is on another
  * filesystem.
  */
-export function archiveDataDir(p: { dataDir: string; memberIdHex: string; clusterIdHex: string; opId: string; reason: string; now?: Date }): ArchiveManifest {
+export function archiveDataDir(p: { dataDir: string; memberIdHex: string; clusterIdHex: string; opId: string; reason: string; now?: Date; preHash?: PreHash }): ArchiveManifest {
   const dataDir = p.dataDir.replace(/\/+$/, '')
   const dest = archivePathFor(dataDir, p.memberIdHex, p.now)
   if (existsSync(dest)) throw new UnsafeOperationError(`archive destination ${dest} already exists; nothing was changed`, 'archive-exists')
@@ -102,7 +155,7 @@ export function archiveDataDir(p: { dataDir: string; memberIdHex: string; cluste
   const manifest: ArchiveManifest = {
     version: 1, opId: p.opId, reason: p.reason, originalPath: dataDir, archivePath: dest,
     memberIdHex: p.memberIdHex, clusterIdHex: p.clusterIdHex, archivedAt: new Date().toISOString(),
-    files: listFiles(dest),
+    files: listFiles(dest, p.preHash && p.preHash.root.replace(/\/+$/, '') === dataDir ? p.preHash : undefined),
   }
   const tmp = join(dest, `.${MANIFEST}.tmp`)
   writeFileSync(tmp, JSON.stringify(manifest, null, 2) + '\n', { mode: 0o600 })

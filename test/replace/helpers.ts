@@ -153,7 +153,7 @@ export const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js
 /** Runs the built CLI; never throws on a non-zero exit. */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 300000): Promise<CliResult> {
   return new Promise((resolve) => {
-    const e = Object.fromEntries(Object.entries({ ...process.env, NODE_OPTIONS: '--no-deprecation', ...env }).filter(([k]) => !k.startsWith('ETCDCTL_'))) as NodeJS.ProcessEnv
+    const e = Object.fromEntries(Object.entries({ ...process.env, ...env }).filter(([k]) => !k.startsWith('ETCDCTL_'))) as NodeJS.ProcessEnv
     execFile(process.execPath, [CLI, ...args], { env: e, timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       const ex = err as (Error & { code?: number | string; signal?: NodeJS.Signals }) | null
       resolve({ code: ex ? (typeof ex.code === 'number' ? ex.code : null) : 0, signal: ex?.signal ?? null, stdout, stderr })

@@ -9,7 +9,7 @@ import { Journal, type JournalEvent, type OpRecord } from '../../io/journal.js'
 import { OpLock, breakStaleLock, readLock, type LockInfo } from '../../io/oplock.js'
 import { ClusterOps } from './cluster-ops.js'
 import type { Plan, Step } from './model.js'
-import { handlerFor, liveList, newMember, type StepContext } from './steps.js'
+import { afterStep, handlerFor, liveList, newMember, type StepContext } from './steps.js'
 import { DEFAULT_STATE_DIR } from './plan.js'
 
 export interface StepOutcome { n: number; kind: Step['kind']; title: string; outcome: 'done' | 'skipped'; ms: number; evidence: Record<string, unknown> }
@@ -29,6 +29,11 @@ export interface ApplyOptions {
   /** Called when a step starts/finishes (the CLI prints one line per step on stderr). */
   onStep?: (s: Step, phase: 'start' | 'done' | 'skipped', ms?: number) => void
   resumed?: boolean
+  /**
+   * The cluster connections of the plan just built in this process (`apply` without `--plan`):
+   * reused instead of dialling every member again; the caller closes them.
+   */
+  ops?: ClusterOps
 }
 
 /**
@@ -43,7 +48,7 @@ function crashHook(kind: string, phase: string): void {
 export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<ApplyResult> {
   const journal = Journal.open(plan.stateDir)
   let lock: OpLock | undefined
-  const ops = new ClusterOps(plan.connection)
+  const ops = opts.ops ?? new ClusterOps(plan.connection)
   const t0 = Date.now()
   try {
     lock = OpLock.acquire(plan.stateDir, plan.opId)
@@ -75,6 +80,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
         journal.append(plan.opId, { step: step.n, kind: step.kind, phase: 'skip', evidence: already })
         outcomes.push({ n: step.n, kind: step.kind, title: step.title, outcome: 'skipped', ms: Date.now() - st, evidence: already })
         opts.onStep?.(step, 'skipped')
+        afterStep(step, ctx)
         continue
       }
       opts.onStep?.(step, 'start')
@@ -88,6 +94,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
         outcomes.push({ n: step.n, kind: step.kind, title: step.title, outcome: 'done', ms: Date.now() - st, evidence: ev })
         opts.onStep?.(step, 'done', Date.now() - st)
         crashHook(step.kind, 'done')
+        afterStep(step, ctx)
       } catch (e) {
         const msg = (e as Error).message
         journal.append(plan.opId, { step: step.n, kind: step.kind, phase: 'fail', message: msg })
@@ -98,7 +105,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
     journal.updateOp(plan.opId, { status: 'complete', lastError: undefined })
     return { opId: plan.opId, status: 'complete', resumed: !!opts.resumed, steps: outcomes, facts, totalMs: Date.now() - t0 }
   } finally {
-    ops.close()
+    if (!opts.ops) ops.close()
     lock?.release()
     journal.close()
   }

@@ -51,11 +51,16 @@ const refuse = (code: string, message: string, hint?: string): never => {
 
 /** Lists membership and asks every member's client URL for Status; decides health. */
 export async function preflightCluster(ops: ClusterOps): Promise<Preflight> {
+  const statusTimeout = Math.min(ops.conn.commandTimeoutMs, 5000)
+  // The configured endpoints are usually the members' client URLs: ask them for Status while
+  // MemberList is in flight (every connection dials at once). Each answer names its member ID,
+  // which the health check below compares with the member it is used for.
+  const early = new Map(ops.conn.endpoints.map((e) => [e, ops.status(e, statusTimeout)]))
   const list = await ops.memberList()
   const statuses = new Map<string, EndpointStatus>()
   await Promise.all(list.members.map(async (m) => {
     const url = m.clientURLs[0]
-    statuses.set(m.idHex, url ? await ops.status(url, Math.min(ops.conn.commandTimeoutMs, 5000)) : { endpoint: '', ok: false, error: 'never started (no client URL)' })
+    statuses.set(m.idHex, url ? await (early.get(url) ?? ops.status(url, statusTimeout)) : { endpoint: '', ok: false, error: 'never started (no client URL)' })
   }))
   const answering = [...statuses.values()].filter((s) => s.ok)
   const clusterIds = new Set(answering.map((s) => s.clusterIdHex))
@@ -98,7 +103,7 @@ export async function buildPlan(opts: PlanOptions, opsIn?: ClusterOps): Promise<
   const ops = opsIn ?? new ClusterOps(opts.connection)
   try {
     // The offline read of the data dir (CPU and disk) overlaps with the cluster round trips.
-    const identP = identifyDataDir(dataDir).then((v) => ({ v }), (e: unknown) => ({ e }))
+    const identP = identifyDataDir(dataDir, { headers: true }).then((v) => ({ v }), (e: unknown) => ({ e }))
     const pf = await preflightCluster(ops)
     const byURL = pf.members.find((m) => m.peerURLs.some((u) => peerURLs.includes(u)))
     if (opts.member && byURL && opts.member !== byURL.name && opts.member.toLowerCase() !== byURL.idHex) {

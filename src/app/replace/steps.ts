@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeFileSync, renameSync, openSync, fsyncSyn
 import { dirname } from 'node:path'
 import { connect } from 'node:net'
 import { ClusterError, UnsafeOperationError } from '../../errors.js'
-import { archiveDataDir, findArchives, readManifest, utcStamp } from '../../io/archive.js'
+import { archiveDataDir, findArchives, preHashTree, readManifest, utcStamp, type PreHash } from '../../io/archive.js'
 import { startMember, stopMember } from '../../io/process-control.js'
 import type { Journal } from '../../io/journal.js'
 import type { ClusterOps, EndpointStatus, MemberListResult } from './cluster-ops.js'
@@ -29,6 +29,27 @@ export interface StepContext {
   progress(msg: string): void
   /** Test hook: called inside long waits (the catch-up loop) so a crash can be injected there. */
   inside(kind: string): void
+  /** The archive manifest's hashes, computed while the steps between the stop and the archive run. */
+  preHash?: { dataDir: string; promise: Promise<PreHash | undefined> }
+}
+
+/**
+ * Called by apply after each step is done or skipped. Once the target is stopped, the data dir it
+ * left is hashed in the background for the archive manifest (overlapping the removal's RPCs), but
+ * only while the dir still holds the target's WAL and the archive step is still ahead. The archive
+ * step re-verifies everything as before and re-hashes any file that changed since.
+ */
+export function afterStep(s: Step, c: StepContext): void {
+  if (s.kind !== 'stop-member' || c.preHash) return
+  const a = c.plan.steps.find((x): x is Extract<Step, { kind: 'archive-data-dir' }> => x.kind === 'archive-data-dir' && x.n > s.n)
+  if (!a) return
+  try {
+    if (readDirIdentity(a.dataDir)?.memberIdHex !== a.expectMemberIdHex) return
+  } catch {
+    return
+  }
+  const promise = preHashTree(a.dataDir).catch(() => undefined)
+  c.preHash = { dataDir: a.dataDir, promise }
 }
 
 export interface StepHandler<S extends Step = Step> {
@@ -100,11 +121,12 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
       return body === sha && buf.subarray(buf.length - 32).toString('hex') === sha ? { path: s.path, sha256: sha } : undefined
     },
     async act(s, c) {
-      const l = await liveList(c)
+      // The membership check and the planned source's Status go out together.
+      const [l, planned] = await Promise.all([liveList(c), c.ops.status(s.endpoint, 3000)])
       // Prefer the planned source; any healthy member other than the target will do.
-      const cands = [s.endpoint, ...l.members.filter((m) => m.idHex !== c.plan.target.idHex).flatMap((m) => m.clientURLs)]
-      let src: string | undefined
-      for (const e of cands) if ((await c.ops.status(e, 3000)).ok) { src = e; break }
+      const cands = l.members.filter((m) => m.idHex !== c.plan.target.idHex).flatMap((m) => m.clientURLs).filter((e) => e !== s.endpoint)
+      let src: string | undefined = planned.ok ? s.endpoint : undefined
+      if (!src) for (const e of cands) if ((await c.ops.status(e, 3000)).ok) { src = e; break }
       if (!src) throw new ClusterError('no healthy member other than the target answers for the snapshot', 'snapshot-source')
       mkdirSync(dirname(s.path), { recursive: true, mode: 0o700 })
       const r = await c.ops.snapshot(src, s.path)
@@ -207,7 +229,8 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
       }
     },
     async act(s, c) {
-      const m = archiveDataDir({ dataDir: s.dataDir, memberIdHex: s.expectMemberIdHex, clusterIdHex: s.expectClusterIdHex, opId: c.plan.opId, reason: c.plan.reason })
+      const preHash = c.preHash?.dataDir === s.dataDir ? await c.preHash.promise : undefined
+      const m = archiveDataDir({ dataDir: s.dataDir, memberIdHex: s.expectMemberIdHex, clusterIdHex: s.expectClusterIdHex, opId: c.plan.opId, reason: c.plan.reason, ...(preHash ? { preHash } : {}) })
       c.setFact('archivePath', m.archivePath)
       return { archive: m.archivePath, files: m.files.length, bytes: m.files.reduce((a, f) => a + f.size, 0) }
     },

@@ -140,12 +140,20 @@ export function register(program: Command): void {
       const { buildPlan, readPlan } = await import('../../app/replace/plan.js')
       const { applyPlan } = await import('../../app/replace/apply.js')
       const { renderApply, renderPlan } = await import('../../render/replace.js')
+      const { ClusterOps } = await import('../../app/replace/cluster-ops.js')
       const file = f.plan ?? f.fromPlan
-      const plan = file ? readPlan(file) : await buildPlan(planOptionsFrom(f))
-      await confirm(plan, !!f.yes, (p) => renderPlan(p, 'table'))
-      const r = await applyPlan(plan, applyHooks).finally(exitSoon)
-      progressDone()
-      process.stdout.write(renderApply(r, fmt))
+      // Planned in this run: apply keeps the plan's connections (no second dial of every member).
+      const planOpts = file ? undefined : planOptionsFrom(f)
+      const ops = planOpts ? new ClusterOps(planOpts.connection) : undefined
+      try {
+        const plan = file ? readPlan(file) : await buildPlan(planOpts!, ops)
+        await confirm(plan, !!f.yes, (p) => renderPlan(p, 'table'))
+        const r = await applyPlan(plan, { ...applyHooks, ...(ops ? { ops } : {}) }).finally(exitSoon)
+        progressDone()
+        process.stdout.write(renderApply(r, fmt))
+      } finally {
+        ops?.close()
+      }
     })
 
   replace.command('resume').description('finish an interrupted operation from the live cluster state')
