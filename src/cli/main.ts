@@ -11,7 +11,7 @@ async function main(argv: string[]): Promise<number> {
   // grpc-js sends an IP endpoint as TLS SNI, which makes Node print DEP0123 on stderr: not
   // actionable for an operator, and it would break `check --pre-start`'s one-line contract and
   // the stderr of `replace`.
-  process.noDeprecation = true
+  if (!process.noDeprecation) process.noDeprecation = true
   const program = createProgram()
   program.exitOverride()
   const debug = argv.includes('--debug')
