@@ -6,6 +6,7 @@
  * reason is in `findings`. Version 1 of this shape is a stable contract (docs/status.md).
  */
 import type { LockCheck } from '../io/locks.js'
+import type { Member as BackendMember } from '../format/backend/members.js'
 
 /** What kind of data dir this is. */
 export const DataDirState = {
@@ -18,17 +19,8 @@ export const DataDirState = {
 } as const
 export type DataDirState = (typeof DataDirState)[keyof typeof DataDirState]
 
-/** A member as the db (`members` bucket) or a `.snap` knows it. */
-export interface StatusMember {
-  id: bigint
-  /** etcdctl hex. */
-  idHex: string
-  /** Empty when added but never started. */
-  name: string
-  peerURLs: string[]
-  clientURLs: string[]
-  isLearner: boolean
-}
+/** A member as the db (`members` bucket) or a `.snap` knows it (`name` is empty when never started). */
+export type StatusMember = BackendMember
 
 /** A membership change found in the WAL (EntryConfChange / EntryConfChangeV2). */
 export interface StatusConfChange {

@@ -3,17 +3,11 @@
  * strings) and etcdctl-style hex. An empty `name` means "added, never started" (RECOVERY.md §3.2).
  */
 import { idHex } from '../format/ids.js'
+import type { Member as BackendMember } from '../format/backend/members.js'
 import type { EndpointClient } from './connection.js'
 
-/** A member as MemberList reports it. */
-export interface Member {
-  id: bigint
-  /** etcdctl-style hex (lowercase, unpadded). */
-  idHex: string
-  name: string
-  peerURLs: string[]
-  clientURLs: string[]
-  isLearner: boolean
+/** A member as MemberList reports it: the backend's member shape plus whether it has started. */
+export interface Member extends BackendMember {
   /** `name !== ''`: the member has started at least once. */
   started: boolean
 }
