@@ -11,7 +11,7 @@
  * What it does not check: the CRC chain (`wal verify`, `status --all-wal-segments`), index gaps.
  */
 import { DecodeError } from '../errors.js'
-import { crc32cUpdate } from '../format/crc32c.js'
+import { crc32cRange } from '../format/crc32c.js'
 import { FRAME_HEADER_BYTES } from '../format/wal/frame.js'
 import { decodeRecordInto, RecordType, type RecordPos } from '../format/wal/record.js'
 import {
@@ -55,6 +55,11 @@ export interface ScanOptions {
    * short only sets `irregular`/`corrupt`: torn-tail classification is the full reader's job.
    */
   crc?: boolean
+  /**
+   * A zero length word ends the segment quietly (its preallocated tail). Default: with `crc` (the
+   * last segment); otherwise it is a warning, since etcd cuts older segments without one.
+   */
+  zeroTail?: boolean
 }
 
 /** What a frame-only scan of one segment found, in log order within the segment. */
@@ -83,6 +88,18 @@ export interface SegmentScan {
    */
   irregular: boolean
   findings: ScanFinding[]
+  /** With `crc`: the value stored in the segment's CRC record (the chain carried in), else null. */
+  crcRecord: number | null
+  /** With `crc`: the chain value after the last record read (what the next segment must carry in). */
+  crcEnd: number
+  /** How the scan ended: at EOF, at a zero length word, or at damage (a finding says where). */
+  end: 'eof' | 'zero-tail' | 'stopped'
+  /** Offset just past the last frame read whole or skipped. */
+  lastValidOffset: number
+  /** Bytes from the zero word to EOF. */
+  zeroTailBytes: number
+  /** Ordinal of the first entry record (-1: none). */
+  firstEntryPos: number
 }
 
 const CORRUPT_HINT = 'corruption before the last segment: etcd will not start; replace this member (etcd-inspect replace plan)'
@@ -111,8 +128,10 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
   const out: SegmentScan = {
     file, records: 0, metadata: null, hardState: null, snapshots: [], entries: 0, minIndex: null, firstIndex: null, lastIndex: null,
     confChanges: [], overwrites: [], corrupt: false, irregular: false, findings: [],
+    crcRecord: null, crcEnd: 0, end: 'stopped', lastValidOffset: 0, zeroTailBytes: 0, firstEntryPos: -1,
   }
   const checkCrc = opts.crc ?? false
+  const zeroTailOk = opts.zeroTail ?? checkCrc
   let crc = 0
   const size = source.byteLength
   const base = new Uint8Array(CHUNK)
@@ -152,7 +171,7 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
   let prevIndex: bigint | null = null
   const overwriteN = (index: number) => out.overwrites.push({ pos: out.records, index: BigInt(index) })
   const onEntry = (pos: number, type: number, term: bigint, index: bigint, data: () => Uint8Array) => {
-    out.entries++
+    if (out.entries++ === 0) out.firstEntryPos = pos
     if (!big && index > BigInt(Number.MAX_SAFE_INTEGER)) {
       big = true
       if (prevN >= 0) prevIndex = BigInt(prevN)
@@ -186,7 +205,10 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
   let off = 0
   for (;;) {
     const left = size - off
-    if (left === 0) break
+    if (left === 0) {
+      out.end = 'eof'
+      break
+    }
     if (left < FRAME_HEADER_BYTES) {
       fail(off === 0 ? 'bad-frame' : 'truncated-segment', off, `wal: partial length word: ${left} bytes left at end of file, need 8 (not the last segment)`)
       break
@@ -195,7 +217,9 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
     const lo = buf[p]! | (buf[p + 1]! << 8) | (buf[p + 2]! << 16) | (buf[p + 3]! << 24)
     const hi = buf[p + 4]! | (buf[p + 5]! << 8) | (buf[p + 6]! << 16) | (buf[p + 7]! << 24)
     if (lo === 0 && hi === 0) {
-      if (checkCrc) break // the preallocated tail of the last segment
+      out.end = 'zero-tail'
+      out.zeroTailBytes = left
+      if (zeroTailOk) break // the preallocated tail of the last segment
       out.findings.push({ severity: 'warning', code: 'zero-tail-before-last', file, offset: off,
         detail: `wal: zero length word at ${off} in a segment that is not the last (${left} bytes not read); etcd cuts segments without a zero tail`,
         hint: 'the CRC record of the next segment shows whether records were lost (etcd-inspect wal verify)' })
@@ -205,6 +229,7 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
     const recBytes = (lo >>> 0) + (hi & 0x00ffffff) * 0x1_0000_0000
     const padBytes = top & 0x80 ? top & 0x07 : 0
     const frameBytes = recBytes + padBytes
+    if (top & 0x78) out.irregular = true // reserved bits: the full reader warns about them
     // Never trust a length: against the bytes left before reading or allocating.
     if (frameBytes > left - FRAME_HEADER_BYTES) {
       fail(off === 0 ? 'bad-frame' : 'truncated-segment', off,
@@ -230,6 +255,7 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
       if (pos > 0 && normalEntry(buf, s, s + recBytes)) {
         out.records++
         off += FRAME_HEADER_BYTES + frameBytes
+        out.lastValidOffset = off
         continue
       }
       try {
@@ -244,7 +270,10 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
     }
     out.records++
     off += FRAME_HEADER_BYTES + frameBytes
+    out.lastValidOffset = off
   }
+  out.crcEnd = crc
+  if (out.corrupt) out.end = 'stopped'
   if (!big && firstN >= 0) {
     out.firstIndex = BigInt(firstN)
     out.lastIndex = BigInt(lastN)
@@ -308,11 +337,11 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
     if (q > e || index > Number.MAX_SAFE_INTEGER || term > Number.MAX_SAFE_INTEGER) return false
     if (checkCrc) {
       if (stored > 0xffffffff) return false
-      const c = crc32cUpdate(crc, b.subarray(dataStart, e))
+      const c = crc32cRange(crc, b, dataStart, e)
       if (c !== stored) return false // the strict path records it
       crc = c
     }
-    out.entries++
+    if (out.entries++ === 0) out.firstEntryPos = out.records
     if (prevN >= 0 && index !== prevN + 1) out.irregular = true
     if (prevN >= 0 && index <= prevN) overwriteN(index)
     prevN = index
@@ -326,10 +355,11 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
   function crcOk(pos: number, type: number, stored: number, b: Uint8Array, ds: number, de: number): boolean {
     if (type === RecordType.Crc) {
       if (pos !== 0) out.irregular = true
+      else out.crcRecord = stored
       crc = stored
       return true
     }
-    const c = crc32cUpdate(crc, b.subarray(ds, de))
+    const c = crc32cRange(crc, b, ds, de)
     if (c !== stored) {
       out.irregular = true
       out.corrupt = true
