@@ -18,33 +18,21 @@
  *   db keys <db> key --limit 0 -w ndjson >/dev/null
  *   db keys <db> key --limit 0 -w ndjson | wc -l  (line count checked = revisions)
  */
-import { spawn, spawnSync } from 'node:child_process'
-import { createServer } from 'node:net'
-import { existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { arg, keepDb, startBuildEtcd } from './db-etcd.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
 const cache = join(here, '.cache')
 const cli = join(root, 'dist', 'cli', 'main.js')
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(name)
-  return i >= 0 ? process.argv[i + 1] : dflt
-}
 const small = Number(arg('--small', '10000'))
 const big = Number(arg('--big', '1000000'))
 const batch = Number(arg('--batch', '5000'))
 const TIME = '/usr/bin/time'
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.on('error', reject)
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)) })
-  })
-}
 
 const keyOf = (i) => `/registry/pods/ns-${String(i % 500).padStart(3, '0')}/pod-${String(i).padStart(8, '0')}`
 const valueOf = (i, gen) => Buffer.from(JSON.stringify({
@@ -55,24 +43,9 @@ const valueOf = (i, gen) => Buffer.from(JSON.stringify({
 async function build(n, dbFile, sideFile) {
   const { Etcd3 } = await import('etcd3')
   const dir = join(cache, `build-keys-${n}`)
-  rmSync(dir, { recursive: true, force: true })
-  mkdirSync(dir, { recursive: true })
-  const cp = await freePort()
-  let pp = await freePort()
-  while (pp === cp) pp = await freePort()
-  const client = `http://127.0.0.1:${cp}`
-  const peer = `http://127.0.0.1:${pp}`
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD')))
-  const log = openSync(join(cache, `build-keys-${n}.log`), 'w')
-  const etcd = spawn('etcd', [
-    '--name', 'bench', '--data-dir', join(dir, 'data'),
-    '--listen-client-urls', client, '--advertise-client-urls', client,
-    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `bench=${peer}`,
-    '--quota-backend-bytes', String(8 * 1024 ** 3), '--max-request-bytes', String(8 * 1024 * 1024),
-    '--max-txn-ops', String(Math.max(128, batch)), '--snapshot-count', '100000', '--logger', 'zap', '--log-outputs', 'stderr',
-  ], { stdio: ['ignore', log, log], env })
-  const killEtcd = () => { try { process.kill(etcd.pid, 'SIGKILL') } catch {} }
-  process.on('exit', killEtcd)
+  const { client, stop } = await startBuildEtcd(dir, join(cache, `build-keys-${n}.log`), [
+    '--max-request-bytes', String(8 * 1024 * 1024), '--max-txn-ops', String(Math.max(128, batch)),
+  ])
   const c = new Etcd3({ hosts: client, grpcOptions: { 'grpc.max_receive_message_length': 64 << 20 } })
   const t0 = Date.now()
   let expected
@@ -106,12 +79,9 @@ async function build(n, dbFile, sideFile) {
     expected = { keys: n, liveKeys: live, distinctKeys: n, revisionKeys: n + Math.ceil(n / 10) + Math.ceil(n / 20), etcdRevision: String(rev), buildSeconds: (Date.now() - t0) / 1000 }
   } finally {
     c.close()
-    etcd.kill('SIGTERM')
-    await new Promise((r) => etcd.once('exit', r))
-    process.off('exit', killEtcd)
+    await stop()
   }
-  renameSync(join(dir, 'data', 'member', 'snap', 'db'), dbFile)
-  rmSync(dir, { recursive: true, force: true })
+  keepDb(dir, dbFile)
   writeFileSync(sideFile, JSON.stringify(expected, null, 2) + '\n')
 }
 

@@ -15,11 +15,11 @@
  * runs bench/db-keys.mjs instead: the same RSS target with millions of small keys (db status and a
  * streamed `db keys key --limit 0 -w ndjson`).
  */
-import { spawn, spawnSync } from 'node:child_process'
-import { createServer } from 'node:net'
-import { existsSync, mkdirSync, openSync, readSync, closeSync, statSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, openSync, readSync, closeSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { arg, keepDb, startBuildEtcd } from './db-etcd.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 if (process.argv.includes('--many-keys')) {
@@ -27,43 +27,14 @@ if (process.argv.includes('--many-keys')) {
   process.exit(0)
 }
 const cache = join(here, '.cache')
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(name)
-  return i >= 0 ? process.argv[i + 1] : dflt
-}
 const sizeMb = Number(arg('--size-mb', '1100'))
 const valueKb = Number(arg('--value-kb', '1024'))
 const dbFile = join(cache, `db-${sizeMb}mb-${valueKb}kb.db`)
 
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.on('error', reject)
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)) })
-  })
-}
-
 async function build() {
   const { Etcd3 } = await import('etcd3')
   const dir = join(cache, 'build')
-  rmSync(dir, { recursive: true, force: true })
-  mkdirSync(dir, { recursive: true })
-  const cp = await freePort()
-  let pp = await freePort()
-  while (pp === cp) pp = await freePort()
-  const client = `http://127.0.0.1:${cp}`
-  const peer = `http://127.0.0.1:${pp}`
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD')))
-  const log = openSync(join(cache, 'build.log'), 'w')
-  const etcd = spawn('etcd', [
-    '--name', 'bench', '--data-dir', join(dir, 'data'),
-    '--listen-client-urls', client, '--advertise-client-urls', client,
-    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `bench=${peer}`,
-    '--quota-backend-bytes', String(8 * 1024 ** 3), '--max-request-bytes', String(2 * 1024 * 1024),
-    '--snapshot-count', '100000', '--logger', 'zap', '--log-outputs', 'stderr',
-  ], { stdio: ['ignore', log, log], env })
-  const killEtcd = () => { try { process.kill(etcd.pid, 'SIGKILL') } catch {} }
-  process.on('exit', killEtcd)
+  const { client, stop } = await startBuildEtcd(dir, join(cache, 'build.log'), ['--max-request-bytes', String(2 * 1024 * 1024)])
   const c = new Etcd3({ hosts: client })
   try {
     for (let i = 0; ; i++) {
@@ -82,12 +53,9 @@ async function build() {
     process.stderr.write('\n')
   } finally {
     c.close()
-    etcd.kill('SIGTERM')
-    await new Promise((r) => etcd.once('exit', r))
-    process.off('exit', killEtcd)
+    await stop()
   }
-  renameSync(join(dir, 'data', 'member', 'snap', 'db'), dbFile)
-  rmSync(dir, { recursive: true, force: true })
+  keepDb(dir, dbFile)
 }
 
 function rawRead(path) {

@@ -183,30 +183,32 @@ describe('fast WAL read on damaged copies: same verdict inputs', () => {
     return join(wal, readdirSync(wal).filter((n) => n.endsWith('.wal')).sort().at(-1)!)
   }
 
-  it('a flipped byte inside a record of the last segment: corrupt, identical result (the library reader reports it)', async () => {
-    const m = materialize('single')
-    try {
-      flip(lastSeg(m.dataDir), 200)
-      const fast = await read(m.dataDir, 'fast')
-      expect(fast.integrity.wal.status).toBe('corrupt')
-      expect(plain(fast)).toEqual(plain(await read(m.dataDir, 'boot')))
-    } finally {
-      m.cleanup()
-    }
-  })
-
-  it('a torn tail in the last segment: torn-tail, identical result', async () => {
-    const m = materialize('single')
-    try {
-      const f = lastSeg(m.dataDir)
-      truncateSync(f, Math.floor(statSync(f).size / 16) * 8 + 3) // inside a frame (frames are 8-aligned)
-      const fast = await read(m.dataDir, 'fast')
-      expect(fast.integrity.wal.status).toBe('torn-tail')
-      expect(plain(fast)).toEqual(plain(await read(m.dataDir, 'boot')))
-    } finally {
-      m.cleanup()
-    }
-  })
+  // Damage to the last segment of a copy of `single`, which the fast read checks in full.
+  const lastSegmentCases: { name: string; damage(seg: string): void; status: string }[] = [
+    {
+      name: 'a flipped byte inside a record of the last segment: corrupt, identical result (the library reader reports it)',
+      damage: (seg) => flip(seg, 200),
+      status: 'corrupt',
+    },
+    {
+      name: 'a torn tail in the last segment: torn-tail, identical result',
+      damage: (seg) => truncateSync(seg, Math.floor(statSync(seg).size / 16) * 8 + 3), // inside a frame (frames are 8-aligned)
+      status: 'torn-tail',
+    },
+  ]
+  for (const c of lastSegmentCases) {
+    it(c.name, async () => {
+      const m = materialize('single')
+      try {
+        c.damage(lastSeg(m.dataDir))
+        const fast = await read(m.dataDir, 'fast')
+        expect(fast.integrity.wal.status).toBe(c.status)
+        expect(plain(fast)).toEqual(plain(await read(m.dataDir, 'boot')))
+      } finally {
+        m.cleanup()
+      }
+    })
+  }
 
   it('an older segment cut short is corruption for the fast read too', async () => {
     const dir = membershipWal()

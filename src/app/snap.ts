@@ -11,6 +11,7 @@ import { idHex } from '../format/ids.js'
 import { hex8, readSnapshot, SnapErrorCode, type ConfState } from '../format/snap/snapshot.js'
 import { summarizeV2Store, type V2StoreSummary } from '../format/snap/v2store.js'
 import { fsError } from '../io/byte-source.js'
+import type { Finding } from './finding.js'
 import { listSnapDir, locateSnapDir, readWholeFile, type SnapDirEntry } from '../io/snap-dir.js'
 import { listWalSegments, readWalFacts, type WalFacts, type WalFactsReader, type WalSegmentName } from './sources.js'
 
@@ -49,14 +50,8 @@ export interface SnapFileResult {
   error: { code: string; offset: number; detail: string; hint?: string } | null
 }
 
-export interface SnapFinding {
-  severity: 'error' | 'warning' | 'info'
-  code: string
-  file?: string
-  offset?: number
-  detail: string
-  hint?: string
-}
+/** A problem or notable fact about the snap dir, as data (STYLE.md §5). */
+export type SnapFinding = Finding
 
 /** `--snapshot-count` defaults per etcd version (FORMATS.md §4.4). */
 export const SnapshotCountDefaults = [

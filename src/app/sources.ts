@@ -8,6 +8,7 @@ import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { InputError, InspectError } from '../errors.js'
 import { readDbSummary } from './db-summary.js'
+import type { Finding } from './finding.js'
 import { endStatus } from './wal.js'
 import { listWalDir, openSegments, type WalDirListing } from '../io/wal-files.js'
 import { openFile } from '../io/byte-source.js'
@@ -50,7 +51,7 @@ export interface WalFacts {
   /** How the log ends: clean, torn tail in the last segment (repairable), or corruption. */
   end: { status: 'ok' | 'torn-tail' | 'corrupt'; file?: string; offset?: number; code?: string; detail?: string }
   /** Every error and warning the WAL reader found (seq gaps, CRC mismatches, torn tail, ...). */
-  findings?: { severity: 'error' | 'warning' | 'info'; code: string; file?: string; offset?: number; detail: string; hint?: string }[]
+  findings?: Finding[]
   /** WAL snapshot records carry a conf state (written from etcd 3.5). */
   snapshotConfState?: boolean
   /** Which segments were read (all, or from the one covering the hinted snapshot index). */

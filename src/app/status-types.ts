@@ -6,6 +6,7 @@
  * reason is in `findings`. Version 1 of this shape is a stable contract (docs/status.md).
  */
 import type { LockCheck } from '../io/locks.js'
+import type { Finding } from './finding.js'
 import type { Member as BackendMember } from '../format/backend/members.js'
 
 /** What kind of data dir this is. */
@@ -44,15 +45,7 @@ export interface StatusInvariant {
 }
 
 /** A problem or notable fact, as data (STYLE.md §5). */
-export interface StatusFinding {
-  severity: 'error' | 'warning' | 'info'
-  /** Stable code: crc-mismatch, torn-tail, invariant-violated, member-removed, ... */
-  code: string
-  file?: string
-  offset?: number
-  detail: string
-  hint?: string
-}
+export type StatusFinding = Finding
 
 export interface StatusResult {
   /** Shape version of this result (bumped only on a breaking change). */

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { DecodeError, InputError, InspectError } from '../errors.js'
 import { idHex } from '../format/ids.js'
 import { readSnapshot } from '../format/snap/snapshot.js'
+import { isDir } from '../io/dir.js'
 import { checkLocks, type LockCheck } from '../io/locks.js'
 import { listSnapDir, locateSnapDir, readWholeFile } from '../io/snap-dir.js'
 import {
@@ -184,14 +185,6 @@ export async function collectStatus(dir: string, opts: StatusOptions & StatusSou
 }
 
 const cmp = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0)
-
-function isDir(p: string): boolean {
-  try {
-    return statSync(p).isDirectory()
-  } catch {
-    return false
-  }
-}
 
 function walFiles(walDir: string): string[] {
   try {

@@ -3,10 +3,11 @@
  * `member/` dir, or a `wal/` dir, plus an explicit `--wal-dir` (etcd's separate WAL location).
  * Read-only: only stat and readdir.
  */
-import { readdirSync, statSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 import { InputError } from '../errors.js'
 import { fsError } from './byte-source.js'
+import { isDir, listNames } from './dir.js'
 
 export interface DataDirLayout {
   /** The path as given. */
@@ -21,22 +22,6 @@ export interface DataDirLayout {
   snapDir?: string
   /** How the given path was understood. */
   kind: 'data-dir' | 'member-dir' | 'wal-dir'
-}
-
-function isDir(p: string): boolean {
-  try {
-    return statSync(p).isDirectory()
-  } catch {
-    return false
-  }
-}
-
-function listNames(p: string): string[] {
-  try {
-    return readdirSync(p)
-  } catch (err) {
-    throw fsError(err, p, 'list')
-  }
 }
 
 const NOT_DATA_DIR_HINT = 'give an etcd data dir (the --data-dir of etcd), its member/ dir, or its wal/ dir; use --wal-dir for a separate WAL location'

@@ -4,9 +4,10 @@
  * and `db.tmp*` defrag leftovers. Unlike etcd's snapshotter this never deletes `db.tmp*` and never
  * renames anything; it only lists and reads.
  */
-import { readdirSync, lstatSync, existsSync, statSync } from 'node:fs'
+import { readdirSync, lstatSync, existsSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { fsError, openFile } from './byte-source.js'
+import { isDir, listNames } from './dir.js'
 import { InputError } from '../errors.js'
 import { parseSnapDbName, parseSnapName } from '../format/snap/snapshot.js'
 
@@ -43,14 +44,8 @@ export function classifySnapName(name: string): { kind: SnapDirEntryKind; term?:
 
 /** Lists a snap dir, sorted by name (lexical = numeric for the fixed-width hex names). */
 export function listSnapDir(snapDir: string): SnapDirEntry[] {
-  let names: string[]
-  try {
-    names = readdirSync(snapDir)
-  } catch (err) {
-    throw fsError(err, snapDir, 'list')
-  }
   const out: SnapDirEntry[] = []
-  for (const name of names.sort()) {
+  for (const name of listNames(snapDir).sort()) {
     let st
     try {
       st = lstatSync(join(snapDir, name))
@@ -90,14 +85,6 @@ export interface SnapDirLocation {
   snapDir: string | null
   /** member/wal (default location; `--wal-dir` overrides it). */
   walDir: string | null
-}
-
-function isDir(p: string): boolean {
-  try {
-    return statSync(p).isDirectory()
-  } catch {
-    return false
-  }
 }
 
 /**

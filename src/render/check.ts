@@ -5,8 +5,7 @@
  */
 import Table from 'cli-table3'
 import type { CheckResult } from '../app/check.js'
-import type { OutputFormat, Sink } from './output.js'
-import { toJson, toJsonLine } from './json.js'
+import { renderResult, type OutputFormat, type Sink } from './output.js'
 
 /** One line: `VERDICT[/SUB] (exit N): reason; next: step`. */
 export function checkLine(r: CheckResult): string {
@@ -52,8 +51,5 @@ function table(r: CheckResult): string {
 }
 
 export async function renderCheck(r: CheckResult, format: OutputFormat, out: Sink): Promise<void> {
-  if (format === 'json') await out.write(toJson(r) + '\n')
-  else if (format === 'ndjson') await out.write(toJsonLine(r) + '\n')
-  else if (format === 'simple') await out.write(checkLine(r) + '\n')
-  else await out.write(table(r))
+  await renderResult(r, format, out, { simple: (x) => checkLine(x) + '\n', table })
 }

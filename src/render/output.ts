@@ -4,6 +4,7 @@
  * when stderr is a TTY, so machine output on stdout is never mixed with it.
  */
 import { UsageError } from '../errors.js'
+import { toJson, toJsonLine } from './json.js'
 
 export const OutputFormats = ['table', 'json', 'ndjson', 'simple'] as const
 export type OutputFormat = (typeof OutputFormats)[number]
@@ -28,6 +29,22 @@ export function streamSink(stream: NodeJS.WritableStream): Sink {
       }
     },
   }
+}
+
+/** How one command's result looks in the text formats and, when it streams, in ndjson. */
+export interface Views<R> {
+  /** The ndjson lines; without it, ndjson is the whole result on one line. */
+  ndjson?(r: R): Iterable<unknown>
+  simple(r: R): string
+  table(r: R): string
+}
+
+/** Writes `r` in `format`: JSON is always the whole result (the contract), the rest is `views`. */
+export async function renderResult<R>(r: R, format: OutputFormat, out: Sink, views: Views<R>): Promise<void> {
+  if (format === 'json') await out.write(toJson(r) + '\n')
+  else if (format === 'ndjson') for (const line of views.ndjson?.(r) ?? [r]) await out.write(toJsonLine(line) + '\n')
+  else if (format === 'simple') await out.write(views.simple(r))
+  else await out.write(views.table(r))
 }
 
 /** Collects output in memory (tests). */

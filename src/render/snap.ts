@@ -5,28 +5,19 @@
  */
 import Table from 'cli-table3'
 import type { SnapResult } from '../app/snap.js'
-import { toJson, toJsonLine } from './json.js'
-import type { OutputFormat, Sink } from './output.js'
+import { renderResult, type OutputFormat, type Sink } from './output.js'
 
 const plain = { head: [] as string[], border: [] as string[] }
 
 export async function renderSnap(r: SnapResult, format: OutputFormat, out: Sink): Promise<void> {
-  switch (format) {
-    case 'json':
-      await out.write(toJson(r) + '\n')
-      return
-    case 'ndjson':
-      for (const s of r.snapshots) await out.write(toJsonLine({ type: 'snapshot', ...s }) + '\n')
-      await out.write(toJsonLine({
-        type: 'summary', path: r.path, snapDir: r.snapDir, broken: r.broken, snapDbs: r.snapDbs, dbTmp: r.dbTmp, db: r.db,
-        other: r.other, cadence: r.cadence, wal: r.wal, findings: r.findings,
-      }) + '\n')
-      return
-    case 'simple':
-      await out.write(simple(r))
-      return
-    default:
-      await out.write(table(r))
+  await renderResult(r, format, out, { ndjson, simple, table })
+}
+
+function* ndjson(r: SnapResult): Iterable<unknown> {
+  for (const s of r.snapshots) yield { type: 'snapshot', ...s }
+  yield {
+    type: 'summary', path: r.path, snapDir: r.snapDir, broken: r.broken, snapDbs: r.snapDbs, dbTmp: r.dbTmp, db: r.db,
+    other: r.other, cadence: r.cadence, wal: r.wal, findings: r.findings,
   }
 }
 

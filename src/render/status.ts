@@ -3,20 +3,10 @@
  * screen of the same facts; simple is `key: value` lines; ndjson is the result on one line.
  */
 import type { StatusResult } from '../app/status-types.js'
-import { toJson, toJsonLine } from './json.js'
-import type { OutputFormat, Sink } from './output.js'
+import { renderResult, type OutputFormat, type Sink } from './output.js'
 
 export async function renderStatus(r: StatusResult, format: OutputFormat, out: Sink): Promise<void> {
-  switch (format) {
-    case 'json':
-      await out.write(toJson(r) + '\n')
-      return
-    case 'ndjson':
-      await out.write(toJsonLine(r) + '\n')
-      return
-    default:
-      await out.write(screen(r, format === 'simple'))
-  }
+  await renderResult(r, format, out, { simple: (x) => screen(x, true), table: (x) => screen(x, false) })
 }
 
 const v = (x: bigint | number | string | null | undefined): string => (x === null || x === undefined ? '-' : String(x))

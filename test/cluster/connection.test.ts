@@ -6,7 +6,7 @@ import { endpointStatus } from '../../src/cluster/status.js'
 import { raftStatus } from '../../src/cluster/debug-vars.js'
 import { startEtcd, freePort, etcdctl, type EtcdMember } from '../support/etcd.js'
 import { makePki, type TestPki } from './certs.js'
-import { makeTls } from '../support/tls.js'
+import { makeTls, type TlsOptions } from '../support/tls.js'
 import { createServer } from 'node:tls'
 import { readFileSync } from 'node:fs'
 
@@ -120,25 +120,24 @@ describe('TLS failures of a bad server certificate', () => {
     return { url: `https://127.0.0.1:${port}`, close: () => srv.close() }
   }
 
-  it('expired server certificate', async () => {
-    const t = await makeTls({ expired: ['server'] })
-    const s = await tlsServer(t.serverCert, t.serverKey)
-    try {
-      const err = await withClients(resolveConnectionOptions({ endpoints: s.url, cacert: t.ca }, {}), (f) => memberList(f.forEndpoint(s.url))).catch((e) => e)
-      expect(err.code).toBe('tls-expired')
-      expect(err.message).toContain('certificate has expired')
-    } finally { s.close() }
-  })
-
-  it('server certificate without the endpoint\'s IP SAN', async () => {
-    const t = await makeTls({ omitIps: ['127.0.0.1'], dns: ['etcd.example'] })
-    const s = await tlsServer(t.serverCert, t.serverKey)
-    try {
-      const err = await withClients(resolveConnectionOptions({ endpoints: s.url, cacert: t.ca }, {}), (f) => memberList(f.forEndpoint(s.url))).catch((e) => e)
-      expect(err.code).toBe('tls-hostname')
-      expect(err.hint).toContain('SANs do not cover 127.0.0.1')
-    } finally { s.close() }
-  })
+  const cases: { name: string; tls: TlsOptions; code: string; field: 'message' | 'hint'; says: string }[] = [
+    { name: 'expired server certificate', tls: { expired: ['server'] }, code: 'tls-expired', field: 'message', says: 'certificate has expired' },
+    {
+      name: 'server certificate without the endpoint\'s IP SAN', tls: { omitIps: ['127.0.0.1'], dns: ['etcd.example'] },
+      code: 'tls-hostname', field: 'hint', says: 'SANs do not cover 127.0.0.1',
+    },
+  ]
+  for (const c of cases) {
+    it(c.name, async () => {
+      const t = await makeTls(c.tls)
+      const s = await tlsServer(t.serverCert, t.serverKey)
+      try {
+        const err = await withClients(resolveConnectionOptions({ endpoints: s.url, cacert: t.ca }, {}), (f) => memberList(f.forEndpoint(s.url))).catch((e) => e)
+        expect(err.code).toBe(c.code)
+        expect(err[c.field]).toContain(c.says)
+      } finally { s.close() }
+    })
+  }
 })
 
 describe('user/password auth against a real etcd', () => {

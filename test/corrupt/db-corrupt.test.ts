@@ -153,31 +153,39 @@ describe('pages', () => {
     expect(r.stderr).toBe('')
     expect(r.stdout).toMatch(/^error: page-cycle: page \d+: cycle \(page stack \d+ -> \d+\)$/m)
   })
-  it('an overflow count past the end', () => {
-    const d = buildDb([{ name: 'key', entries: keys(10) }])
-    const leaf = Number(d.roots.key)
-    u32(d.bytes, leaf * 4096 + 12, 0xfffffff0)
-    const e = failure(d.bytes)
-    expect(e.code).toBe('overflow-out-of-bounds')
-    expect(e.detail).toBe(`bbolt: page ${leaf}: overflow 4294967280 runs to page ${leaf + 0xfffffff0}, past the high-water mark ${d.pgid}`)
-    cliFails(d.bytes, 'overflow.db')
-  })
-  it('an element count larger than the page', () => {
-    const d = buildDb([{ name: 'key', entries: keys(10) }])
-    const leaf = Number(d.roots.key)
-    u16(d.bytes, leaf * 4096 + 10, 0xffff)
-    const e = failure(d.bytes)
-    expect(e.code).toBe('corrupt-page')
-    expect(e.detail).toBe(`bbolt: page ${leaf}: 65535 elements need 1048576 bytes, the page has 4096`)
-  })
-  it('an element position outside the page', () => {
-    const d = buildDb([{ name: 'key', entries: keys(10) }])
-    const leaf = Number(d.roots.key)
-    u32(d.bytes, leaf * 4096 + 16 + 16 * 4 + 4, 100000) // element 4's pos
-    const e = failure(d.bytes)
-    expect(e.code).toBe('corrupt-page')
-    expect(e.detail).toBe(`bbolt: page ${leaf}: key of leaf element 4 at page offset 100080 (+5 bytes) runs past the 4096-byte page`)
-  })
+  // One field of the `key` bucket's leaf page overwritten; `at` is the page's file offset.
+  const leafCases: { name: string; corrupt(b: Uint8Array, at: number): void; code: string; detail(leaf: number, pgid: bigint): string; cliFile?: string }[] = [
+    {
+      name: 'an overflow count past the end',
+      corrupt: (b, at) => u32(b, at + 12, 0xfffffff0),
+      code: 'overflow-out-of-bounds',
+      detail: (leaf, pgid) => `bbolt: page ${leaf}: overflow 4294967280 runs to page ${leaf + 0xfffffff0}, past the high-water mark ${pgid}`,
+      cliFile: 'overflow.db',
+    },
+    {
+      name: 'an element count larger than the page',
+      corrupt: (b, at) => u16(b, at + 10, 0xffff),
+      code: 'corrupt-page',
+      detail: (leaf) => `bbolt: page ${leaf}: 65535 elements need 1048576 bytes, the page has 4096`,
+    },
+    {
+      name: 'an element position outside the page',
+      corrupt: (b, at) => u32(b, at + 16 + 16 * 4 + 4, 100000), // element 4's pos
+      code: 'corrupt-page',
+      detail: (leaf) => `bbolt: page ${leaf}: key of leaf element 4 at page offset 100080 (+5 bytes) runs past the 4096-byte page`,
+    },
+  ]
+  for (const c of leafCases) {
+    it(c.name, () => {
+      const d = buildDb([{ name: 'key', entries: keys(10) }])
+      const leaf = Number(d.roots.key)
+      c.corrupt(d.bytes, leaf * 4096)
+      const e = failure(d.bytes)
+      expect(e.code).toBe(c.code)
+      expect(e.detail).toBe(c.detail(leaf, d.pgid))
+      if (c.cliFile) cliFails(d.bytes, c.cliFile)
+    })
+  }
   it('a bucket value too short for its header', () => {
     const d = buildDb([{ name: 'key', entries: keys(3) }, { name: 'meta', entries: keys(2), inline: true }])
     const root = Number(d.rootPage) * 4096

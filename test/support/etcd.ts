@@ -8,9 +8,8 @@ import { createServer } from 'node:net'
 import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
+import { execText } from './exec.js'
 
-const execFileP = promisify(execFile)
 
 export const ETCD_BIN = process.env.ETCD_BIN ?? 'etcd'
 export const ETCDCTL_BIN = process.env.ETCDCTL_BIN ?? 'etcdctl'
@@ -209,13 +208,7 @@ export async function etcdctl(endpoints: string | string[], args: string[], tls?
       p.stdin?.end(input)
     })
   }
-  try {
-    const { stdout } = await execFileP(ETCDCTL_BIN, full, { env, maxBuffer: 64 << 20 })
-    return stdout
-  } catch (err) {
-    const e = err as { stderr?: string; message: string }
-    throw new Error(`etcdctl ${args.join(' ')}: ${e.stderr || e.message}`)
-  }
+  return execText(ETCDCTL_BIN, full, { env, maxBuffer: 64 << 20 }, `etcdctl ${args.join(' ')}`)
 }
 
 /** Polls `etcdctl endpoint health` until the member answers healthy or the process exits. */

@@ -14,13 +14,12 @@
  * KEEP_FIXTURE_TMP=1 to keep them. `cleanup()` removes one copy earlier.
  */
 import { execFileSync } from 'node:child_process'
-import { afterAll } from 'vitest'
 import {
-  chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync,
+  chmodSync, cpSync, existsSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync,
 } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { processTemp } from './temp.js'
 
 export const FIXTURES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../fixtures')
 export const SEGMENT_SIZE = 64_000_000
@@ -119,46 +118,9 @@ export interface Materialized {
   cleanup(): void
 }
 
-/**
- * Temp dirs: one parent per test process, `<tmp>/etcd-inspect-fx-p<pid>-XXXXXX/`, removed after the
- * test file (vitest afterAll, registered when this module loads), at process exit, and — since
- * vitest workers may end without an 'exit' event — by the next process that loads this module
- * once the owning pid is gone.
- */
-const PARENT_PREFIX = 'etcd-inspect-fx-p'
-let parent: string | undefined
 let sharedMultiseg: Materialized | undefined
-
-function pidAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM' }
-}
-
-/** Removes temp parents left by test processes that no longer exist. */
-export function sweepStaleTemps(prefix = PARENT_PREFIX): void {
-  for (const n of readdirSync(tmpdir())) {
-    const m = n.startsWith(prefix) ? /^(\d+)-/.exec(n.slice(prefix.length)) : null
-    if (!m) continue
-    const pid = Number(m[1])
-    if (pid !== process.pid && !pidAlive(pid)) { try { rmSync(join(tmpdir(), n), { recursive: true, force: true }) } catch {} }
-  }
-}
-
-/** Removes every copy made by this process (materialize, extractMultiseg). */
-export function cleanupAll(): void {
-  if (process.env.KEEP_FIXTURE_TMP) return
-  if (parent) { try { rmSync(parent, { recursive: true, force: true }) } catch {} }
-  parent = undefined
-  sharedMultiseg = undefined
-}
-
-function tempRoot(name: string): string {
-  parent ??= mkdtempSync(join(tmpdir(), `${PARENT_PREFIX}${process.pid}-`))
-  return mkdtempSync(join(parent, `${name}-`))
-}
-
-sweepStaleTemps()
-process.on('exit', cleanupAll)
-try { afterAll(cleanupAll) } catch { /* loaded outside a vitest test file */ }
+/** Temp copies (materialize, extractMultiseg) under `<tmp>/etcd-inspect-fx-p<pid>-XXXXXX/`; KEEP_FIXTURE_TMP keeps them. */
+const temps = processTemp('etcd-inspect-fx-p', { keepEnv: 'KEEP_FIXTURE_TMP', onRemove: () => { sharedMultiseg = undefined } })
 
 /** etcd wants 0700 data dirs; git does not keep modes, so set them on every copy. */
 function fixModes(dir: string): void {
@@ -188,7 +150,7 @@ export function padToOriginalSize(dataDir: string, m: DataDirManifest): void {
  */
 export function materialize(name: string, opts: { fullSize?: boolean } = {}): Materialized {
   const f = fixture(name)
-  const root = tempRoot(name)
+  const root = temps.dir(`${name}-`)
   if (f.archived) {
     const a = f.manifest.archive!
     execFileSync('tar', ['-xzf', join(f.dir, a.file), '-C', root])

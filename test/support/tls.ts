@@ -10,12 +10,12 @@
  *   const noIp = await makeTls({ omitIps: ['127.0.0.3'] })     // server/peer certs without that IP SAN
  */
 import { execFile } from 'node:child_process'
-import { mkdtempSync, writeFileSync, mkdirSync, rmSync, readdirSync } from 'node:fs'
-import { afterAll } from 'vitest'
-import { tmpdir } from 'node:os'
+import { writeFileSync, mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type { TlsFiles } from './etcd.js'
+import { execText } from './exec.js'
+import { processTemp } from './temp.js'
 
 const execFileP = promisify(execFile)
 export const OPENSSL_BIN = process.env.OPENSSL_BIN ?? 'openssl'
@@ -74,58 +74,21 @@ export interface TlsSet extends TlsFiles {
   caName: string
 }
 
-/**
- * Temp dirs: one parent per test process, `<tmp>/etcd-inspect-tls-p<pid>-XXXXXX/`, removed after the
- * test file (vitest afterAll), at exit, or by the next process once the owning pid is gone.
- */
-const PARENT_PREFIX = 'etcd-inspect-tls-p'
-let parent: string | undefined
 let defaultCaP: Promise<Ca> | undefined
+/**
+ * CAs and certificates under `<tmp>/etcd-inspect-tls-p<pid>-XXXXXX/`; KEEP_TLS_TMP keeps them. The
+ * default CA is made anew after a removal.
+ */
+const temps = processTemp('etcd-inspect-tls-p', { keepEnv: 'KEEP_TLS_TMP', onRemove: () => { defaultCaP = undefined } })
 
-function pidAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM' }
-}
-
-function sweepStale(): void {
-  for (const n of readdirSync(tmpdir())) {
-    const m = n.startsWith(PARENT_PREFIX) ? /^(\d+)-/.exec(n.slice(PARENT_PREFIX.length)) : null
-    if (!m) continue
-    const pid = Number(m[1])
-    if (pid !== process.pid && !pidAlive(pid)) { try { rmSync(join(tmpdir(), n), { recursive: true, force: true }) } catch {} }
-  }
-}
-
-/** Removes every CA and certificate made by this process; the default CA is made anew next time. */
-export function cleanupTls(): void {
-  if (process.env.KEEP_TLS_TMP) return
-  if (parent) { try { rmSync(parent, { recursive: true, force: true }) } catch {} }
-  parent = undefined
-  defaultCaP = undefined
-}
-
-function freshDir(prefix: string): string {
-  parent ??= mkdtempSync(join(tmpdir(), `${PARENT_PREFIX}${process.pid}-`))
-  return mkdtempSync(join(parent, prefix))
-}
-
-sweepStale()
-process.on('exit', cleanupTls)
-try { afterAll(cleanupTls) } catch { /* loaded outside a vitest test file */ }
-
-async function openssl(args: string[], cwd?: string): Promise<string> {
-  try {
-    const { stdout } = await execFileP(OPENSSL_BIN, args, { cwd, maxBuffer: 16 << 20 })
-    return stdout
-  } catch (err) {
-    const e = err as { stderr?: string; message: string }
-    throw new Error(`openssl ${args.join(' ')}: ${e.stderr || e.message}`)
-  }
+function openssl(args: string[], cwd?: string): Promise<string> {
+  return execText(OPENSSL_BIN, args, { cwd, maxBuffer: 16 << 20 }, `openssl ${args.join(' ')}`)
 }
 
 const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes']
 
 /** A new, self-signed CA (unrelated to any other). */
-export async function newCa(name = 'etcd-inspect-test-ca', dir = freshDir('ca-')): Promise<Ca> {
+export async function newCa(name = 'etcd-inspect-test-ca', dir = temps.dir('ca-')): Promise<Ca> {
   mkdirSync(dir, { recursive: true })
   const cert = join(dir, 'ca.pem')
   const key = join(dir, 'ca-key.pem')
@@ -169,7 +132,7 @@ let serial = BigInt(Date.now()) * 1000n + BigInt(process.pid % 1000)
 
 /** Issues one certificate (cfssl-like profile) signed by `ca`; returns the PEM paths. */
 export async function issueCert(ca: Ca, profile: Profile, o: CertOptions = {}): Promise<CertFiles> {
-  const dir = o.dir ?? freshDir('cert-')
+  const dir = o.dir ?? temps.dir('cert-')
   mkdirSync(dir, { recursive: true })
   const base = o.basename ?? profile
   const cert = join(dir, `${base}.pem`)
@@ -213,7 +176,7 @@ export async function issueCert(ca: Ca, profile: Profile, o: CertOptions = {}): 
  */
 export async function makeTls(o: TlsOptions = {}): Promise<TlsSet> {
   const ca = o.ca ?? (await defaultCa())
-  const dir = o.dir ?? freshDir('tls-')
+  const dir = o.dir ?? temps.dir('tls-')
   const expired = new Set(o.expired ?? [])
   const common = { dir, ips: o.ips, omitIps: o.omitIps, dns: o.dns }
   const [server, peer, client] = await Promise.all((['server', 'peer', 'client'] as const).map((p) =>

@@ -11,7 +11,7 @@ import { Command, Option } from 'commander'
 import { outputFormat, outputOption } from '../common.js'
 import { ExitCode } from '../exit-codes.js'
 import { UsageError } from '../../errors.js'
-import { progress, progressDone, streamSink } from '../../render/output.js'
+import { progress, progressDone, streamSink, type OutputFormat } from '../../render/output.js'
 
 type Out = { writeOut?: string }
 type ValueOpts = Out & { showValues?: boolean; valueFormat?: string; hex?: boolean }
@@ -56,48 +56,42 @@ export function register(program: Command): void {
       write(renderDbInfo(dbInfo(path), w))
     })
 
-  db.command('status')
-    .description('etcd schema summary and the `etcdctl snapshot status` hash/revision/totalKey/totalSize figures')
-    .argument('<path>')
-    .addOption(subOutput())
-    .action(async (path: string, opts: Out) => {
-      const w = fmt(opts)
-      const { dbStatus } = await import('../../app/db.js')
-      const { renderDbStatus } = await import('../../render/db.js')
-      let last = 0
-      const r = dbStatus(path, (n) => {
-        const now = Date.now()
-        if (now - last > 250) { last = now; progress(`hashing: ${(n / 1e6).toFixed(0)} MB`) }
-      })
-      progressDone()
-      write(renderDbStatus(r, w))
-    })
+  /** A `db <name> <path>` subcommand; `run` lazily imports the core function and its renderer. */
+  const onPath = (name: string, description: string, run: (path: string, w: OutputFormat) => Promise<void>): void => {
+    db.command(name)
+      .description(description)
+      .argument('<path>')
+      .addOption(subOutput())
+      .action(async (path: string, opts: Out) => run(path, fmt(opts)))
+  }
 
-  db.command('check')
-    .description('structural check like `bbolt check`; exit 0 when sound, 4 when not')
-    .argument('<path>')
-    .addOption(subOutput())
-    .action(async (path: string, opts: Out) => {
-      const w = fmt(opts)
-      const { dbCheck } = await import('../../app/db.js')
-      const { renderDbCheck } = await import('../../render/db.js')
-      const r = dbCheck(path)
-      write(renderDbCheck(r, w))
-      if (!r.check.ok) process.exitCode = ExitCode.Corrupt
+  onPath('status', 'etcd schema summary and the `etcdctl snapshot status` hash/revision/totalKey/totalSize figures', async (path, w) => {
+    const { dbStatus } = await import('../../app/db.js')
+    const { renderDbStatus } = await import('../../render/db.js')
+    let last = 0
+    const r = dbStatus(path, (n) => {
+      const now = Date.now()
+      if (now - last > 250) { last = now; progress(`hashing: ${(n / 1e6).toFixed(0)} MB`) }
     })
+    progressDone()
+    write(renderDbStatus(r, w))
+  })
 
-  db.command('buckets')
-    .description('top-level buckets with key counts, depth, page counts and bytes (like `bbolt stats`)')
-    .argument('<path>')
-    .addOption(subOutput())
-    .action(async (path: string, opts: Out) => {
-      const w = fmt(opts)
-      const { dbBuckets } = await import('../../app/db.js')
-      const { renderDbBuckets } = await import('../../render/db.js')
-      const r = dbBuckets(path)
-      write(renderDbBuckets(r, w))
-      if (r.problems > 0) process.exitCode = ExitCode.Corrupt
-    })
+  onPath('check', 'structural check like `bbolt check`; exit 0 when sound, 4 when not', async (path, w) => {
+    const { dbCheck } = await import('../../app/db.js')
+    const { renderDbCheck } = await import('../../render/db.js')
+    const r = dbCheck(path)
+    write(renderDbCheck(r, w))
+    if (!r.check.ok) process.exitCode = ExitCode.Corrupt
+  })
+
+  onPath('buckets', 'top-level buckets with key counts, depth, page counts and bytes (like `bbolt stats`)', async (path, w) => {
+    const { dbBuckets } = await import('../../app/db.js')
+    const { renderDbBuckets } = await import('../../render/db.js')
+    const r = dbBuckets(path)
+    write(renderDbBuckets(r, w))
+    if (r.problems > 0) process.exitCode = ExitCode.Corrupt
+  })
 
   valueOptions(db.command('keys')
     .description('list the keys of a bucket in order; `key` entries are decoded (revision, KeyValue, value class)')

@@ -18,20 +18,15 @@
  */
 import { DecodeError } from '../../errors.js'
 import { idHex } from '../ids.js'
+import type { Member } from '../backend/members.js'
 import { isJsonObject, parseJsonBig, type JsonBig } from './json-big.js'
 
-/** One member as the v2 membership copy under `/0/members` knows it. */
-export interface V2Member {
-  /** Member ID (from the hex path component, exact). */
-  id: bigint
-  /** etcdctl-style hex of `id`. */
-  idHex: string
-  /** `attributes.name`; empty when the member was added but never published its attributes. */
-  name: string
-  peerURLs: string[]
-  clientURLs: string[]
-  isLearner: boolean
-}
+/**
+ * One member as the v2 membership copy under `/0/members` knows it: the backend's shape, with the
+ * ID from the hex path component and `name` from `attributes` (empty when the member was added but
+ * never published its attributes).
+ */
+export type V2Member = Member
 
 /** What the v2 store of one `.snap` file holds, without its v2 values. */
 export interface V2StoreSummary {

@@ -1,0 +1,62 @@
+/**
+ * Shared by bench/db.mjs and bench/db-keys.mjs: command-line flags, and a throwaway single-member
+ * etcd 3.4 on free 127.0.0.1 ports that writes a db once into bench/.cache/.
+ */
+import { spawn } from 'node:child_process'
+import { createServer } from 'node:net'
+import { mkdirSync, openSync, renameSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+
+/** The value after `name` on the command line, else `dflt`. */
+export const arg = (name, dflt) => {
+  const i = process.argv.indexOf(name)
+  return i >= 0 ? process.argv[i + 1] : dflt
+}
+
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.on('error', reject)
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)) })
+  })
+}
+
+/**
+ * Starts etcd on an empty `<dir>/data`, logging to `logPath`; `flags` go before the common tail.
+ * Returns its client URL and `stop()` (SIGTERM, then waits for the exit); a SIGKILL at process
+ * exit covers a build that throws.
+ */
+export async function startBuildEtcd(dir, logPath, flags) {
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  const cp = await freePort()
+  let pp = await freePort()
+  while (pp === cp) pp = await freePort()
+  const client = `http://127.0.0.1:${cp}`
+  const peer = `http://127.0.0.1:${pp}`
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD')))
+  const log = openSync(logPath, 'w')
+  const etcd = spawn('etcd', [
+    '--name', 'bench', '--data-dir', join(dir, 'data'),
+    '--listen-client-urls', client, '--advertise-client-urls', client,
+    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `bench=${peer}`,
+    '--quota-backend-bytes', String(8 * 1024 ** 3), ...flags,
+    '--snapshot-count', '100000', '--logger', 'zap', '--log-outputs', 'stderr',
+  ], { stdio: ['ignore', log, log], env })
+  const killEtcd = () => { try { process.kill(etcd.pid, 'SIGKILL') } catch {} }
+  process.on('exit', killEtcd)
+  return {
+    client,
+    async stop() {
+      etcd.kill('SIGTERM')
+      await new Promise((r) => etcd.once('exit', r))
+      process.off('exit', killEtcd)
+    },
+  }
+}
+
+/** Moves the stopped member's db to `dbFile` and removes the rest of `dir`. */
+export function keepDb(dir, dbFile) {
+  renameSync(join(dir, 'data', 'member', 'snap', 'db'), dbFile)
+  rmSync(dir, { recursive: true, force: true })
+}
