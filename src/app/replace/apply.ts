@@ -4,12 +4,13 @@
  * evaluates its done predicate against the live cluster and the filesystem, so running the same
  * plan again (resume) skips what already happened and re-verifies pre-conditions before acting.
  */
-import { UnsafeOperationError, UsageError } from '../../errors.js'
+import { StalledError, UnsafeOperationError, UsageError } from '../../errors.js'
 import { Journal, type JournalEvent, type OpRecord } from '../../io/journal.js'
 import { OpLock, breakStaleLock, readLock, type LockInfo } from '../../io/oplock.js'
 import { ClusterOps } from './cluster-ops.js'
 import type { Plan, Step } from './model.js'
-import { afterStep, handlerFor, liveList, newMember, type StepContext } from './steps.js'
+import { afterStep, allEndpoints, handlerFor, liveList, newMember, type StepContext } from './steps.js'
+import { ClusterLock } from './cluster-lock.js'
 import { DEFAULT_STATE_DIR } from './plan.js'
 
 export interface StepOutcome { n: number; kind: Step['kind']; title: string; outcome: 'done' | 'skipped'; ms: number; evidence: Record<string, unknown> }
@@ -70,6 +71,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
       setFact: (k, v) => { facts[k] = v; journal.setFact(plan.opId, k, v) },
       progress: (m) => opts.progress?.(m),
       inside: (k) => crashHook(k, 'inside'),
+      hook: (k, p) => crashHook(k, p),
     }
     const outcomes: StepOutcome[] = []
     for (const step of plan.steps) {
@@ -146,7 +148,7 @@ export interface OpStatusView {
   target: { name: string; idHex: string }
   lastError?: string
   facts: Record<string, string>
-  steps: { n: number; kind: string; title: string; state: string; at?: string; message?: string }[]
+  steps: { n: number; kind: string; title: string; state: string; at?: string; message?: string; evidence?: Record<string, unknown> }[]
 }
 
 export interface StatusResult { stateDir: string; lock?: LockInfo; ops: OpStatusView[] }
@@ -160,7 +162,7 @@ function view(rec: OpRecord, events: JournalEvent[]): OpStatusView {
     target: { name: plan.target.name, idHex: plan.target.idHex }, ...(rec.lastError ? { lastError: rec.lastError } : {}), facts: rec.facts,
     steps: plan.steps.map((s) => {
       const e = last.get(s.n)
-      return { n: s.n, kind: s.kind, title: s.title, state: e?.phase ?? 'pending', ...(e ? { at: e.at } : {}), ...(e?.message ? { message: e.message } : {}) }
+      return { n: s.n, kind: s.kind, title: s.title, state: e?.phase ?? 'pending', ...(e ? { at: e.at } : {}), ...(e?.message ? { message: e.message } : {}), ...(e?.evidence ? { evidence: e.evidence } : {}) }
     }),
   }
 }

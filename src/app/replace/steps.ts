@@ -8,8 +8,10 @@ import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, writeFileSync, renameSync, openSync, fsyncSync, closeSync, copyFileSync, readdirSync, mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { connect } from 'node:net'
-import { ClusterError, UnsafeOperationError } from '../../errors.js'
-import { archiveDataDir, findArchives, preHashTree, readManifest, utcStamp, type PreHash } from '../../io/archive.js'
+import { ClusterError, StalledError, UnsafeOperationError } from '../../errors.js'
+import { archiveDataDir, archiveStampTime, completeManifest, findArchives, preHashTree, readManifest, utcStamp, type PreHash } from '../../io/archive.js'
+import { writeWitness } from '../../io/witness.js'
+import { collectStatus } from '../status.js'
 import { startMember, stopMember } from '../../io/process-control.js'
 import type { Journal } from '../../io/journal.js'
 import type { ClusterOps, EndpointStatus, MemberListResult } from './cluster-ops.js'
@@ -29,6 +31,8 @@ export interface StepContext {
   progress(msg: string): void
   /** Test hook: called inside long waits (the catch-up loop) so a crash can be injected there. */
   inside(kind: string): void
+  /** Test hook at a named point inside a step (e.g. archive-data-dir between rename and manifest). */
+  hook(kind: string, phase: string): void
   /** The archive manifest's hashes, computed while the steps between the stop and the archive run. */
   preHash?: { dataDir: string; promise: Promise<PreHash | undefined> }
 }
@@ -108,6 +112,25 @@ async function healthyVoters(c: StepContext, l: MemberListResult): Promise<{ vot
   const sts = await Promise.all(voters.map((m) => (m.clientURLs[0] ? c.ops.status(m.clientURLs[0], 3000) : Promise.resolve<EndpointStatus>({ endpoint: '', ok: false }))))
   const healthy = voters.filter((m, i) => sts[i]!.ok && sts[i]!.memberIdHex === m.idHex && sts[i]!.leaderHex !== '0').map((m) => m.idHex)
   return { voters: voters.map((m) => m.idHex), healthy }
+}
+
+/**
+ * An archive this operation renamed but left without a manifest (a crash between the rename and
+ * `ARCHIVE.json`). Positive identification, as for any archive: the data dir is gone or empty, the
+ * journal holds this step's intent, the archive's name is not older than the plan, and its WAL
+ * names the target member and cluster. Anything less is left for a human.
+ */
+function bareArchive(s: Extract<Step, { kind: 'archive-data-dir' }>, c: StepContext): string | undefined {
+  if (!dirAbsentOrEmpty(s.dataDir)) return undefined
+  if (!c.journal.events(c.plan.opId).some((e) => e.step === s.n && e.phase === 'intent')) return undefined
+  const planned = Math.floor(Date.parse(c.plan.createdAt) / 1000) * 1000
+  const cands = findArchives(s.dataDir, s.expectMemberIdHex).filter((a) => !readManifest(a) && (archiveStampTime(a)?.getTime() ?? 0) >= planned)
+  for (const a of cands.reverse()) {
+    let id: ReturnType<typeof readDirIdentity>
+    try { id = readDirIdentity(a) } catch { continue }
+    if (id?.memberIdHex === s.expectMemberIdHex && id.clusterIdHex === s.expectClusterIdHex) return a
+  }
+  return undefined
 }
 
 const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> } = {
@@ -213,13 +236,13 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
         return undefined
       }
       if (ours.length > 0) return { archive: ours.at(-1) }
-      // A renamed dir whose manifest was not written yet (crash between rename and manifest).
-      const bare = findArchives(s.dataDir, s.expectMemberIdHex).filter((a) => !readManifest(a))
-      if (bare.length > 0 && dirAbsentOrEmpty(s.dataDir)) return { archive: bare.at(-1), manifest: 'missing' }
+      // Renamed by this operation but its manifest never written: not done, act writes the manifest.
+      if (bareArchive(s, c)) return undefined
       if (dirAbsentOrEmpty(s.dataDir) || ident) return { dataDir: 'holds no WAL of the target', ident: ident?.memberIdHex ?? null }
       return undefined
     },
     async pre(s, c) {
+      if (bareArchive(s, c)) return
       if ((await oldRunning(c)).running) refuse('target-running', `member ${s.expectMemberIdHex} is running on ${c.plan.target.clientURLs[0]}; not moving its data dir`)
       const ident = await identifyDataDir(s.dataDir, { quick: true })
       if (ident?.inUse) refuse('data-dir-in-use', `${s.dataDir} is locked by a running etcd (/proc/locks); not moving it`)
@@ -229,8 +252,15 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
       }
     },
     async act(s, c) {
+      const bare = bareArchive(s, c)
+      if (bare) {
+        // The manifest is computed from the archive exactly as the normal path does; nothing else is moved.
+        const m = completeManifest({ archive: bare, originalPath: s.dataDir, memberIdHex: s.expectMemberIdHex, clusterIdHex: s.expectClusterIdHex, opId: c.plan.opId, reason: c.plan.reason })
+        c.setFact('archivePath', m.archivePath)
+        return { archive: m.archivePath, manifest: 'written on resume (the run stopped between the rename and the manifest)', files: m.files.length, bytes: m.files.reduce((a, f) => a + f.size, 0) }
+      }
       const preHash = c.preHash?.dataDir === s.dataDir ? await c.preHash.promise : undefined
-      const m = archiveDataDir({ dataDir: s.dataDir, memberIdHex: s.expectMemberIdHex, clusterIdHex: s.expectClusterIdHex, opId: c.plan.opId, reason: c.plan.reason, ...(preHash ? { preHash } : {}) })
+      const m = archiveDataDir({ dataDir: s.dataDir, memberIdHex: s.expectMemberIdHex, clusterIdHex: s.expectClusterIdHex, opId: c.plan.opId, reason: c.plan.reason, ...(preHash ? { preHash } : {}), afterRename: () => c.hook('archive-data-dir', 'renamed') })
       c.setFact('archivePath', m.archivePath)
       return { archive: m.archivePath, files: m.files.length, bytes: m.files.reduce((a, f) => a + f.size, 0) }
     },
