@@ -44,6 +44,10 @@ export interface ApplyOptions {
 function crashHook(kind: string, phase: string): void {
   const want = process.env.ETCD_INSPECT_REPLACE_CRASH
   if (want && want === `${kind}:${phase}`) process.kill(process.pid, 'SIGKILL')
+  // ETCD_INSPECT_REPLACE_PAUSE stops the process instead (SIGSTOP) until the test sends SIGCONT,
+  // so a test can change the world at an exact point of a live run (freeze the learner, hold the lock).
+  const pause = process.env.ETCD_INSPECT_REPLACE_PAUSE
+  if (pause && pause === `${kind}:${phase}`) process.kill(process.pid, 'SIGSTOP')
 }
 
 export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<ApplyResult> {
@@ -99,7 +103,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
         afterStep(step, ctx)
       } catch (e) {
         const msg = (e as Error).message
-        journal.append(plan.opId, { step: step.n, kind: step.kind, phase: 'fail', message: msg })
+        journal.append(plan.opId, { step: step.n, kind: step.kind, phase: 'fail', message: msg, ...(e instanceof StalledError ? { evidence: e.evidence } : {}) })
         journal.updateOp(plan.opId, { status: 'failed', lastError: `step ${step.n} ${step.kind}: ${msg}` })
         throw e
       }

@@ -365,23 +365,41 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
       return undefined
     },
     async act(s, c) {
-      let lastApplied = -1n
+      // Progress is the learner's own applied index; while it does not answer, the leader's match
+      // for it (raft progress from /debug/vars) stands in, so a frozen learner still has a number.
+      let best = -1n
       let lastMove = Date.now()
+      let lastAnswer: number | undefined
       for (let polls = 0; ; polls++) {
         const l = await liveList(c)
         const nm = newMember(c, l)
         if (!nm) refuse('no-learner', 'the learner disappeared from the membership')
         if (!nm!.isLearner) return { promoted: true }
-        const leader = l.members.find((m) => m.idHex !== nm!.idHex && m.clientURLs.length > 0)
-        const ls = await c.ops.status(s.clientURLs[0]!, 3000)
-        const leaderSt = leader ? await c.ops.status(leader.clientURLs[0]!, 3000) : undefined
+        const others = l.members.filter((m) => m.idHex !== nm!.idHex && m.clientURLs.length > 0)
+        const [ls, ...sts] = await Promise.all([c.ops.status(s.clientURLs[0]!, 3000), ...others.map((m) => c.ops.status(m.clientURLs[0]!, 3000))])
+        const leaderSt = sts.find((x) => x.ok && x.leaderHex === x.memberIdHex) ?? sts.find((x) => x.ok)
         const leaderIdx = leaderSt?.raftIndex ?? 0n
-        const applied = ls.ok ? ls.raftAppliedIndex ?? 0n : 0n
-        c.progress(`learner ${nm!.idHex}: applied ${applied} / leader ${leaderIdx}`)
+        let applied: bigint | undefined
+        let source: 'learner' | 'leader-match' | 'none' = 'none'
+        if (ls.ok) { applied = ls.raftAppliedIndex ?? 0n; source = 'learner'; lastAnswer = Date.now() } else if (leaderSt?.ok) {
+          const match = await c.ops.learnerMatch(leaderSt.endpoint, nm!.idHex)
+          if (match !== undefined) { applied = match; source = 'leader-match' }
+        }
+        c.progress(`learner ${nm!.idHex}: applied ${applied ?? '?'} / leader ${leaderIdx}${ls.ok ? '' : ' (learner not answering)'}`)
         if (polls === 0) c.inside('wait-caught-up')
-        if (ls.ok && leaderIdx > 0n && applied + 10n >= leaderIdx) return { applied: applied.toString(), leaderIndex: leaderIdx.toString(), polls }
-        if (applied > lastApplied) { lastApplied = applied; lastMove = Date.now() }
-        if (Date.now() - lastMove > s.stallTimeoutMs) throw new ClusterError(`learner ${nm!.idHex} made no progress for ${s.stallTimeoutMs / 1000}s (applied ${applied}, leader ${leaderIdx}); resume keeps waiting, abort removes it`, 'learner-stalled')
+        if (ls.ok && leaderIdx > 0n && applied! + 10n >= leaderIdx) return { applied: applied!.toString(), leaderIndex: leaderIdx.toString(), polls }
+        if (applied !== undefined && applied > best) { best = applied; lastMove = Date.now() }
+        const still = Date.now() - lastMove
+        if (still > s.stallTimeoutMs) {
+          const behind = applied !== undefined ? leaderIdx - applied : undefined
+          const answer = ls.ok ? 'it answers Status' : `it does not answer Status (${ls.error ?? 'no answer'}${lastAnswer ? `; last answer ${Math.round((Date.now() - lastAnswer) / 1000)}s ago` : '; no answer during this wait'})`
+          throw new StalledError(
+            `learner stalled: ${nm!.name || '(unstarted)'} ${nm!.idHex} made no progress for ${Math.round(still / 1000)}s (stall timeout ${s.stallTimeoutMs / 1000}s): applied index ${applied ?? 'unknown'}${source === 'leader-match' ? ' (the leader\'s match for it)' : ''} vs leader index ${leaderIdx}${behind !== undefined ? `, ${behind} entries behind` : ''}; ${answer}; nothing was lost: the old data dir stays archived and a learner does not count toward quorum`,
+            'learner-stalled',
+            'fix the learner (process, disk, network), then `etcd-inspect replace resume` keeps waiting; `replace abort` stops here',
+            { learnerIdHex: nm!.idHex, appliedIndex: applied?.toString() ?? null, appliedSource: source, leaderIndex: leaderIdx.toString(), stalledForMs: still, stallTimeoutMs: s.stallTimeoutMs, learnerAnswers: ls.ok },
+          )
+        }
         await sleep(300)
       }
     },
@@ -409,7 +427,10 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
         } catch (e) {
           const msg = errText(e)
           if (/in sync with leader/i.test(msg) || /not enough started/i.test(msg)) {
-            if (Date.now() - start > s.stallTimeoutMs) throw new ClusterError(`promotion of ${nm.idHex} kept failing for ${s.stallTimeoutMs / 1000}s: ${msg}`, 'promote-stalled')
+            if (Date.now() - start > s.stallTimeoutMs) {
+              throw new StalledError(`learner stalled: promotion of ${nm.idHex} kept failing for ${Math.round((Date.now() - start) / 1000)}s (stall timeout ${s.stallTimeoutMs / 1000}s, ${attempts} attempts): ${msg}; nothing was lost: a learner does not count toward quorum`,
+                'promote-stalled', 'fix the learner, then `etcd-inspect replace resume` retries the promotion', { learnerIdHex: nm.idHex, attempts, lastError: msg, stalledForMs: Date.now() - start, stallTimeoutMs: s.stallTimeoutMs })
+            }
             c.progress(`promote ${nm.idHex}: ${msg.split(':').pop()?.trim()} (attempt ${attempts})`)
             await sleep(Math.min(500 * attempts, 3000))
             continue
