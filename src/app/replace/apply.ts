@@ -55,6 +55,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
   let lock: OpLock | undefined
   const ops = opts.ops ?? new ClusterOps(plan.connection)
   const t0 = Date.now()
+  let clusterLock: ClusterLock | undefined
   try {
     lock = OpLock.acquire(plan.stateDir, plan.opId)
     let rec = journal.getOp(plan.opId)
@@ -63,6 +64,10 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
     // Only one unfinished operation per state dir: a second one would fight over the same member.
     const other = journal.listOps().find((o) => o.opId !== plan.opId && (o.status === 'running' || o.status === 'failed'))
     if (other) throw new UnsafeOperationError(`operation ${other.opId} is unfinished (${other.status}); resume or abort it first; nothing was changed`, 'op-unfinished')
+    // The cluster lock lives in the cluster, so it is taken on members other than the target
+    // (which this run stops). Taken before the op is journaled: a refusal leaves no trace here.
+    const lockEndpoints = (): string[] => allEndpoints({ plan } as StepContext).filter((e) => !plan.target.clientURLs.includes(e))
+    clusterLock = await ClusterLock.acquire(ops, lockEndpoints, plan.opId)
     if (!rec) {
       rec = { opId: plan.opId, createdAt: new Date().toISOString(), updatedAt: '', status: 'running', planJson: JSON.stringify(plan), facts: {} }
       journal.putOp(rec)
@@ -77,8 +82,11 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
       inside: (k) => crashHook(k, 'inside'),
       hook: (k, p) => crashHook(k, p),
     }
+    journal.append(plan.opId, { step: 0, kind: 'cluster-lock', phase: 'note', message: `took the cluster lock as ${clusterLock.holder.host} pid ${clusterLock.holder.pid} (lease ${clusterLock.holder.leaseIdHex})` })
+    crashHook('cluster-lock', 'taken')
     const outcomes: StepOutcome[] = []
     for (const step of plan.steps) {
+      if (clusterLock.lost) throw new UnsafeOperationError(`${clusterLock.lost}; stopping before step ${step.n} (${step.kind}); resume when the other run is done`, 'cluster-lock-lost')
       const h = handlerFor(step)
       const st = Date.now()
       const already = await h.done(step, ctx)
@@ -111,6 +119,10 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
     journal.updateOp(plan.opId, { status: 'complete', lastError: undefined })
     return { opId: plan.opId, status: 'complete', resumed: !!opts.resumed, steps: outcomes, facts, totalMs: Date.now() - t0 }
   } finally {
+    if (clusterLock) {
+      await clusterLock.release()
+      journal.append(plan.opId, { step: 0, kind: 'cluster-lock', phase: 'note', message: 'released the cluster lock' })
+    }
     if (!opts.ops) ops.close()
     lock?.release()
     journal.close()
