@@ -457,7 +457,9 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
         const bad = sts.filter((x) => !x.ok)
         const reads = await Promise.all(l.members.map((m) => c.ops.linearizableRead(m.clientURLs[0] ?? '')))
         if (bad.length === 0 && leaders.size === 1 && !leaders.has('0') && clusters.size === 1 && clusters.has(c.plan.cluster.idHex) && voters === s.expectVoters && l.members.every((m) => !m.isLearner) && reads.every(Boolean)) {
-          return { members: l.members.map((m) => `${m.name}=${m.idHex}`), leader: [...leaders][0], clusterIdHex: c.plan.cluster.idHex, voters }
+          const leaderIdx = sts.find((x) => x.memberIdHex === [...leaders][0])?.raftIndex ?? 0n
+          const witness = await recordWitness(c, l, leaderIdx)
+          return { members: l.members.map((m) => `${m.name}=${m.idHex}`), leader: [...leaders][0], clusterIdHex: c.plan.cluster.idHex, voters, witness }
         }
         last = `unhealthy: ${bad.map((b) => `${b.endpoint} ${b.error}`).join('; ')} leaders=${[...leaders].join(',')} voters=${voters} reads=${reads.filter(Boolean).length}/${reads.length}`
         await sleep(500)
@@ -465,6 +467,36 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
       throw new ClusterError(`verification failed: ${last}`, 'verify-failed')
     },
   },
+}
+
+/**
+ * After a verified replacement: the witness of the new member's data dir (RECOVERY.md §3.3, §6.3
+ * step 9), so a later `check` knows which member and cluster that dir must hold, its name, and
+ * the commit it had reached (anything lower later means the dir was rolled back). Read from the
+ * data dir itself (read-only, also while etcd runs); skipped, with the reason as evidence, when
+ * the dir is not on this host (surge onto another machine) or does not name the new member.
+ */
+async function recordWitness(c: StepContext, l: MemberListResult, clusterRaftIndex: bigint): Promise<Evidence> {
+  const nm = newMember(c, l)
+  const dir = c.plan.replacement.dataDir
+  if (!nm) return { written: false, reason: 'no replacement member in the membership' }
+  if (!existsSync(dir)) return { written: false, reason: `${dir} is not on this host` }
+  try {
+    const st = await collectStatus(dir)
+    if (st.memberId !== nm.idHex || st.clusterId !== c.plan.cluster.idHex || st.memberIdDec === null || st.clusterIdDec === null || !st.hardState) {
+      return { written: false, reason: `${dir} holds member ${st.memberId ?? '?'} of cluster ${st.clusterId ?? '?'}, not the new ${nm.idHex}` }
+    }
+    const path = await writeWitness(c.plan.stateDir, {
+      clusterId: st.clusterId, memberId: st.memberId, name: nm.name, peerURLs: nm.peerURLs,
+      lastSeenCommit: st.hardState.commit, lastSeenTerm: st.hardState.term, lastIndex: st.lastIndex ?? st.hardState.commit,
+      revision: st.revision, clusterRaftIndex, dataDir: dir,
+    }, st.clusterIdDec, st.memberIdDec)
+    c.setFact('witnessPath', path)
+    return { written: true, path, memberIdHex: nm.idHex, lastSeenCommit: st.hardState.commit.toString() }
+  } catch (e) {
+    // The replacement itself is verified; a missing witness only weakens later rollback checks.
+    return { written: false, reason: errText(e) }
+  }
 }
 
 export function handlerFor(s: Step): StepHandler {
