@@ -174,7 +174,13 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
       const to = healthy.includes(s.toHex) ? s.toHex : healthy.find((h) => h !== s.fromHex)
       if (!to) refuse('no-transferee', 'no healthy voter to move leadership to')
       await c.ops.moveLeader(c.plan.target.clientURLs[0]!, to!)
-      return { from: s.fromHex, to }
+      // MoveLeader returns once the transferee campaigns; the removal that follows must not race the election.
+      for (let i = 0; i < 50; i++) {
+        const st = await c.ops.status(c.plan.target.clientURLs[0]!, 3000)
+        if (st.ok && st.leaderHex !== s.fromHex && st.leaderHex !== '0') return { from: s.fromHex, to, leader: st.leaderHex }
+        await sleep(100)
+      }
+      throw new ClusterError(`leadership did not leave ${s.fromHex} after MoveLeader(${to})`, 'move-leader-failed')
     },
   },
 
