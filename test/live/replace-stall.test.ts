@@ -164,4 +164,62 @@ describe('replace: a learner that stops making progress', () => {
       }
     }
   }, T)
+
+  it('a promotion refused as "not in sync" without progress stops the same way (exit 8); resume after SIGCONT promotes', async () => {
+    const m = members[0]!
+    const others = members.filter((x) => x !== m)
+    const t = m.tls
+    writeFileSync(m.envFile, readFileSync(m.envFile, 'utf8').replace(/^ETCD_INITIAL_CLUSTER_STATE=.*$/m, 'ETCD_INITIAL_CLUSTER_STATE=new'))
+    const planFile = join(base, 'plan-promote.json')
+    const plan = await runCli(['replace', 'plan', ...conn, '--config', m.envFile, '--state-dir', stateDir(), '--stop-cmd', m.scripts.stop, '--start-cmd', m.scripts.start, '--stall-timeout', '5s', '-w', 'json', '-o', planFile])
+    expect(plan.code, plan.stderr).toBe(0)
+    const opId = JSON.parse(plan.stdout).opId as string
+    // Paused after the catch-up wait succeeded, right before MemberPromote.
+    const run = spawnCli(['replace', 'apply', '--plan', planFile, '--yes'], { ETCD_INSPECT_REPLACE_PAUSE: 'promote-learner:intent' })
+    await waitStopped(run.pid)
+    const learnerPid = Number(readFileSync(m.scripts.pidFile, 'utf8').trim())
+    const learner = (await memberList([others[0]!.clientURL], t)).find((x) => x.peerURLs.includes(m.peerURL))!
+    expect(learner.learner).toBe(true)
+    process.kill(learnerPid, 'SIGSTOP')
+    try {
+      // etcd promotes only at >= 90 % of the leader's match: 200 entries the frozen learner lacks.
+      const cli = new Etcd3({ hosts: others.map((x) => x.clientURL), credentials: { rootCertificate: readFileSync(t.ca), certChain: readFileSync(t.clientCert), privateKey: readFileSync(t.clientKey) } })
+      try {
+        for (let i = 0; i < 200; i += 20) await Promise.all(Array.from({ length: 20 }, (_, j) => cli.put(`promote/${i + j}`).value(`v${i + j}`)))
+      } finally {
+        cli.close()
+      }
+      process.kill(run.pid, 'SIGCONT')
+      const r = await run.done
+      expect(r.code, r.stderr).toBe(8)
+      const line = /^Error: learner stalled: promotion of m1 ([0-9a-f]+) refused for (\d+)s without progress \(stall timeout 5s, (\d+) attempts\): applied index (\d+) \(the leader's match for it\) vs leader index (\d+), (\d+) entries behind; etcd says: can only promote a learner member which is in sync with leader; nothing was lost: a learner does not count toward quorum \(fix the learner \(process, disk, network\), then `etcd-inspect replace resume` retries the promotion\)\n$/.exec(r.stderr)
+      expect(line, r.stderr).not.toBeNull()
+      expect(line![1]).toBe(learner.id)
+      expect(Number(line![2])).toBeGreaterThanOrEqual(5)
+      expect(Number(line![3])).toBeGreaterThan(1)
+      expect(Number(line![6])).toBeGreaterThanOrEqual(200)
+      const op = JSON.parse((await runCli(['replace', 'status', '--state-dir', stateDir(), '--op', opId, '-w', 'json'])).stdout).ops[0]
+      expect(op.status).toBe('failed')
+      expect(op.steps.find((x: { kind: string }) => x.kind === 'wait-caught-up').state).toBe('done')
+      const p = op.steps.find((x: { kind: string }) => x.kind === 'promote-learner')
+      expect(p.state).toBe('fail')
+      expect(p.evidence).toMatchObject({ learnerIdHex: learner.id, appliedIndex: line![4], leaderIndex: line![5], stallTimeoutMs: 5000 })
+      expect(verifyArchive(op.facts.archivePath)).toEqual([])
+      expect((await memberList([others[0]!.clientURL], t)).find((x) => x.id === learner.id)!.learner).toBe(true)
+      for (const o of others) expect(await countKeys('promote/', o.clientURL)).toBe(200)
+    } finally {
+      try { process.kill(learnerPid, 'SIGCONT') } catch {}
+    }
+    const r2 = await runCli(['replace', 'resume', '--state-dir', stateDir(), '--yes', '-w', 'json'])
+    expect(r2.code, r2.stderr).toBe(0)
+    expect(JSON.parse(r2.stdout)).toMatchObject({ opId, status: 'complete' })
+    const list = await memberList(eps, t)
+    expect(list.every((x) => !x.learner && x.name !== '')).toBe(true)
+    expect(list.find((x) => x.name === m.name)!.id).toBe(learner.id)
+    await etcdctl(eps, ['endpoint', 'health'], t)
+    for (const ep of eps) {
+      expect(await countKeys('before/', ep)).toBe(30)
+      expect(await countKeys('promote/', ep)).toBe(200)
+    }
+  }, T)
 })

@@ -423,8 +423,11 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
     },
     async act(s, c) {
       const nm = newMember(c, await liveList(c))!
-      const start = Date.now()
       let attempts = 0
+      // Progress while etcd refuses: the leader's match for the learner (etcd promotes at 90 % of
+      // the leader's own); the stall clock restarts whenever it moves.
+      let best = -1n
+      let lastMove = Date.now()
       for (;;) {
         attempts++
         try {
@@ -433,11 +436,22 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
         } catch (e) {
           const msg = errText(e)
           if (/in sync with leader/i.test(msg) || /not enough started/i.test(msg)) {
-            if (Date.now() - start > s.stallTimeoutMs) {
-              throw new StalledError(`learner stalled: promotion of ${nm.idHex} kept failing for ${Math.round((Date.now() - start) / 1000)}s (stall timeout ${s.stallTimeoutMs / 1000}s, ${attempts} attempts): ${msg}; nothing was lost: a learner does not count toward quorum`,
-                'promote-stalled', 'fix the learner, then `etcd-inspect replace resume` retries the promotion', { learnerIdHex: nm.idHex, attempts, lastError: msg, stalledForMs: Date.now() - start, stallTimeoutMs: s.stallTimeoutMs })
+            const l = await liveList(c)
+            const sts = await Promise.all(l.members.filter((m) => m.idHex !== nm.idHex && m.clientURLs.length > 0).map((m) => c.ops.status(m.clientURLs[0]!, 3000)))
+            const leaderSt = sts.find((x) => x.ok && x.leaderHex === x.memberIdHex)
+            const match = leaderSt ? await c.ops.learnerMatch(leaderSt.endpoint, nm.idHex) : undefined
+            if (match !== undefined && match > best) { best = match; lastMove = Date.now() }
+            const still = Date.now() - lastMove
+            if (still > s.stallTimeoutMs) {
+              const leaderIdx = leaderSt?.raftIndex
+              const behind = match !== undefined && leaderIdx !== undefined ? `, ${leaderIdx - match} entries behind` : ''
+              throw new StalledError(
+                `learner stalled: promotion of ${nm.name || '(unstarted)'} ${nm.idHex} refused for ${Math.round(still / 1000)}s without progress (stall timeout ${s.stallTimeoutMs / 1000}s, ${attempts} attempts): applied index ${match ?? 'unknown'} (the leader's match for it) vs leader index ${leaderIdx ?? 'unknown'}${behind}; etcd says: ${msg.split(':').pop()?.trim()}; nothing was lost: a learner does not count toward quorum`,
+                'promote-stalled', 'fix the learner (process, disk, network), then `etcd-inspect replace resume` retries the promotion',
+                { learnerIdHex: nm.idHex, appliedIndex: match?.toString() ?? null, appliedSource: 'leader-match', leaderIndex: leaderIdx?.toString() ?? null, attempts, lastError: msg, stalledForMs: still, stallTimeoutMs: s.stallTimeoutMs },
+              )
             }
-            c.progress(`promote ${nm.idHex}: ${msg.split(':').pop()?.trim()} (attempt ${attempts})`)
+            c.progress(`promote ${nm.idHex}: ${msg.split(':').pop()?.trim()} (attempt ${attempts}, match ${match ?? '?'} / leader ${leaderSt?.raftIndex ?? '?'})`)
             await sleep(Math.min(500 * attempts, 3000))
             continue
           }
