@@ -120,8 +120,8 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
     return { opId: plan.opId, status: 'complete', resumed: !!opts.resumed, steps: outcomes, facts, totalMs: Date.now() - t0 }
   } finally {
     if (clusterLock) {
-      await clusterLock.release()
-      journal.append(plan.opId, { step: 0, kind: 'cluster-lock', phase: 'note', message: 'released the cluster lock' })
+      const released = await clusterLock.release()
+      if (journal.getOp(plan.opId)) journal.append(plan.opId, { step: 0, kind: 'cluster-lock', phase: 'note', message: released ? 'released the cluster lock (lease revoked)' : `could not revoke the cluster lock's lease ${clusterLock.holder.leaseIdHex}; the key expires with it` })
     }
     if (!opts.ops) ops.close()
     lock?.release()

@@ -115,9 +115,9 @@ export class ClusterLock {
   }
 
   /** Revokes the lease (which deletes the key). Best effort: otherwise the key expires with the lease. */
-  async release(): Promise<void> {
+  async release(): Promise<boolean> {
     if (this.timer) clearInterval(this.timer)
     this.timer = undefined
-    await onAny(this.endpoints(), (ep) => this.ops.leaseRevoke(ep, this.leaseDec)).catch(() => undefined)
+    return onAny(this.endpoints(), (ep) => this.ops.leaseRevoke(ep, this.leaseDec)).then(() => true, () => false)
   }
 }
