@@ -11,7 +11,6 @@ import { connect } from 'node:net'
 import { ClusterError, StalledError, UnsafeOperationError } from '../../errors.js'
 import { archiveDataDir, archiveStampTime, completeManifest, findArchives, preHashTree, readManifest, utcStamp, type PreHash } from '../../io/archive.js'
 import { writeWitness } from '../../io/witness.js'
-import { collectStatus } from '../status.js'
 import { startMember, stopMember } from '../../io/process-control.js'
 import type { Journal } from '../../io/journal.js'
 import type { ClusterOps, EndpointStatus, MemberListResult } from './cluster-ops.js'
@@ -502,6 +501,8 @@ async function recordWitness(c: StepContext, l: MemberListResult, clusterRaftInd
   if (!nm) return { written: false, reason: 'no replacement member in the membership' }
   if (!existsSync(dir)) return { written: false, reason: `${dir} is not on this host` }
   try {
+    // Loaded here, as wal-identity does: the full reader is not needed on the plan path.
+    const { collectStatus } = await import('../status.js')
     const st = await collectStatus(dir)
     if (st.memberId !== nm.idHex || st.clusterId !== c.plan.cluster.idHex || st.memberIdDec === null || st.clusterIdDec === null || !st.hardState) {
       return { written: false, reason: `${dir} holds member ${st.memberId ?? '?'} of cluster ${st.clusterId ?? '?'}, not the new ${nm.idHex}` }
