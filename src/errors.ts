@@ -49,3 +49,14 @@ export class ClusterError extends InspectError {}
 
 /** A destructive step refused because a pre-condition does not hold. Nothing was changed. */
 export class UnsafeOperationError extends InspectError {}
+
+/**
+ * A wait that stopped because nothing moved for the configured time (a learner that does not
+ * catch up). Nothing was lost and nothing destructive is pending: resume continues once the
+ * cause is fixed. `evidence` is what the journal records with the failure.
+ */
+export class StalledError extends InspectError {
+  constructor(message: string, code: string, hint: string | undefined, readonly evidence: Record<string, unknown>) {
+    super(message, code, hint)
+  }
+}

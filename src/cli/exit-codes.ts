@@ -2,7 +2,7 @@
  * The one table that maps outcomes to process exit codes (documented in the README).
  * Codes below 10 are general; 10-30 are the pre-restart verdicts of `check` (RECOVERY.md §4).
  */
-import { ClusterError, DecodeError, InputError, InspectError, UnsafeOperationError, UsageError } from '../errors.js'
+import { ClusterError, DecodeError, InputError, InspectError, StalledError, UnsafeOperationError, UsageError } from '../errors.js'
 
 export const ExitCode = {
   OK: 0,
@@ -18,6 +18,8 @@ export const ExitCode = {
   Cluster: 6,
   /** A destructive step was refused; nothing was changed. */
   Refused: 7,
+  /** A replacement stopped waiting: the learner made no progress for the stall timeout (resume continues). */
+  Stalled: 8,
   /** A bug in etcd-inspect (please report with --debug output). */
   Internal: 70,
 } as const
@@ -26,6 +28,7 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof UsageError) return ExitCode.Usage
   if (err instanceof InputError) return ExitCode.Input
   if (err instanceof DecodeError) return err.code === 'torn-tail' ? ExitCode.TornTail : ExitCode.Corrupt
+  if (err instanceof StalledError) return ExitCode.Stalled
   if (err instanceof ClusterError) return ExitCode.Cluster
   if (err instanceof UnsafeOperationError) return ExitCode.Refused
   if (err instanceof InspectError) return ExitCode.Corrupt

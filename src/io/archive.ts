@@ -22,6 +22,8 @@ export interface ArchiveManifest {
   memberIdHex: string
   clusterIdHex: string
   archivedAt: string
+  /** Set when `replace resume` wrote the manifest after a crash between the rename and the manifest. */
+  recoveredAt?: string
   files: ManifestFile[]
 }
 
@@ -137,12 +139,26 @@ export function readManifest(archive: string): ArchiveManifest | undefined {
   }
 }
 
+/** The manifest's temporary name while it is written (never listed in a manifest). */
+const MANIFEST_TMP = `.${MANIFEST}.tmp`
+
+/** Writes `ARCHIVE.json` at the archive top (tmp + fsync + rename + fsync of the archive dir). */
+function writeManifest(m: ArchiveManifest): void {
+  const tmp = join(m.archivePath, MANIFEST_TMP)
+  writeFileSync(tmp, JSON.stringify(m, null, 2) + '\n', { mode: 0o600 })
+  const fd = openSync(tmp, 'r')
+  fsyncSync(fd)
+  closeSync(fd)
+  renameSync(tmp, join(m.archivePath, MANIFEST))
+  fsyncDir(m.archivePath)
+}
+
 /**
  * Renames the data dir aside and writes the manifest. The caller has already verified the dir's
  * identity and that no etcd runs on it. Refuses if the destination exists or is on another
- * filesystem.
+ * filesystem. `afterRename` runs between the rename and the manifest (a crash-test hook).
  */
-export function archiveDataDir(p: { dataDir: string; memberIdHex: string; clusterIdHex: string; opId: string; reason: string; now?: Date; preHash?: PreHash }): ArchiveManifest {
+export function archiveDataDir(p: { dataDir: string; memberIdHex: string; clusterIdHex: string; opId: string; reason: string; now?: Date; preHash?: PreHash; afterRename?: () => void }): ArchiveManifest {
   const dataDir = p.dataDir.replace(/\/+$/, '')
   const dest = archivePathFor(dataDir, p.memberIdHex, p.now)
   if (existsSync(dest)) throw new UnsafeOperationError(`archive destination ${dest} already exists; nothing was changed`, 'archive-exists')
@@ -152,18 +168,42 @@ export function archiveDataDir(p: { dataDir: string; memberIdHex: string; cluste
   }
   renameSync(dataDir, dest)
   fsyncDir(parent)
+  p.afterRename?.()
   const manifest: ArchiveManifest = {
     version: 1, opId: p.opId, reason: p.reason, originalPath: dataDir, archivePath: dest,
     memberIdHex: p.memberIdHex, clusterIdHex: p.clusterIdHex, archivedAt: new Date().toISOString(),
     files: listFiles(dest, p.preHash && p.preHash.root.replace(/\/+$/, '') === dataDir ? p.preHash : undefined),
   }
-  const tmp = join(dest, `.${MANIFEST}.tmp`)
-  writeFileSync(tmp, JSON.stringify(manifest, null, 2) + '\n', { mode: 0o600 })
-  const fd = openSync(tmp, 'r')
-  fsyncSync(fd)
-  closeSync(fd)
-  renameSync(tmp, join(dest, MANIFEST))
-  fsyncDir(dest)
+  writeManifest(manifest)
+  return manifest
+}
+
+/**
+ * The UTC time encoded in an archive's name (`…removed-<hex>-20261125T181500Z`), or undefined.
+ * The rename is the archiving moment; the name is all that survives a crash before the manifest.
+ */
+export function archiveStampTime(archive: string): Date | undefined {
+  const m = /-(\d{8}T\d{6}Z)$/.exec(archive)
+  if (!m) return undefined
+  const s = m[1]!
+  return new Date(`${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}T${s.slice(9, 11)}:${s.slice(11, 13)}:${s.slice(13, 15)}Z`)
+}
+
+/**
+ * Writes the manifest of an archive whose rename happened but whose manifest did not (a crash in
+ * between), from the archive's contents exactly as the normal path computes it. Nothing was
+ * written into the dir after the rename except, at most, the manifest's own tmp file, which is
+ * not listed and is replaced. `recoveredAt` records that the manifest was written late.
+ */
+export function completeManifest(p: { archive: string; originalPath: string; memberIdHex: string; clusterIdHex: string; opId: string; reason: string }): ArchiveManifest {
+  if (existsSync(join(p.archive, MANIFEST))) throw new UnsafeOperationError(`${p.archive} already has ${MANIFEST}; not rewriting it`, 'manifest-exists')
+  const manifest: ArchiveManifest = {
+    version: 1, opId: p.opId, reason: p.reason, originalPath: p.originalPath.replace(/\/+$/, ''), archivePath: p.archive,
+    memberIdHex: p.memberIdHex, clusterIdHex: p.clusterIdHex, archivedAt: (archiveStampTime(p.archive) ?? new Date()).toISOString(),
+    recoveredAt: new Date().toISOString(),
+    files: listFiles(p.archive).filter((f) => f.path !== MANIFEST_TMP),
+  }
+  writeManifest(manifest)
   return manifest
 }
 

@@ -10,7 +10,8 @@ import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { etcdctl, tempDir } from '../support/etcd.js'
 import { killPidFile, makePki, memberList, newHostMember, runCli, startScriptCluster, type ScriptMember, type TestPki } from '../replace/helpers.js'
-import { verifyArchive } from '../../src/io/archive.js'
+import { readManifest, verifyArchive } from '../../src/io/archive.js'
+import { existsSync, readdirSync } from 'node:fs'
 
 const T = 600_000
 let base: string
@@ -57,7 +58,8 @@ const points = [
   'move-leader:done',
   'stop-member:intent', 'stop-member:done',
   'remove-member:acted', 'remove-member:done',
-  'archive-data-dir:acted', 'archive-data-dir:done',
+  // renamed: after the data dir's rename, before ARCHIVE.json is written.
+  'archive-data-dir:renamed', 'archive-data-dir:acted', 'archive-data-dir:done',
   'add-learner:acted', 'add-learner:done',
   'write-config:done',
   'start-member:acted', 'start-member:done',
@@ -84,6 +86,16 @@ describe('replace apply killed at every step boundary; resume finishes', () => {
 
       const crashed = await runCli(['replace', 'apply', '--plan', planFile, '--yes'], { ETCD_INSPECT_REPLACE_CRASH: point })
       expect(crashed.signal, crashed.stderr).toBe('SIGKILL')
+      const opId = JSON.parse(plan.stdout).opId as string
+      if (point === 'archive-data-dir:renamed') {
+        // Killed exactly between the rename and the manifest: the archive exists without ARCHIVE.json.
+        const parent = join(m.dataDir, '..')
+        const archives = readdirSync(parent).filter((n) => n.startsWith(`${m.name}.etcd.removed-${before}-`))
+        expect(archives).toHaveLength(1)
+        expect(existsSync(join(parent, archives[0]!, 'ARCHIVE.json'))).toBe(false)
+        expect(existsSync(join(parent, archives[0]!, 'member', 'wal'))).toBe(true)
+        expect(existsSync(m.dataDir)).toBe(false)
+      }
 
       const r = await runCli(['replace', 'resume', '--state-dir', stateDir(), '--yes', '-w', 'json'])
       expect(r.stderr).toBe('')
@@ -100,6 +112,20 @@ describe('replace apply killed at every step boundary; resume finishes', () => {
       for (const ep of eps) expect(await keysOk(ep)).toBe(50)
       expect(res.facts.archivePath).toBeTruthy()
       expect(verifyArchive(res.facts.archivePath!)).toEqual([])
+      if (point === 'archive-data-dir:renamed') {
+        // resume wrote the manifest from the archive's contents, and the journal says so.
+        const man = readManifest(res.facts.archivePath!)!
+        expect(man).toMatchObject({ version: 1, opId, memberIdHex: before, originalPath: m.dataDir, archivePath: res.facts.archivePath, reason: 'MEMBER' })
+        expect(man.recoveredAt).toBeTruthy()
+        expect(man.files.map((f) => f.path)).toContain('member/snap/db')
+        expect(man.files.some((f) => /^member\/wal\/[0-9a-f]{16}-[0-9a-f]{16}\.wal$/.test(f.path))).toBe(true)
+        expect(man.files.some((f) => f.path.includes('ARCHIVE.json'))).toBe(false)
+        const st = JSON.parse((await runCli(['replace', 'status', '--state-dir', stateDir(), '--op', opId, '-w', 'json'])).stdout)
+        const arch = st.ops[0].steps.find((x: { kind: string }) => x.kind === 'archive-data-dir')
+        expect(arch.state).toBe('done')
+        expect(arch.evidence.manifest).toMatch(/^written on resume/)
+        expect(arch.evidence.archive).toBe(res.facts.archivePath)
+      }
     }, T)
   }
 

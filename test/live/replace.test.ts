@@ -164,7 +164,7 @@ describe('replace on a live 3-member TLS cluster', () => {
     expect(plan.code).toBe(0)
     const p = JSON.parse(plan.stdout)
     expect(p.mode).toBe('surge')
-    expect(p.steps.map((x: { kind: string }) => x.kind)).toEqual(['snapshot', 'add-learner', 'write-config', 'start-member', 'wait-caught-up', 'promote-learner', 'remove-member', 'stop-member', 'archive-data-dir', 'verify'])
+    expect(p.steps.map((x: { kind: string }) => x.kind)).toEqual(['snapshot', 'add-learner', 'write-config', 'start-member', 'wait-caught-up', 'promote-learner', 'move-leader', 'remove-member', 'stop-member', 'archive-data-dir', 'verify'])
     expect(p.quorum).toMatchObject({ voters: 3, toleranceBefore: 1, toleranceDuring: 1, toleranceAfter: 1 })
     members.push(m4) // afterAll stops it by PID
     const r = await runCli(['replace', 'apply', '--plan', join(base, 'plan-surge.json'), '--yes', '-w', 'json'])

@@ -4,12 +4,13 @@
  * evaluates its done predicate against the live cluster and the filesystem, so running the same
  * plan again (resume) skips what already happened and re-verifies pre-conditions before acting.
  */
-import { UnsafeOperationError, UsageError } from '../../errors.js'
+import { StalledError, UnsafeOperationError, UsageError } from '../../errors.js'
 import { Journal, type JournalEvent, type OpRecord } from '../../io/journal.js'
 import { OpLock, breakStaleLock, readLock, type LockInfo } from '../../io/oplock.js'
 import { ClusterOps } from './cluster-ops.js'
 import type { Plan, Step } from './model.js'
-import { afterStep, handlerFor, liveList, newMember, type StepContext } from './steps.js'
+import { afterStep, allEndpoints, handlerFor, liveList, newMember, type StepContext } from './steps.js'
+import { ClusterLock } from './cluster-lock.js'
 import { DEFAULT_STATE_DIR } from './plan.js'
 
 export interface StepOutcome { n: number; kind: Step['kind']; title: string; outcome: 'done' | 'skipped'; ms: number; evidence: Record<string, unknown> }
@@ -43,6 +44,10 @@ export interface ApplyOptions {
 function crashHook(kind: string, phase: string): void {
   const want = process.env.ETCD_INSPECT_REPLACE_CRASH
   if (want && want === `${kind}:${phase}`) process.kill(process.pid, 'SIGKILL')
+  // ETCD_INSPECT_REPLACE_PAUSE stops the process instead (SIGSTOP) until the test sends SIGCONT,
+  // so a test can change the world at an exact point of a live run (freeze the learner, hold the lock).
+  const pause = process.env.ETCD_INSPECT_REPLACE_PAUSE
+  if (pause && pause === `${kind}:${phase}`) process.kill(process.pid, 'SIGSTOP')
 }
 
 export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<ApplyResult> {
@@ -50,6 +55,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
   let lock: OpLock | undefined
   const ops = opts.ops ?? new ClusterOps(plan.connection)
   const t0 = Date.now()
+  let clusterLock: ClusterLock | undefined
   try {
     lock = OpLock.acquire(plan.stateDir, plan.opId)
     let rec = journal.getOp(plan.opId)
@@ -58,6 +64,10 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
     // Only one unfinished operation per state dir: a second one would fight over the same member.
     const other = journal.listOps().find((o) => o.opId !== plan.opId && (o.status === 'running' || o.status === 'failed'))
     if (other) throw new UnsafeOperationError(`operation ${other.opId} is unfinished (${other.status}); resume or abort it first; nothing was changed`, 'op-unfinished')
+    // The cluster lock lives in the cluster, so it is taken on members other than the target
+    // (which this run stops). Taken before the op is journaled: a refusal leaves no trace here.
+    const lockEndpoints = (): string[] => allEndpoints({ plan } as StepContext).filter((e) => !plan.target.clientURLs.includes(e))
+    clusterLock = await ClusterLock.acquire(ops, lockEndpoints, plan.opId)
     if (!rec) {
       rec = { opId: plan.opId, createdAt: new Date().toISOString(), updatedAt: '', status: 'running', planJson: JSON.stringify(plan), facts: {} }
       journal.putOp(rec)
@@ -70,9 +80,13 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
       setFact: (k, v) => { facts[k] = v; journal.setFact(plan.opId, k, v) },
       progress: (m) => opts.progress?.(m),
       inside: (k) => crashHook(k, 'inside'),
+      hook: (k, p) => crashHook(k, p),
     }
+    journal.append(plan.opId, { step: 0, kind: 'cluster-lock', phase: 'note', message: `took the cluster lock as ${clusterLock.holder.host} pid ${clusterLock.holder.pid} (lease ${clusterLock.holder.leaseIdHex})` })
+    crashHook('cluster-lock', 'taken')
     const outcomes: StepOutcome[] = []
     for (const step of plan.steps) {
+      if (clusterLock.lost) throw new UnsafeOperationError(`${clusterLock.lost}; stopping before step ${step.n} (${step.kind}); resume when the other run is done`, 'cluster-lock-lost')
       const h = handlerFor(step)
       const st = Date.now()
       const already = await h.done(step, ctx)
@@ -97,7 +111,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
         afterStep(step, ctx)
       } catch (e) {
         const msg = (e as Error).message
-        journal.append(plan.opId, { step: step.n, kind: step.kind, phase: 'fail', message: msg })
+        journal.append(plan.opId, { step: step.n, kind: step.kind, phase: 'fail', message: msg, ...(e instanceof StalledError ? { evidence: e.evidence } : {}) })
         journal.updateOp(plan.opId, { status: 'failed', lastError: `step ${step.n} ${step.kind}: ${msg}` })
         throw e
       }
@@ -105,6 +119,10 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
     journal.updateOp(plan.opId, { status: 'complete', lastError: undefined })
     return { opId: plan.opId, status: 'complete', resumed: !!opts.resumed, steps: outcomes, facts, totalMs: Date.now() - t0 }
   } finally {
+    if (clusterLock) {
+      const released = await clusterLock.release()
+      if (journal.getOp(plan.opId)) journal.append(plan.opId, { step: 0, kind: 'cluster-lock', phase: 'note', message: released ? 'released the cluster lock (lease revoked)' : `could not revoke the cluster lock's lease ${clusterLock.holder.leaseIdHex}; the key expires with it` })
+    }
     if (!opts.ops) ops.close()
     lock?.release()
     journal.close()
@@ -146,7 +164,7 @@ export interface OpStatusView {
   target: { name: string; idHex: string }
   lastError?: string
   facts: Record<string, string>
-  steps: { n: number; kind: string; title: string; state: string; at?: string; message?: string }[]
+  steps: { n: number; kind: string; title: string; state: string; at?: string; message?: string; evidence?: Record<string, unknown> }[]
 }
 
 export interface StatusResult { stateDir: string; lock?: LockInfo; ops: OpStatusView[] }
@@ -160,7 +178,7 @@ function view(rec: OpRecord, events: JournalEvent[]): OpStatusView {
     target: { name: plan.target.name, idHex: plan.target.idHex }, ...(rec.lastError ? { lastError: rec.lastError } : {}), facts: rec.facts,
     steps: plan.steps.map((s) => {
       const e = last.get(s.n)
-      return { n: s.n, kind: s.kind, title: s.title, state: e?.phase ?? 'pending', ...(e ? { at: e.at } : {}), ...(e?.message ? { message: e.message } : {}) }
+      return { n: s.n, kind: s.kind, title: s.title, state: e?.phase ?? 'pending', ...(e ? { at: e.at } : {}), ...(e?.message ? { message: e.message } : {}), ...(e?.evidence ? { evidence: e.evidence } : {}) }
     }),
   }
 }

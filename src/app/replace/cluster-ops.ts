@@ -10,6 +10,7 @@ import type { Etcd3 } from 'etcd3'
 import { ClusterError } from '../../errors.js'
 import { idHex } from '../../format/ids.js'
 import { createEndpointClient, normaliseEndpoint, type EndpointClient, type TlsMaterial } from '../../cluster/connection.js'
+import { raftStatus } from '../../cluster/debug-vars.js'
 import type { ConnectionSpec, PlanMember } from './model.js'
 
 export interface MemberListResult { clusterIdHex: string; fromMemberHex: string; members: PlanMember[] }
@@ -146,6 +147,67 @@ export class ClusterOps {
 
   async moveLeader(leaderEndpoint: string, toHex: string): Promise<void> {
     await this.call(leaderEndpoint, 'MoveLeader', (c, o) => c.maintenance.moveLeader({ targetID: decOf(toHex) }, o), 30000)
+  }
+
+  /** The leader's raft progress `match` for a member (GET /debug/vars on the leader), if it reports one. */
+  async learnerMatch(leaderEndpoint: string, memberHex: string): Promise<bigint | undefined> {
+    try {
+      const rs = await raftStatus(leaderEndpoint, { ...this.conn, insecureSkipTlsVerify: !!this.conn.insecureSkipTlsVerify, commandTimeoutMs: Math.min(this.conn.commandTimeoutMs, 3000) }, this.tls)
+      return rs?.progress.find((p) => p.idHex === memberHex)?.match
+    } catch {
+      return undefined
+    }
+  }
+
+  async leaseGrant(endpoint: string, ttlSec: number): Promise<string> {
+    const r = await this.call(endpoint, 'LeaseGrant', (c, o) => c.leaseClient.leaseGrant({ TTL: ttlSec, ID: 0 }, o))
+    return r.ID
+  }
+
+  async leaseRevoke(endpoint: string, leaseDec: string): Promise<void> {
+    await this.call(endpoint, 'LeaseRevoke', (c, o) => c.leaseClient.leaseRevoke({ ID: leaseDec }, o))
+  }
+
+  /** One LeaseKeepAlive round trip; returns the renewed TTL in seconds (0 or less: the lease is gone). */
+  async leaseKeepAliveOnce(endpoint: string, leaseDec: string): Promise<number> {
+    return this.call(endpoint, 'LeaseKeepAlive', async (c, o) => {
+      const stream = await c.leaseClient.leaseKeepAlive(o)
+      return new Promise<number>((resolve, reject) => {
+        let settled = false
+        const finish = (f: () => void): void => { if (settled) return; settled = true; f(); try { stream.end() } catch {} }
+        stream.on('data', (r: { TTL: string }) => finish(() => resolve(Number(r.TTL))))
+        stream.on('error', (e: Error) => finish(() => reject(e)))
+        stream.on('end', () => finish(() => reject(new ClusterError(`${endpoint}: LeaseKeepAlive stream ended without an answer`, 'rpc'))))
+        stream.write({ ID: leaseDec })
+      })
+    })
+  }
+
+  /**
+   * Creates `key` bound to `leaseDec` unless it exists (Txn: create_revision == 0). Returns
+   * whether it was created, and otherwise the current value, lease and mod revision.
+   */
+  async createIfAbsent(endpoint: string, key: string, value: string, leaseDec: string): Promise<{ created: boolean; value?: string; leaseDec?: string; modRevision?: string }> {
+    const k = Buffer.from(key)
+    const r = await this.call(endpoint, 'Txn', (c, o) => c.kv.txn({
+      compare: [{ key: k, target: 'Create', result: 'Equal', create_revision: 0 }],
+      success: [{ request_put: { key: k, value: Buffer.from(value), lease: leaseDec } }],
+      failure: [{ request_range: { key: k } }],
+    }, o))
+    if (r.succeeded) return { created: true }
+    const kv = r.responses[0]?.response_range?.kvs[0]
+    if (!kv) return { created: false }
+    return { created: false, value: kv.value.toString(), leaseDec: kv.lease, modRevision: kv.mod_revision }
+  }
+
+  /** Replaces `key` with `value` bound to `leaseDec` only if it was not modified since `modRevision`. */
+  async replaceIfUnchanged(endpoint: string, key: string, modRevision: string, value: string, leaseDec: string): Promise<boolean> {
+    const k = Buffer.from(key)
+    const r = await this.call(endpoint, 'Txn', (c, o) => c.kv.txn({
+      compare: [{ key: k, target: 'Mod', result: 'Equal', mod_revision: modRevision }],
+      success: [{ request_put: { key: k, value: Buffer.from(value), lease: leaseDec } }],
+    }, o))
+    return r.succeeded
   }
 
   /** A linearizable read through one endpoint (a health probe that needs quorum). */

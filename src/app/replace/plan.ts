@@ -264,6 +264,7 @@ async function buildSurgePlan(opts: PlanOptions, sg: NonNullable<PlanOptions['su
   const startTimeoutMs = opts.startTimeoutMs ?? 120000
   const others = pf.members.filter((m) => m.idHex !== r.targetIdHex)
   const src = others.find((m) => m.idHex === pf.leaderHex) ?? others[0]!
+  const transferee = others.find((m) => pf.healthyVoters.includes(m.idHex) && m.idHex !== pf.leaderHex) ?? others.find((m) => pf.healthyVoters.includes(m.idHex))!
   const snapPath = join(r.stateDir, 'snapshots', `${opId}.db`)
   const q = { voters: n, healthyVoters: pf.healthyVoters.length, toleranceBefore: pf.healthyVoters.length - quorum(n), toleranceDuring: pf.healthyVoters.length - quorum(n), toleranceAfter: n - quorum(n) }
   const steps: StepDraft[] = [
@@ -279,6 +280,12 @@ async function buildSurgePlan(opts: PlanOptions, sg: NonNullable<PlanOptions['su
       actions: ['poll Status: learner raftAppliedIndex vs leader raftIndex'], rollback: 'none needed' },
     { kind: 'promote-learner', peerURLs: npeer, stallTimeoutMs: stall, title: `promote ${nname}`, destructive: true, preconditions: ['the learner is in sync'],
       actions: ['Cluster.MemberPromote(new ID), retried while "not in sync"'], rollback: 'none; the cluster has N+1 voters until the old member is removed' },
+    // Who leads at removal time is unknown now (elections happen while the learner joins): the
+    // step is always planned and acts only if the old member leads then. Removing a leader makes
+    // it step down after committing its own removal, an election with a pause in writes.
+    { kind: 'move-leader', fromHex: r.targetIdHex, toHex: transferee.idHex, title: `move leadership away from ${r.name} if it leads at removal time`, destructive: false,
+      preconditions: [`${r.name} is the leader at that time (else skipped)`, 'a healthy voter other than it exists'],
+      actions: [`if ${r.name} leads: Maintenance.MoveLeader(${transferee.idHex} ${transferee.name}, or another healthy voter) via ${r.clientURLs[0]}`], rollback: 'none needed' },
     { kind: 'remove-member', memberIdHex: r.targetIdHex, peerURLs: r.peerURLs, title: `remove the old member ${r.name} ${r.targetIdHex}`, destructive: true,
       preconditions: [`quorum holds without ${r.targetIdHex}`], actions: [`Cluster.MemberRemove(ID=${r.targetIdHex})`], rollback: 'cannot be undone' },
     { kind: 'stop-member', control: opts.control, clientURLs: r.clientURLs, peerURLs: r.peerURLs, title: `stop ${r.name}`, destructive: true, preconditions: ['it was removed (it exits by itself; stop/mask keeps it down)'],

@@ -8,8 +8,9 @@ import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, writeFileSync, renameSync, openSync, fsyncSync, closeSync, copyFileSync, readdirSync, mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { connect } from 'node:net'
-import { ClusterError, UnsafeOperationError } from '../../errors.js'
-import { archiveDataDir, findArchives, preHashTree, readManifest, utcStamp, type PreHash } from '../../io/archive.js'
+import { ClusterError, StalledError, UnsafeOperationError } from '../../errors.js'
+import { archiveDataDir, archiveStampTime, completeManifest, findArchives, preHashTree, readManifest, utcStamp, type PreHash } from '../../io/archive.js'
+import { writeWitness } from '../../io/witness.js'
 import { startMember, stopMember } from '../../io/process-control.js'
 import type { Journal } from '../../io/journal.js'
 import type { ClusterOps, EndpointStatus, MemberListResult } from './cluster-ops.js'
@@ -29,6 +30,8 @@ export interface StepContext {
   progress(msg: string): void
   /** Test hook: called inside long waits (the catch-up loop) so a crash can be injected there. */
   inside(kind: string): void
+  /** Test hook at a named point inside a step (e.g. archive-data-dir between rename and manifest). */
+  hook(kind: string, phase: string): void
   /** The archive manifest's hashes, computed while the steps between the stop and the archive run. */
   preHash?: { dataDir: string; promise: Promise<PreHash | undefined> }
 }
@@ -110,6 +113,25 @@ async function healthyVoters(c: StepContext, l: MemberListResult): Promise<{ vot
   return { voters: voters.map((m) => m.idHex), healthy }
 }
 
+/**
+ * An archive this operation renamed but left without a manifest (a crash between the rename and
+ * `ARCHIVE.json`). Positive identification, as for any archive: the data dir is gone or empty, the
+ * journal holds this step's intent, the archive's name is not older than the plan, and its WAL
+ * names the target member and cluster. Anything less is left for a human.
+ */
+function bareArchive(s: Extract<Step, { kind: 'archive-data-dir' }>, c: StepContext): string | undefined {
+  if (!dirAbsentOrEmpty(s.dataDir)) return undefined
+  if (!c.journal.events(c.plan.opId).some((e) => e.step === s.n && e.phase === 'intent')) return undefined
+  const planned = Math.floor(Date.parse(c.plan.createdAt) / 1000) * 1000
+  const cands = findArchives(s.dataDir, s.expectMemberIdHex).filter((a) => !readManifest(a) && (archiveStampTime(a)?.getTime() ?? 0) >= planned)
+  for (const a of cands.reverse()) {
+    let id: ReturnType<typeof readDirIdentity>
+    try { id = readDirIdentity(a) } catch { continue }
+    if (id?.memberIdHex === s.expectMemberIdHex && id.clusterIdHex === s.expectClusterIdHex) return a
+  }
+  return undefined
+}
+
 const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> } = {
   snapshot: {
     async done(s, c) {
@@ -151,7 +173,13 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
       const to = healthy.includes(s.toHex) ? s.toHex : healthy.find((h) => h !== s.fromHex)
       if (!to) refuse('no-transferee', 'no healthy voter to move leadership to')
       await c.ops.moveLeader(c.plan.target.clientURLs[0]!, to!)
-      return { from: s.fromHex, to }
+      // MoveLeader returns once the transferee campaigns; the removal that follows must not race the election.
+      for (let i = 0; i < 50; i++) {
+        const st = await c.ops.status(c.plan.target.clientURLs[0]!, 3000)
+        if (st.ok && st.leaderHex !== s.fromHex && st.leaderHex !== '0') return { from: s.fromHex, to, leader: st.leaderHex }
+        await sleep(100)
+      }
+      throw new ClusterError(`leadership did not leave ${s.fromHex} after MoveLeader(${to})`, 'move-leader-failed')
     },
   },
 
@@ -213,13 +241,13 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
         return undefined
       }
       if (ours.length > 0) return { archive: ours.at(-1) }
-      // A renamed dir whose manifest was not written yet (crash between rename and manifest).
-      const bare = findArchives(s.dataDir, s.expectMemberIdHex).filter((a) => !readManifest(a))
-      if (bare.length > 0 && dirAbsentOrEmpty(s.dataDir)) return { archive: bare.at(-1), manifest: 'missing' }
+      // Renamed by this operation but its manifest never written: not done, act writes the manifest.
+      if (bareArchive(s, c)) return undefined
       if (dirAbsentOrEmpty(s.dataDir) || ident) return { dataDir: 'holds no WAL of the target', ident: ident?.memberIdHex ?? null }
       return undefined
     },
     async pre(s, c) {
+      if (bareArchive(s, c)) return
       if ((await oldRunning(c)).running) refuse('target-running', `member ${s.expectMemberIdHex} is running on ${c.plan.target.clientURLs[0]}; not moving its data dir`)
       const ident = await identifyDataDir(s.dataDir, { quick: true })
       if (ident?.inUse) refuse('data-dir-in-use', `${s.dataDir} is locked by a running etcd (/proc/locks); not moving it`)
@@ -229,8 +257,15 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
       }
     },
     async act(s, c) {
+      const bare = bareArchive(s, c)
+      if (bare) {
+        // The manifest is computed from the archive exactly as the normal path does; nothing else is moved.
+        const m = completeManifest({ archive: bare, originalPath: s.dataDir, memberIdHex: s.expectMemberIdHex, clusterIdHex: s.expectClusterIdHex, opId: c.plan.opId, reason: c.plan.reason })
+        c.setFact('archivePath', m.archivePath)
+        return { archive: m.archivePath, manifest: 'written on resume (the run stopped between the rename and the manifest)', files: m.files.length, bytes: m.files.reduce((a, f) => a + f.size, 0) }
+      }
       const preHash = c.preHash?.dataDir === s.dataDir ? await c.preHash.promise : undefined
-      const m = archiveDataDir({ dataDir: s.dataDir, memberIdHex: s.expectMemberIdHex, clusterIdHex: s.expectClusterIdHex, opId: c.plan.opId, reason: c.plan.reason, ...(preHash ? { preHash } : {}) })
+      const m = archiveDataDir({ dataDir: s.dataDir, memberIdHex: s.expectMemberIdHex, clusterIdHex: s.expectClusterIdHex, opId: c.plan.opId, reason: c.plan.reason, ...(preHash ? { preHash } : {}), afterRename: () => c.hook('archive-data-dir', 'renamed') })
       c.setFact('archivePath', m.archivePath)
       return { archive: m.archivePath, files: m.files.length, bytes: m.files.reduce((a, f) => a + f.size, 0) }
     },
@@ -335,23 +370,41 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
       return undefined
     },
     async act(s, c) {
-      let lastApplied = -1n
+      // Progress is the learner's own applied index; while it does not answer, the leader's match
+      // for it (raft progress from /debug/vars) stands in, so a frozen learner still has a number.
+      let best = -1n
       let lastMove = Date.now()
+      let lastAnswer: number | undefined
       for (let polls = 0; ; polls++) {
         const l = await liveList(c)
         const nm = newMember(c, l)
         if (!nm) refuse('no-learner', 'the learner disappeared from the membership')
         if (!nm!.isLearner) return { promoted: true }
-        const leader = l.members.find((m) => m.idHex !== nm!.idHex && m.clientURLs.length > 0)
-        const ls = await c.ops.status(s.clientURLs[0]!, 3000)
-        const leaderSt = leader ? await c.ops.status(leader.clientURLs[0]!, 3000) : undefined
+        const others = l.members.filter((m) => m.idHex !== nm!.idHex && m.clientURLs.length > 0)
+        const [ls, ...sts] = await Promise.all([c.ops.status(s.clientURLs[0]!, 3000), ...others.map((m) => c.ops.status(m.clientURLs[0]!, 3000))])
+        const leaderSt = sts.find((x) => x.ok && x.leaderHex === x.memberIdHex) ?? sts.find((x) => x.ok)
         const leaderIdx = leaderSt?.raftIndex ?? 0n
-        const applied = ls.ok ? ls.raftAppliedIndex ?? 0n : 0n
-        c.progress(`learner ${nm!.idHex}: applied ${applied} / leader ${leaderIdx}`)
+        let applied: bigint | undefined
+        let source: 'learner' | 'leader-match' | 'none' = 'none'
+        if (ls.ok) { applied = ls.raftAppliedIndex ?? 0n; source = 'learner'; lastAnswer = Date.now() } else if (leaderSt?.ok) {
+          const match = await c.ops.learnerMatch(leaderSt.endpoint, nm!.idHex)
+          if (match !== undefined) { applied = match; source = 'leader-match' }
+        }
+        c.progress(`learner ${nm!.idHex}: applied ${applied ?? '?'} / leader ${leaderIdx}${ls.ok ? '' : ' (learner not answering)'}`)
         if (polls === 0) c.inside('wait-caught-up')
-        if (ls.ok && leaderIdx > 0n && applied + 10n >= leaderIdx) return { applied: applied.toString(), leaderIndex: leaderIdx.toString(), polls }
-        if (applied > lastApplied) { lastApplied = applied; lastMove = Date.now() }
-        if (Date.now() - lastMove > s.stallTimeoutMs) throw new ClusterError(`learner ${nm!.idHex} made no progress for ${s.stallTimeoutMs / 1000}s (applied ${applied}, leader ${leaderIdx}); resume keeps waiting, abort removes it`, 'learner-stalled')
+        if (ls.ok && leaderIdx > 0n && applied! + 10n >= leaderIdx) return { applied: applied!.toString(), leaderIndex: leaderIdx.toString(), polls }
+        if (applied !== undefined && applied > best) { best = applied; lastMove = Date.now() }
+        const still = Date.now() - lastMove
+        if (still > s.stallTimeoutMs) {
+          const behind = applied !== undefined ? leaderIdx - applied : undefined
+          const answer = ls.ok ? 'it answers Status' : `it does not answer Status (${ls.error ?? 'no answer'}${lastAnswer ? `; last answer ${Math.round((Date.now() - lastAnswer) / 1000)}s ago` : '; no answer during this wait'})`
+          throw new StalledError(
+            `learner stalled: ${nm!.name || '(unstarted)'} ${nm!.idHex} made no progress for ${Math.round(still / 1000)}s (stall timeout ${s.stallTimeoutMs / 1000}s): applied index ${applied ?? 'unknown'}${source === 'leader-match' ? ' (the leader\'s match for it)' : ''} vs leader index ${leaderIdx}${behind !== undefined ? `, ${behind} entries behind` : ''}; ${answer}; nothing was lost: the old data dir stays archived and a learner does not count toward quorum`,
+            'learner-stalled',
+            'fix the learner (process, disk, network), then `etcd-inspect replace resume` keeps waiting; `replace abort` stops here',
+            { learnerIdHex: nm!.idHex, appliedIndex: applied?.toString() ?? null, appliedSource: source, leaderIndex: leaderIdx.toString(), stalledForMs: still, stallTimeoutMs: s.stallTimeoutMs, learnerAnswers: ls.ok },
+          )
+        }
         await sleep(300)
       }
     },
@@ -369,8 +422,11 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
     },
     async act(s, c) {
       const nm = newMember(c, await liveList(c))!
-      const start = Date.now()
       let attempts = 0
+      // Progress while etcd refuses: the leader's match for the learner (etcd promotes at 90 % of
+      // the leader's own); the stall clock restarts whenever it moves.
+      let best = -1n
+      let lastMove = Date.now()
       for (;;) {
         attempts++
         try {
@@ -379,8 +435,22 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
         } catch (e) {
           const msg = errText(e)
           if (/in sync with leader/i.test(msg) || /not enough started/i.test(msg)) {
-            if (Date.now() - start > s.stallTimeoutMs) throw new ClusterError(`promotion of ${nm.idHex} kept failing for ${s.stallTimeoutMs / 1000}s: ${msg}`, 'promote-stalled')
-            c.progress(`promote ${nm.idHex}: ${msg.split(':').pop()?.trim()} (attempt ${attempts})`)
+            const l = await liveList(c)
+            const sts = await Promise.all(l.members.filter((m) => m.idHex !== nm.idHex && m.clientURLs.length > 0).map((m) => c.ops.status(m.clientURLs[0]!, 3000)))
+            const leaderSt = sts.find((x) => x.ok && x.leaderHex === x.memberIdHex)
+            const match = leaderSt ? await c.ops.learnerMatch(leaderSt.endpoint, nm.idHex) : undefined
+            if (match !== undefined && match > best) { best = match; lastMove = Date.now() }
+            const still = Date.now() - lastMove
+            if (still > s.stallTimeoutMs) {
+              const leaderIdx = leaderSt?.raftIndex
+              const behind = match !== undefined && leaderIdx !== undefined ? `, ${leaderIdx - match} entries behind` : ''
+              throw new StalledError(
+                `learner stalled: promotion of ${nm.name || '(unstarted)'} ${nm.idHex} refused for ${Math.round(still / 1000)}s without progress (stall timeout ${s.stallTimeoutMs / 1000}s, ${attempts} attempts): applied index ${match ?? 'unknown'} (the leader's match for it) vs leader index ${leaderIdx ?? 'unknown'}${behind}; etcd says: ${msg.split(':').pop()?.trim()}; nothing was lost: a learner does not count toward quorum`,
+                'promote-stalled', 'fix the learner (process, disk, network), then `etcd-inspect replace resume` retries the promotion',
+                { learnerIdHex: nm.idHex, appliedIndex: match?.toString() ?? null, appliedSource: 'leader-match', leaderIndex: leaderIdx?.toString() ?? null, attempts, lastError: msg, stalledForMs: still, stallTimeoutMs: s.stallTimeoutMs },
+              )
+            }
+            c.progress(`promote ${nm.idHex}: ${msg.split(':').pop()?.trim()} (attempt ${attempts}, match ${match ?? '?'} / leader ${leaderSt?.raftIndex ?? '?'})`)
             await sleep(Math.min(500 * attempts, 3000))
             continue
           }
@@ -406,7 +476,9 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
         const bad = sts.filter((x) => !x.ok)
         const reads = await Promise.all(l.members.map((m) => c.ops.linearizableRead(m.clientURLs[0] ?? '')))
         if (bad.length === 0 && leaders.size === 1 && !leaders.has('0') && clusters.size === 1 && clusters.has(c.plan.cluster.idHex) && voters === s.expectVoters && l.members.every((m) => !m.isLearner) && reads.every(Boolean)) {
-          return { members: l.members.map((m) => `${m.name}=${m.idHex}`), leader: [...leaders][0], clusterIdHex: c.plan.cluster.idHex, voters }
+          const leaderIdx = sts.find((x) => x.memberIdHex === [...leaders][0])?.raftIndex ?? 0n
+          const witness = await recordWitness(c, l, leaderIdx)
+          return { members: l.members.map((m) => `${m.name}=${m.idHex}`), leader: [...leaders][0], clusterIdHex: c.plan.cluster.idHex, voters, witness }
         }
         last = `unhealthy: ${bad.map((b) => `${b.endpoint} ${b.error}`).join('; ')} leaders=${[...leaders].join(',')} voters=${voters} reads=${reads.filter(Boolean).length}/${reads.length}`
         await sleep(500)
@@ -414,6 +486,38 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
       throw new ClusterError(`verification failed: ${last}`, 'verify-failed')
     },
   },
+}
+
+/**
+ * After a verified replacement: the witness of the new member's data dir (RECOVERY.md §3.3, §6.3
+ * step 9), so a later `check` knows which member and cluster that dir must hold, its name, and
+ * the commit it had reached (anything lower later means the dir was rolled back). Read from the
+ * data dir itself (read-only, also while etcd runs); skipped, with the reason as evidence, when
+ * the dir is not on this host (surge onto another machine) or does not name the new member.
+ */
+async function recordWitness(c: StepContext, l: MemberListResult, clusterRaftIndex: bigint): Promise<Evidence> {
+  const nm = newMember(c, l)
+  const dir = c.plan.replacement.dataDir
+  if (!nm) return { written: false, reason: 'no replacement member in the membership' }
+  if (!existsSync(dir)) return { written: false, reason: `${dir} is not on this host` }
+  try {
+    // Loaded here, as wal-identity does: the full reader is not needed on the plan path.
+    const { collectStatus } = await import('../status.js')
+    const st = await collectStatus(dir)
+    if (st.memberId !== nm.idHex || st.clusterId !== c.plan.cluster.idHex || st.memberIdDec === null || st.clusterIdDec === null || !st.hardState) {
+      return { written: false, reason: `${dir} holds member ${st.memberId ?? '?'} of cluster ${st.clusterId ?? '?'}, not the new ${nm.idHex}` }
+    }
+    const path = await writeWitness(c.plan.stateDir, {
+      clusterId: st.clusterId, memberId: st.memberId, name: nm.name, peerURLs: nm.peerURLs,
+      lastSeenCommit: st.hardState.commit, lastSeenTerm: st.hardState.term, lastIndex: st.lastIndex ?? st.hardState.commit,
+      revision: st.revision, clusterRaftIndex, dataDir: dir,
+    }, st.clusterIdDec, st.memberIdDec)
+    c.setFact('witnessPath', path)
+    return { written: true, path, memberIdHex: nm.idHex, lastSeenCommit: st.hardState.commit.toString() }
+  } catch (e) {
+    // The replacement itself is verified; a missing witness only weakens later rollback checks.
+    return { written: false, reason: errText(e) }
+  }
 }
 
 export function handlerFor(s: Step): StepHandler {
