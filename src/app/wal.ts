@@ -7,7 +7,7 @@
 import { relative } from 'node:path'
 import { resolveDataDir, type DataDirLayout } from '../io/datadir.js'
 import { listWalDir, openSegments, type WalDirListing } from '../io/wal-files.js'
-import { readLog, type LogState, type SegmentStats, type SnapshotRecord } from '../format/wal/log.js'
+import { bytesEqual, readLog, type LogState, type SegmentStats, type SnapshotRecord } from '../format/wal/log.js'
 import type { WalEndStatus, WalFinding } from '../format/wal/decoder.js'
 import { decodePayload, EntryType, type HardState } from '../format/raft/entry.js'
 import { idHex } from '../format/ids.js'
@@ -744,10 +744,4 @@ export function verifyByScan(dir: string, opts: WalReadOptions): VerifyResult | 
     return null
   }
   return { version: 1, dir, walDir: layout.walDir, memberId: idHex(m.nodeId), clusterId: idHex(m.clusterId), hardState, segments, findings, verdict: 'clean' }
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
 }

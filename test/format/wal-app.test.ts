@@ -5,18 +5,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runWal, readWalSummary } from '../../src/app/wal.js'
 import { walName } from '../../src/format/wal/segment-name.js'
-import { firstSegment, irrPut, confChange } from '../support/wal-writer.js'
+import { firstSegment, irrPut, confChange, writeWalDir } from '../support/wal-writer.js'
 
 const temps: string[] = []
 afterAll(() => temps.forEach((t) => rmSync(t, { recursive: true, force: true })))
 
-function walDir(segs: [bigint, bigint, Uint8Array][]): string {
-  const d = mkdtempSync(join(tmpdir(), 'wal-app-'))
-  temps.push(d)
-  mkdirSync(join(d, 'member/wal'), { recursive: true })
-  for (const [seq, index, bytes] of segs) writeFileSync(join(d, 'member/wal', walName(seq, index)), bytes)
-  return d
-}
+const walDir = (segs: [bigint, bigint, Uint8Array][]): string => writeWalDir(segs, temps, 'wal-app-')
 
 describe('runWal on hand-built logs', () => {
   it('flags entries beyond the HardState commit and what a new leader replaced', () => {

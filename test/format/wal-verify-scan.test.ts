@@ -11,18 +11,12 @@ import { join } from 'node:path'
 import { verifyByScan, verifyWal } from '../../src/app/wal.js'
 import { walName } from '../../src/format/wal/segment-name.js'
 import { allDataDirs, extractMultiseg, materialize } from '../support/fixtures.js'
-import { firstSegment, irrPut, WalWriter } from '../support/wal-writer.js'
+import { firstSegment, irrPut, WalWriter, writeWalDir } from '../support/wal-writer.js'
 
 const temps: string[] = []
 afterAll(() => temps.forEach((t) => rmSync(t, { recursive: true, force: true })))
 
-function walDir(segs: [bigint, bigint, Uint8Array][]): string {
-  const d = mkdtempSync(join(tmpdir(), 'wal-verify-'))
-  temps.push(d)
-  mkdirSync(join(d, 'member/wal'), { recursive: true })
-  for (const [seq, index, bytes] of segs) writeFileSync(join(d, 'member/wal', walName(seq, index)), bytes)
-  return d
-}
+const walDir = (segs: [bigint, bigint, Uint8Array][]): string => writeWalDir(segs, temps, 'wal-verify-')
 
 /** A private copy of the multi-segment fixture (>= 2 full segments, real etcd). */
 function multisegCopy(): { dir: string; wal: string; segs: string[] } {

@@ -7,12 +7,12 @@
  * - in surge mode, leadership moved off the old member when it leads at removal time.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { etcdctl, tempDir } from '../support/etcd.js'
-import { CLI, killPidFile, makePki, memberList, newHostMember, runCli, startScriptCluster, waitHealthyURL, type CliResult, type ScriptMember, type TestPki } from '../replace/helpers.js'
+import { killPidFile, spawnCli, waitStopped, makePki, memberList, newHostMember, runCli, startScriptCluster, waitHealthyURL, type CliResult, type ScriptMember, type TestPki } from '../replace/helpers.js'
 
 const T = 600_000
 const LOCK_KEY = '/etcd-inspect/replace-lock'
@@ -23,26 +23,6 @@ const all: ScriptMember[] = []
 let conn: string[]
 const eps = (): string[] => members.map((m) => m.clientURL)
 const tls = (): ScriptMember['tls'] => members[0]!.tls
-
-function spawnCli(args: string[], env: NodeJS.ProcessEnv): { pid: number; done: Promise<CliResult> } {
-  const e = Object.fromEntries(Object.entries({ ...process.env, ...env }).filter(([k]) => !k.startsWith('ETCDCTL_'))) as NodeJS.ProcessEnv
-  const p = spawn(process.execPath, [CLI, ...args], { env: e, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  p.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-  p.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-  return { pid: p.pid!, done: new Promise<CliResult>((resolve) => p.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))) }
-}
-
-async function waitStopped(pid: number, timeoutMs = 120000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    const st = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    if (st.slice(st.lastIndexOf(')') + 2).startsWith('T')) return
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error(`process ${pid} did not stop`)
-}
 
 /** The lock key as etcdctl sees it: value (parsed) and lease (hex), or undefined. */
 async function lockKey(): Promise<{ holder: { opId: string; host: string; pid: number; leaseIdHex: string }; leaseHex: string } | undefined> {

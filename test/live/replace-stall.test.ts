@@ -9,12 +9,12 @@
  * at that exact point instead of racing a learner that catches up in milliseconds.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Etcd3 } from 'etcd3'
 import { etcdctl, tempDir } from '../support/etcd.js'
-import { CLI, killPidFile, makePki, memberList, runCli, startScriptCluster, waitHealthyURL, type CliResult, type ScriptMember } from '../replace/helpers.js'
+import { killPidFile, spawnCli, waitStopped, makePki, memberList, runCli, startScriptCluster, waitHealthyURL, type CliResult, type ScriptMember } from '../replace/helpers.js'
 import { verifyArchive } from '../../src/io/archive.js'
 
 const T = 600_000
@@ -23,29 +23,6 @@ let members: ScriptMember[]
 let eps: string[]
 let conn: string[]
 const stateDir = (): string => join(base, 'state')
-
-/** Runs the CLI in the background; `done` resolves like runCli. */
-function spawnCli(args: string[], env: NodeJS.ProcessEnv): { pid: number; done: Promise<CliResult> } {
-  const e = Object.fromEntries(Object.entries({ ...process.env, ...env }).filter(([k]) => !k.startsWith('ETCDCTL_'))) as NodeJS.ProcessEnv
-  const p = spawn(process.execPath, [CLI, ...args], { env: e, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  p.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-  p.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-  const done = new Promise<CliResult>((resolve) => p.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })))
-  return { pid: p.pid!, done }
-}
-
-/** Waits until a process is stopped (state T in /proc/<pid>/stat). */
-async function waitStopped(pid: number, timeoutMs = 120000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    const st = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    if (st.slice(st.lastIndexOf(')') + 2).startsWith('T')) return
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error(`process ${pid} did not stop`)
-}
 
 async function countKeys(prefix: string, ep: string): Promise<number> {
   const out = await etcdctl(ep, ['get', prefix, '--prefix', '--keys-only', '--consistency=s'], members[0]!.tls)

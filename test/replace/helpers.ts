@@ -103,7 +103,7 @@ export function killPidFile(pidFile: string): void {
   try { if (pid > 0) process.kill(pid, 'SIGKILL') } catch {}
 }
 
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { allocate, etcdctl } from '../support/etcd.js'
 
 export interface ScriptMember extends MemberSpec { host: string; envFile: string; scripts: Scripts; tls: TlsFiles }
@@ -150,15 +150,42 @@ export interface CliResult { code: number | null; signal: NodeJS.Signals | null;
 
 export const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js')
 
+/** The environment for a CLI run: the test's, minus any ETCDCTL_* of the caller's shell. */
+function cliEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries({ ...process.env, ...env }).filter(([k]) => !k.startsWith('ETCDCTL_'))) as NodeJS.ProcessEnv
+}
+
 /** Runs the built CLI; never throws on a non-zero exit. */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 300000): Promise<CliResult> {
   return new Promise((resolve) => {
-    const e = Object.fromEntries(Object.entries({ ...process.env, ...env }).filter(([k]) => !k.startsWith('ETCDCTL_'))) as NodeJS.ProcessEnv
+    const e = cliEnv(env)
     execFile(process.execPath, [CLI, ...args], { env: e, timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       const ex = err as (Error & { code?: number | string; signal?: NodeJS.Signals }) | null
       resolve({ code: ex ? (typeof ex.code === 'number' ? ex.code : null) : 0, signal: ex?.signal ?? null, stdout, stderr })
     })
   })
+}
+
+/** Runs the CLI in the background; `done` resolves like runCli. */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv): { pid: number; done: Promise<CliResult> } {
+  const p = spawn(process.execPath, [CLI, ...args], { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  p.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+  p.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  const done = new Promise<CliResult>((resolve) => p.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })))
+  return { pid: p.pid!, done }
+}
+
+/** Waits until a process is stopped (state T in /proc/<pid>/stat). */
+export async function waitStopped(pid: number, timeoutMs = 120000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    if (st.slice(st.lastIndexOf(')') + 2).startsWith('T')) return
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`process ${pid} did not stop`)
 }
 
 /** A not-yet-started member on a new loopback host (surge tests): cert, env file, scripts. */

@@ -4,6 +4,10 @@
  * and a segment builder that keeps the rolling CRC-32C chain like wal.go.
  */
 import { crc32cUpdate } from '../../src/format/crc32c.js'
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { walName } from '../../src/format/wal/segment-name.js'
 
 export function varint(v: bigint | number): number[] {
   let x = BigInt.asUintN(64, BigInt(v))
@@ -142,4 +146,16 @@ export function memSource(b: Uint8Array): { byteLength: number; readInto(o: numb
     },
   }
   return s
+}
+
+/**
+ * A data dir holding hand-built segments at member/wal/<seq>-<index>.wal, in a fresh temp dir whose
+ * path is pushed onto `temps` (the caller removes them after the file).
+ */
+export function writeWalDir(segs: [bigint, bigint, Uint8Array][], temps: string[], prefix = 'wal-'): string {
+  const d = mkdtempSync(join(tmpdir(), prefix))
+  temps.push(d)
+  mkdirSync(join(d, 'member/wal'), { recursive: true })
+  for (const [seq, index, bytes] of segs) writeFileSync(join(d, 'member/wal', walName(seq, index)), bytes)
+  return d
 }
