@@ -14,19 +14,32 @@ interface RunResult { code: number | null; signal: NodeJS.Signals | null; timedO
 
 function run(cmd: string, args: string[], timeoutMs: number, what: string): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    // Output is piped (it becomes the step's evidence): a start command must redirect the daemon's
-    // stdio, as the unit's own process does under systemd, or we wait for the daemon's pipes.
     const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: false })
     let out = ''
     let timedOut = false
+    let settled = false
     p.stdout.on('data', (d: Buffer) => { out += d.toString() })
     p.stderr.on('data', (d: Buffer) => { out += d.toString() })
     const t = setTimeout(() => { timedOut = true; p.kill('SIGKILL') }, timeoutMs)
+    const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
+      if (settled) return
+      settled = true
+      clearTimeout(t)
+      resolve({ code, signal, timedOut, out: out.slice(-4000) })
+    }
     p.on('error', (e: NodeJS.ErrnoException) => {
+      if (settled) return
+      settled = true
       clearTimeout(t)
       reject(new ClusterError(`${what} could not run: ${e.code === 'ENOENT' ? `${cmd} not found on PATH` : e.message}`, 'process-control'))
     })
-    p.on('close', (code, signal) => { clearTimeout(t); resolve({ code, signal, timedOut, out: out.slice(-4000) }) })
+    // A start command that backgrounds the daemon without redirecting its stdio leaves our pipes
+    // open for the daemon's lifetime, so 'close' would never come: after the command itself has
+    // exited, its output is read for one more second and no longer.
+    p.on('exit', (code, signal) => {
+      setTimeout(() => { p.stdout.destroy(); p.stderr.destroy(); finish(code, signal) }, 1000).unref()
+    })
+    p.on('close', (code, signal) => finish(code, signal))
   })
 }
 

@@ -92,3 +92,18 @@ describe('systemd unit control', () => {
     expect((e as Error).message).toBe('systemctl stop etcd.service could not run: systemctl not found on PATH')
   })
 })
+
+describe('stop/start commands', () => {
+  it('a start command that leaves a daemon holding its output pipes returns once the command exits', async () => {
+    const dir = tempDir('start-cmd-')
+    const pidFile = join(dir, 'daemon.pid')
+    const t0 = Date.now()
+    try {
+      const out = await startMember({ kind: 'commands', stopCmd: 'true', startCmd: `echo started; sleep 60 & echo $! > ${pidFile}` })
+      expect(out).toBe('started\n')
+      expect(Date.now() - t0).toBeLessThan(10000)
+    } finally {
+      if (existsSync(pidFile)) try { process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL') } catch {}
+    }
+  })
+})
