@@ -9,13 +9,20 @@ import { UnsafeOperationError } from '../errors.js'
 
 export interface LockInfo { pid: number; opId: string; at: string }
 
-function alive(pid: number): boolean {
+/** Does `pid` run (EPERM: it runs under another user)? */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM'
   }
+}
+
+/** The lock held by a running process other than this one, if any. */
+export function liveLock(stateDir: string): LockInfo | undefined {
+  const cur = readLock(stateDir)
+  return cur && cur.pid !== process.pid && pidAlive(cur.pid) ? cur : undefined
 }
 
 export function readLock(stateDir: string): LockInfo | undefined {
@@ -44,7 +51,7 @@ export class OpLock {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
         const cur = readLock(stateDir)
-        if (cur && alive(cur.pid) && cur.pid !== process.pid) {
+        if (cur && pidAlive(cur.pid) && cur.pid !== process.pid) {
           throw new UnsafeOperationError(`another replace run holds ${path} (pid ${cur.pid}, op ${cur.opId}, since ${cur.at}); nothing was changed`, 'locked')
         }
         // Stale: the holder is gone.
@@ -66,7 +73,7 @@ export class OpLock {
 export function breakStaleLock(stateDir: string): LockInfo | undefined {
   const cur = readLock(stateDir)
   if (!cur) return undefined
-  if (alive(cur.pid) && cur.pid !== process.pid) throw new UnsafeOperationError(`replace run ${cur.opId} is still running (pid ${cur.pid}); stop it first`, 'locked')
+  if (pidAlive(cur.pid) && cur.pid !== process.pid) throw new UnsafeOperationError(`replace run ${cur.opId} is still running (pid ${cur.pid}); stop it first`, 'locked')
   try { unlinkSync(join(stateDir, 'replace.lock')) } catch {}
   return cur
 }

@@ -25,7 +25,7 @@ const eps = (): string[] => members.map((m) => m.clientURL)
 const tls = (): ScriptMember['tls'] => members[0]!.tls
 
 /** The lock key as etcdctl sees it: value (parsed) and lease (hex), or undefined. */
-async function lockKey(): Promise<{ holder: { opId: string; host: string; pid: number; leaseIdHex: string }; leaseHex: string } | undefined> {
+async function lockKey(): Promise<{ holder: { opId: string; host: string; pid: number; leaseIdHex: string; ttlSec?: number }; leaseHex: string } | undefined> {
   const out = await etcdctl(eps(), ['get', LOCK_KEY, '-w', 'json'], tls())
   const j = JSON.parse(out.replace(/"lease":(\d+)/g, '"lease":"$1"')) as { kvs?: { value: string; lease?: string }[] }
   const kv = j.kvs?.[0]
@@ -38,7 +38,7 @@ async function keysOk(ep: string): Promise<number> {
   return out.split('\n').filter((l) => l.startsWith('k/')).length
 }
 
-async function plan(m: ScriptMember, stateDir: string, extra: string[] = []): Promise<{ file: string; opId: string; json: { steps: { kind: string; title: string; fromHex?: string }[] }; stdout: string }> {
+async function plan(m: ScriptMember, stateDir: string, extra: string[] = []): Promise<{ file: string; opId: string; json: { lockTtlSec?: number; steps: { kind: string; title: string; fromHex?: string }[] }; stdout: string }> {
   // The operator's file still says "new": write-config has something to change every round.
   writeFileSync(m.envFile, readFileSync(m.envFile, 'utf8').replace(/^ETCD_INITIAL_CLUSTER_STATE=.*$/m, 'ETCD_INITIAL_CLUSTER_STATE=new'))
   const file = join(base, `plan-${m.name}-${Date.now()}.json`)
@@ -75,7 +75,8 @@ describe('replace: cluster-wide lock', () => {
   it('a second apply from another state dir is refused naming the holder; the key is lease-backed and released at the end', async () => {
     const stA = join(base, 'state-a')
     const stB = join(base, 'state-b')
-    const a = await plan(members[0]!, stA)
+    const a = await plan(members[0]!, stA, ['--lock-ttl', '15'])
+    expect(a.json.lockTtlSec).toBe(15)
     const b = await plan(members[1]!, stB)
     const idsBefore = (await memberList(eps(), tls())).map((x) => x.id).sort()
     const runA = spawnCli(['replace', 'apply', '--plan', a.file, '--yes', '-w', 'json'], { ETCD_INSPECT_REPLACE_PAUSE: 'snapshot:intent' })
@@ -87,15 +88,30 @@ describe('replace: cluster-wide lock', () => {
       expect(k!.holder).toMatchObject({ opId: a.opId, host: hostname(), pid: runA.pid })
       expect(k!.leaseHex).not.toBe('0')
       expect(k!.leaseHex).toBe(k!.holder.leaseIdHex)
+      // The plan's --lock-ttl is the TTL etcd granted the lease with.
+      expect(k!.holder.ttlSec).toBe(15)
+      const lease = JSON.parse(await etcdctl(eps(), ['lease', 'timetolive', k!.leaseHex, '-w', 'json'], tls())) as { 'granted-ttl': number }
+      expect(lease['granted-ttl']).toBe(15)
 
       const rB = await runCli(['replace', 'apply', '--plan', b.file, '--yes'])
       expect(rB.code).toBe(7)
-      const re = new RegExp(`^Error: another replacement holds the cluster lock ${LOCK_KEY}: op ${a.opId} on host ${hostname().replace(/[.]/g, '\\.')} \\(pid ${runA.pid}, since \\S+, lease ${k!.leaseHex}\\); nothing was changed \\(wait for it to finish; if that process is gone its lease expires within 10s\\)\\n$`)
+      const re = new RegExp(`^Error: another replacement holds the cluster lock ${LOCK_KEY}: op ${a.opId} on host ${hostname().replace(/[.]/g, '\\.')} \\(pid ${runA.pid}, since \\S+, lease ${k!.leaseHex}\\); nothing was changed \\(wait for it to finish; if that process is gone its lease expires within 15s\\)\\n$`)
       expect(rB.stderr).toMatch(re)
       // The refusal left nothing behind: no op in B's journal, the membership as it was.
       const stBView = JSON.parse((await runCli(['replace', 'status', '--state-dir', stB, '-w', 'json'])).stdout)
       expect(stBView.ops).toEqual([])
       expect((await memberList(eps(), tls())).map((x) => x.id).sort()).toEqual(idsBefore)
+
+      // abort must not race the live run: refused (exit 7), naming the run and the cluster lock it holds; nothing changed.
+      const lockFile = readFileSync(join(stA, 'replace.lock'), 'utf8')
+      const ab = await runCli(['replace', 'abort', '--state-dir', stA, '--yes'])
+      expect(ab.code, ab.stderr).toBe(7)
+      expect(ab.stdout).toBe('')
+      const host = hostname().replace(/[.]/g, '\\.')
+      expect(ab.stderr).toMatch(new RegExp(`^Error: replace run ${a.opId} is still running \\(pid ${runA.pid}, since \\S+\\); the cluster lock ${LOCK_KEY} is held by op ${a.opId} on host ${host} \\(pid ${runA.pid}, since \\S+, lease ${k!.leaseHex}, \\d+s left\\); nothing was changed \\(let it finish, or stop pid ${runA.pid} first and then abort\\)\\n$`))
+      expect(readFileSync(join(stA, 'replace.lock'), 'utf8')).toBe(lockFile)
+      expect(JSON.parse((await runCli(['replace', 'status', '--state-dir', stA, '--op', a.opId, '-w', 'json'])).stdout).ops[0].status).toBe('running')
+      expect((await lockKey())?.leaseHex).toBe(k!.leaseHex)
     } finally {
       process.kill(runA.pid, 'SIGCONT')
       rA = await runA.done

@@ -1,7 +1,8 @@
 /**
  * Refusals of `replace plan` / `apply` against real etcd: each is one line on stderr, exit 7
  * (refused) or 6 (cluster unreachable), and changes nothing (same membership, same config, same
- * data dir files, no journal written).
+ * data dir files, no journal written). Also plan's warning when another op holds the cluster
+ * lock, which it only reads.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { execFileSync } from 'node:child_process'
@@ -64,6 +65,42 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const m of members ?? []) killPidFile(m.scripts.pidFile)
   await single?.stop()
+})
+
+describe('replace plan while another op holds the cluster lock', () => {
+  it('warns in JSON and table, naming the holder; reads only (same key, same revision, no lease granted)', async () => {
+    const m3 = members[2]!
+    const key = '/etcd-inspect/replace-lock'
+    // Held the way ClusterLock holds it: the holder JSON bound to a lease.
+    const leaseHex = /^lease ([0-9a-f]+) granted/.exec(await etcdctl(eps, ['lease', 'grant', '60'], m3.tls))![1]!
+    const holder = { opId: 'r20260101t000000z-abcdef', host: 'other-host', pid: 4242, at: '2026-01-01T00:00:00.000Z', leaseIdHex: leaseHex, ttlSec: 60 }
+    await etcdctl(eps, ['put', `--lease=${leaseHex}`, key, JSON.stringify(holder)], m3.tls)
+    const look = async (): Promise<{ revision: string; kvs: unknown; leases: string }> => {
+      const j = JSON.parse((await etcdctl(eps, ['get', key, '-w', 'json'], m3.tls)).replace(/":(\d{16,})/g, '":"$1"')) as { header: { revision: string }; kvs: unknown }
+      return { revision: String(j.header.revision), kvs: j.kvs, leases: await etcdctl(eps, ['lease', 'list'], m3.tls) }
+    }
+    try {
+      const before = await look()
+      const state = join(base, 's-lock')
+      const warning = new RegExp(`^the cluster lock ${key} is held by op ${holder.opId} on host other-host \\(pid 4242, since 2026-01-01T00:00:00\\.000Z, lease ${leaseHex}, \\d+s left\\): apply will be refused until that run ends or its lease expires$`)
+      const j = await runCli([...args(m3, state), '-w', 'json'])
+      expect(j.code, j.stderr).toBe(0)
+      expect(j.stderr).toBe('')
+      const ws = (JSON.parse(j.stdout) as { warnings: string[] }).warnings
+      expect(ws.filter((w) => warning.test(w))).toHaveLength(1)
+      const t = await runCli([...args(m3, state), '-w', 'table'])
+      expect(t.code, t.stderr).toBe(0)
+      expect(t.stdout.split('\n').filter((l) => l.startsWith('warning: ') && warning.test(l.slice('warning: '.length)))).toHaveLength(1)
+      // A get and a time-to-live, nothing else: no put (same revision), no lease taken, no state dir.
+      expect(await look()).toEqual(before)
+      expect(existsSync(state)).toBe(false)
+    } finally {
+      await etcdctl(eps, ['lease', 'revoke', leaseHex], m3.tls)
+    }
+    // With the key gone, no such warning.
+    const free = await runCli([...args(m3, join(base, 's-lock')), '-w', 'json'])
+    expect((JSON.parse(free.stdout) as { warnings: string[] }).warnings.filter((w) => w.includes(key))).toEqual([])
+  })
 })
 
 describe('replace refusals (nothing changed, one line, exit code)', () => {

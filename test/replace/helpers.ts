@@ -4,7 +4,7 @@
  * loopback with a pid file (the way a systemd unit with EnvironmentFile= would).
  */
 import { execFileSync } from 'node:child_process'
-import { writeFileSync, readFileSync, existsSync, chmodSync } from 'node:fs'
+import { writeFileSync, readFileSync, existsSync, chmodSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { TlsFiles } from '../support/etcd.js'
 
@@ -196,4 +196,59 @@ export async function newHostMember(base: string, pki: TestPki, name: string, ho
   const envFile = join(base, `${name}.env`)
   writeFileSync(envFile, envFileText(spec))
   return { ...spec, host, envFile, tls, scripts: writeScripts(base, name, envFile) }
+}
+
+export interface FakeSystemctl {
+  /** Put first on PATH. */
+  binDir: string
+  /** One line per invocation: the arguments as given. */
+  log: string
+  /** Present while the unit is masked. */
+  maskFile: string
+  /** The invocations so far. */
+  calls(): string[]
+  /** The environment that puts it first on PATH. */
+  env: NodeJS.ProcessEnv
+}
+
+/**
+ * A `systemctl` for one unit, standing in for systemd (which cannot run in the test container;
+ * etcd stays real): `stop`/`start` run the member's stop/start scripts (by PID, with its pid
+ * file), `mask --runtime`/`unmask --runtime` set and clear a mask flag, `start` is refused while
+ * masked and any other unit is "not loaded", both with systemd's wording and exit status.
+ * Persistent masks are refused: the runbook must not leave a mask that survives a reboot.
+ * Every invocation is appended to the log (FAKE_SYSTEMCTL_LOG overrides it, for a test's own probes).
+ */
+export function writeFakeSystemctl(dir: string, unit: string, startScript: string, stopScript: string): FakeSystemctl {
+  const binDir = join(dir, 'fake-systemd-bin')
+  mkdirSync(binDir, { recursive: true })
+  const log = join(dir, `systemctl-${unit}.log`)
+  const maskFile = join(dir, `${unit}.masked`)
+  const bin = join(binDir, 'systemctl')
+  writeFileSync(bin, `#!/bin/sh
+echo "$*" >> "\${FAKE_SYSTEMCTL_LOG:-${log}}"
+verb=$1; shift
+runtime=
+if [ "$1" = "--runtime" ]; then runtime=1; shift; fi
+if [ "$1" != "${unit}" ]; then echo "Failed to $verb $1: Unit $1 not loaded." >&2; exit 5; fi
+case "$verb" in
+  stop) exec sh ${stopScript} ;;
+  start)
+    if [ -e ${maskFile} ]; then echo "Failed to start ${unit}: Unit ${unit} is masked." >&2; exit 1; fi
+    exec sh ${startScript} ;;
+  mask)
+    [ -n "$runtime" ] || { echo "fake systemctl: only runtime masks are modelled" >&2; exit 1; }
+    : > ${maskFile}; echo "Created symlink /run/systemd/system/${unit} -> /dev/null." ;;
+  unmask)
+    [ -n "$runtime" ] || { echo "fake systemctl: only runtime masks are modelled" >&2; exit 1; }
+    if [ -e ${maskFile} ]; then rm -f ${maskFile}; echo "Removed /run/systemd/system/${unit}."; fi ;;
+  *) echo "fake systemctl: unknown verb $verb" >&2; exit 1 ;;
+esac
+`)
+  chmodSync(bin, 0o755)
+  return {
+    binDir, log, maskFile,
+    calls: () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : []),
+    env: { PATH: `${binDir}:${process.env.PATH ?? '/usr/bin:/bin'}` },
+  }
 }

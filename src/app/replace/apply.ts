@@ -6,11 +6,11 @@
  */
 import { StalledError, UnsafeOperationError, UsageError } from '../../errors.js'
 import { Journal, type JournalEvent, type OpRecord } from '../../io/journal.js'
-import { OpLock, breakStaleLock, readLock, type LockInfo } from '../../io/oplock.js'
+import { OpLock, breakStaleLock, liveLock, readLock, type LockInfo } from '../../io/oplock.js'
 import { ClusterOps } from './cluster-ops.js'
 import type { Plan, Step } from './model.js'
 import { afterStep, allEndpoints, handlerFor, liveList, newMember, type StepContext } from './steps.js'
-import { ClusterLock } from './cluster-lock.js'
+import { CLUSTER_LOCK_TTL, ClusterLock, lockTtlProblem, peekClusterLock, peekText, type ClusterLockPeek } from './cluster-lock.js'
 import { DEFAULT_STATE_DIR } from './plan.js'
 
 export interface StepOutcome { n: number; kind: Step['kind']; title: string; outcome: 'done' | 'skipped'; ms: number; evidence: Record<string, unknown> }
@@ -35,6 +35,11 @@ export interface ApplyOptions {
    * reused instead of dialling every member again; the caller closes them.
    */
   ops?: ClusterOps
+  /**
+   * Seconds: the cluster lock's lease TTL (`--lock-ttl`). Default: the TTL this op last ran
+   * with (journaled), else the plan's, else CLUSTER_LOCK_TTL.
+   */
+  lockTtlSec?: number
 }
 
 /**
@@ -67,12 +72,15 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
     // The cluster lock lives in the cluster, so it is taken on members other than the target
     // (which this run stops). Taken before the op is journaled: a refusal leaves no trace here.
     const lockEndpoints = (): string[] => allEndpoints({ plan } as StepContext).filter((e) => !plan.target.clientURLs.includes(e))
-    clusterLock = await ClusterLock.acquire(ops, lockEndpoints, plan.opId)
+    const journaledTtl = rec?.facts.lockTtlSec && !lockTtlProblem(Number(rec.facts.lockTtlSec)) ? Number(rec.facts.lockTtlSec) : undefined
+    const lockTtl = opts.lockTtlSec ?? journaledTtl ?? plan.lockTtlSec ?? CLUSTER_LOCK_TTL
+    clusterLock = await ClusterLock.acquire(ops, lockEndpoints, plan.opId, lockTtl)
     if (!rec) {
-      rec = { opId: plan.opId, createdAt: new Date().toISOString(), updatedAt: '', status: 'running', planJson: JSON.stringify(plan), facts: {} }
+      rec = { opId: plan.opId, createdAt: new Date().toISOString(), updatedAt: '', status: 'running', planJson: JSON.stringify(plan), facts: { lockTtlSec: String(lockTtl) } }
       journal.putOp(rec)
     } else {
-      journal.updateOp(plan.opId, { status: 'running' })
+      // A resume without --lock-ttl keeps the TTL of the run it continues.
+      rec = journal.updateOp(plan.opId, { status: 'running', facts: { lockTtlSec: String(lockTtl) } })
     }
     const facts: Record<string, string> = { ...rec.facts }
     const ctx: StepContext = {
@@ -82,7 +90,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
       inside: (k) => crashHook(k, 'inside'),
       hook: (k, p) => crashHook(k, p),
     }
-    journal.append(plan.opId, { step: 0, kind: 'cluster-lock', phase: 'note', message: `took the cluster lock as ${clusterLock.holder.host} pid ${clusterLock.holder.pid} (lease ${clusterLock.holder.leaseIdHex})` })
+    journal.append(plan.opId, { step: 0, kind: 'cluster-lock', phase: 'note', message: `took the cluster lock as ${clusterLock.holder.host} pid ${clusterLock.holder.pid} (lease ${clusterLock.holder.leaseIdHex}, TTL ${clusterLock.ttlSec}s)` })
     crashHook('cluster-lock', 'taken')
     const outcomes: StepOutcome[] = []
     for (const step of plan.steps) {
@@ -196,23 +204,73 @@ export function replaceStatus(p: { stateDir?: string; opId?: string }): StatusRe
   }
 }
 
-export interface AbortResult { opId: string; previousStatus: string; removedLearner?: string; archivePath?: string; notes: string[] }
+export interface AbortResult {
+  opId: string
+  previousStatus: string
+  removedLearner?: string
+  archivePath?: string
+  /** A read-only look at the cluster lock key (held by whom, free, or not checked and why). */
+  clusterLock: ClusterLockPeek
+  notes: string[]
+}
+
+/** The endpoints a plan knows, configured ones first (for read-only looks from abort). */
+function planEndpoints(plan: Plan): string[] {
+  return allEndpoints({ plan } as StepContext)
+}
+
+async function peekFor(plan: Plan | undefined): Promise<ClusterLockPeek> {
+  if (!plan) return { state: 'unknown', error: 'no plan in the journal to find the cluster' }
+  let ops: ClusterOps
+  try {
+    ops = new ClusterOps(plan.connection)
+  } catch (e) {
+    // Certificates moved since the plan: abort must still be able to mark the journal.
+    return { state: 'unknown', error: (e as Error).message }
+  }
+  try {
+    return await peekClusterLock(ops, planEndpoints(plan))
+  } finally {
+    ops.close()
+  }
+}
 
 /**
  * Marks an operation aborted (resume will refuse it) and releases a stale lock. With
  * removeLearner, removes the replacement learner only if it never started (safe: it holds no
- * data and does not vote). Never touches archives or the snapshot.
+ * data and does not vote). Never touches archives or the snapshot. Refuses, changing nothing,
+ * while a live process holds the local lock: that run would go on acting on an op marked
+ * aborted. The cluster lock is only looked at (a get, never a delete): its lease belongs to
+ * whichever run holds it and expires by itself.
  */
 export async function abortOp(p: { stateDir?: string; opId?: string; removeLearner?: boolean }): Promise<AbortResult> {
   const stateDir = p.stateDir ?? DEFAULT_STATE_DIR
-  const lockInfo = breakStaleLock(stateDir)
   const journal = Journal.open(stateDir)
   try {
+    const live = liveLock(stateDir)
+    if (live) {
+      let plan: Plan | undefined
+      try {
+        const r = journal.getOp(live.opId)
+        plan = r ? JSON.parse(r.planJson) as Plan : undefined
+      } catch {
+        plan = undefined
+      }
+      const peek = await peekFor(plan)
+      throw new UnsafeOperationError(`replace run ${live.opId} is still running (pid ${live.pid}, since ${live.at}); ${peekText(peek)}; nothing was changed`, 'locked',
+        `let it finish, or stop pid ${live.pid} first and then abort`)
+    }
     const rec = findResumable(journal, p.opId)
     if (rec.status === 'complete') throw new UnsafeOperationError(`operation ${rec.opId} is complete; nothing to abort`, 'complete')
     const plan = JSON.parse(rec.planJson) as Plan
+    const peek = await peekFor(plan)
+    // Between the look above and here a run may have started: breakStaleLock refuses a live holder again.
+    const lockInfo = breakStaleLock(stateDir)
     const notes: string[] = []
     if (lockInfo) notes.push(`released the stale lock of pid ${lockInfo.pid}`)
+    if (peek.state === 'held' && peek.holder?.opId === rec.opId) notes.push(`${peekText(peek)} (this operation's; it expires with its lease, nothing was revoked)`)
+    else if (peek.state === 'held') notes.push(`${peekText(peek)} (another operation)`)
+    else if (peek.state === 'unknown') notes.push(`${peekText(peek)}; the journal is marked aborted anyway`)
     let removedLearner: string | undefined
     if (p.removeLearner) {
       const ops = new ClusterOps(plan.connection)
@@ -233,7 +291,7 @@ export async function abortOp(p: { stateDir?: string; opId?: string; removeLearn
     if (rec.facts.archivePath) notes.push(`the old data dir stays archived at ${rec.facts.archivePath}`)
     if (rec.facts.snapshotPath) notes.push(`the pre-operation snapshot stays at ${rec.facts.snapshotPath}`)
     journal.updateOp(rec.opId, { status: 'aborted' })
-    return { opId: rec.opId, previousStatus: rec.status, ...(removedLearner ? { removedLearner } : {}), ...(rec.facts.archivePath ? { archivePath: rec.facts.archivePath } : {}), notes }
+    return { opId: rec.opId, previousStatus: rec.status, ...(removedLearner ? { removedLearner } : {}), ...(rec.facts.archivePath ? { archivePath: rec.facts.archivePath } : {}), clusterLock: peek, notes }
   } finally {
     journal.close()
   }

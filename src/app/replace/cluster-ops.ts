@@ -164,6 +164,19 @@ export class ClusterOps {
     return r.ID
   }
 
+  /** A single-key Range (linearizable); undefined when the key does not exist. */
+  async getKey(endpoint: string, key: string): Promise<{ value: string; leaseDec: string; modRevision: string } | undefined> {
+    const r = await this.call(endpoint, 'Range', (c, o) => c.kv.range({ key: Buffer.from(key) }, o))
+    const kv = r.kvs[0]
+    return kv ? { value: kv.value.toString(), leaseDec: kv.lease, modRevision: kv.mod_revision } : undefined
+  }
+
+  /** The lease's remaining TTL in seconds (-1: it no longer exists); reads, never renews. */
+  async leaseTimeToLive(endpoint: string, leaseDec: string): Promise<number> {
+    const r = await this.call(endpoint, 'LeaseTimeToLive', (c, o) => c.leaseClient.leaseTimeToLive({ ID: leaseDec }, o))
+    return Number(r.TTL)
+  }
+
   async leaseRevoke(endpoint: string, leaseDec: string): Promise<void> {
     await this.call(endpoint, 'LeaseRevoke', (c, o) => c.leaseClient.leaseRevoke({ ID: leaseDec }, o))
   }

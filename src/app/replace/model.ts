@@ -88,6 +88,11 @@ export interface Plan {
   configFormat: 'env' | 'unit'
   tls: { checked: boolean; findings: string[] }
   warnings: string[]
+  /**
+   * Seconds: the TTL of the cluster lock's lease while apply runs (`--lock-ttl`). Absent in plans
+   * written before the flag existed, which use the default (10).
+   */
+  lockTtlSec?: number
   steps: Step[]
 }
 

@@ -15,6 +15,7 @@ import { tlsPreflight } from './tls-preflight.js'
 import { PLAN_VERSION, type ConnectionSpec, type Plan, type PlanMember, type ProcessControlSpec, type Step, type StepDraft } from './model.js'
 import { utcStamp } from '../../io/archive.js'
 import { describeStart, describeStop } from '../../io/process-control.js'
+import { CLUSTER_LOCK_TTL, lockTtlProblem, peekClusterLock, peekText, type ClusterLockPeek } from './cluster-lock.js'
 
 export const DEFAULT_STATE_DIR = '/var/lib/etcd-inspect'
 
@@ -34,6 +35,8 @@ export interface PlanOptions {
   force?: boolean
   stallTimeoutMs?: number
   startTimeoutMs?: number
+  /** Seconds; the cluster lock's lease TTL during apply (default CLUSTER_LOCK_TTL). */
+  lockTtlSec?: number
   now?: Date
 }
 
@@ -104,6 +107,8 @@ export async function buildPlan(opts: PlanOptions, opsIn?: ClusterOps): Promise<
   try {
     // The offline read of the data dir (CPU and disk) overlaps with the cluster round trips.
     const identP = identifyDataDir(dataDir, { headers: true }).then((v) => ({ v }), (e: unknown) => ({ e }))
+    // A read-only look at the cluster lock (never rejects), alongside the preflight round trips.
+    const lockP = peekClusterLock(ops, opts.connection.endpoints)
     const pf = await preflightCluster(ops)
     const byURL = pf.members.find((m) => m.peerURLs.some((u) => peerURLs.includes(u)))
     if (opts.member && byURL && opts.member !== byURL.name && opts.member.toLowerCase() !== byURL.idHex) {
@@ -139,9 +144,10 @@ export async function buildPlan(opts: PlanOptions, opsIn?: ClusterOps): Promise<
       }
       if (reason === 'REMOVED_MEMBER' && pf.members.some((m) => m.idHex === ident.memberIdHex)) refuse('data-dir-other-member', `data dir ${dataDir} belongs to current member ${ident.memberIdHex}`)
     }
+    const lockWarnings = lockWarning(await lockP)
     if (opts.surge) {
       if (reason !== 'MEMBER') refuse('surge-target-removed', `the target is no longer a member: replace it in place (without --new-config)`)
-      return await buildSurgePlan(opts, opts.surge, pf, { now, stateDir, cfg, name, peerURLs, clientURLs, dataDir, targetIdHex, ident })
+      return await buildSurgePlan(opts, opts.surge, pf, { now, stateDir, cfg, name, peerURLs, clientURLs, dataDir, targetIdHex, ident, lockWarnings })
     }
     const q = checkInPlace({ voters: pf.members.filter((m) => !m.isLearner).map((m) => m.idHex), healthy: pf.healthyVoters, target: reason === 'MEMBER' ? targetIdHex : undefined, force: !!opts.force })
     if (q.refusal) refuse(q.refusal.code, q.refusal.message)
@@ -211,7 +217,8 @@ export async function buildPlan(opts: PlanOptions, opsIn?: ClusterOps): Promise<
       quorum: { voters: q.voters, healthyVoters: q.healthyVoters, toleranceBefore: q.toleranceBefore, toleranceDuring: q.toleranceDuring, toleranceAfter: q.toleranceAfter },
       stateDir, configPath: resolve(opts.configPath), configFormat: cfg.format,
       tls: { checked: tls.checked, findings: tls.findings.map((f) => `${f.severity}: ${f.message}`) },
-      warnings: [...q.warnings, ...tls.findings.filter((f) => f.severity === 'warning').map((f) => f.message)],
+      warnings: [...q.warnings, ...tls.findings.filter((f) => f.severity === 'warning').map((f) => f.message), ...lockWarnings],
+      lockTtlSec: opts.lockTtlSec ?? CLUSTER_LOCK_TTL,
       steps: steps.map((s, i) => ({ ...s, n: i + 1 }) as Step),
     }
   } finally {
@@ -229,6 +236,17 @@ interface Resolved {
   dataDir: string
   targetIdHex: string
   ident?: { memberIdHex: string; clusterIdHex: string }
+  lockWarnings: string[]
+}
+
+/**
+ * The plan is read-only and makes a new op, so any holder of the cluster lock is another
+ * operation: say so now rather than when apply is refused.
+ */
+function lockWarning(p: ClusterLockPeek): string[] {
+  if (p.state === 'held') return [`${peekText(p)}: apply will be refused until that run ends or its lease expires`]
+  if (p.state === 'unknown') return [`${peekText(p)}; apply takes it and is refused if another run holds it`]
+  return []
 }
 
 /**
@@ -304,7 +322,8 @@ async function buildSurgePlan(opts: PlanOptions, sg: NonNullable<PlanOptions['su
     target: { idHex: r.targetIdHex, name: r.name, peerURLs: r.peerURLs, clientURLs: r.clientURLs, dataDir: r.dataDir, ...(r.ident ? { dataDirIdentity: { memberIdHex: r.ident.memberIdHex, clusterIdHex: r.ident.clusterIdHex } } : {}), inMembership: true, wasLeader: pf.leaderHex === r.targetIdHex },
     quorum: q, stateDir: r.stateDir, configPath: resolve(sg.configPath), configFormat: ncfg.format,
     tls: { checked: tls.checked, findings: tls.findings.map((f) => `${f.severity}: ${f.message}`) },
-    warnings: tls.findings.filter((f) => f.severity === 'warning').map((f) => f.message),
+    warnings: [...tls.findings.filter((f) => f.severity === 'warning').map((f) => f.message), ...r.lockWarnings],
+    lockTtlSec: opts.lockTtlSec ?? CLUSTER_LOCK_TTL,
     steps: steps.map((st, i) => ({ ...st, n: i + 1 }) as Step),
   }
 }
@@ -319,5 +338,9 @@ export function readPlan(path: string): Plan {
   }
   if (p.version !== PLAN_VERSION) throw new InputError(`plan ${path} has version ${String(p.version)}; this etcd-inspect reads version ${PLAN_VERSION}`, path, 'plan-version')
   if (!Array.isArray(p.steps) || !p.opId) throw new InputError(`plan ${path} is not a replace plan`, path, 'plan-invalid')
+  if (p.lockTtlSec !== undefined) {
+    const bad = lockTtlProblem(p.lockTtlSec)
+    if (bad) throw new InputError(`plan ${path}: lockTtlSec ${JSON.stringify(p.lockTtlSec)}: ${bad}`, path, 'plan-invalid')
+  }
   return p
 }

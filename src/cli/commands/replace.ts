@@ -12,6 +12,7 @@ import { parseGoDuration } from '../../cluster/connection.js'
 import { progress, progressDone } from '../../render/output.js'
 import type { ConnectionSpec, Plan, ProcessControlSpec } from '../../app/replace/model.js'
 import type { PlanOptions } from '../../app/replace/plan.js'
+import { CLUSTER_LOCK_TTL_MAX, CLUSTER_LOCK_TTL_MIN, lockTtlProblem } from '../../app/replace/cluster-lock.js'
 
 interface PlanFlags {
   config?: string
@@ -36,6 +37,25 @@ interface PlanFlags {
   newStartCmd?: string
   newStopCmd?: string
   newSystemdUnit?: string
+  lockTtl?: string
+}
+
+/**
+ * `--lock-ttl`: whole seconds as a number or a Go duration (`30`, `30s`, `2m`), within
+ * CLUSTER_LOCK_TTL_MIN..MAX.
+ */
+export function parseLockTtl(v: string): number {
+  let ms: number
+  try {
+    ms = parseGoDuration(v, 'lock-ttl')
+  } catch {
+    ms = Number.NaN
+  }
+  const sec = ms / 1000
+  if (!Number.isFinite(sec) || lockTtlProblem(sec)) {
+    throw new UsageError(`invalid --lock-ttl "${v}": whole seconds between ${CLUSTER_LOCK_TTL_MIN} and ${CLUSTER_LOCK_TTL_MAX} (e.g. 30 or 2m)`)
+  }
+  return sec
 }
 
 function addPlanOptions(cmd: Command): Command {
@@ -52,6 +72,7 @@ function addPlanOptions(cmd: Command): Command {
     .option('--force', 'accept a 1-/2-member cluster (no fault tolerance during the replacement)')
     .option('--stall-timeout <duration>', 'give up waiting for learner progress after this long (default 5m)')
     .option('--start-timeout <duration>', 'wait this long for the new member to answer (default 2m)')
+    .option('--lock-ttl <seconds>', `TTL of the cluster lock's lease while apply runs, ${CLUSTER_LOCK_TTL_MIN}..${CLUSTER_LOCK_TTL_MAX} (default 10): how long a killed run blocks other hosts`)
     .option('--new-config <file>', 'surge mode: the new member\'s env file/unit (new name, URLs, data dir); added before the old one is removed')
     .option('--new-start-cmd <cmd>', 'surge mode: shell command that starts the new member')
     .option('--new-stop-cmd <cmd>', 'surge mode: shell command that stops the new member (rollback; default true)')
@@ -86,6 +107,7 @@ export function planOptionsFrom(f: PlanFlags, env: NodeJS.ProcessEnv = process.e
     ...(surge ? { surge } : {}),
     ...(f.stallTimeout ? { stallTimeoutMs: parseGoDuration(f.stallTimeout, 'stall-timeout') } : {}),
     ...(f.startTimeout ? { startTimeoutMs: parseGoDuration(f.startTimeout, 'start-timeout') } : {}),
+    ...(f.lockTtl !== undefined ? { lockTtlSec: parseLockTtl(f.lockTtl) } : {}),
   }
 }
 
@@ -142,13 +164,15 @@ export function register(program: Command): void {
       const { renderApply, renderPlan } = await import('../../render/replace.js')
       const { ClusterOps } = await import('../../app/replace/cluster-ops.js')
       const file = f.plan ?? f.fromPlan
+      // With --plan, --lock-ttl still applies: how long a killed run blocks others is not part of what the plan does.
+      const lockTtlSec = f.lockTtl !== undefined ? parseLockTtl(f.lockTtl) : undefined
       // Planned in this run: apply keeps the plan's connections (no second dial of every member).
       const planOpts = file ? undefined : planOptionsFrom(f)
       const ops = planOpts ? new ClusterOps(planOpts.connection) : undefined
       try {
         const plan = file ? readPlan(file) : await buildPlan(planOpts!, ops)
         await confirm(plan, !!f.yes, (p) => renderPlan(p, 'table'))
-        const r = await applyPlan(plan, { ...applyHooks, ...(ops ? { ops } : {}) }).finally(exitSoon)
+        const r = await applyPlan(plan, { ...applyHooks, ...(ops ? { ops } : {}), ...(lockTtlSec !== undefined ? { lockTtlSec } : {}) }).finally(exitSoon)
         progressDone()
         process.stdout.write(renderApply(r, fmt))
       } finally {
@@ -160,13 +184,15 @@ export function register(program: Command): void {
     .option('--op <id>', 'operation ID (default: the single unfinished one)')
     .option('--state-dir <dir>', 'default /var/lib/etcd-inspect')
     .option('--yes', 'do not ask for confirmation')
+    .option('--lock-ttl <seconds>', `TTL of the cluster lock's lease, ${CLUSTER_LOCK_TTL_MIN}..${CLUSTER_LOCK_TTL_MAX} (default: the interrupted run's)`)
     .addOption(outputOption())
     .action(async (f: PlanFlags) => {
       const fmt = outputFormat(f)
+      const lockTtlSec = f.lockTtl !== undefined ? parseLockTtl(f.lockTtl) : undefined
       if (!f.yes) throw new UsageError('resume continues destructive steps: pass --yes (see replace status first)')
       const { resumeOp } = await import('../../app/replace/apply.js')
       const { renderApply } = await import('../../render/replace.js')
-      const r = await resumeOp({ ...(f.stateDir ? { stateDir: f.stateDir } : {}), ...(f.op ? { opId: f.op } : {}), ...applyHooks }).finally(exitSoon)
+      const r = await resumeOp({ ...(f.stateDir ? { stateDir: f.stateDir } : {}), ...(f.op ? { opId: f.op } : {}), ...(lockTtlSec !== undefined ? { lockTtlSec } : {}), ...applyHooks }).finally(exitSoon)
       progressDone()
       process.stdout.write(renderApply(r, fmt))
     })
@@ -191,6 +217,8 @@ export function register(program: Command): void {
       if (!f.yes) throw new UsageError('abort changes the journal (and with --remove-learner the cluster): pass --yes')
       const { abortOp } = await import('../../app/replace/apply.js')
       const { renderAbort } = await import('../../render/replace.js')
-      process.stdout.write(renderAbort(await abortOp({ ...(f.stateDir ? { stateDir: f.stateDir } : {}), ...(f.op ? { opId: f.op } : {}), removeLearner: !!f.removeLearner }), outputFormat(f)))
+      // The cluster lock is looked at over gRPC: a member that hangs mid-handshake must not keep the process alive.
+      const r = await abortOp({ ...(f.stateDir ? { stateDir: f.stateDir } : {}), ...(f.op ? { opId: f.op } : {}), removeLearner: !!f.removeLearner }).finally(exitSoon)
+      process.stdout.write(renderAbort(r, outputFormat(f)))
     })
 }
