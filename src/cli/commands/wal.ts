@@ -98,7 +98,9 @@ export function register(program: Command): void {
       const { streamSink } = await import('../../render/output.js')
       const sink = streamSink(process.stdout)
       if (format === 'ndjson') {
-        const last = await renderWalStream(streamWal(dir, opts), sink)
+        const { streamWalParallel } = await import('../../app/wal-parallel.js')
+        const par = await streamWalParallel(dir, opts, sink)
+        const last = par ? par.result : await renderWalStream(streamWal(dir, opts), sink)
         const end = last?.summary.end ?? 'corrupt'
         const line = verdictLine(end, last?.findings ?? [])
         if (line) process.stderr.write(line + '\n')
