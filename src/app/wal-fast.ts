@@ -1,24 +1,24 @@
 /**
- * The ndjson lines of one WAL segment, for the parallel `wal -w ndjson` (app/wal-parallel.ts). A
- * tight loop over the frames (walpb.Record, raftpb.Entry; etcd-io/etcd@v3.6.0:server/storage/wal)
- * with the CRC chain from the segment's own CRC record, writing each entry's line directly: the
- * dominant entry, InternalRaftRequest { put { key, value }, header { id } } with a printable key,
- * is formatted from its bytes; every other entry goes through the same decodePayload →
- * presentEntry → entryLine as the reader path. Lines are byte-identical to `streamWal`'s
- * (test/format/wal-parallel.test.ts compares every line of every fixture).
+ * The ndjson lines of one chunk of a WAL segment, for the parallel `wal -w ndjson`
+ * (app/wal-parallel.ts). A chunk is a run of whole frames (walpb.Record, raftpb.Entry;
+ * etcd-io/etcd@v3.6.0:server/storage/wal) cut by the main thread; it carries the CRC chain as the
+ * stored CRC of the record before it, so chunks are checked independently and the main thread only
+ * links their ends. The dominant entry, InternalRaftRequest { put { key, value }, header { id } }
+ * with a printable key, is written byte by byte into the output; every other entry goes through the
+ * same decodePayload → presentEntry → entryLine as the reader path. Lines are byte-identical to
+ * `streamWal`'s (test/format/wal-parallel.test.ts compares every line of every fixture).
  *
- * The loop only vouches for regular segments. At the first thing the reader would report or treat
- * specially (CRC mismatch, torn or odd frame, index not following the previous one, undecodable
- * record, …) it stops and says how many entries it presented: the caller resumes the reader path
- * from there, so findings are always the reader's.
+ * The loop only vouches for regular data. At the first thing the reader would report or treat
+ * specially (CRC mismatch, odd frame, index not following the previous one, undecodable record, …)
+ * it stops and says how many entries it presented: the caller resumes the reader path from there,
+ * so findings are always the reader's.
  */
 import { hash } from 'node:crypto'
 import { DecodeError } from '../errors.js'
 import { crc32cRange } from '../format/crc32c.js'
 import { FRAME_HEADER_BYTES } from '../format/wal/frame.js'
 import { decodeRecordInto, RecordType, type RecordPos } from '../format/wal/record.js'
-import type { RandomAccess } from '../format/wal/decoder.js'
-import type { SegmentStats, SnapshotRecord, LogEntry } from '../format/wal/log.js'
+import type { SnapshotRecord, LogEntry } from '../format/wal/log.js'
 import {
   decodeEntryHeaderInto, decodeHardState, decodePayload, decodeWalSnapshot, type DecodedEntry, type EntryHeaderPos, type EntryTypeName, type HardState,
 } from '../format/raft/entry.js'
@@ -26,112 +26,143 @@ import { classifyKind } from '../format/k8s/value.js'
 import { kindOf, presentEntry } from './wal.js'
 import { entryLine } from '../render/wal.js'
 
-export interface SegmentJob {
+export interface ChunkJob {
+  id: number
   /** Segment position in the log (0 = oldest). */
   segment: number
   /** Display name, as in results. */
   file: string
-  seq?: bigint
-  nameIndex?: bigint
-  /** The last segment of the log (may end in its preallocated zero tail). */
-  last: boolean
+  /** The chunk starts at offset 0 of its segment (its first record must be the CRC record). */
+  first: boolean
+  /** File offset of the chunk's first byte. */
+  base: number
+  /** Number of bytes of whole frames in `bytes`. */
+  length: number
+  /** The stored CRC of the record before the chunk (the chain), when not `first`. */
+  crc: number
   /** HardState.commit of the whole log (the reader path's pre-pass), for `committed`. */
   commit?: bigint
 }
 
-/** What the caller needs to link this segment to the previous one, known before any line. */
-export interface SegmentHead {
-  crcRecord: number | null
-  metadata: Uint8Array | null
-  firstIndex: bigint | null
-  /** Largest snapshot-record index before the first entry. */
-  snapBeforeFirst: bigint | null
-}
-
-export interface SegmentOutcome {
+export interface ChunkOutcome {
+  id: number
   /** The loop stopped early: `presented` entries were emitted; the reader path takes over after them. */
   irregular: string | null
   presented: number
-  head: SegmentHead
-  stats: SegmentStats
+  records: number
+  entries: number
+  crcRecord: number | null
+  metadata: Uint8Array | null
+  /** Largest snapshot-record index before the first entry of the chunk. */
+  snapBeforeFirst: bigint | null
+  firstIndex?: bigint
+  firstTerm?: bigint
+  lastIndex?: bigint
+  lastTerm?: bigint
+  minTerm?: bigint
+  maxTerm?: bigint
   crcEnd: number
   hardState?: HardState
   snapshots: SnapshotRecord[]
   byType: Record<string, number>
   byKind: Record<string, number>
   uncommitted: { count: number; from?: bigint; to?: bigint }
-  minTerm?: bigint
-  maxTerm?: bigint
 }
 
-const CHUNK = 1024 * 1024
-/** Lines are handed over in batches of about this many bytes. */
-const EMIT_BATCH = 512 * 1024
-const SLACK = 64 * 1024
-
 const ENTRY_TYPES: EntryTypeName[] = ['normal', 'confChange', 'confChangeV2']
+const enc = new TextEncoder()
+const bytesOf = (s: string) => enc.encode(s)
+
+const P_INDEX = bytesOf('{"kind":"entry","index":"')
+const P_TERM = bytesOf('","term":"')
+const P_DATA = bytesOf(',"dataBytes":')
+const P_COMMITTED = bytesOf(',"committed":true,"request":{"kind":"put","key":"')
+const P_UNCOMMITTED = bytesOf(',"committed":false,"request":{"kind":"put","key":"')
+const P_LEN = bytesOf('","value":{"len":')
+const P_SHA = bytesOf(',"sha256":"')
+const P_END = bytesOf('"}}\n')
+const KIND_TAIL: Record<string, Uint8Array> = {
+  opaque: bytesOf('","redacted":true}},"header":{"id":"'),
+  text: bytesOf('","redacted":true,"type":"text"}},"header":{"id":"'),
+  'k8s-protobuf': bytesOf('","redacted":true,"type":"k8s-protobuf"}},"header":{"id":"'),
+}
+/** Value bytes that keep a value `text` on the ASCII fast path: printable, \t, \n, \r. */
+const TEXT_BYTE = new Uint8Array(256)
+for (let c = 0x20; c < 0x7f; c++) TEXT_BYTE[c] = 1
+TEXT_BYTE[0x09] = TEXT_BYTE[0x0a] = TEXT_BYTE[0x0d] = 1
+/** Key bytes written as they are in a JSON string: printable ASCII but `"` and `\`. */
+const KEY_BYTE = new Uint8Array(256)
+for (let c = 0x20; c < 0x7f; c++) KEY_BYTE[c] = 1
+KEY_BYTE[0x22] = KEY_BYTE[0x5c] = 0
+const HEX = bytesOf('0123456789abcdef')
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+
+// Output buffer of the chunk being presented (one chunk at a time per thread).
+let ob: Uint8Array = new Uint8Array(0)
+let op = 0
+
+function room(n: number): void {
+  if (op + n <= ob.length) return
+  const nb = new Uint8Array(Math.max(ob.length * 2, op + n))
+  nb.set(ob.subarray(0, op))
+  ob = nb
+}
+
+/** Writers into o at p, returning the next position (locals, not the module's ob/op, on the hot path). */
+function put(o: Uint8Array, p: number, c: Uint8Array): number {
+  for (let i = 0; i < c.length; i++) o[p++] = c[i]!
+  return p
+}
+
+/** A non-negative integer below 2^53 in decimal. */
+function putUint(o: Uint8Array, p: number, n: number): number {
+  if (n < 10) {
+    o[p] = 0x30 + n
+    return p + 1
+  }
+  let d = 1
+  for (let m = 10; m <= n && d < 16; m *= 10) d++
+  if (d >= 16) {
+    const s = String(n)
+    for (let i = 0; i < s.length; i++) o[p++] = s.charCodeAt(i)
+    return p
+  }
+  const end = p + d
+  let q = end
+  while (n >= 10) {
+    const r = n % 10
+    n = (n - r) / 10
+    o[--q] = 0x30 + r
+  }
+  o[--q] = 0x30 + n
+  return end
+}
 
 /**
- * Presents the entries of one segment through `emit` (batches of whole lines, with the number of
- * entries presented up to the end of the batch), calling `onHead`
- * once before the first batch. Never throws on bad bytes: it stops and reports `irregular`.
+ * Presents the entries of one chunk as whole lines, written into `into` when it is large enough
+ * (else into a new buffer; a buffer grown for long lines is new too), returned with the outcome.
+ * Never throws on bad bytes: it stops and reports `irregular`.
  */
-export function presentSegment(job: SegmentJob, source: RandomAccess, emit: (lines: Uint8Array, upTo: number) => void, onHead: (h: SegmentHead) => void): SegmentOutcome {
+export function presentChunk(job: ChunkJob, buf: Uint8Array, into?: Uint8Array): { lines: Uint8Array; outcome: ChunkOutcome } {
   const file = job.file
-  const filePart = '","type":"normal","file":' + JSON.stringify(file) + ',"offset":'
+  const fileBytes = bytesOf('","type":"normal","file":' + JSON.stringify(file) + ',"offset":')
   const commit = job.commit
   // Indexes are numbers on the hot path (an index >= 2^53 stops the loop: the reader path takes it).
   const commitN = commit === undefined ? -1 : commit > MAX_SAFE ? Infinity : Number(commit)
-  const stats: SegmentStats = { file, seq: job.seq, nameIndex: job.nameIndex, size: source.byteLength, records: 0, entries: 0, zeroTail: false, zeroTailBytes: 0 }
-  const head: SegmentHead = { crcRecord: null, metadata: null, firstIndex: null, snapBeforeFirst: null }
-  const out: SegmentOutcome = { irregular: null, presented: 0, head, stats, crcEnd: 0, snapshots: [], byType: {}, byKind: {}, uncommitted: { count: 0 } }
-  let headSent = false
-  const sendHead = () => {
-    if (!headSent) {
-      headSent = true
-      onHead(head)
-    }
+  const out: ChunkOutcome = {
+    id: job.id, irregular: null, presented: 0, records: 0, entries: 0, crcRecord: null, metadata: null, snapBeforeFirst: null,
+    crcEnd: 0, snapshots: [], byType: {}, byKind: {}, uncommitted: { count: 0 },
   }
-  // Lines are written into a byte batch (latin1Write of the ASCII put lines; UTF-8 for the rest):
-  // a string accumulated line by line cost twice as much to flatten and encode.
-  let ob = Buffer.allocUnsafeSlow(EMIT_BATCH + SLACK)
-  let op = 0
-  const flush = () => {
-    if (op === 0) return
-    sendHead()
-    emit(ob.subarray(0, op), out.presented)
-    ob = Buffer.allocUnsafeSlow(EMIT_BATCH + SLACK)
-    op = 0
-  }
-  const writeLine = (line: string, ascii: boolean) => {
-    const max = ascii ? line.length : line.length * 3
-    if (op + max > ob.length) {
-      flush()
-      if (max > ob.length) ob = Buffer.allocUnsafeSlow(max)
-    }
-    op += ob.write(line, op, ascii ? 'latin1' : 'utf8')
-  }
-  const size = source.byteLength
-  const base = new Uint8Array(CHUNK)
-  let buf: Uint8Array = base
-  let bufStart = 0
-  let bufLen = 0
-  const ensure = (at: number, n: number): number => {
-    if (at >= bufStart && at + n <= bufStart + bufLen) return at - bufStart
-    if (n > base.length) {
-      buf = new Uint8Array(n)
-      bufStart = at
-      bufLen = source.readInto(at, buf)
-      return bufLen >= n ? 0 : -1
-    }
-    buf = base
-    bufStart = at
-    bufLen = source.readInto(at, base.subarray(0, Math.min(base.length, size - at)))
-    return bufLen >= n ? 0 : -1
-  }
+  // Lines are about as long as the records they come from; room() grows it for the long ones.
+  const want = Math.max(4096, job.length + (job.length >>> 2))
+  ob = into !== undefined && into.length >= want ? into : new Uint8Array(want)
+  op = 0
+  const base = job.base
+  const size = job.length
   const rec: RecordPos = { type: 0, crc: 0, dataStart: 0, dataEnd: 0 }
   const h: EntryHeaderPos = { type: 0, term: 0n, index: 0n, dataStart: 0, dataEnd: 0 }
-  let crc = 0
+  let crc = job.first ? 0 : job.crc
   let prev = -1
   let snapMax: bigint | null = null
   let minTerm = 0
@@ -141,80 +172,75 @@ export function presentSegment(job: SegmentJob, source: RandomAccess, emit: (lin
   let uTo = -1
   let nPut = 0
   let off = 0
-  const stop = (why: string): SegmentOutcome => {
-    flush()
-    sendHead()
+  const finish = (why: string | null) => {
     out.irregular = why
     out.crcEnd = crc
-    return out
+    if (nPut > 0) countPuts()
+    if (prev >= 0) {
+      out.lastIndex = BigInt(prev)
+      out.lastTerm = BigInt(eTerm)
+      out.minTerm = BigInt(minTerm)
+      out.maxTerm = BigInt(maxTerm)
+    }
+    out.uncommitted.count = uCount
+    if (uCount > 0) {
+      out.uncommitted.from = BigInt(uFrom)
+      out.uncommitted.to = BigInt(uTo)
+    }
+    const lines = ob.subarray(0, op)
+    ob = new Uint8Array(0)
+    return { lines, outcome: out }
   }
 
-  for (;;) {
-    const left = size - off
-    if (left === 0) {
-      stats.end = 'eof'
-      break
-    }
-    if (left < FRAME_HEADER_BYTES) return stop('partial length word')
-    let p = ensure(off, FRAME_HEADER_BYTES)
-    const lo = buf[p]! | (buf[p + 1]! << 8) | (buf[p + 2]! << 16) | (buf[p + 3]! << 24)
-    const hi = buf[p + 4]! | (buf[p + 5]! << 8) | (buf[p + 6]! << 16) | (buf[p + 7]! << 24)
-    if (lo === 0 && hi === 0) {
-      if (!job.last) return stop('zero tail before the last segment')
-      stats.end = 'zero-tail'
-      stats.zeroTail = true
-      stats.zeroTailBytes = left
-      break
-    }
+  while (off < size) {
+    if (size - off < FRAME_HEADER_BYTES) return finish('partial length word')
+    const lo = buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)
+    const hi = buf[off + 4]! | (buf[off + 5]! << 8) | (buf[off + 6]! << 16) | (buf[off + 7]! << 24)
     const top = hi >>> 24
-    if (top & 0x78) return stop('reserved frame bits')
+    if ((lo === 0 && hi === 0) || top & 0x78) return finish('odd frame')
     const recBytes = (lo >>> 0) + (hi & 0x00ffffff) * 0x1_0000_0000
     const frameBytes = recBytes + (top & 0x80 ? top & 0x07 : 0)
-    if (frameBytes > left - FRAME_HEADER_BYTES) return stop('frame runs past the end of the file')
-    p = ensure(off, FRAME_HEADER_BYTES + frameBytes)
-    if (p < 0) return stop('short read')
-    const s = p + FRAME_HEADER_BYTES
+    if (frameBytes > size - off - FRAME_HEADER_BYTES) return finish('frame runs past the chunk')
+    const s = off + FRAME_HEADER_BYTES
     try {
-      decodeRecordInto(buf, s, s + recBytes, file, bufStart, rec)
+      decodeRecordInto(buf, s, s + recBytes, file, base, rec)
     } catch (err) {
-      if (err instanceof DecodeError) return stop('record does not decode')
+      if (err instanceof DecodeError) return finish('record does not decode')
       throw err
     }
     const ds = rec.dataStart
     const de = rec.dataEnd
-    const dataOff = bufStart + ds
-    const pos = stats.records
+    const pos = out.records
     if (rec.type === RecordType.Crc) {
-      if (pos !== 0) return stop('CRC record not first')
-      head.crcRecord = rec.crc
+      if (!job.first || pos !== 0) return finish('CRC record not first')
+      out.crcRecord = rec.crc
       crc = rec.crc
     } else {
-      if (pos === 0) return stop('missing CRC record')
+      if (job.first && pos === 0) return finish('missing CRC record')
       const c = crc32cRange(crc, buf, ds, de)
-      if (c !== rec.crc) return stop('CRC mismatch')
+      if (c !== rec.crc) return finish('CRC mismatch')
       crc = c
       try {
         switch (rec.type) {
           case RecordType.Metadata:
-            if (head.metadata === null) {
-              // after the head went out, the caller could no longer compare it with the others
-              if (headSent) return stop('metadata after the first entry')
-              head.metadata = buf.slice(ds, de)
-            } else if (!sameBytes(head.metadata, buf, ds, de)) return stop('metadata differs')
+            // Only at the head of a segment, before any entry; anything else is the reader's to judge.
+            if (!job.first || prev >= 0) return finish('metadata after the head')
+            if (out.metadata === null) out.metadata = buf.slice(ds, de)
+            else if (!sameBytes(out.metadata, buf, ds, de)) return finish('metadata differs')
             break
           case RecordType.State:
-            out.hardState = decodeHardState(buf.subarray(ds, de), file, dataOff)
+            out.hardState = decodeHardState(buf.subarray(ds, de), file, base + ds)
             break
           case RecordType.Snapshot: {
-            const sn = decodeWalSnapshot(buf.subarray(ds, de), file, dataOff)
-            out.snapshots.push({ ...sn, file, offset: off })
+            const sn = decodeWalSnapshot(buf.subarray(ds, de), file, base + ds)
+            out.snapshots.push({ ...sn, file, offset: base + off })
             if (snapMax === null || sn.index > snapMax) snapMax = sn.index
             break
           }
           case RecordType.Entry: {
             if (!entryHead(buf, ds, de)) {
-              decodeEntryHeaderInto(buf, ds, de, file, bufStart, h)
-              if (h.index > MAX_SAFE || h.term > MAX_SAFE) return stop('index or term beyond 2^53')
+              decodeEntryHeaderInto(buf, ds, de, file, base, h)
+              if (h.index > MAX_SAFE || h.term > MAX_SAFE) return finish('index or term beyond 2^53')
               eType = h.type
               eTerm = Number(h.term)
               eIndex = Number(h.index)
@@ -224,14 +250,11 @@ export function presentSegment(job: SegmentJob, source: RandomAccess, emit: (lin
             const index = eIndex
             const term = eTerm
             if (prev < 0) {
-              head.firstIndex = BigInt(index)
-              head.snapBeforeFirst = snapMax
-              stats.firstIndex = head.firstIndex
-              stats.firstTerm = BigInt(term)
+              out.firstIndex = BigInt(index)
+              out.firstTerm = BigInt(term)
+              out.snapBeforeFirst = snapMax
               minTerm = maxTerm = term
-              // the head is complete: the caller links it to the previous segment before any line
-              sendHead()
-            } else if (index !== prev + 1) return stop('index does not follow')
+            } else if (index !== prev + 1) return finish('index does not follow')
             prev = index
             const committed = index <= commitN
             if (!committed) {
@@ -239,11 +262,8 @@ export function presentSegment(job: SegmentJob, source: RandomAccess, emit: (lin
               if (uFrom < 0 || index < uFrom) uFrom = index
               if (index > uTo) uTo = index
             }
-            const line = eType === 0 ? putLine(buf, eStart, eEnd, index, term, off, committed) : null
-            if (line !== null) {
-              writeLine(line, true)
-              nPut++
-            } else {
+            if (eType === 0 && putLine(buf, eStart, eEnd, index, term, base + off, committed, fileBytes)) nPut++
+            else {
               const data = buf.subarray(eStart, eEnd)
               const type = ENTRY_TYPES[eType] ?? 'unknown'
               const d: DecodedEntry = { type, entryType: eType, term: BigInt(term), index: BigInt(index), dataBytes: data.length, payload: decodePayload(eType, data) }
@@ -251,45 +271,30 @@ export function presentSegment(job: SegmentJob, source: RandomAccess, emit: (lin
               out.byType[type] = (out.byType[type] ?? 0) + 1
               const k = kindOf(d.payload)
               out.byKind[k] = (out.byKind[k] ?? 0) + 1
-              const at = { segment: job.segment, file, offset: off, entryType: eType, term: d.term, index: d.index, data } as LogEntry
-              writeLine(entryLine(presentEntry(d, at, committed)) + '\n', false)
+              const at = { segment: job.segment, file, offset: base + off, entryType: eType, term: d.term, index: d.index, data } as LogEntry
+              const line = entryLine(presentEntry(d, at, committed)) + '\n'
+              room(line.length * 3)
+              op += enc.encodeInto(line, ob.subarray(op)).written
             }
             out.presented++
-            stats.entries++
+            out.entries++
             if (term < minTerm) minTerm = term
             if (term > maxTerm) maxTerm = term
-            if (op >= EMIT_BATCH) flush()
             break
           }
           default:
-            return stop('unknown record type')
+            return finish('unknown record type')
         }
       } catch (err) {
-        if (err instanceof DecodeError) return stop('record data does not decode')
+        if (err instanceof DecodeError) return finish('record data does not decode')
         throw err
       }
     }
-    stats.records++
+    out.records++
     off += FRAME_HEADER_BYTES + frameBytes
   }
-  if (stats.records === 0) return stop('empty segment')
-  if (prev >= 0) {
-    stats.lastIndex = BigInt(prev)
-    stats.lastTerm = BigInt(eTerm)
-    out.minTerm = BigInt(minTerm)
-    out.maxTerm = BigInt(maxTerm)
-  }
-  stats.lastValidOffset = off
-  out.crcEnd = crc
-  if (nPut > 0) countPuts()
-  out.uncommitted.count = uCount
-  if (uCount > 0) {
-    out.uncommitted.from = BigInt(uFrom)
-    out.uncommitted.to = BigInt(uTo)
-  }
-  flush()
-  sendHead()
-  return out
+  if (job.first && out.records === 0) return finish('empty segment')
+  return finish(null)
 
   /** Adds the puts counted since the last other entry (keeps byType/byKind in first-seen order). */
   function countPuts(): void {
@@ -297,96 +302,114 @@ export function presentSegment(job: SegmentJob, source: RandomAccess, emit: (lin
     out.byKind.put = (out.byKind.put ?? 0) + nPut
     nPut = 0
   }
+}
 
-  /**
-   * The line of a put entry in canonical form, or null for the general path. Accepts exactly
-   * InternalRaftRequest { put = 4 { key = 1; value = 2 } ; header = 100 { id = 1 } } with one-byte
-   * tags, a printable ASCII key needing no JSON escape, a nonzero id and indexes below 2^53.
-   */
-  function putLine(b: Uint8Array, s: number, e: number, index: number, term: number, offset: number, committed: boolean): string | null {
-    let q = s
-    let ks = -1
-    let ke = -1
-    let vs = -1
-    let ve = -1
-    let id = ''
-    let seenPut = false
-    while (q < e) {
-      const tag = b[q++]!
-      if (tag === 0x22 && !seenPut) {
-        seenPut = true
-        const pl = len(b, q, e)
-        if (pl < 0) return null
-        q = lenEnd
-        const pe = q + pl
-        // key = 1
-        if (b[q] !== 0x0a) return null
-        const kl = len(b, q + 1, pe)
-        if (kl <= 0) return null
-        ks = lenEnd
-        ke = ks + kl
-        for (let i = ks; i < ke; i++) {
-          const c = b[i]!
-          if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return null
-        }
-        // value = 2, then nothing else (lease, prev_kv, ignore_* take the general path)
-        if (b[ke] !== 0x12) return null
-        const vl = len(b, ke + 1, pe)
-        if (vl < 0) return null
-        vs = lenEnd
-        ve = vs + vl
-        if (ve !== pe) return null
-        q = pe
-      } else if (tag === 0xa2 && b[q] === 0x06 && id === '') {
-        const hl = len(b, q + 1, e)
-        if (hl < 0) return null
-        const hs = lenEnd
-        const he = hs + hl
-        if (b[hs] !== 0x08) return null
-        id = hexVarint(b, hs + 1, he)
-        if (id === '' || lenEnd !== he) return null
-        q = he
-      } else return null
-    }
-    if (!seenPut || id === '') return null
-    // classifyValue's kind: the envelopes it knows by their first byte go the long way; the rest is
-    // text when printable (isPrintable: ASCII without controls but \t \n \r, or valid UTF-8).
-    let kind: string
-    const b0 = b[vs]
-    if (vs === ve) kind = 'opaque'
-    else if (b0 === 0x6b || b0 === 0xd9 || b0 === 0x7b || b0 === 0x5b) kind = classifyKind(b.subarray(vs, ve))
-    else {
-      kind = 'text'
-      for (let i = vs; i < ve; i++) {
-        const c = b[i]!
-        if (((c - 0x20) >>> 0) < 0x5f || c === 0x09 || c === 0x0a || c === 0x0d) continue
-        if (c < 0x20 || c === 0x7f) {
-          kind = 'opaque'
-          break
-        }
-        kind = '' // beyond ASCII: the exact UTF-8 check decides
-      }
-      if (kind === '') kind = classifyKind(b.subarray(vs, ve))
-    }
-    return '{"kind":"entry","index":"' + index + '","term":"' + term + filePart + offset +
-      ',"dataBytes":' + (e - s) + (committed ? COMMITTED : UNCOMMITTED) + latin1(b, ks, ke) + '","value":{"len":' + (ve - vs) +
-      ',"sha256":"' + hash('sha256', b.subarray(vs, ve), 'hex').slice(0, 16) + (KIND_TAIL[kind] ?? '","redacted":true,"type":"' + kind + '"}},"header":{"id":"') +
-      id + '"}}\n'
+/**
+ * Writes the line of a put entry in canonical form and returns true, or returns false (nothing
+ * written) for the general path. Accepts exactly InternalRaftRequest { put = 4 { key = 1; value = 2 } ;
+ * header = 100 { id = 1 } } with one-byte tags, a printable ASCII key needing no JSON escape and a
+ * nonzero id.
+ */
+function putLine(b: Uint8Array, s: number, e: number, index: number, term: number, offset: number, committed: boolean, fileBytes: Uint8Array): boolean {
+  let q = s
+  let ks = -1
+  let ke = -1
+  let vs = -1
+  let ve = -1
+  let is = -1
+  let ie = -1
+  while (q < e) {
+    const tag = b[q++]!
+    if (tag === 0x22 && ks < 0) {
+      const pl = len(b, q, e)
+      if (pl < 0) return false
+      q = lenEnd
+      const pe = q + pl
+      // key = 1
+      if (b[q] !== 0x0a) return false
+      const kl = len(b, q + 1, pe)
+      if (kl <= 0) return false
+      ks = lenEnd
+      ke = ks + kl
+      for (let i = ks; i < ke; i++) if (KEY_BYTE[b[i]!] === 0) return false
+      // value = 2, then nothing else (lease, prev_kv, ignore_* take the general path)
+      if (b[ke] !== 0x12) return false
+      const vl = len(b, ke + 1, pe)
+      if (vl < 0) return false
+      vs = lenEnd
+      ve = vs + vl
+      if (ve !== pe) return false
+      q = pe
+    } else if (tag === 0xa2 && b[q] === 0x06 && is < 0) {
+      const hl = len(b, q + 1, e)
+      if (hl < 0) return false
+      const hs = lenEnd
+      const he = hs + hl
+      if (b[hs] !== 0x08) return false
+      is = hs + 1
+      ie = varintEnd(b, is, he)
+      // a zero id is not printed by the reader; an overlong or trailing field is the reader's too
+      if (ie !== he || (ie === is + 1 && b[is] === 0)) return false
+      q = he
+    } else return false
   }
+  if (ks < 0 || is < 0) return false
+  // classifyValue's kind: the envelopes it knows by their first byte go the long way; the rest is
+  // text when printable (isPrintable: ASCII without controls but \t \n \r, or valid UTF-8).
+  let kind: string
+  const b0 = b[vs]
+  if (vs === ve) kind = 'opaque'
+  else if (b0 === 0x6b || b0 === 0xd9 || b0 === 0x7b || b0 === 0x5b) kind = classifyKind(b.subarray(vs, ve))
+  else {
+    const t = textScan(b, vs, ve)
+    kind = t === 1 ? 'text' : t === 0 ? 'opaque' : classifyKind(b.subarray(vs, ve))
+  }
+  const tail = KIND_TAIL[kind]
+  if (tail === undefined) return false
+  room(512 + (ke - ks) + fileBytes.length)
+  const o = ob
+  let p = put(o, op, P_INDEX)
+  p = putUint(o, p, index)
+  p = put(o, p, P_TERM)
+  p = putUint(o, p, term)
+  p = put(o, p, fileBytes)
+  p = putUint(o, p, offset)
+  p = put(o, p, P_DATA)
+  p = putUint(o, p, e - s)
+  p = put(o, p, committed ? P_COMMITTED : P_UNCOMMITTED)
+  for (let i = ks; i < ke; i++) o[p++] = b[i]!
+  p = put(o, p, P_LEN)
+  p = putUint(o, p, ve - vs)
+  p = put(o, p, P_SHA)
+  const hx = hash('sha256', b.subarray(vs, ve), 'hex')
+  for (let i = 0; i < 16; i++) o[p++] = hx.charCodeAt(i)
+  p = put(o, p, tail)
+  p = putHexVarint(o, p, b, is, ie)
+  op = put(o, p, P_END)
+  return true
 }
 
-const COMMITTED = ',"committed":true,"request":{"kind":"put","key":"'
-const UNCOMMITTED = ',"committed":false,"request":{"kind":"put","key":"'
-const KIND_TAIL: Record<string, string> = {
-  opaque: '","redacted":true}},"header":{"id":"',
-  text: '","redacted":true,"type":"text"}},"header":{"id":"',
-  'k8s-protobuf': '","redacted":true,"type":"k8s-protobuf"}},"header":{"id":"',
+/**
+ * 1 when b[s, e) is ASCII text (printable, \t \n \r), 0 when a control byte makes it opaque,
+ * 2 when bytes beyond ASCII leave it to the exact UTF-8 check. The common all-text value takes
+ * one branch-free pass (with a branch per byte it cost about 4x as much here).
+ */
+function textScan(b: Uint8Array, s: number, e: number): number {
+  let bad = 0
+  for (let i = s; i < e; i++) bad |= 1 - TEXT_BYTE[b[i]!]!
+  if (bad === 0) return 1
+  let r = 1
+  for (let i = s; i < e; i++) {
+    const c = b[i]!
+    if (TEXT_BYTE[c] === 1) continue
+    if (c < 0x20 || c === 0x7f) return 0
+    r = 2
+  }
+  return r
 }
 
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+// Result slots of the small readers below (no allocation per call).
 let lenEnd = 0
-
-// The entry header `entryHead` read last.
 let eType = 0
 let eTerm = 0
 let eIndex = 0
@@ -417,7 +440,7 @@ function entryHead(b: Uint8Array, s: number, e: number): boolean {
   if (term < 0 || b[lenEnd] !== 0x18) return false
   const index = num(b, lenEnd + 1, e)
   if (index < 0) return false
-  let q = lenEnd
+  const q = lenEnd
   if (q === e) {
     eStart = eEnd = q
   } else {
@@ -449,38 +472,46 @@ function len(b: Uint8Array, q: number, end: number): number {
   return -1
 }
 
-/** A u64 varint at b[q, end) as etcdctl's hex (lowercase, no padding); '' for zero, bad or overlong (lenEnd = next). */
-function hexVarint(b: Uint8Array, q: number, end: number): string {
-  let lo = 0
-  let hi = 0
+/** End of a u64 varint at b[q, end): at most 10 bytes, the 10th at most 1; -1 when bad. */
+function varintEnd(b: Uint8Array, q: number, end: number): number {
   for (let i = 0; i < 10; i++) {
-    if (q >= end) return ''
+    if (q >= end) return -1
     const x = b[q++]!
-    if (i < 4) lo |= (x & 0x7f) << (7 * i)
-    else if (i === 4) {
-      lo |= (x & 0x0f) << 28
-      hi = (x & 0x7f) >>> 4
-    } else if (i < 9) hi |= (x & 0x7f) << (7 * i - 32)
-    else {
-      if (x > 1) return ''
-      hi |= x << 31
-    }
-    if (x < 0x80) {
-      lenEnd = q
-      lo >>>= 0
-      hi >>>= 0
-      if (lo === 0 && hi === 0) return ''
-      return hi === 0 ? lo.toString(16) : hi.toString(16) + HEX2[lo >>> 24]! + HEX2[(lo >>> 16) & 0xff]! + HEX2[(lo >>> 8) & 0xff]! + HEX2[lo & 0xff]!
-    }
+    if (x < 0x80) return i === 9 && x > 1 ? -1 : q
   }
-  return ''
+  return -1
 }
 
-const HEX2 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
-
-const latin1Of = Buffer.prototype.latin1Slice as unknown as (this: Uint8Array, s: number, e: number) => string
-function latin1(b: Uint8Array, s: number, e: number): string {
-  return latin1Of.call(b, s, e)
+/** The u64 varint at b[s, e) (checked by varintEnd) in etcdctl's hex: lowercase, no padding. */
+function putHexVarint(o: Uint8Array, p: number, b: Uint8Array, s: number, e: number): number {
+  let lo = 0
+  let hi = 0
+  for (let i = 0, q = s; q < e; i++, q++) {
+    const x = b[q]! & 0x7f
+    if (i < 4) lo |= x << (7 * i)
+    else if (i === 4) {
+      lo |= (x & 0x0f) << 28
+      hi = x >>> 4
+    } else hi |= x << (7 * i - 32)
+  }
+  lo >>>= 0
+  hi >>>= 0
+  let started = false
+  for (let sh = 28; sh >= 0; sh -= 4) {
+    const d = (hi >>> sh) & 0xf
+    if (d !== 0 || started) {
+      o[p++] = HEX[d]!
+      started = true
+    }
+  }
+  for (let sh = 28; sh >= 0; sh -= 4) {
+    const d = (lo >>> sh) & 0xf
+    if (d !== 0 || started || sh === 0) {
+      o[p++] = HEX[d]!
+      started = true
+    }
+  }
+  return p
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array, s: number, e: number): boolean {

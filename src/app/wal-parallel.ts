@@ -1,13 +1,14 @@
 /**
- * `etcd-inspect wal -w ndjson` on worker threads: segments are independent for reading (each
- * starts with a CRC record carrying the chain and with the metadata), so each worker presents whole
- * segments (app/wal-fast.ts) while this thread checks the links between them and writes the
- * batches in log order. The output is byte-identical to the reader path (`streamWal` +
- * `renderWalStream`); where a segment is not regular, the reader path takes over at the exact
+ * `etcd-inspect wal -w ndjson` on worker threads. This thread reads the segments once, cuts them
+ * into chunks of whole frames (looking only at the length words) and hands each chunk to a worker
+ * with the CRC chain as the stored CRC of the record before it; workers present their chunks
+ * (app/wal-fast.ts) and this thread checks the links between chunks and segments and writes the
+ * lines in log order. The output is byte-identical to the reader path (`streamWal` +
+ * `renderWalStream`); where anything is not regular, the reader path takes over at the exact
  * entry where the workers stopped, so findings and the summary are the reader's.
  *
- * Memory stays bounded: a worker blocks (Atomics.wait) once it has `IN_FLIGHT` batches not yet
- * written, so a slow reader of stdout holds back the workers instead of filling the heap.
+ * Memory stays bounded: at most PER_WORKER chunks per worker are out at a time, and the next one is
+ * read only when the oldest is written, so a slow reader of stdout holds everything back.
  */
 import { existsSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
@@ -16,15 +17,20 @@ import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { idHex } from '../format/ids.js'
 import { decodeMetadata, type HardState } from '../format/raft/entry.js'
-import type { SnapshotRecord } from '../format/wal/log.js'
+import type { SegmentStats, SnapshotRecord } from '../format/wal/log.js'
+import { FRAME_HEADER_BYTES } from '../format/wal/frame.js'
+import { decodeRecordInto, type RecordPos } from '../format/wal/record.js'
+import { openFile } from '../io/byte-source.js'
 import { toJsonLine } from '../render/json.js'
 import type { Sink } from '../render/output.js'
 import { renderWalStream } from '../render/wal.js'
 import { listingFindings, openWal, prePass, streamWal, type WalOptions, type WalResult, type WalResultSummary } from './wal.js'
-import type { SegmentHead, SegmentJob, SegmentOutcome } from './wal-fast.js'
+import type { ChunkJob, ChunkOutcome } from './wal-fast.js'
 
-/** Batches a worker may have handed over but not yet seen written. */
-const IN_FLIGHT = 8
+/** Bytes of whole frames per chunk handed to a worker. */
+const CHUNK = 1024 * 1024
+/** Chunks per worker dispatched but not yet written: bounds memory whatever the log size. */
+const PER_WORKER = 2
 /** Below this many bytes of segments, starting workers costs more than it saves. */
 const MIN_BYTES = 8 * 1024 * 1024
 
@@ -33,14 +39,14 @@ export interface ParallelOptions {
   threads?: number
   /** Use workers whatever the size of the log (tests). */
   force?: boolean
+  /** Chunk size in bytes (tests use small ones to cross many chunk boundaries). */
+  chunkBytes?: number
 }
 
 /** Messages from a worker (app/wal-worker.ts). */
 export type WorkerMessage =
-  | { t: 'head'; seg: number; head: SegmentHead }
-  | { t: 'lines'; seg: number; bytes: Uint8Array; upTo: number }
-  | { t: 'done'; seg: number; outcome: SegmentOutcome }
-  | { t: 'error'; seg: number; message: string }
+  | { t: 'done'; outcome: ChunkOutcome; lines: Uint8Array; input: ArrayBuffer }
+  | { t: 'error'; id: number; message: string }
 
 function workerFile(): string | null {
   // dist/app/wal-worker.js next to this file; under vitest (src/*.ts) the built copy.
@@ -54,11 +60,104 @@ function eligible(o: WalOptions): boolean {
     o.member === undefined && !o.fromSnapshot && !o.showValues && !o.tolerant && o.verifyCrc !== false && o.chunkBytes === undefined && o.resume === undefined
 }
 
-interface SegState {
-  head?: SegmentHead
-  chunks: { bytes: Uint8Array; upTo: number }[]
-  outcome?: SegmentOutcome
-  error?: string
+/** What follows a chunk in its segment: more chunks, the end of the file, the zero tail, or something for the reader. */
+type Tail = 'more' | 'eof' | 'zero-tail' | 'odd'
+
+interface Piece {
+  job: ChunkJob
+  buffer: ArrayBuffer
+  tail: Tail
+  zeroTailBytes: number
+}
+
+/**
+ * Cuts the segments into chunks of whole frames, reading each byte once (read-only). Only the
+ * length words are looked at here, plus the CRC field of each chunk's last record, which carries
+ * the chain into the next chunk. Stops after the first chunk followed by anything odd.
+ */
+function* chunker(paths: readonly string[], names: readonly string[], commit: bigint | undefined, chunkBytes: number, spare: ArrayBuffer[]): Generator<Piece> {
+  const n = paths.length
+  const rec: RecordPos = { type: 0, crc: 0, dataStart: 0, dataEnd: 0 }
+  let id = 0
+  for (let k = 0; k < n; k++) {
+    const src = openFile(paths[k]!)
+    try {
+      const size = src.byteLength
+      let pos = 0
+      let first = true
+      let crc = 0
+      for (;;) {
+        // Buffers come back from the workers: reusing them keeps this thread out of the GC.
+        const want = Math.min(chunkBytes, size - pos)
+        const reuse = want === chunkBytes ? spare.pop() : undefined
+        let buf = reuse ? new Uint8Array(reuse) : new Uint8Array(want)
+        let got = src.readInto(pos, buf)
+        let off = 0
+        let lastStart = -1
+        let lastEnd = -1
+        let tail: Tail = 'more'
+        let zeroTailBytes = 0
+        for (;;) {
+          const at = pos + off
+          if (at === size) {
+            tail = 'eof'
+            break
+          }
+          if (size - at < FRAME_HEADER_BYTES) {
+            tail = 'odd'
+            break
+          }
+          if (off + FRAME_HEADER_BYTES > got) break
+          const lo = buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)
+          const hi = buf[off + 4]! | (buf[off + 5]! << 8) | (buf[off + 6]! << 16) | (buf[off + 7]! << 24)
+          if (lo === 0 && hi === 0) {
+            tail = k === n - 1 ? 'zero-tail' : 'odd'
+            zeroTailBytes = size - at
+            break
+          }
+          const top = hi >>> 24
+          const recBytes = (lo >>> 0) + (hi & 0x00ffffff) * 0x1_0000_0000
+          const frameBytes = recBytes + (top & 0x80 ? top & 0x07 : 0)
+          if (top & 0x78 || frameBytes > size - at - FRAME_HEADER_BYTES) {
+            tail = 'odd'
+            break
+          }
+          if (off + FRAME_HEADER_BYTES + frameBytes > got) {
+            if (off > 0) break
+            // one frame larger than a chunk (bounded by the file size, checked above)
+            buf = new Uint8Array(FRAME_HEADER_BYTES + frameBytes)
+            got = src.readInto(pos, buf)
+            if (got < buf.length) {
+              tail = 'odd'
+              break
+            }
+            continue
+          }
+          lastStart = off + FRAME_HEADER_BYTES
+          lastEnd = lastStart + recBytes
+          off += FRAME_HEADER_BYTES + frameBytes
+        }
+        if (tail === 'more' && off === 0) tail = 'odd' // the file changed under us
+        let nextCrc = crc
+        if (lastStart >= 0) {
+          try {
+            decodeRecordInto(buf, lastStart, lastEnd, names[k]!, pos, rec)
+            nextCrc = rec.crc
+          } catch {
+            tail = 'odd' // the worker stops at that record with the same verdict
+          }
+        }
+        yield { job: { id: id++, segment: k, file: names[k]!, first, base: pos, length: off, crc, commit }, buffer: buf.buffer as ArrayBuffer, tail, zeroTailBytes }
+        if (tail === 'odd') return
+        if (tail !== 'more') break
+        crc = nextCrc
+        pos += off
+        first = false
+      }
+    } finally {
+      src.close()
+    }
+  }
 }
 
 /**
@@ -83,11 +182,20 @@ export async function streamWalParallel(dir: string, opts: WalOptions, sink: Sin
     opened.close()
   }
   const segs = opened.segments
-  const commit = pre.hardState?.commit
+  const n = segs.length
   for (const f of findings) await sink.write(toJsonLine({ kind: 'finding', ...f }) + '\n')
 
-  const n = segs.length
-  const states: SegState[] = segs.map(() => ({ chunks: [] }))
+  const chunkBytes = cfg.chunkBytes ?? CHUNK
+  const spare: ArrayBuffer[] = []
+  // Output buffers go round too, once the sink is done with them (writeOwned); a chunk's lines are
+  // about as long as its records, longer ones get a new buffer that is then left to the GC.
+  const outBytes = chunkBytes + (chunkBytes >>> 2) + 4096
+  const outSpare: ArrayBuffer[] = []
+  const pieces = chunker(listing.segments.map((s) => s.path), segs.map((s) => s.file), pre.hardState?.commit, chunkBytes, spare)
+  const pool = Array.from({ length: threads }, () => ({ w: new Worker(file), busy: 0 }))
+  /** Chunks dispatched and not yet written, by id. */
+  const pending = new Map<number, { piece: Piece; slot: number; done?: { outcome: ChunkOutcome; lines: Uint8Array }; error?: string }>()
+  let exhausted = false
   let wake: (() => void) | null = null
   const signal = () => {
     const w = wake
@@ -97,100 +205,130 @@ export async function streamWalParallel(dir: string, opts: WalOptions, sink: Sin
   const waitFor = async (cond: () => boolean) => {
     while (!cond()) await new Promise<void>((r) => { wake = r })
   }
-  const pool = Array.from({ length: Math.min(threads, n) }, () => {
-    const sab = new SharedArrayBuffer(4)
-    const w = new Worker(file, { workerData: { sab } })
-    return { w, flight: new Int32Array(sab) }
-  })
-  let next = 0
-  /** Segment → the pool slot of the worker presenting it (whose in-flight count a write releases). */
-  const owner: number[] = []
-  const assign = (p: (typeof pool)[number]) => {
-    if (next >= n) return
-    const k = next++
-    owner[k] = pool.indexOf(p)
-    const job: SegmentJob = { segment: k, file: segs[k]!.file, seq: segs[k]!.seq, nameIndex: segs[k]!.nameIndex, last: k === n - 1, commit }
-    p.w.postMessage({ job, path: listing.segments[k]!.path })
-  }
-  for (const p of pool) {
+  let poolError: string | undefined
+  pool.forEach((p, slot) => {
     p.w.on('message', (m: WorkerMessage) => {
-      const s = states[m.seg]!
-      if (m.t === 'head') s.head = m.head
-      else if (m.t === 'lines') s.chunks.push({ bytes: m.bytes, upTo: m.upTo })
-      else if (m.t === 'done') {
-        s.outcome = m.outcome
-        assign(p)
-      } else s.error = m.message
+      const id = m.t === 'done' ? m.outcome.id : m.id
+      const e = pending.get(id)
+      if (e) {
+        if (m.t === 'done') {
+          e.done = { outcome: m.outcome, lines: m.lines }
+          if (m.input.byteLength === chunkBytes) spare.push(m.input)
+        }
+        else e.error = m.message
+      }
+      pool[slot]!.busy--
       signal()
     })
     p.w.on('error', (e) => {
-      for (const s of states) if (!s.outcome) s.error ??= e.message
+      poolError ??= e.message
       signal()
     })
-    assign(p)
+  })
+  const dispatch = () => {
+    while (!exhausted && pending.size < threads * PER_WORKER) {
+      const r = pieces.next()
+      if (r.done) {
+        exhausted = true
+        break
+      }
+      let slot = 0
+      for (let i = 1; i < pool.length; i++) if (pool[i]!.busy < pool[slot]!.busy) slot = i
+      pool[slot]!.busy++
+      pending.set(r.value.job.id, { piece: r.value, slot })
+      const out = outSpare.pop() ?? new ArrayBuffer(outBytes)
+      pool[slot]!.w.postMessage({ job: r.value.job, buffer: r.value.buffer, out }, [r.value.buffer, out])
+    }
   }
 
-  // Links between segments, as the reader checks them (app/wal.ts verifyByScan mirrors the same rules).
+  // Links between chunks and segments, as the reader checks them (app/wal.ts verifyByScan mirrors the same rules).
   let chain = 0
   let meta: Uint8Array | null = null
   let prevLast: bigint | undefined
   let snapIndex: bigint | undefined
-  const linked = (k: number, h: SegmentHead): boolean => {
-    if (h.crcRecord === null || (chain !== 0 && h.crcRecord !== chain)) return false
-    if (h.metadata !== null) {
-      if (meta === null) meta = h.metadata
-      else if (!sameBytes(meta, h.metadata)) return false
+  const headLinked = (k: number, o: ChunkOutcome): boolean => {
+    if (o.crcRecord === null || (chain !== 0 && o.crcRecord !== chain)) return false
+    if (o.metadata !== null) {
+      if (meta === null) meta = o.metadata
+      else if (!sameBytes(meta, o.metadata)) return false
     }
     const nameIndex = segs[k]!.nameIndex
     if (prevLast !== undefined && nameIndex !== undefined && nameIndex !== prevLast + 1n) return false
-    if (h.firstIndex !== null) {
-      if (prevLast !== undefined && h.firstIndex !== prevLast + 1n) return false
+    if (o.firstIndex !== undefined) {
+      if (prevLast !== undefined && o.firstIndex !== prevLast + 1n) return false
       let si = snapIndex
-      if (h.snapBeforeFirst !== null && (si === undefined || h.snapBeforeFirst > si)) si = h.snapBeforeFirst
-      if (nameIndex !== undefined && h.firstIndex > nameIndex + 1n && !(si !== undefined && h.firstIndex <= si + 1n)) return false
+      if (o.snapBeforeFirst !== null && (si === undefined || o.snapBeforeFirst > si)) si = o.snapBeforeFirst
+      if (nameIndex !== undefined && o.firstIndex > nameIndex + 1n && !(si !== undefined && o.firstIndex <= si + 1n)) return false
     }
     return true
   }
 
-  const outcomes: SegmentOutcome[] = []
+  const outcomes: ChunkOutcome[] = []
+  const segStats: SegmentStats[] = []
+  let cur: SegmentStats | undefined
   let resumeAt: { segment: number; skip: number } | null = null
+  let written = 0
   try {
-    for (let k = 0; k < n && resumeAt === null; k++) {
-      const s = states[k]!
-      await waitFor(() => s.head !== undefined || s.error !== undefined || s.outcome !== undefined)
-      let written = 0
-      if (s.error !== undefined || !s.head || !linked(k, s.head)) {
-        resumeAt = { segment: k, skip: 0 }
+    for (let id = 0; resumeAt === null; id++) {
+      dispatch()
+      if (!pending.has(id)) break // every chunk written
+      const e = pending.get(id)!
+      await waitFor(() => e.done !== undefined || e.error !== undefined || poolError !== undefined)
+      pending.delete(id)
+      const { job, tail, zeroTailBytes } = e.piece
+      const k = job.segment
+      if (job.first) {
+        written = 0
+        const s = segs[k]!
+        cur = { file: s.file, seq: s.seq, nameIndex: s.nameIndex, size: listing.segments[k]!.size, records: 0, entries: 0, zeroTail: false, zeroTailBytes: 0 }
+      }
+      const o = e.done?.outcome
+      // A segment's head must link to what came before; a later chunk's first entry to the previous chunk's last.
+      const linked = o !== undefined && (job.first
+        ? headLinked(k, o) && (o.firstIndex !== undefined || tail !== 'more')
+        : o.firstIndex === undefined || prevLast === undefined || o.firstIndex === prevLast + 1n)
+      if (!linked) {
+        resumeAt = { segment: k, skip: written }
         break
       }
-      for (;;) {
-        await waitFor(() => s.chunks.length > 0 || s.outcome !== undefined || s.error !== undefined)
-        while (s.chunks.length > 0) {
-          const c = s.chunks.shift()!
-          await sink.write(c.bytes)
-          written = c.upTo
-          release(k)
-        }
-        if (s.error !== undefined) {
-          resumeAt = { segment: k, skip: written }
-          break
-        }
-        if (s.outcome !== undefined && s.chunks.length === 0) break
-      }
-      if (resumeAt !== null) break
-      const o = s.outcome!
-      if (o.irregular !== null) {
+      const lines = e.done!.lines
+      const mine = lines.buffer.byteLength === outBytes
+      if (lines.length > 0 && mine && sink.writeOwned) await sink.writeOwned(lines)
+      else if (lines.length > 0) await sink.write(lines)
+      if (mine && (lines.length === 0 || sink.writeOwned)) outSpare.push(lines.buffer as ArrayBuffer)
+      written += o.presented
+      if (o.irregular !== null || tail === 'odd') {
         resumeAt = { segment: k, skip: written }
         break
       }
       outcomes.push(o)
+      const st = cur!
+      st.records += o.records
+      st.entries += o.entries
+      if (o.firstIndex !== undefined && st.firstIndex === undefined) {
+        st.firstIndex = o.firstIndex
+        st.firstTerm = o.firstTerm
+      }
+      if (o.lastIndex !== undefined) {
+        st.lastIndex = o.lastIndex
+        st.lastTerm = o.lastTerm
+        prevLast = o.lastIndex
+      }
       chain = o.crcEnd
-      if (o.stats.lastIndex !== undefined) prevLast = o.stats.lastIndex
       for (const r of o.snapshots) if (snapIndex === undefined || r.index > snapIndex) snapIndex = r.index
+      if (tail !== 'more') {
+        // the reader's key order: zeroTail, zeroTailBytes, first/last index and term, end, lastValidOffset
+        segStats.push({
+          file: st.file, seq: st.seq, nameIndex: st.nameIndex, size: st.size, records: st.records, entries: st.entries,
+          zeroTail: tail === 'zero-tail', zeroTailBytes, firstIndex: st.firstIndex, firstTerm: st.firstTerm, lastIndex: st.lastIndex, lastTerm: st.lastTerm,
+          end: tail, lastValidOffset: job.base + job.length,
+        })
+      }
     }
   } finally {
     await Promise.all(pool.map((p) => p.w.terminate()))
   }
+  if (resumeAt === null && segStats.length !== n) resumeAt = { segment: segStats.length, skip: 0 }
   if (resumeAt !== null) {
     return { result: await renderWalStream(streamWal(dir, { ...opts, resume: resumeAt }), sink), resumedAt: resumeAt }
   }
@@ -213,15 +351,15 @@ export async function streamWalParallel(dir: string, opts: WalOptions, sink: Sin
     uncommitted.count += u.count
     if (u.from !== undefined && (uncommitted.from === undefined || u.from < uncommitted.from)) uncommitted.from = u.from
     if (u.to !== undefined && (uncommitted.to === undefined || u.to > uncommitted.to)) uncommitted.to = u.to
-    entries += o.stats.entries
+    entries += o.entries
     if (o.hardState) hardState = o.hardState
     if (o.minTerm !== undefined && (minTerm === undefined || o.minTerm < minTerm)) minTerm = o.minTerm
     if (o.maxTerm !== undefined && (maxTerm === undefined || o.maxTerm > maxTerm)) maxTerm = o.maxTerm
-    if (o.stats.firstIndex !== undefined && (firstIndex === undefined || o.stats.firstIndex < firstIndex)) firstIndex = o.stats.firstIndex
-    if (o.stats.lastIndex !== undefined) lastIndex = o.stats.lastIndex
+    if (o.firstIndex !== undefined && (firstIndex === undefined || o.firstIndex < firstIndex)) firstIndex = o.firstIndex
+    if (o.lastIndex !== undefined) lastIndex = o.lastIndex
     snapshots.push(...o.snapshots)
   }
-  const last = outcomes.at(-1)!
+  const last = segStats.at(-1)!
   let memberId: string | undefined
   let clusterId: string | undefined
   if (meta !== null) {
@@ -231,22 +369,14 @@ export async function streamWalParallel(dir: string, opts: WalOptions, sink: Sin
   }
   const summary: WalResultSummary = {
     end: 'clean', entries, shown: entries, byType, byKind, firstIndex, lastIndex, minTerm, maxTerm, hardState,
-    uncommitted, replaced: 0, errors: 0, warnings: 0, lastValid: { file: last.stats.file, offset: last.stats.lastValidOffset! },
+    uncommitted, replaced: 0, errors: 0, warnings: 0, lastValid: { file: last.file, offset: last.lastValidOffset! },
   }
   const result: Omit<WalResult, 'entries'> = {
     version: 1, dir, walDir: layout.walDir, memberId, clusterId, hardState, fromSnapshot: undefined,
-    segments: outcomes.map((o) => o.stats), files: { tmp: listing.tmp, broken: listing.broken, unknown: listing.unknown }, snapshots, findings, summary,
+    segments: segStats, files: { tmp: listing.tmp, broken: listing.broken, unknown: listing.unknown }, snapshots, findings, summary,
   }
   await sink.write(toJsonLine({ kind: 'summary', ...result }) + '\n')
   return { result }
-
-  function release(k: number): void {
-    const f = pool[owner[k]!]?.flight
-    if (f) {
-      Atomics.sub(f, 0, 1)
-      Atomics.notify(f, 0)
-    }
-  }
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -19,6 +19,11 @@ export function parseOutputFormat(s: string | undefined, fallback: OutputFormat 
 export interface Sink {
   /** Bytes are UTF-8 (the parallel WAL reader hands over encoded batches). */
   write(s: string | Uint8Array): void | Promise<void>
+  /**
+   * Writes bytes the caller wants back: resolves once the sink no longer holds them (the
+   * parallel WAL reader reuses its output buffers).
+   */
+  writeOwned?(b: Uint8Array): Promise<void>
 }
 
 /** A sink over a Node writable that waits for 'drain' so large outputs stay flat in memory. */
@@ -28,6 +33,12 @@ export function streamSink(stream: NodeJS.WritableStream): Sink {
       if (!stream.write(s)) {
         return new Promise<void>((resolve) => stream.once('drain', () => resolve()))
       }
+    },
+    writeOwned(b: Uint8Array) {
+      // The write callback runs once the stream has handed the bytes to the OS.
+      return new Promise<void>((resolve, reject) => {
+        stream.write(b, (err) => (err ? reject(err) : resolve()))
+      })
     },
   }
 }
