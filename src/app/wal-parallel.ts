@@ -246,6 +246,7 @@ export async function streamWalParallel(dir: string, opts: WalOptions, sink: Sin
   let meta: Uint8Array | null = null
   let prevLast: bigint | undefined
   let snapIndex: bigint | undefined
+  /** The head of segment k (its first chunk): the CRC record carries the chain, one metadata, the name follows. */
   const headLinked = (k: number, o: ChunkOutcome): boolean => {
     if (o.crcRecord === null || (chain !== 0 && o.crcRecord !== chain)) return false
     if (o.metadata !== null) {
@@ -253,19 +254,27 @@ export async function streamWalParallel(dir: string, opts: WalOptions, sink: Sin
       else if (!sameBytes(meta, o.metadata)) return false
     }
     const nameIndex = segs[k]!.nameIndex
-    if (prevLast !== undefined && nameIndex !== undefined && nameIndex !== prevLast + 1n) return false
-    if (o.firstIndex !== undefined) {
-      if (prevLast !== undefined && o.firstIndex !== prevLast + 1n) return false
-      let si = snapIndex
-      if (o.snapBeforeFirst !== null && (si === undefined || o.snapBeforeFirst > si)) si = o.snapBeforeFirst
-      if (nameIndex !== undefined && o.firstIndex > nameIndex + 1n && !(si !== undefined && o.firstIndex <= si + 1n)) return false
-    }
-    return true
+    return prevLast === undefined || nameIndex === undefined || nameIndex === prevLast + 1n
+  }
+  /**
+   * The first entry of segment k (in whichever chunk it comes: a segment of large entries may
+   * start with a chunk of only its head records): it follows the previous entry, and starts past
+   * the name's index only where a snapshot record allows it.
+   */
+  const firstEntryLinked = (k: number, o: ChunkOutcome): boolean => {
+    const first = o.firstIndex!
+    if (prevLast !== undefined && first !== prevLast + 1n) return false
+    let si = snapIndex
+    if (o.snapBeforeFirst !== null && (si === undefined || o.snapBeforeFirst > si)) si = o.snapBeforeFirst
+    const nameIndex = segs[k]!.nameIndex
+    return nameIndex === undefined || first <= nameIndex + 1n || (si !== undefined && first <= si + 1n)
   }
 
   const outcomes: ChunkOutcome[] = []
   const segStats: SegmentStats[] = []
   let cur: SegmentStats | undefined
+  /** The current segment has had an entry (its first-entry rule is checked). */
+  let entered = false
   let resumeAt: { segment: number; skip: number } | null = null
   let written = 0
   try {
@@ -283,11 +292,15 @@ export async function streamWalParallel(dir: string, opts: WalOptions, sink: Sin
         cur = { file: s.file, seq: s.seq, nameIndex: s.nameIndex, size: listing.segments[k]!.size, records: 0, entries: 0, zeroTail: false, zeroTailBytes: 0 }
       }
       const o = e.done?.outcome
-      // A segment's head must link to what came before; a later chunk's first entry to the previous chunk's last.
-      const linked = o !== undefined && (job.first
-        ? headLinked(k, o) && (o.firstIndex !== undefined || tail !== 'more')
-        : o.firstIndex === undefined || prevLast === undefined || o.firstIndex === prevLast + 1n)
-      if (!linked) {
+      // A segment's head must link to what came before; its first entry too, and every later chunk's
+      // first entry to the previous chunk's last.
+      let linked = o !== undefined && (!job.first || headLinked(k, o))
+      if (job.first) entered = false
+      if (linked && o!.firstIndex !== undefined) {
+        linked = entered ? o!.firstIndex === prevLast! + 1n : firstEntryLinked(k, o!)
+        entered = true
+      }
+      if (!linked || o === undefined) {
         resumeAt = { segment: k, skip: written }
         break
       }
