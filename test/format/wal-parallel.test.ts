@@ -209,6 +209,12 @@ describe('wal -w ndjson in parallel: the put fast path and the general path agre
     ['/bigid', 'v', 0n, 0xfedcba9876543210n],
     ['/zeroid', 'v', 0n, 0n],
     ['/big', 'x'.repeat(20_000)],
+    // word-at-a-time edges: the odd byte at every position of a word, and the range ends
+    ...[0, 1, 2, 3, 4, 5, 6, 7].map((at): [string, Uint8Array] => [`/ctl${at}`, Uint8Array.from([...Buffer.from('x'.repeat(32 + at)), 0x1f, ...Buffer.from('tail')])]),
+    ...[0, 1, 2, 3].map((at): [string, Uint8Array] => [`/del${at}`, Uint8Array.from([...Buffer.from('y'.repeat(16 + at)), 0x7f, ...Buffer.from('zz')])]),
+    ...[0, 1, 2, 3].map((at): [string, string] => [`/utf${at}`, 'z'.repeat(20 + at) + 'é' + 'z'.repeat(9)]),
+    ['/edges', ' ~ ~ ~ ~\t\r\n  ~~~~    \t\t\t\t\r\r\r\r\n\n\n\n'],
+    ['/high', Uint8Array.from([...Buffer.from('abcdefgh'), 0x80, 0x80, 0x80, 0x80])],
   ]
   it('every kind of value and key, committed and not, across chunk boundaries and a frame larger than a chunk', async () => {
     const w = firstSegment()
