@@ -203,6 +203,11 @@ export interface WalOptions extends WalReadOptions {
   fromSnapshot?: boolean
   /** Print put values (printable text as text, else hex) instead of length + sha256. */
   showValues?: boolean
+  /**
+   * Continue output another reader started (app/wal-parallel.ts): no header or directory findings,
+   * and the entries before the `skip`th entry of `segment` are read and counted but not yielded.
+   */
+  resume?: { segment: number; skip: number }
 }
 
 /** A presented value: redacted by default. */
@@ -312,9 +317,12 @@ export function* streamWal(dir: string, opts: WalOptions = {}): Generator<WalStr
   const display = (name: string) => relative(dir, `${layout.walDir}/${name}`) || name
   const walDir = layout.walDir
   const files = { tmp: listing.tmp, broken: listing.broken, unknown: listing.unknown }
-  yield { kind: 'header', header: { version: 1, dir, walDir, memberId: pre.memberId, clusterId: pre.clusterId, hardState: pre.hardState, fromSnapshot, files } }
+  if (!opts.resume) yield { kind: 'header', header: { version: 1, dir, walDir, memberId: pre.memberId, clusterId: pre.clusterId, hardState: pre.hardState, fromSnapshot, files } }
   const findings = listingFindings(listing, display)
-  for (const f of findings) yield { kind: 'finding', finding: f }
+  const resume = opts.resume
+  if (!resume) for (const f of findings) yield { kind: 'finding', finding: f }
+  let resumeSeg = -1
+  let resumeSkipped = 0
   const filter = makeFilter(opts, fromSnapshot)
   const byType: Record<string, number> = {}
   const byKind: Record<string, number> = {}
@@ -342,6 +350,17 @@ export function* streamWal(dir: string, opts: WalOptions = {}): Generator<WalStr
       }
       if (!filter(decoded)) continue
       shown++
+      if (resume && e.segment <= resume.segment) {
+        if (e.segment < resume.segment) continue
+        if (resumeSeg !== e.segment) {
+          resumeSeg = e.segment
+          resumeSkipped = 0
+        }
+        if (resumeSkipped < resume.skip) {
+          resumeSkipped++
+          continue
+        }
+      }
       yield { kind: 'entry', entry: presentEntry(decoded, e, committed, opts) }
     }
   } finally {
@@ -367,7 +386,7 @@ export function* streamWal(dir: string, opts: WalOptions = {}): Generator<WalStr
  * and the last HardState from the last segment that holds one (etcd writes one at the start of
  * every segment): usually one segment is read instead of all of them.
  */
-function prePass(segments: readonly LogSegment[], snapshots: boolean): { hardState?: HardState; snapshots: WalSnapshot[]; memberId?: string; clusterId?: string } {
+export function prePass(segments: readonly LogSegment[], snapshots: boolean): { hardState?: HardState; snapshots: WalSnapshot[]; memberId?: string; clusterId?: string } {
   const out: { hardState?: HardState; snapshots: WalSnapshot[]; memberId?: string; clusterId?: string } = { snapshots: [] }
   /** Scans segments[from..to) (the last one keeps its last-segment rules); stops when `done` says so. */
   const scan = (from: number, to: number, onRecord: (type: number, data: Uint8Array) => boolean): void => {

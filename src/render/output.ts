@@ -17,16 +17,28 @@ export function parseOutputFormat(s: string | undefined, fallback: OutputFormat 
 
 /** Where renderers write. Tests pass a collecting sink; the CLI passes stdout. */
 export interface Sink {
-  write(s: string): void | Promise<void>
+  /** Bytes are UTF-8 (the parallel WAL reader hands over encoded batches). */
+  write(s: string | Uint8Array): void | Promise<void>
+  /**
+   * Writes bytes the caller wants back: resolves once the sink no longer holds them (the
+   * parallel WAL reader reuses its output buffers).
+   */
+  writeOwned?(b: Uint8Array): Promise<void>
 }
 
 /** A sink over a Node writable that waits for 'drain' so large outputs stay flat in memory. */
 export function streamSink(stream: NodeJS.WritableStream): Sink {
   return {
-    write(s: string) {
+    write(s: string | Uint8Array) {
       if (!stream.write(s)) {
         return new Promise<void>((resolve) => stream.once('drain', () => resolve()))
       }
+    },
+    writeOwned(b: Uint8Array) {
+      // The write callback runs once the stream has handed the bytes to the OS.
+      return new Promise<void>((resolve, reject) => {
+        stream.write(b, (err) => (err ? reject(err) : resolve()))
+      })
     },
   }
 }
@@ -50,7 +62,7 @@ export async function renderResult<R>(r: R, format: OutputFormat, out: Sink, vie
 /** Collects output in memory (tests). */
 export function memorySink(): Sink & { text(): string } {
   const parts: string[] = []
-  return { write: (s: string) => { parts.push(s) }, text: () => parts.join('') }
+  return { write: (s: string | Uint8Array) => { parts.push(typeof s === 'string' ? s : Buffer.from(s.buffer, s.byteOffset, s.byteLength).toString('utf8')) }, text: () => parts.join('') }
 }
 
 /** Progress on stderr, only on a TTY. */

@@ -197,6 +197,30 @@ describe('wal CLI', () => {
   })
 })
 
+describe('wal CLI: -w ndjson on worker threads', () => {
+  it('a full-size 64 MB segment: the parallel path prints exactly what --threads 1 prints, read-only', () => {
+    const m = materialize('single', { fullSize: true })
+    temps.push(m.root)
+    const before = hashTree(m.dataDir)
+    const par = cli(['wal', m.dataDir, '-w', 'ndjson', '--threads', '2'])
+    const one = cli(['wal', m.dataDir, '-w', 'ndjson', '--threads', '1'])
+    expect(par.code).toBe(0)
+    expect(one.code).toBe(0)
+    expect(par.out.split('\n').length).toBeGreaterThan(100)
+    expect(par.out).toBe(one.out)
+    expect(par.err).toBe('')
+    expect(hashTree(m.dataDir)).toEqual(before)
+  })
+  it('--threads takes 1 to 64', () => {
+    for (const bad of ['0', '65', 'x', '-1', '1.5']) {
+      const r = cli(['wal', single, '-w', 'ndjson', '--threads', bad])
+      expect(r.code, bad).toBe(2)
+      expectOneLineError(r.err)
+      expect(r.err).toMatch(/--threads/)
+    }
+  })
+})
+
 describe('argv → options', () => {
   it('parses indexes, types, member IDs and rejects bad values', async () => {
     expect(await walOptions({ startIndex: '5', endIndex: '18446744073709551615', type: 'put,txn', member: '2f7fbfd36802ff7a' })).toMatchObject({

@@ -23,6 +23,14 @@ export interface WalCliFlags {
   fromSnapshot?: boolean
   showValues?: boolean
   writeOut?: string
+  threads?: string
+}
+
+/** `--threads`: worker threads for `-w ndjson` (undefined: the default, CPUs up to 4). */
+export function walThreads(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined
+  if (!/^\d+$/.test(v.trim()) || Number(v) < 1 || Number(v) > 64) throw new UsageError(`--threads "${v}" is not a thread count`, 'give 1 to 64; 1 reads on one thread only (spares a busy host)')
+  return Number(v)
 }
 
 function index(flag: string, v: string | undefined): bigint | undefined {
@@ -90,15 +98,19 @@ export function register(program: Command): void {
     .option('--member <id>', 'conf changes for this member ID (hex)')
     .option('--from-snapshot', 'start after the newest snapshot at or below the commit index, as etcd does at boot')
     .addOption(new Option('--show-values', 'print put values (text, else hex) instead of length + sha256'))
+    .option('--threads <n>', 'threads for -w ndjson on large logs (default: CPUs, at most 4; 1 = one thread, to spare a busy host)')
     .action(async (dir: string, flags: WalCliFlags) => {
       const format = outputFormat(flags)
       const opts = await walOptions(flags)
+      const threads = walThreads(flags.threads)
       const { runWal, streamWal } = await import('../../app/wal.js')
       const { renderWal, renderWalStream } = await import('../../render/wal.js')
       const { streamSink } = await import('../../render/output.js')
       const sink = streamSink(process.stdout)
       if (format === 'ndjson') {
-        const last = await renderWalStream(streamWal(dir, opts), sink)
+        // Large regular logs go to worker threads (app/wal-parallel.ts); same bytes either way.
+        const par = threads === 1 ? null : await (await import('../../app/wal-parallel.js')).streamWalParallel(dir, opts, sink, { threads })
+        const last = par ? par.result : await renderWalStream(streamWal(dir, opts), sink)
         const end = last?.summary.end ?? 'corrupt'
         const line = verdictLine(end, last?.findings ?? [])
         if (line) process.stderr.write(line + '\n')

@@ -70,6 +70,19 @@ export function classifyValue(v: Uint8Array): ValueClass {
   return { kind: 'opaque' }
 }
 
+/**
+ * `classifyValue(v).kind` without building the description: redacted output names only the kind,
+ * and a Kubernetes object's envelope need not be walked for it.
+ */
+export function classifyKind(v: Uint8Array): ValueClass['kind'] {
+  const b0 = v[0]
+  if (b0 === 0x6b || b0 === 0xd9 || b0 === 0x7b || b0 === 0x5b) {
+    if (v.length >= 4 && v[1] === 0x38 && v[2] === 0x73 && v[3] === 0x00) return 'k8s-protobuf'
+    return classifyValue(v).kind
+  }
+  return v.length > 0 && isPrintable(v) ? 'text' : 'opaque'
+}
+
 type Fields = Map<number, Uint8Array | bigint>
 
 /**

@@ -1,0 +1,260 @@
+/**
+ * The parallel `wal -w ndjson` (app/wal-parallel.ts + app/wal-fast.ts on worker threads) must
+ * print exactly what the reader path prints (`streamWal` + `renderWalStream`), byte for byte, on
+ * every real fixture and on every damaged or unusual log; on regular logs the workers must do all
+ * of it (no takeover), and where something is irregular the reader must take over at the exact
+ * entry where the workers stopped. Small chunks make every log cross many chunk boundaries.
+ *
+ * The workers run the built dist/app/wal-worker.js (`npm test` builds first).
+ */
+import { afterAll, describe, expect, it } from 'vitest'
+import { cpSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { streamWal, verifyByScan, verifyWal, type WalOptions } from '../../src/app/wal.js'
+import { streamWalParallel, type ParallelOptions } from '../../src/app/wal-parallel.js'
+import { walName } from '../../src/format/wal/segment-name.js'
+import { renderWalStream } from '../../src/render/wal.js'
+import type { Sink } from '../../src/render/output.js'
+import { allDataDirs, extractMultiseg, materialize } from '../support/fixtures.js'
+import { firstSegment, irrPut, msg, pb, WalWriter, writeWalDir } from '../support/wal-writer.js'
+
+const temps: string[] = []
+afterAll(() => temps.forEach((t) => rmSync(t, { recursive: true, force: true })))
+
+/** Collects text; `owned` also offers writeOwned (copying at once), so output buffers go round. */
+function sink(owned: boolean): Sink & { text(): string; owned: number } {
+  const parts: string[] = []
+  const s = {
+    owned: 0,
+    write: (b: string | Uint8Array) => { parts.push(typeof b === 'string' ? b : Buffer.from(b).toString('utf8')) },
+    text: () => parts.join(''),
+  }
+  if (!owned) return s
+  return Object.assign(s, {
+    writeOwned: async (b: Uint8Array) => {
+      s.owned++
+      parts.push(Buffer.from(b).toString('utf8'))
+    },
+  })
+}
+
+const SMALL: ParallelOptions = { threads: 2, force: true, chunkBytes: 4096 }
+
+async function compare(dir: string, cfg: ParallelOptions = SMALL, opts: WalOptions = {}) {
+  const reader = sink(false)
+  await renderWalStream(streamWal(dir, opts), reader)
+  const par = sink(true)
+  const r = await streamWalParallel(dir, opts, par, cfg)
+  expect(r).not.toBeNull()
+  const a = par.text().split('\n')
+  const b = reader.text().split('\n')
+  // line by line first, so a failure names the first differing line rather than a 1 MB string
+  for (let i = 0; i < Math.max(a.length, b.length); i++) if (a[i] !== b[i]) expect({ line: i + 1, text: a[i] }).toEqual({ line: i + 1, text: b[i] })
+  expect(a.length).toBeGreaterThan(1)
+  return { r: r!, lines: b.length - 1, owned: par.owned }
+}
+
+function multisegCopy(): { dir: string; wal: string; segs: string[] } {
+  const src = extractMultiseg({ shared: true }).dataDir
+  const dir = mkdtempSync(join(tmpdir(), 'wal-par-ms-'))
+  temps.push(dir)
+  cpSync(src, dir, { recursive: true })
+  const wal = join(dir, 'member/wal')
+  return { dir, wal, segs: readdirSync(wal).filter((n) => n.endsWith('.wal')).sort() }
+}
+
+describe('wal -w ndjson in parallel: every fixture, byte for byte', () => {
+  for (const d of allDataDirs()) {
+    it(`${d.fixture}/${d.key}`, async () => {
+      const { r } = await compare(d.dir)
+      // the workers do it all exactly where the verify scan calls the log regular
+      if (verifyByScan(d.dir, {}) !== null) expect(r.resumedAt).toBeUndefined()
+      else expect(r.resumedAt).toBeDefined()
+    })
+  }
+  it('multiseg (full-size segments, the chain across them), 1 MiB and 64 KiB chunks', async () => {
+    const m = extractMultiseg({ shared: true })
+    const big = await compare(m.dataDir, { threads: 2, force: true })
+    expect(big.r.resumedAt).toBeUndefined()
+    expect(big.r.result!.segments.length).toBeGreaterThanOrEqual(2)
+    expect(big.owned).toBeGreaterThan(1)
+    const small = await compare(m.dataDir, { threads: 3, force: true, chunkBytes: 64 * 1024 })
+    expect(small.r.resumedAt).toBeUndefined()
+  })
+  it('single, full-size preallocated segment (zero tail) and one worker', async () => {
+    const m = materialize('single', { fullSize: true })
+    temps.push(m.root)
+    const { r } = await compare(m.dataDir, { threads: 1, force: true, chunkBytes: 8192 })
+    expect(r.resumedAt).toBeUndefined()
+    expect(r.result!.segments.at(-1)!.end).toBe('zero-tail')
+  })
+})
+
+describe('wal -w ndjson in parallel: the reader takes over where the log is not regular', () => {
+  it('a flipped payload byte in an earlier segment: takeover inside that segment', async () => {
+    const m = multisegCopy()
+    const f = join(m.wal, m.segs[0]!)
+    const b = readFileSync(f)
+    b[40_000] ^= 0x01
+    writeFileSync(f, b)
+    const { r } = await compare(m.dir, { threads: 2, force: true, chunkBytes: 16 * 1024 })
+    expect(r.resumedAt?.segment).toBe(0)
+    // the entries before the damaged record came from the workers
+    expect(r.resumedAt!.skip).toBeGreaterThan(0)
+    expect(r.result!.summary.end).toBe('corrupt')
+  })
+  it('the last segment cut inside a frame: torn tail', async () => {
+    const m = multisegCopy()
+    const end = verifyWal(m.dir).segments.at(-1)!.lastValidOffset!
+    truncateSync(join(m.wal, m.segs.at(-1)!), end - 7)
+    const { r } = await compare(m.dir, { threads: 2, force: true, chunkBytes: 32 * 1024 })
+    expect(r.resumedAt?.segment).toBe(m.segs.length - 1)
+    expect(r.result!.summary.end).toBe('torn-tail')
+  })
+  it('a missing middle segment: the listing finding sends it all to the reader', async () => {
+    const m = multisegCopy()
+    if (m.segs.length < 3) return void expect(m.segs.length).toBe(2)
+    renameSync(join(m.wal, m.segs[1]!), join(m.dir, 'aside.wal'))
+    expect(await streamWalParallel(m.dir, {}, sink(false), SMALL)).toBeNull()
+  })
+  it('a chain break between segments: takeover at the head of the second', async () => {
+    const a = firstSegment()
+    a.entry(1, 1, irrPut('a', '1')).state(1, 1, 1)
+    const s0 = a.cut()
+    const b = firstSegment(new WalWriter())
+    b.entry(1, 1, irrPut('x', 'other history')).state(1, 1, 1)
+    b.cut()
+    b.crcRecord().metadata().state(1, 1, 1).entry(1, 2, irrPut('b', '2'))
+    const { r } = await compare(writeWalDir([[0n, 0n, s0], [1n, 2n, b.cut(1024)]], temps, 'wal-par-'))
+    expect(r.resumedAt).toEqual({ segment: 1, skip: 0 })
+    expect(r.result!.findings.map((f) => f.code)).toContain('crc-chain-break')
+  })
+  it('metadata that differs between segments', async () => {
+    const w = firstSegment()
+    w.entry(1, 1).state(1, 1, 1)
+    const s0 = w.cut()
+    w.crcRecord().metadata(0x1234n, 0x5678n).state(1, 1, 1).entry(1, 2)
+    const { r } = await compare(writeWalDir([[0n, 0n, s0], [1n, 2n, w.cut(512)]], temps, 'wal-par-'))
+    expect(r.resumedAt).toEqual({ segment: 1, skip: 0 })
+  })
+  it('entries a new leader overwrote: takeover at the overwriting entry', async () => {
+    const w = firstSegment()
+    w.entry(1, 1).entry(1, 2).entry(1, 3).state(1, 1, 1)
+    w.entry(2, 2).state(2, 1, 2)
+    const { r } = await compare(writeWalDir([[0n, 0n, w.cut(512)]], temps, 'wal-par-'))
+    expect(r.resumedAt).toEqual({ segment: 0, skip: 3 })
+    expect(r.result!.summary.replaced).toBe(2)
+  })
+  it('an index that does not follow across a chunk boundary', async () => {
+    const w = firstSegment()
+    for (let i = 1; i <= 40; i++) w.entry(1, i, irrPut(`/k/${i}`, 'v'.repeat(200)))
+    for (let i = 45; i <= 80; i++) w.entry(1, i, irrPut(`/k/${i}`, 'v'.repeat(200)))
+    w.state(1, 1, 80)
+    const { r } = await compare(writeWalDir([[0n, 0n, w.cut(4096)]], temps, 'wal-par-'), { threads: 2, force: true, chunkBytes: 1024 })
+    expect(r.resumedAt).toEqual({ segment: 0, skip: 40 })
+  })
+  it('a segment name that disagrees with its entries', async () => {
+    const w = firstSegment()
+    w.entry(1, 1).entry(1, 2).state(1, 1, 2)
+    const s0 = w.cut()
+    w.crcRecord().metadata().state(1, 1, 2).entry(1, 3)
+    const { r } = await compare(writeWalDir([[0n, 0n, s0], [1n, 7n, w.cut(512)]], temps, 'wal-par-'))
+    expect(r.resumedAt).toEqual({ segment: 1, skip: 0 })
+  })
+  it('a zero tail in a segment that is not the last', async () => {
+    const w = firstSegment()
+    w.entry(1, 1).state(1, 1, 1)
+    const s0 = w.cut(64)
+    w.crcRecord().metadata().state(1, 1, 1).entry(1, 2)
+    const { r } = await compare(writeWalDir([[0n, 0n, s0], [1n, 2n, w.cut(512)]], temps, 'wal-par-'))
+    expect(r.resumedAt).toEqual({ segment: 0, skip: 1 })
+  })
+  it('a flipped stored CRC of the last record', async () => {
+    const w = firstSegment()
+    w.entry(1, 1, irrPut('a', '1')).state(1, 1, 1).entry(1, 2, irrPut('b', '2'))
+    const d = writeWalDir([[0n, 0n, w.cut()]], temps, 'wal-par-')
+    const f = join(d, 'member/wal', walName(0n, 0n))
+    const b = readFileSync(f)
+    let off = 0
+    let last = 0
+    while (off < b.length) {
+      last = off
+      off += 8 + b.readUInt32LE(off)
+      off = (off + 7) & ~7
+    }
+    b[last + 8 + 3] ^= 0x01
+    writeFileSync(f, b)
+    const { r } = await compare(d)
+    expect(r.resumedAt).toEqual({ segment: 0, skip: 1 })
+  })
+})
+
+describe('wal -w ndjson in parallel: the put fast path and the general path agree', () => {
+  const k8s = Uint8Array.from([0x6b, 0x38, 0x73, 0x00, 0x0a, 0x02, 0x76, 0x31])
+  const puts: [string, string | Uint8Array, bigint?, bigint?][] = [
+    ['/registry/pods/default/web-0', 'plain ascii text\twith tab and\nnewline'],
+    ['/utf8', 'héllo wörld ✓'],
+    ['/invalid-utf8', Uint8Array.from([0x61, 0xff, 0xfe, 0x62])],
+    ['/control', Uint8Array.from([0x61, 0x01, 0x62])],
+    ['/del', Uint8Array.from([0x61, 0x7f])],
+    ['/empty', ''],
+    ['/k8s', k8s],
+    ['/json', '{"a":1,"b":[1,2]}'],
+    ['/array', '[1,2,3]'],
+    ['/quote"key', 'v'],
+    ['/back\\slash', 'v'],
+    ['/ключ', 'v'],
+    ['/lease', 'v', 0x694d7a1b2c3d4e5fn],
+    ['/bigid', 'v', 0n, 0xfedcba9876543210n],
+    ['/zeroid', 'v', 0n, 0n],
+    ['/big', 'x'.repeat(20_000)],
+    // word-at-a-time edges: the odd byte at every position of a word, and the range ends
+    ...[0, 1, 2, 3, 4, 5, 6, 7].map((at): [string, Uint8Array] => [`/ctl${at}`, Uint8Array.from([...Buffer.from('x'.repeat(32 + at)), 0x1f, ...Buffer.from('tail')])]),
+    ...[0, 1, 2, 3].map((at): [string, Uint8Array] => [`/del${at}`, Uint8Array.from([...Buffer.from('y'.repeat(16 + at)), 0x7f, ...Buffer.from('zz')])]),
+    ...[0, 1, 2, 3].map((at): [string, string] => [`/utf${at}`, 'z'.repeat(20 + at) + 'é' + 'z'.repeat(9)]),
+    ['/edges', ' ~ ~ ~ ~\t\r\n  ~~~~    \t\t\t\t\r\r\r\r\n\n\n\n'],
+    ['/high', Uint8Array.from([...Buffer.from('abcdefgh'), 0x80, 0x80, 0x80, 0x80])],
+  ]
+  it('every kind of value and key, committed and not, across chunk boundaries and a frame larger than a chunk', async () => {
+    const w = firstSegment()
+    let i = 0
+    for (const [k, v, lease, id] of puts) w.entry(2, ++i, irrPut(k, v, lease ?? 0n, id ?? BigInt(i)))
+    // a put with prev_kv (field 4) and a delete take the general path
+    w.entry(2, ++i, msg(pb.bytes(4, msg(pb.bytes(1, '/prev'), pb.bytes(2, 'v'), pb.varint(4, true))), pb.bytes(100, pb.varint(1, 7n))))
+    w.entry(2, ++i, msg(pb.bytes(5, msg(pb.bytes(1, '/gone'))), pb.bytes(100, pb.varint(1, 8n))))
+    w.entry(2, ++i) // leader no-op
+    w.state(2, 1, i - 5) // the last five are beyond the commit
+    for (let j = 0; j < 30; j++) w.entry(2, ++i, irrPut(`/tail/${j}`, 'y'.repeat(100)))
+    const d = writeWalDir([[0n, 0n, w.cut(8192)]], temps, 'wal-par-')
+    for (const chunkBytes of [512, 4096, 1 << 20]) {
+      const { r, lines } = await compare(d, { threads: 2, force: true, chunkBytes })
+      expect(r.resumedAt).toBeUndefined()
+      expect(lines).toBe(i + 1)
+      expect(r.result!.summary.uncommitted.count).toBeGreaterThan(0)
+    }
+  })
+  it('an index of 2^53 or more is left to the reader (exact 64-bit output)', async () => {
+    const w = firstSegment()
+    const base = 2n ** 53n - 2n
+    w.snapshot(base, 1)
+    for (let j = 1n; j <= 4n; j++) w.entry(1, base + j, irrPut(`/k${j}`, 'v'))
+    w.state(1, 1, base + 4n)
+    const { r } = await compare(writeWalDir([[0n, 0n, w.cut(512)]], temps, 'wal-par-'))
+    expect(r.resumedAt).toEqual({ segment: 0, skip: 1 })
+    expect(r.result!.summary.lastIndex).toBe(base + 4n)
+  })
+})
+
+describe('wal -w ndjson in parallel: when it steps aside entirely', () => {
+  it('options it does not reproduce, a small log without force, one thread without force', async () => {
+    const d = allDataDirs()[0]!.dir
+    for (const opts of [{ key: '/a' }, { prefix: '/a' }, { startIndex: 1n }, { showValues: true }, { tolerant: true }, { fromSnapshot: true }, { types: ['put'] }] as WalOptions[]) {
+      const s = sink(false)
+      expect(await streamWalParallel(d, opts, s, SMALL)).toBeNull()
+      expect(s.text()).toBe('')
+    }
+    expect(await streamWalParallel(d, {}, sink(false), { threads: 2 })).toBeNull()
+    expect(await streamWalParallel(d, {}, sink(false), { threads: 1, chunkBytes: 4096 })).toBeNull()
+  })
+})
