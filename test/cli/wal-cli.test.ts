@@ -11,6 +11,7 @@ import { walOptions, verdictExit } from '../../src/cli/commands/wal.js'
 import { fsError } from '../../src/io/byte-source.js'
 import { allDataDirs, materialize } from '../support/fixtures.js'
 import { hashTree } from '../support/tree-hash.js'
+import { firstSegment, irrPut, writeWalDir } from '../support/wal-writer.js'
 
 const MAIN = resolve(__dirname, '../../dist/cli/main.js')
 const single = allDataDirs().find((d) => d.fixture === 'single')!.dir
@@ -210,6 +211,20 @@ describe('wal CLI: -w ndjson on worker threads', () => {
     expect(par.out).toBe(one.out)
     expect(par.err).toBe('')
     expect(hashTree(m.dataDir)).toEqual(before)
+  })
+  it('a reader that stops early (| head -n 1): exit 0, no error, no hang, on both paths', () => {
+    // ~12 MB of segment, ~14 MB of ndjson: far more than a pipe holds, so the writer meets EPIPE
+    const w = firstSegment()
+    for (let i = 1; i <= 40_000; i++) w.entry(2, i, irrPut(`/registry/bench/${i}`, 'v'.repeat(200 + (i % 50)), 0n, BigInt(i)))
+    w.state(2, 1, 40_000)
+    const d = writeWalDir([[0n, 0n, w.cut(4096)]], temps, 'wal-cli-epipe-')
+    for (const threads of ['2', '1']) {
+      const r = spawnSync('bash', ['-c', `"${process.execPath}" "${MAIN}" wal "${d}" -w ndjson --threads ${threads} | head -n 1; echo "rc=\${PIPESTATUS[0]}" >&2`], { encoding: 'utf8', timeout: 60_000 })
+      expect(r.error, threads).toBeUndefined()
+      expect(r.stdout.split('\n').filter(Boolean)).toHaveLength(1)
+      expect(JSON.parse(r.stdout).index).toBe('1')
+      expect(r.stderr.trim(), threads).toBe('rc=0')
+    }
   })
   it('--threads takes 1 to 64', () => {
     for (const bad of ['0', '65', 'x', '-1', '1.5']) {
