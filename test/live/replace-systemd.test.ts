@@ -68,11 +68,12 @@ describe('replace with --systemd-unit (systemctl stand-in, real etcd)', () => {
     const args = [...conn, '--config', m3.envFile, '--state-dir', join(base, 'state-plan'), '--systemd-unit', 'etcd-m3.service']
     const pj = await runCli(['replace', 'plan', ...args, '-w', 'json'], fake.env)
     expect(pj.code, pj.stderr).toBe(0)
-    const p = JSON.parse(pj.stdout) as { lockTtlSec: number; warnings: string[]; steps: { kind: string; actions: string[]; control?: unknown }[] }
+    const p = JSON.parse(pj.stdout) as { lockTtlSec: number; warnings: string[]; steps: { kind: string; actions: string[]; preconditions: string[]; control?: unknown }[] }
     const stop = p.steps.find((s) => s.kind === 'stop-member')!
     const start = p.steps.find((s) => s.kind === 'start-member')!
     expect(stop.control).toEqual({ kind: 'systemd', unit: 'etcd-m3.service' })
     expect(stop.actions).toEqual(['systemctl stop etcd-m3.service', 'systemctl mask --runtime etcd-m3.service'])
+    expect(stop.preconditions).toContain('systemd knows etcd-m3.service on this host (systemctl show -p LoadState, re-checked right before the stop)')
     expect(start.actions.slice(0, 2)).toEqual(['systemctl unmask --runtime etcd-m3.service', 'systemctl start etcd-m3.service'])
     expect(p.lockTtlSec).toBe(10)
     const pt = await runCli(['replace', 'plan', ...args, '-w', 'table'], fake.env)

@@ -184,7 +184,7 @@ export async function buildPlan(opts: PlanOptions, opsIn?: ClusterOps): Promise<
         preconditions: [`${to.name} is a healthy voter`], actions: [`Maintenance.MoveLeader(${to.idHex}) via ${clientURLs[0]}`], rollback: 'none needed' })
     }
     steps.push({ kind: 'stop-member', control: opts.control, clientURLs, peerURLs, title: `stop ${name}`, destructive: true,
-      preconditions: ['the snapshot is verified'], actions: describeStop(opts.control), rollback: 'start the member again with its old config (its data dir is untouched so far)' })
+      preconditions: ['the snapshot is verified', ...unitKnown(opts.control)], actions: describeStop(opts.control), rollback: 'start the member again with its old config (its data dir is untouched so far)' })
     if (reason === 'MEMBER') {
       steps.push({ kind: 'remove-member', memberIdHex: targetIdHex, peerURLs, title: `remove member ${name} ${targetIdHex}`, destructive: true,
         preconditions: [`quorum holds without ${targetIdHex} (healthy voters ${q.healthyVoters}/${q.voters}, tolerance during ${q.toleranceDuring})`, `${targetIdHex} still owns ${peerURLs.join(',')}`],
@@ -244,6 +244,9 @@ interface Resolved {
   /** Warnings found before the mode split: a masked unit, a held cluster lock. */
   earlyWarnings: string[]
 }
+
+/** The stop step's re-check of its unit, as the plan shows it. */
+const unitKnown = (c: ProcessControlSpec): string[] => (c.kind === 'systemd' ? [`systemd knows ${c.unit} on this host (systemctl show -p LoadState, re-checked right before the stop)`] : [])
 
 /**
  * Checks the units given with --systemd-unit and (surge) --new-systemd-unit: refuses when this
@@ -324,7 +327,7 @@ async function buildSurgePlan(opts: PlanOptions, sg: NonNullable<PlanOptions['su
       actions: [`if ${r.name} leads: Maintenance.MoveLeader(${transferee.idHex} ${transferee.name}, or another healthy voter) via ${r.clientURLs[0]}`], rollback: 'none needed' },
     { kind: 'remove-member', memberIdHex: r.targetIdHex, peerURLs: r.peerURLs, title: `remove the old member ${r.name} ${r.targetIdHex}`, destructive: true,
       preconditions: [`quorum holds without ${r.targetIdHex}`], actions: [`Cluster.MemberRemove(ID=${r.targetIdHex})`], rollback: 'cannot be undone' },
-    { kind: 'stop-member', control: opts.control, clientURLs: r.clientURLs, peerURLs: r.peerURLs, title: `stop ${r.name}`, destructive: true, preconditions: ['it was removed (it exits by itself; stop/mask keeps it down)'],
+    { kind: 'stop-member', control: opts.control, clientURLs: r.clientURLs, peerURLs: r.peerURLs, title: `stop ${r.name}`, destructive: true, preconditions: ['it was removed (it exits by itself; stop/mask keeps it down)', ...unitKnown(opts.control)],
       actions: describeStop(opts.control), rollback: 'none' },
   ]
   if (existsSync(r.dataDir) && readdirSync(r.dataDir).length > 0) {
