@@ -4,7 +4,7 @@
  * `Restart=always` policy cannot bring a removed member back between steps.
  */
 import { spawn } from 'node:child_process'
-import { ClusterError } from '../errors.js'
+import { ClusterError, UnsafeOperationError } from '../errors.js'
 
 export type ProcessControl =
   | { kind: 'commands'; stopCmd: string; startCmd: string }
@@ -69,9 +69,61 @@ export async function stopMember(c: ProcessControl, timeoutMs = 60000): Promise<
   return a + await systemctl(['mask', '--runtime', c.unit], timeoutMs)
 }
 
+/**
+ * `systemctl mask --runtime` alone: resume re-establishes the mask of a unit it finds already
+ * stopped (the stop step may have failed between its stop and its mask). Masking a masked unit is
+ * a no-op for systemd.
+ */
+export function maskUnit(unit: string, timeoutMs = 60000): Promise<string> {
+  return systemctl(['mask', '--runtime', unit], timeoutMs)
+}
+
 export async function startMember(c: ProcessControl, timeoutMs = 60000): Promise<string> {
   if (c.kind === 'commands') return step('sh', ['-c', c.startCmd], `start command ${JSON.stringify(c.startCmd)}`, timeoutMs)
   // systemd refuses to start a masked unit; unmasking one that is not masked is a no-op (surge's new unit).
   const a = await systemctl(['unmask', '--runtime', c.unit], timeoutMs)
   return a + await systemctl(['start', c.unit], timeoutMs)
+}
+
+/** What `systemctl show -p LoadState` says of a unit; `missing` when there is no systemctl to ask. */
+export type UnitLoadState = { state: 'loaded' | 'masked' | 'not-found' | 'missing' | 'other'; loadState: string; detail?: string }
+
+/**
+ * Read-only: asks systemd whether it knows the unit (`systemctl show -p LoadState --value`, which
+ * answers `not-found` with exit 0 for an unknown unit). A systemctl that cannot run or exits
+ * non-zero (no systemd running) is `missing`/`other` with its words in `detail`.
+ */
+export async function unitLoadState(unit: string, timeoutMs = 10000): Promise<UnitLoadState> {
+  let r: RunResult
+  try {
+    r = await run('systemctl', ['show', '-p', 'LoadState', '--value', unit], timeoutMs, `systemctl show -p LoadState --value ${unit}`)
+  } catch (e) {
+    return { state: 'missing', loadState: '', detail: (e as Error).message }
+  }
+  const out = r.out.trim()
+  if (r.code !== 0) return { state: 'other', loadState: '', detail: `systemctl show -p LoadState --value ${unit} failed (${r.timedOut ? 'timed out' : r.code === null ? `killed by ${r.signal}` : `exit ${r.code}`})${out ? `: ${out.split('\n').slice(-2).join(' | ')}` : ''}` }
+  const state = out === 'loaded' || out === 'masked' || out === 'not-found' ? out : 'other'
+  return { state, loadState: out }
+}
+
+/**
+ * The unit check of `replace plan` and of the stop step: refuses (UnsafeOperationError, nothing
+ * changed) when this host cannot control the unit — no systemctl, systemd does not know it, or
+ * cannot load it — and returns a warning for a masked unit, which usually means a previous
+ * replacement stopped between its stop (mask) and its start (unmask).
+ * `flag` names the option the unit came from, so the message points at what to fix.
+ */
+export async function checkUnit(unit: string, flag: string): Promise<{ loadState: string; warning?: string }> {
+  const s = await unitLoadState(unit)
+  const hint = `check ${flag}, or use the stop/start command options instead`
+  if (s.state === 'missing') throw new UnsafeOperationError(`${flag} ${unit}: systemctl not found on PATH, so this host cannot stop or start the unit; nothing was changed`, 'systemctl-missing', hint)
+  if (s.state === 'not-found') throw new UnsafeOperationError(`${flag} ${unit}: systemd does not know this unit on this host (LoadState not-found); nothing was changed`, 'unit-not-found', hint)
+  if (s.state === 'other') {
+    const why = s.detail ?? `LoadState ${s.loadState || '(empty)'}`
+    throw new UnsafeOperationError(`${flag} ${unit}: systemd cannot load this unit (${why}); nothing was changed`, 'unit-not-loaded', hint)
+  }
+  if (s.state === 'masked') {
+    return { loadState: s.loadState, warning: `${flag} ${unit} is masked: a previous replacement probably stopped before its start step (see replace status; \`systemctl unmask --runtime ${unit}\` once nothing else needs it down)` }
+  }
+  return { loadState: s.loadState }
 }

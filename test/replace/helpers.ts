@@ -4,7 +4,7 @@
  * loopback with a pid file (the way a systemd unit with EnvironmentFile= would).
  */
 import { execFileSync } from 'node:child_process'
-import { writeFileSync, readFileSync, existsSync, chmodSync, mkdirSync } from 'node:fs'
+import { writeFileSync, readFileSync, existsSync, chmodSync, mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { TlsFiles } from '../support/etcd.js'
 
@@ -209,6 +209,10 @@ export interface FakeSystemctl {
   calls(): string[]
   /** The environment that puts it first on PATH. */
   env: NodeJS.ProcessEnv
+  /** Makes the next `systemctl <verb>` of the unit fail once (exit 1) with this message on stderr. */
+  failOnce(verb: string, message: string): void
+  /** While gone, the unit is unknown: its unit file was removed (or renamed) since the plan. */
+  setGone(gone: boolean): void
 }
 
 /**
@@ -216,21 +220,37 @@ export interface FakeSystemctl {
  * etcd stays real): `stop`/`start` run the member's stop/start scripts (by PID, with its pid
  * file), `mask --runtime`/`unmask --runtime` set and clear a mask flag, `start` is refused while
  * masked and any other unit is "not loaded", both with systemd's wording and exit status.
+ * `show -p LoadState --value <unit>` answers as systemd does, exit 0 either way: `masked` while
+ * the flag is set, `loaded`, or `not-found` for any other unit (`alsoLoaded` units answer
+ * `loaded` to this query only: plans that name a second unit). `failOnce` and `setGone` model a
+ * failing call and a unit removed since the plan.
  * Persistent masks are refused: the runbook must not leave a mask that survives a reboot.
  * Every invocation is appended to the log (FAKE_SYSTEMCTL_LOG overrides it, for a test's own probes).
  */
-export function writeFakeSystemctl(dir: string, unit: string, startScript: string, stopScript: string): FakeSystemctl {
+export function writeFakeSystemctl(dir: string, unit: string, startScript: string, stopScript: string, opts: { alsoLoaded?: string[] } = {}): FakeSystemctl {
   const binDir = join(dir, 'fake-systemd-bin')
   mkdirSync(binDir, { recursive: true })
   const log = join(dir, `systemctl-${unit}.log`)
   const maskFile = join(dir, `${unit}.masked`)
+  const goneFile = join(dir, `${unit}.gone`)
+  const failFile = (verb: string): string => join(dir, `${unit}.fail-${verb}`)
   const bin = join(binDir, 'systemctl')
   writeFileSync(bin, `#!/bin/sh
 echo "$*" >> "\${FAKE_SYSTEMCTL_LOG:-${log}}"
 verb=$1; shift
+if [ "$verb" = show ]; then
+  if [ $# -ne 4 ] || [ "$1 $2 $3" != "-p LoadState --value" ]; then echo "fake systemctl: only show -p LoadState --value <unit> is modelled" >&2; exit 1; fi
+  if [ "$4" = "${unit}" ] && [ ! -e ${goneFile} ]; then
+    if [ -e ${maskFile} ]; then echo masked; else echo loaded; fi
+  else
+    case " ${(opts.alsoLoaded ?? []).join(' ')} " in *" $4 "*) echo loaded ;; *) echo not-found ;; esac
+  fi
+  exit 0
+fi
 runtime=
 if [ "$1" = "--runtime" ]; then runtime=1; shift; fi
-if [ "$1" != "${unit}" ]; then echo "Failed to $verb $1: Unit $1 not loaded." >&2; exit 5; fi
+if [ "$1" != "${unit}" ] || [ -e ${goneFile} ]; then echo "Failed to $verb $1: Unit $1 not loaded." >&2; exit 5; fi
+if [ -e ${dir}/${unit}.fail-$verb ]; then cat ${dir}/${unit}.fail-$verb >&2; rm -f ${dir}/${unit}.fail-$verb; exit 1; fi
 case "$verb" in
   stop) exec sh ${stopScript} ;;
   start)
@@ -250,5 +270,7 @@ esac
     binDir, log, maskFile,
     calls: () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : []),
     env: { PATH: `${binDir}:${process.env.PATH ?? '/usr/bin:/bin'}` },
+    failOnce: (verb, message) => writeFileSync(failFile(verb), `${message}\n`),
+    setGone: (gone) => { if (gone) writeFileSync(goneFile, ''); else rmSync(goneFile, { force: true }) },
   }
 }

@@ -9,7 +9,7 @@ import { Journal, type JournalEvent, type OpRecord } from '../../io/journal.js'
 import { OpLock, breakStaleLock, liveLock, readLock, type LockInfo } from '../../io/oplock.js'
 import { ClusterOps } from './cluster-ops.js'
 import type { Plan, Step } from './model.js'
-import { afterStep, allEndpoints, handlerFor, liveList, newMember, type StepContext } from './steps.js'
+import { afterStep, allEndpoints, handlerFor, keepMasked, liveList, newMember, type StepContext } from './steps.js'
 import { CLUSTER_LOCK_TTL, ClusterLock, lockTtlProblem, peekClusterLock, peekText, type ClusterLockPeek } from './cluster-lock.js'
 import { DEFAULT_STATE_DIR } from './plan.js'
 
@@ -93,12 +93,25 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
     journal.append(plan.opId, { step: 0, kind: 'cluster-lock', phase: 'note', message: `took the cluster lock as ${clusterLock.holder.host} pid ${clusterLock.holder.pid} (lease ${clusterLock.holder.leaseIdHex}, TTL ${clusterLock.ttlSec}s)` })
     crashHook('cluster-lock', 'taken')
     const outcomes: StepOutcome[] = []
+    const fail = (step: Step, e: unknown): never => {
+      const msg = (e as Error).message
+      journal.append(plan.opId, { step: step.n, kind: step.kind, phase: 'fail', message: msg, ...(e instanceof StalledError ? { evidence: e.evidence } : {}) })
+      journal.updateOp(plan.opId, { status: 'failed', lastError: `step ${step.n} ${step.kind}: ${msg}` })
+      throw e
+    }
     for (const step of plan.steps) {
       if (clusterLock.lost) throw new UnsafeOperationError(`${clusterLock.lost}; stopping before step ${step.n} (${step.kind}); resume when the other run is done`, 'cluster-lock-lost')
       const h = handlerFor(step)
       const st = Date.now()
-      const already = await h.done(step, ctx)
-      if (already) {
+      const found = await h.done(step, ctx)
+      if (found) {
+        let already = found
+        try {
+          const mask = await keepMasked(step, ctx, found)
+          if (mask) already = { ...found, mask }
+        } catch (e) {
+          fail(step, e)
+        }
         journal.append(plan.opId, { step: step.n, kind: step.kind, phase: 'skip', evidence: already })
         outcomes.push({ n: step.n, kind: step.kind, title: step.title, outcome: 'skipped', ms: Date.now() - st, evidence: already })
         opts.onStep?.(step, 'skipped')
@@ -118,10 +131,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
         crashHook(step.kind, 'done')
         afterStep(step, ctx)
       } catch (e) {
-        const msg = (e as Error).message
-        journal.append(plan.opId, { step: step.n, kind: step.kind, phase: 'fail', message: msg, ...(e instanceof StalledError ? { evidence: e.evidence } : {}) })
-        journal.updateOp(plan.opId, { status: 'failed', lastError: `step ${step.n} ${step.kind}: ${msg}` })
-        throw e
+        fail(step, e)
       }
     }
     journal.updateOp(plan.opId, { status: 'complete', lastError: undefined })

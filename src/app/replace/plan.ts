@@ -14,7 +14,7 @@ import { lineDiff, parseEnvFile, parseUnitFile, render, renderSettings, type Con
 import { tlsPreflight } from './tls-preflight.js'
 import { PLAN_VERSION, type ConnectionSpec, type Plan, type PlanMember, type ProcessControlSpec, type Step, type StepDraft } from './model.js'
 import { utcStamp } from '../../io/archive.js'
-import { describeStart, describeStop } from '../../io/process-control.js'
+import { checkUnit, describeStart, describeStop } from '../../io/process-control.js'
 import { CLUSTER_LOCK_TTL, lockTtlProblem, peekClusterLock, peekText, type ClusterLockPeek } from './cluster-lock.js'
 
 export const DEFAULT_STATE_DIR = '/var/lib/etcd-inspect'
@@ -109,7 +109,12 @@ export async function buildPlan(opts: PlanOptions, opsIn?: ClusterOps): Promise<
     const identP = identifyDataDir(dataDir, { headers: true }).then((v) => ({ v }), (e: unknown) => ({ e }))
     // A read-only look at the cluster lock (never rejects), alongside the preflight round trips.
     const lockP = peekClusterLock(ops, opts.connection.endpoints)
+    // Read-only `systemctl show` of every unit the plan would control, alongside the round trips:
+    // a unit this host does not know would otherwise fail only at the stop step.
+    const unitsP = unitWarnings(opts).then((v) => ({ v }), (e: unknown) => ({ e }))
     const pf = await preflightCluster(ops)
+    const unitsR = await unitsP
+    if ('e' in unitsR) throw unitsR.e
     const byURL = pf.members.find((m) => m.peerURLs.some((u) => peerURLs.includes(u)))
     if (opts.member && byURL && opts.member !== byURL.name && opts.member.toLowerCase() !== byURL.idHex) {
       refuse('target-mismatch', `--member ${opts.member} does not match the member owning ${peerURLs.join(',')} (${byURL.name || '(unstarted)'} ${byURL.idHex})`)
@@ -144,10 +149,10 @@ export async function buildPlan(opts: PlanOptions, opsIn?: ClusterOps): Promise<
       }
       if (reason === 'REMOVED_MEMBER' && pf.members.some((m) => m.idHex === ident.memberIdHex)) refuse('data-dir-other-member', `data dir ${dataDir} belongs to current member ${ident.memberIdHex}`)
     }
-    const lockWarnings = lockWarning(await lockP)
+    const earlyWarnings = [...unitsR.v, ...lockWarning(await lockP)]
     if (opts.surge) {
       if (reason !== 'MEMBER') refuse('surge-target-removed', `the target is no longer a member: replace it in place (without --new-config)`)
-      return await buildSurgePlan(opts, opts.surge, pf, { now, stateDir, cfg, name, peerURLs, clientURLs, dataDir, targetIdHex, ident, lockWarnings })
+      return await buildSurgePlan(opts, opts.surge, pf, { now, stateDir, cfg, name, peerURLs, clientURLs, dataDir, targetIdHex, ident, earlyWarnings })
     }
     const q = checkInPlace({ voters: pf.members.filter((m) => !m.isLearner).map((m) => m.idHex), healthy: pf.healthyVoters, target: reason === 'MEMBER' ? targetIdHex : undefined, force: !!opts.force })
     if (q.refusal) refuse(q.refusal.code, q.refusal.message)
@@ -179,7 +184,7 @@ export async function buildPlan(opts: PlanOptions, opsIn?: ClusterOps): Promise<
         preconditions: [`${to.name} is a healthy voter`], actions: [`Maintenance.MoveLeader(${to.idHex}) via ${clientURLs[0]}`], rollback: 'none needed' })
     }
     steps.push({ kind: 'stop-member', control: opts.control, clientURLs, peerURLs, title: `stop ${name}`, destructive: true,
-      preconditions: ['the snapshot is verified'], actions: describeStop(opts.control), rollback: 'start the member again with its old config (its data dir is untouched so far)' })
+      preconditions: ['the snapshot is verified', ...unitKnown(opts.control)], actions: describeStop(opts.control), rollback: 'start the member again with its old config (its data dir is untouched so far)' })
     if (reason === 'MEMBER') {
       steps.push({ kind: 'remove-member', memberIdHex: targetIdHex, peerURLs, title: `remove member ${name} ${targetIdHex}`, destructive: true,
         preconditions: [`quorum holds without ${targetIdHex} (healthy voters ${q.healthyVoters}/${q.voters}, tolerance during ${q.toleranceDuring})`, `${targetIdHex} still owns ${peerURLs.join(',')}`],
@@ -217,7 +222,7 @@ export async function buildPlan(opts: PlanOptions, opsIn?: ClusterOps): Promise<
       quorum: { voters: q.voters, healthyVoters: q.healthyVoters, toleranceBefore: q.toleranceBefore, toleranceDuring: q.toleranceDuring, toleranceAfter: q.toleranceAfter },
       stateDir, configPath: resolve(opts.configPath), configFormat: cfg.format,
       tls: { checked: tls.checked, findings: tls.findings.map((f) => `${f.severity}: ${f.message}`) },
-      warnings: [...q.warnings, ...tls.findings.filter((f) => f.severity === 'warning').map((f) => f.message), ...lockWarnings],
+      warnings: [...q.warnings, ...tls.findings.filter((f) => f.severity === 'warning').map((f) => f.message), ...earlyWarnings],
       lockTtlSec: opts.lockTtlSec ?? CLUSTER_LOCK_TTL,
       steps: steps.map((s, i) => ({ ...s, n: i + 1 }) as Step),
     }
@@ -236,7 +241,23 @@ interface Resolved {
   dataDir: string
   targetIdHex: string
   ident?: { memberIdHex: string; clusterIdHex: string }
-  lockWarnings: string[]
+  /** Warnings found before the mode split: a masked unit, a held cluster lock. */
+  earlyWarnings: string[]
+}
+
+/** The stop step's re-check of its unit, as the plan shows it. */
+const unitKnown = (c: ProcessControlSpec): string[] => (c.kind === 'systemd' ? [`systemd knows ${c.unit} on this host (systemctl show -p LoadState, re-checked right before the stop)`] : [])
+
+/**
+ * Checks the units given with --systemd-unit and (surge) --new-systemd-unit: refuses when this
+ * host cannot control one (checkUnit), returns the warnings (a masked unit).
+ */
+async function unitWarnings(opts: PlanOptions): Promise<string[]> {
+  const units: [string, string][] = []
+  if (opts.control.kind === 'systemd') units.push([opts.control.unit, '--systemd-unit'])
+  if (opts.surge?.control.kind === 'systemd') units.push([opts.surge.control.unit, '--new-systemd-unit'])
+  const rs = await Promise.all(units.map(([u, flag]) => checkUnit(u, flag)))
+  return rs.flatMap((r) => (r.warning ? [r.warning] : []))
 }
 
 /**
@@ -306,7 +327,7 @@ async function buildSurgePlan(opts: PlanOptions, sg: NonNullable<PlanOptions['su
       actions: [`if ${r.name} leads: Maintenance.MoveLeader(${transferee.idHex} ${transferee.name}, or another healthy voter) via ${r.clientURLs[0]}`], rollback: 'none needed' },
     { kind: 'remove-member', memberIdHex: r.targetIdHex, peerURLs: r.peerURLs, title: `remove the old member ${r.name} ${r.targetIdHex}`, destructive: true,
       preconditions: [`quorum holds without ${r.targetIdHex}`], actions: [`Cluster.MemberRemove(ID=${r.targetIdHex})`], rollback: 'cannot be undone' },
-    { kind: 'stop-member', control: opts.control, clientURLs: r.clientURLs, peerURLs: r.peerURLs, title: `stop ${r.name}`, destructive: true, preconditions: ['it was removed (it exits by itself; stop/mask keeps it down)'],
+    { kind: 'stop-member', control: opts.control, clientURLs: r.clientURLs, peerURLs: r.peerURLs, title: `stop ${r.name}`, destructive: true, preconditions: ['it was removed (it exits by itself; stop/mask keeps it down)', ...unitKnown(opts.control)],
       actions: describeStop(opts.control), rollback: 'none' },
   ]
   if (existsSync(r.dataDir) && readdirSync(r.dataDir).length > 0) {
@@ -322,7 +343,7 @@ async function buildSurgePlan(opts: PlanOptions, sg: NonNullable<PlanOptions['su
     target: { idHex: r.targetIdHex, name: r.name, peerURLs: r.peerURLs, clientURLs: r.clientURLs, dataDir: r.dataDir, ...(r.ident ? { dataDirIdentity: { memberIdHex: r.ident.memberIdHex, clusterIdHex: r.ident.clusterIdHex } } : {}), inMembership: true, wasLeader: pf.leaderHex === r.targetIdHex },
     quorum: q, stateDir: r.stateDir, configPath: resolve(sg.configPath), configFormat: ncfg.format,
     tls: { checked: tls.checked, findings: tls.findings.map((f) => `${f.severity}: ${f.message}`) },
-    warnings: [...tls.findings.filter((f) => f.severity === 'warning').map((f) => f.message), ...r.lockWarnings],
+    warnings: [...tls.findings.filter((f) => f.severity === 'warning').map((f) => f.message), ...r.earlyWarnings],
     lockTtlSec: opts.lockTtlSec ?? CLUSTER_LOCK_TTL,
     steps: steps.map((st, i) => ({ ...st, n: i + 1 }) as Step),
   }

@@ -11,7 +11,7 @@ import { connect } from 'node:net'
 import { ClusterError, StalledError, UnsafeOperationError } from '../../errors.js'
 import { archiveDataDir, archiveStampTime, completeManifest, findArchives, preHashTree, readManifest, utcStamp, type PreHash } from '../../io/archive.js'
 import { writeWitness } from '../../io/witness.js'
-import { startMember, stopMember } from '../../io/process-control.js'
+import { checkUnit, maskUnit, startMember, stopMember } from '../../io/process-control.js'
 import type { Journal } from '../../io/journal.js'
 import type { ClusterOps, EndpointStatus, MemberListResult } from './cluster-ops.js'
 import type { Plan, PlanMember, Step } from './model.js'
@@ -53,6 +53,30 @@ export function afterStep(s: Step, c: StepContext): void {
   }
   const promise = preHashTree(a.dataDir).catch(() => undefined)
   c.preHash = { dataDir: a.dataDir, promise }
+}
+
+/**
+ * Runs when apply finds a stop step already done (skipped). Found stopped says nothing about the
+ * mask: `systemctl stop` may have succeeded and `mask --runtime` failed (the step failed after
+ * the stop), or the member was down already and never masked, and `Restart=` could then bring the
+ * old member back while its ID is removed or its dir moved. So for a systemd unit the mask is set
+ * again (idempotent) before any further step, as long as the step that unmasks and starts that
+ * unit has not begun. Returns the evidence for the skip record; a failing mask throws.
+ */
+export async function keepMasked(s: Step, c: StepContext, found: Evidence): Promise<Evidence | undefined> {
+  if (s.kind !== 'stop-member' || s.control.kind !== 'systemd') return undefined
+  const unit = s.control.unit
+  const start = c.plan.steps.find((x) => x.kind === 'start-member' && x.n > s.n && x.control.kind === 'systemd' && x.control.unit === unit)
+  if (start) {
+    // The intent record precedes the unmask, so no record means the unit was not unmasked by us.
+    const ran = c.journal.events(c.plan.opId).find((e) => e.step === start.n && e.phase !== 'note')
+    if (ran) return { unit, masked: 'left as is', reason: `step ${start.n} (${start.kind}) has begun (journal: ${ran.phase}): the unit is the replacement's now` }
+    // In place, a replacement that has started (by other means) runs under this unit: masking it
+    // would keep it down after its next exit.
+    if (found.replacementStarted === true) return { unit, masked: 'left as is', reason: `the replacement ${String(found.replacement)} has started` }
+  }
+  const out = await maskUnit(unit)
+  return { unit, masked: 're-established', command: `systemctl mask --runtime ${unit}`, output: out.trim().slice(-300) }
 }
 
 export interface StepHandler<S extends Step = Step> {
@@ -190,10 +214,18 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
         // replacement (started, crashed or hung): the stop is long done, and it must not be stopped again.
         const l = await liveList(c)
         const nm = newMember(c, l)
-        if (nm && !l.members.some((m) => m.idHex === c.plan.target.idHex)) return { oldMemberRemoved: true, replacement: nm.idHex }
+        if (nm && !l.members.some((m) => m.idHex === c.plan.target.idHex)) return { oldMemberRemoved: true, replacement: nm.idHex, replacementStarted: nm.name !== '' }
       }
       const r = await oldRunning(c)
       return r.running ? undefined : { oldMemberRunning: false, clientAnswer: r.status.ok ? `member ${r.status.memberIdHex}` : 'none' }
+    },
+    async pre(s, c) {
+      if (s.control.kind !== 'systemd') return
+      // The unit may be gone or renamed since the plan was made: refuse here, before `systemctl
+      // stop`, rather than fail half-way through the step. The answer is journaled as evidence.
+      const u = await checkUnit(s.control.unit, '--systemd-unit')
+      c.journal.append(c.plan.opId, { step: s.n, kind: s.kind, phase: 'note', message: u.warning ?? `systemctl show -p LoadState --value ${s.control.unit}: ${u.loadState}`, evidence: { unit: s.control.unit, loadState: u.loadState } })
+      if (u.warning) c.progress(`warning: ${u.warning}`)
     },
     async act(s, c) {
       const out = await stopMember(s.control)
