@@ -2,14 +2,17 @@
  * `etcd-inspect db …` as a process: exit codes, one-line errors without stack traces, output
  * formats, redaction, and byte-identical files after every command.
  */
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { runCli, REPO_ROOT } from '../support/cli.js'
 import { hashTree } from '../support/tree-hash.js'
 import { sharedTestdata } from '../support/shared-testdata.js'
 import { fixture } from '../support/fixtures.js'
+
+const temps: string[] = []
+afterAll(() => temps.forEach((t) => rmSync(t, { recursive: true, force: true })))
 
 const K8S = sharedTestdata('k8s')
 const K8S_DB = join(K8S, 'db')
@@ -103,6 +106,7 @@ describe('db CLI', () => {
     expect(missing.code).toBe(3)
     expect(missing.stderr).toBe('Error: /nonexistent/dir: no such file or directory (check the path (a data dir, its member/ dir or its wal/ dir))\n')
     const empty = mkdtempSync(join(tmpdir(), 'db-cli-'))
+    temps.push(empty)
     const notDir = runCli(['db', empty])
     expect(notDir.code).toBe(3)
     expect(notDir.stderr).toBe(`Error: ${empty}: no bbolt db found (looked for member/snap/db, snap/db, db) (pass an etcd data dir (the --data-dir of the member) or the db file itself)\n`)

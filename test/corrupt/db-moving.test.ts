@@ -2,8 +2,8 @@
  * A db that changes while it is read (what a running etcd does): the txid re-check at the end,
  * and the retry on a newer view when a read failed because pages moved underneath.
  */
-import { describe, expect, it } from 'vitest'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { afterAll, describe, expect, it } from 'vitest'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { withDb, dbStatus } from '../../src/app/db.js'
@@ -12,6 +12,7 @@ import { DecodeError } from '../../src/errors.js'
 import { buildDb, metaPage } from '../support/bbolt-writer.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'db-moving-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
 const entries = Array.from({ length: 5 }, (_, i) => ({ key: `k${i}`, value: `v${i}` }))
 
 /** A small db (meta txid 3) written to `name` in the temp dir. */
