@@ -18,7 +18,7 @@ import { DecodeError } from '../errors.js'
 import { crc32cRange } from '../format/crc32c.js'
 import { FRAME_HEADER_BYTES } from '../format/wal/frame.js'
 import { decodeRecordInto, RecordType, type RecordPos } from '../format/wal/record.js'
-import type { SnapshotRecord, LogEntry } from '../format/wal/log.js'
+import { bytesEqual, type SnapshotRecord, type LogEntry } from '../format/wal/log.js'
 import {
   decodeEntryHeaderInto, decodeHardState, decodePayload, decodeWalSnapshot, type DecodedEntry, type EntryHeaderPos, type EntryTypeName, type HardState,
 } from '../format/raft/entry.js'
@@ -235,7 +235,7 @@ export function presentChunk(job: ChunkJob, buf: Uint8Array, into?: Uint8Array):
             // Only at the head of a segment, before any entry; anything else is the reader's to judge.
             if (!job.first || prev >= 0) return finish('metadata after the head')
             if (out.metadata === null) out.metadata = buf.slice(ds, de)
-            else if (!sameBytes(out.metadata, buf, ds, de)) return finish('metadata differs')
+            else if (!bytesEqual(out.metadata, buf.subarray(ds, de))) return finish('metadata differs')
             break
           case RecordType.State:
             out.hardState = decodeHardState(buf.subarray(ds, de), file, base + ds)
@@ -527,8 +527,3 @@ function putHexVarint(o: Uint8Array, p: number, b: Uint8Array, s: number, e: num
   return p
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array, s: number, e: number): boolean {
-  if (a.length !== e - s) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[s + i]) return false
-  return true
-}

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { idHex } from '../format/ids.js'
 import { decodeMetadata, type HardState } from '../format/raft/entry.js'
-import type { SegmentStats, SnapshotRecord } from '../format/wal/log.js'
+import { bytesEqual, type SegmentStats, type SnapshotRecord } from '../format/wal/log.js'
 import { FRAME_HEADER_BYTES } from '../format/wal/frame.js'
 import { decodeRecordInto, type RecordPos } from '../format/wal/record.js'
 import { openFile } from '../io/byte-source.js'
@@ -251,7 +251,7 @@ export async function streamWalParallel(dir: string, opts: WalOptions, sink: Sin
     if (o.crcRecord === null || (chain !== 0 && o.crcRecord !== chain)) return false
     if (o.metadata !== null) {
       if (meta === null) meta = o.metadata
-      else if (!sameBytes(meta, o.metadata)) return false
+      else if (!bytesEqual(meta, o.metadata)) return false
     }
     const nameIndex = segs[k]!.nameIndex
     return prevLast === undefined || nameIndex === undefined || nameIndex === prevLast + 1n
@@ -392,8 +392,3 @@ export async function streamWalParallel(dir: string, opts: WalOptions, sink: Sin
   return { result }
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}

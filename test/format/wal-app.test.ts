@@ -1,10 +1,7 @@
 /** runWal/readWalSummary on hand-built segments written to a temp dir. */
 import { afterAll, describe, expect, it } from 'vitest'
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { rmSync } from 'node:fs'
 import { runWal, readWalSummary } from '../../src/app/wal.js'
-import { walName } from '../../src/format/wal/segment-name.js'
 import { firstSegment, irrPut, confChange, writeWalDir } from '../support/wal-writer.js'
 
 const temps: string[] = []

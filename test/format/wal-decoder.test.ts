@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { decodeWal, type DecodeWalOptions, type WalEvent, type WalFinding, type WalRecordEvent } from '../../src/format/wal/decoder.js'
 import { readLog } from '../../src/format/wal/log.js'
-import { WalWriter, firstSegment, irrPut, memSource, concat } from '../support/wal-writer.js'
+import { firstSegment, irrPut, memSource, concat } from '../support/wal-writer.js'
 
 function run(segs: Uint8Array[], opts: DecodeWalOptions = {}) {
   const sources = segs.map((b, i) => ({ file: `s${i}.wal`, source: memSource(b) }))

@@ -17,7 +17,7 @@ import { walName } from '../../src/format/wal/segment-name.js'
 import { renderWalStream } from '../../src/render/wal.js'
 import type { Sink } from '../../src/render/output.js'
 import { allDataDirs, extractMultiseg, materialize } from '../support/fixtures.js'
-import { firstSegment, irrPut, msg, pb, WalWriter, writeWalDir } from '../support/wal-writer.js'
+import { firstSegment, irrPut, lastFrameOffset, msg, pb, WalWriter, writeWalDir } from '../support/wal-writer.js'
 
 const temps: string[] = []
 afterAll(() => temps.forEach((t) => rmSync(t, { recursive: true, force: true })))
@@ -176,14 +176,8 @@ describe('wal -w ndjson in parallel: the reader takes over where the log is not 
     const d = writeWalDir([[0n, 0n, w.cut()]], temps, 'wal-par-')
     const f = join(d, 'member/wal', walName(0n, 0n))
     const b = readFileSync(f)
-    let off = 0
-    let last = 0
-    while (off < b.length) {
-      last = off
-      off += 8 + b.readUInt32LE(off)
-      off = (off + 7) & ~7
-    }
-    b[last + 8 + 3] ^= 0x01
+    // the last frame's stored CRC varint follows 08 02 10
+    b[lastFrameOffset(b) + 8 + 3] ^= 0x01
     writeFileSync(f, b)
     const { r } = await compare(d)
     expect(r.resumedAt).toEqual({ segment: 0, skip: 1 })

@@ -5,13 +5,13 @@
  * step aside, and `verifyWal` must then return exactly what the reader returns.
  */
 import { afterAll, describe, expect, it } from 'vitest'
-import { cpSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { verifyByScan, verifyWal } from '../../src/app/wal.js'
 import { walName } from '../../src/format/wal/segment-name.js'
 import { allDataDirs, extractMultiseg, materialize } from '../support/fixtures.js'
-import { firstSegment, irrPut, WalWriter, writeWalDir } from '../support/wal-writer.js'
+import { firstSegment, irrPut, lastFrameOffset, WalWriter, writeWalDir } from '../support/wal-writer.js'
 
 const temps: string[] = []
 afterAll(() => temps.forEach((t) => rmSync(t, { recursive: true, force: true })))
@@ -147,15 +147,8 @@ describe('wal verify: the scan steps aside for damaged or irregular logs', () =>
     const d = walDir([[0n, 0n, seg]])
     const f = join(d, 'member/wal', walName(0n, 0n))
     const b = readFileSync(f)
-    // walk the length words to the last frame; its stored CRC varint follows 08 02 10
-    let off = 0
-    let last = 0
-    while (off < b.length) {
-      last = off
-      off += 8 + b.readUInt32LE(off)
-      off = (off + 7) & ~7
-    }
-    b[last + 8 + 3] ^= 0x01
+    // the last frame's stored CRC varint follows 08 02 10
+    b[lastFrameOffset(b) + 8 + 3] ^= 0x01
     writeFileSync(f, b)
     const r = expectReaderOnly(d)
     expect(r.verdict).not.toBe('clean')

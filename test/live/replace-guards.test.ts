@@ -8,11 +8,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { etcdctl, tempDir } from '../support/etcd.js'
-import { killPidFile, spawnCli, waitStopped, makePki, memberList, newHostMember, runCli, startScriptCluster, waitHealthyURL, type CliResult, type ScriptMember, type TestPki } from '../replace/helpers.js'
+import { etcdctl } from '../support/etcd.js'
+import { killPidFile, spawnCli, waitStopped, memberList, newHostMember, runCli, startTlsCluster, waitHealthyURL, type CliResult, type ScriptMember, type TestPki } from '../replace/helpers.js'
 
 const T = 600_000
 const LOCK_KEY = '/etcd-inspect/replace-lock'
@@ -57,13 +57,9 @@ async function expectHealthy(): Promise<void> {
 }
 
 beforeAll(async () => {
-  base = tempDir('replace-guards-')
-  mkdirSync(join(base, 'pki'))
-  pki = makePki(join(base, 'pki'))
-  members = await startScriptCluster(3, base, pki)
+  ;({ base, pki, members, conn } = await startTlsCluster('replace-guards-'))
   all.push(...members)
   const t = tls()
-  conn = ['--endpoints', eps().join(','), '--cacert', t.ca, '--cert', t.clientCert, '--key', t.clientKey]
   for (let i = 0; i < 40; i++) await etcdctl(eps(), ['put', `k/${i}`, `v${i}`], t)
 }, T)
 

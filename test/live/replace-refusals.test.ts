@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { etcdctl, freePort, startEtcd, tempDir, type EtcdMember } from '../support/etcd.js'
+import { etcdctl, freePort, startEtcd, type EtcdMember } from '../support/etcd.js'
 import { hashTree } from '../support/tree-hash.js'
-import { killPidFile, makePki, memberList, runCli, startScriptCluster, waitHealthyURL, type ScriptMember, type TestPki, type MemberRow } from '../replace/helpers.js'
+import { killPidFile, memberList, runCli, startTlsCluster, waitHealthyURL, type ScriptMember, type TestPki, type MemberRow } from '../replace/helpers.js'
 
 const T = 300_000
 let base: string
@@ -53,13 +53,7 @@ function envWith(m: ScriptMember, name: string, patch: Record<string, string>): 
 }
 
 beforeAll(async () => {
-  base = tempDir('replace-refuse-')
-  mkdirSync(join(base, 'pki'))
-  pki = makePki(join(base, 'pki'))
-  members = await startScriptCluster(3, base, pki)
-  eps = members.map((m) => m.clientURL)
-  const t = members[0]!.tls
-  conn = ['--endpoints', eps.join(','), '--cacert', t.ca, '--cert', t.clientCert, '--key', t.clientKey]
+  ;({ base, pki, members, eps, conn } = await startTlsCluster('replace-refuse-'))
 }, T)
 
 afterAll(async () => {

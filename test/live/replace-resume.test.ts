@@ -6,10 +6,10 @@
  * consistent with its manifest. One cluster for the whole file.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { etcdctl, tempDir } from '../support/etcd.js'
-import { killPidFile, makePki, memberList, newHostMember, runCli, startScriptCluster, type ScriptMember, type TestPki } from '../replace/helpers.js'
+import { etcdctl } from '../support/etcd.js'
+import { killPidFile, memberList, newHostMember, runCli, startTlsCluster, type ScriptMember, type TestPki } from '../replace/helpers.js'
 import { readManifest, verifyArchive } from '../../src/io/archive.js'
 import { existsSync, readdirSync } from 'node:fs'
 
@@ -38,14 +38,9 @@ async function keysOk(ep: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  base = tempDir('replace-resume-')
-  mkdirSync(join(base, 'pki'))
-  pki = makePki(join(base, 'pki'))
-  members = await startScriptCluster(3, base, pki)
+  ;({ base, pki, members, eps, conn } = await startTlsCluster('replace-resume-'))
   extra.push(...members)
-  eps = members.map((m) => m.clientURL)
   const t = members[0]!.tls
-  conn = ['--endpoints', eps.join(','), '--cacert', t.ca, '--cert', t.clientCert, '--key', t.clientKey]
   for (let i = 0; i < 50; i++) await etcdctl(eps, ['put', `k/${i}`, `v-${i}`], t)
 }, T)
 

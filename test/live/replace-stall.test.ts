@@ -10,11 +10,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Etcd3 } from 'etcd3'
-import { etcdctl, tempDir } from '../support/etcd.js'
-import { killPidFile, spawnCli, waitStopped, makePki, memberList, runCli, startScriptCluster, waitHealthyURL, type CliResult, type ScriptMember } from '../replace/helpers.js'
+import { etcdctl } from '../support/etcd.js'
+import { killPidFile, spawnCli, waitStopped, memberList, runCli, startTlsCluster, waitHealthyURL, type CliResult, type ScriptMember } from '../replace/helpers.js'
 import { verifyArchive } from '../../src/io/archive.js'
 
 const T = 600_000
@@ -30,13 +30,8 @@ async function countKeys(prefix: string, ep: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  base = tempDir('replace-stall-')
-  mkdirSync(join(base, 'pki'))
-  const pki = makePki(join(base, 'pki'))
-  members = await startScriptCluster(3, base, pki)
-  eps = members.map((m) => m.clientURL)
+  ;({ base, members, eps, conn } = await startTlsCluster('replace-stall-'))
   const t = members[0]!.tls
-  conn = ['--endpoints', eps.join(','), '--cacert', t.ca, '--cert', t.clientCert, '--key', t.clientKey]
   for (let i = 0; i < 30; i++) await etcdctl(eps, ['put', `before/${i}`, `v${i}`], t)
 }, T)
 

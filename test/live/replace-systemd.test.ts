@@ -11,10 +11,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { execFile } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { etcdctl, tempDir } from '../support/etcd.js'
-import { killPidFile, makePki, memberList, newHostMember, runCli, spawnCli, startScriptCluster, waitStopped, writeFakeSystemctl, type CliResult, type ScriptMember, type TestPki } from '../replace/helpers.js'
+import { killPidFile, memberList, newHostMember, runCli, spawnCli, startTlsCluster, waitStopped, writeFakeSystemctl, type CliResult, type ScriptMember, type TestPki } from '../replace/helpers.js'
 
 const T = 300_000
 const LOCK_KEY = '/etcd-inspect/replace-lock'
@@ -45,14 +45,9 @@ async function lockKey(): Promise<{ holder: { opId: string; pid: number; ttlSec?
 }
 
 beforeAll(async () => {
-  base = tempDir('replace-systemd-')
-  mkdirSync(join(base, 'pki'))
-  pki = makePki(join(base, 'pki'))
-  members = await startScriptCluster(3, base, pki)
+  ;({ base, pki, members, eps, conn } = await startTlsCluster('replace-systemd-'))
   all.push(...members)
-  eps = members.map((m) => m.clientURL)
   const t = tls()
-  conn = ['--endpoints', eps.join(','), '--cacert', t.ca, '--cert', t.clientCert, '--key', t.clientKey]
   for (let i = 0; i < 30; i++) await etcdctl(eps, ['put', `k/${i}`, `v-${i}`], t)
 }, T)
 

@@ -6,11 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { etcdctl, tempDir } from '../support/etcd.js'
+import { etcdctl } from '../support/etcd.js'
 import { hashTree, type TreeEntry } from '../support/tree-hash.js'
-import { envFileText, killPidFile, makePki, memberList, runCli, startScriptCluster, tlsFilesFor, waitHealthyURL, writeScripts, type ScriptMember, type TestPki } from '../replace/helpers.js'
+import { envFileText, killPidFile, memberList, runCli, startTlsCluster, tlsFilesFor, waitHealthyURL, writeScripts, type ScriptMember, type TestPki } from '../replace/helpers.js'
 import { allocate } from '../support/etcd.js'
 
 const T = 240_000
@@ -59,14 +59,7 @@ function planArgs(m: ScriptMember, extra: string[] = []): string[] {
 }
 
 beforeAll(async () => {
-  base = tempDir('replace-live-')
-  const pkiDir = join(base, 'pki')
-  mkdirSync(pkiDir)
-  pki = makePki(pkiDir)
-  members = await startScriptCluster(3, base, pki)
-  eps = members.map((m) => m.clientURL)
-  const t = members[0]!.tls
-  conn = ['--endpoints', eps.join(','), '--cacert', t.ca, '--cert', t.clientCert, '--key', t.clientKey]
+  ;({ base, pki, members, eps, conn } = await startTlsCluster('replace-live-'))
   await putKeys('before', 300)
 }, T)
 

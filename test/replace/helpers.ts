@@ -104,7 +104,7 @@ export function killPidFile(pidFile: string): void {
 }
 
 import { execFile, spawn } from 'node:child_process'
-import { allocate, etcdctl } from '../support/etcd.js'
+import { allocate, etcdctl, tempDir } from '../support/etcd.js'
 
 export interface ScriptMember extends MemberSpec { host: string; envFile: string; scripts: Scripts; tls: TlsFiles }
 
@@ -123,6 +123,44 @@ export async function startScriptCluster(n: number, base: string, pki: TestPki, 
   for (const m of members) execFileSync('sh', [m.scripts.start])
   for (const m of members) await waitHealthyURL(m.clientURL, m.tls)
   return members
+}
+
+/** A stand-in "member" for process control: a `sleep` started in the background, its PID in a pid file. */
+export function sleeper(dir: string): { start: string; stop: string; pidFile: string } {
+  const pidFile = join(dir, 'member.pid')
+  const start = join(dir, 'start.sh')
+  const stop = join(dir, 'stop.sh')
+  writeFileSync(start, `#!/bin/sh\nif [ -f ${pidFile} ] && kill -0 "$(cat ${pidFile})" 2>/dev/null; then exit 0; fi\nsleep 300 >/dev/null 2>&1 </dev/null &\necho $! > ${pidFile}\n`)
+  writeFileSync(stop, `#!/bin/sh\n[ -f ${pidFile} ] || exit 0\nkill "$(cat ${pidFile})" 2>/dev/null\nrm -f ${pidFile}\n`)
+  chmodSync(start, 0o755)
+  chmodSync(stop, 0o755)
+  return { start, stop, pidFile }
+}
+
+/** The process named by a pid file is alive. */
+export function running(pidFile: string): boolean {
+  if (!existsSync(pidFile)) return false
+  try {
+    process.kill(Number(readFileSync(pidFile, 'utf8')), 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** etcdctl-style connection flags for a TLS cluster. */
+export function connFlags(eps: string[], t: TlsFiles): string[] {
+  return ['--endpoints', eps.join(','), '--cacert', t.ca, '--cert', t.clientCert, '--key', t.clientKey]
+}
+
+/** A fresh temp dir with a private CA and a 3-member script-controlled TLS cluster in it. */
+export async function startTlsCluster(prefix: string): Promise<{ base: string; pki: TestPki; members: ScriptMember[]; eps: string[]; conn: string[] }> {
+  const base = tempDir(prefix)
+  mkdirSync(join(base, 'pki'))
+  const pki = makePki(join(base, 'pki'))
+  const members = await startScriptCluster(3, base, pki)
+  const eps = members.map((m) => m.clientURL)
+  return { base, pki, members, eps, conn: connFlags(eps, members[0]!.tls) }
 }
 
 export async function waitHealthyURL(url: string, tls: TlsFiles, timeoutMs = 60000): Promise<void> {

@@ -5,32 +5,15 @@
  * end-to-end run against real etcd is test/live/replace-systemd.test.ts.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { existsSync, readFileSync, writeFileSync, chmodSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startMember, stopMember, describeStart, describeStop } from '../../src/io/process-control.js'
 import { ClusterError } from '../../src/errors.js'
 import { tempDir } from '../support/etcd.js'
-import { writeFakeSystemctl } from './helpers.js'
+import { running, sleeper, writeFakeSystemctl } from './helpers.js'
 
 const savedPath = process.env.PATH
 afterEach(() => { process.env.PATH = savedPath })
-
-/** A "member": a sleep started in the background with its PID in a pid file. */
-function sleeper(dir: string): { start: string; stop: string; pidFile: string } {
-  const pidFile = join(dir, 'member.pid')
-  const start = join(dir, 'start.sh')
-  const stop = join(dir, 'stop.sh')
-  writeFileSync(start, `#!/bin/sh\nif [ -f ${pidFile} ] && kill -0 "$(cat ${pidFile})" 2>/dev/null; then exit 0; fi\nsleep 300 >/dev/null 2>&1 </dev/null &\necho $! > ${pidFile}\n`)
-  writeFileSync(stop, `#!/bin/sh\n[ -f ${pidFile} ] || exit 0\nkill "$(cat ${pidFile})" 2>/dev/null\nrm -f ${pidFile}\n`)
-  chmodSync(start, 0o755)
-  chmodSync(stop, 0o755)
-  return { start, stop, pidFile }
-}
-
-const running = (pidFile: string): boolean => {
-  if (!existsSync(pidFile)) return false
-  try { process.kill(Number(readFileSync(pidFile, 'utf8')), 0); return true } catch { return false }
-}
 
 describe('systemd unit control', () => {
   it('stop = stop + mask --runtime, start = unmask --runtime + start, in that order; the plan text names the same commands', async () => {

@@ -7,7 +7,7 @@
  * real etcd are in test/live/replace-systemd.test.ts.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { checkUnit, maskUnit, stopMember, startMember } from '../../src/io/process-control.js'
 import { ClusterError, UnsafeOperationError } from '../../src/errors.js'
@@ -15,7 +15,7 @@ import { Journal } from '../../src/io/journal.js'
 import { keepMasked, type StepContext } from '../../src/app/replace/steps.js'
 import type { Plan } from '../../src/app/replace/model.js'
 import { tempDir } from '../support/etcd.js'
-import { writeFakeSystemctl, type FakeSystemctl } from './helpers.js'
+import { running, sleeper, writeFakeSystemctl, type FakeSystemctl } from './helpers.js'
 
 const savedPath = process.env.PATH
 afterEach(() => { process.env.PATH = savedPath })
@@ -25,21 +25,10 @@ const UNIT = 'etcd-x.service'
 /** A "member" (a sleep with a pid file) behind the stand-in, which is put first on PATH. */
 function setup(prefix: string, opts: { alsoLoaded?: string[] } = {}): { dir: string; fake: FakeSystemctl; pidFile: string } {
   const dir = tempDir(prefix)
-  const pidFile = join(dir, 'member.pid')
-  const start = join(dir, 'start.sh')
-  const stop = join(dir, 'stop.sh')
-  writeFileSync(start, `#!/bin/sh\nif [ -f ${pidFile} ] && kill -0 "$(cat ${pidFile})" 2>/dev/null; then exit 0; fi\nsleep 300 >/dev/null 2>&1 </dev/null &\necho $! > ${pidFile}\n`)
-  writeFileSync(stop, `#!/bin/sh\n[ -f ${pidFile} ] || exit 0\nkill "$(cat ${pidFile})" 2>/dev/null\nrm -f ${pidFile}\n`)
-  chmodSync(start, 0o755)
-  chmodSync(stop, 0o755)
+  const { start, stop, pidFile } = sleeper(dir)
   const fake = writeFakeSystemctl(dir, UNIT, start, stop, opts)
   process.env.PATH = fake.env.PATH
   return { dir, fake, pidFile }
-}
-
-const running = (pidFile: string): boolean => {
-  if (!existsSync(pidFile)) return false
-  try { process.kill(Number(readFileSync(pidFile, 'utf8')), 0); return true } catch { return false }
 }
 
 const refusal = async (p: Promise<unknown>): Promise<UnsafeOperationError> => {

@@ -128,6 +128,19 @@ export class WalWriter {
   }
 }
 
+/** File offset of the last frame of a segment written by WalWriter (walks the length words). */
+export function lastFrameOffset(b: Uint8Array): number {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength)
+  let off = 0
+  let last = 0
+  while (off < b.length) {
+    last = off
+    off += 8 + dv.getUint32(off, true)
+    off = (off + 7) & ~7
+  }
+  return last
+}
+
 /** A standard first segment: CRC(0), metadata, snapshot{0,0}. */
 export function firstSegment(w = new WalWriter()): WalWriter {
   return w.crcRecord().metadata().snapshot(0, 0)
