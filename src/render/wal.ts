@@ -53,7 +53,7 @@ function summaryLines(r: Omit<WalResult, 'entries'>): string[] {
   const s = r.summary
   const hs = s.hardState
   const out = [
-    `member ${r.memberId ?? '?'} cluster ${r.clusterId ?? '?'}  hardState term=${hs?.term ?? '-'} vote=${hs ? hs.vote.toString(16) : '-'} commit=${hs?.commit ?? '-'}`,
+    `member ${r.memberId ?? '?'} cluster ${r.clusterId ?? '?'}  hardState term=${hs?.term ?? '-'} vote=${hs?.vote ?? '-'} commit=${hs?.commit ?? '-'}`,
     `entries ${s.entries} (shown ${s.shown})  index ${s.firstIndex ?? '-'}..${s.lastIndex ?? '-'}  term ${s.minTerm ?? '-'}..${s.maxTerm ?? '-'}  uncommitted ${s.uncommitted.count}${s.uncommitted.count ? ` (${s.uncommitted.from}..${s.uncommitted.to})` : ''}  replaced ${s.replaced}`,
     `by kind: ${Object.entries(s.byKind).map(([k, n]) => `${k}=${n}`).join(' ')}`,
     `end: ${s.end}  errors ${s.errors} warnings ${s.warnings}${s.lastValid ? `  last valid ${s.lastValid.file}@${s.lastValid.offset}` : ''}`,
