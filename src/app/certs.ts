@@ -12,7 +12,7 @@ import { X509Certificate, createPrivateKey, createPublicKey, type KeyObject } fr
 import { readFileSync, readdirSync, statSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { isIP } from 'node:net'
-import { UsageError } from '../errors.js'
+import { DecodeError, UsageError } from '../errors.js'
 import { decodeCertExtensions, splitPem, type CertExtensions } from '../format/x509.js'
 import { readConfig, splitUrls, type ConfigFormat } from './replace/config-render.js'
 import type { ConnectionOptions } from '../cluster/settings.js'
@@ -181,8 +181,9 @@ class Audit {
         this.add({ severity: 'error', code: 'pem-missing', role, file, detail: `${setting} ${file} holds no PEM certificate`, hint: 'point it at the PEM certificate (-----BEGIN CERTIFICATE-----)' })
       } else {
         out = blocks.map((b, index) => {
-          const x = new X509Certificate(b.der)
+          // Our bounds-checked reader first: a damaged certificate is reported with its offset.
           const ext = decodeCertExtensions(b.der, file)
+          const x = new X509Certificate(b.der)
           const summary: CertSummary = {
             role, setting, file, index, subject: x.subject.replace(/\n/g, ', '), issuer: x.issuer.replace(/\n/g, ', '), serial: x.serialNumber.toLowerCase(),
             notBefore: iso(x.validFrom), notAfter: iso(x.validTo),
@@ -197,6 +198,11 @@ class Audit {
       }
     } catch (e) {
       const err = e as NodeJS.ErrnoException
+      if (e instanceof DecodeError) {
+        this.add({ severity: 'error', code: 'cert-undecodable', role, file, offset: e.offset, detail: `${setting} ${e.message}`, hint: 'the PEM holds no valid DER certificate: copy the certificate again from its source' })
+        this.loaded.set(key, null)
+        return null
+      }
       this.add({ severity: 'error', code: err.code === 'ENOENT' ? 'file-missing' : 'file-unreadable', role, file, detail: `${setting} ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, hint: err.code === 'EACCES' ? 'run as root or as the etcd user' : `fix ${setting}` })
     }
     this.loaded.set(key, out)

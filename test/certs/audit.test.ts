@@ -245,8 +245,9 @@ describe('bad input', () => {
     const der = execFileSync('openssl', ['x509', '-in', m.server.cert, '-outform', 'DER'])
     writeFileSync(m.server.cert, `-----BEGIN CERTIFICATE-----\n${der.subarray(0, 200).toString('base64')}\n-----END CERTIFICATE-----\n`)
     const r = await audit(m)
-    expect(codes(r)).toEqual(['error:file-unreadable'])
-    expect(only(r, 'file-unreadable')[0]!.file).toBe(m.server.cert)
+    expect(codes(r)).toEqual(['error:cert-undecodable'])
+    expect(only(r, 'cert-undecodable')[0]).toMatchObject({ file: m.server.cert, offset: 0 })
+    expect(only(r, 'cert-undecodable')[0]!.detail).toMatch(/^ETCD_CERT_FILE \S+server\.pem@0: DER Certificate declares \d+ bytes, 196 left in its parent$/)
   })
 })
 
