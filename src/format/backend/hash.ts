@@ -151,7 +151,7 @@ export function snapshotStatus(db: BoltFile, onProgress?: HashProgress, hasher: 
 }
 
 /** The mvcc key (KeyValue field 1) of a `key` bucket entry, reading only the value's first bytes. */
-function mvccKey(e: Entry, db: BoltFile): Uint8Array {
+export function mvccKey(e: Entry, db: BoltFile): Uint8Array {
   if (e.value.length === e.vsize && e.vsize < RANGE_VALUE) return keyValueKey(e.value, db.file, e.page.offset + e.vpos)
   if (e.vsize < RANGE_VALUE) return keyValueKey(e.page.slice(e.vpos, e.vsize, 'value'), db.file, e.page.offset + e.vpos)
   // gogo marshals fields in order: key (field 1) first. Read the tag and length, then the key.
