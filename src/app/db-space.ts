@@ -12,7 +12,7 @@ import { buckets as listBuckets, iterate } from '../format/bbolt/walk.js'
 import { mvccKey } from '../format/backend/hash.js'
 import { decodeRevision } from '../format/backend/revision.js'
 import { readSummary } from '../format/backend/schema.js'
-import { addSpace, emptySpace, PageEstimator, prefixOf, revisionBytes, SpaceTable, type PrefixSpace, type TopKey } from '../format/backend/space.js'
+import { addSpace, compareTop, emptySpace, PageEstimator, prefixOf, revisionBytes, SpaceTable, type PrefixSpace, type TopKey } from '../format/backend/space.js'
 import type { KeyPartition } from '../format/backend/key-table.js'
 import { formatBytes, type FormattedBytes } from '../format/value.js'
 import { withDb, type DbFileInfo } from './db.js'
@@ -202,8 +202,8 @@ export function collectDbSpace(path: string, opts: DbSpaceOptions = {}): DbSpace
     const byBucket = new Map(check.buckets.map((b) => [b.name, b]))
     return {
       summary, rows, capped, totals, passes, forecast,
-      largest: largest.sort((a, b) => b.bytes - a.bytes).slice(0, top).map(topRow),
-      most: most.sort((a, b) => b.revisions - a.revisions).slice(0, top).map(topRow),
+      largest: largest.sort(compareTop((t) => t.bytes)).slice(0, top).map(topRow),
+      most: most.sort(compareTop((t) => t.revisions)).slice(0, top).map(topRow),
       buckets: all.map((b) => {
         const s = byBucket.get(b.nameText)
         return { name: b.nameText, keys: s?.keys ?? 0, allocBytes: s?.allocBytes ?? 0, inuseBytes: s?.inuseBytes ?? 0, pages: s ? s.branchPages + s.leafPages + s.overflowPages : 0 }

@@ -91,22 +91,39 @@ export interface TopKey {
 
 const MAX_TOP_KEY = 4096
 
-/** Keeps the `n` keys with the highest score; scores only grow (keys are found by fingerprint). */
+/**
+ * Keeps the `n` keys with the highest score (ties: the smaller key, so the list does not depend on
+ * the order of passes); scores only grow, keys are found again by fingerprint.
+ */
 class TopN {
   readonly items: (TopKey & { lo: number; hi: number; score: number })[] = []
   constructor(readonly n: number) {}
-  min(): number { return this.items.length < this.n ? -1 : this.items.reduce((m, x) => Math.min(m, x.score), Infinity) }
-  offer(lo: number, hi: number, score: number, make: () => TopKey): void {
+  /** Scores below this cannot enter. */
+  min(): number { return this.items.length < this.n ? -1 : this.items[this.worst()]!.score }
+  private worst(): number {
+    let w = 0
+    for (let i = 1; i < this.items.length; i++) if (worse(this.items[i]!, this.items[w]!)) w = i
+    return w
+  }
+  offer(lo: number, hi: number, score: number, key: Uint8Array, make: () => TopKey): void {
     const it = this.items.find((x) => x.lo === lo && x.hi === hi)
     if (it) { Object.assign(it, make(), { score }); return }
     if (this.items.length < this.n) { this.items.push({ ...make(), lo, hi, score }); return }
-    let mi = 0
-    for (let i = 1; i < this.items.length; i++) if (this.items[i]!.score < this.items[mi]!.score) mi = i
-    if (this.items[mi]!.score < score) this.items[mi] = { ...make(), lo, hi, score }
+    const w = this.worst()
+    const cur = this.items[w]!
+    if (cur.score < score || (cur.score === score && Buffer.compare(key.subarray(0, MAX_TOP_KEY), cur.key) < 0)) this.items[w] = { ...make(), lo, hi, score }
   }
   retain(keep: (hi: number) => boolean): void {
     for (let i = this.items.length - 1; i >= 0; i--) if (!keep(this.items[i]!.hi)) this.items.splice(i, 1)
   }
+}
+
+const worse = (a: { score: number; key: Uint8Array }, b: { score: number; key: Uint8Array }): boolean =>
+  a.score < b.score || (a.score === b.score && Buffer.compare(a.key, b.key) > 0)
+
+/** Orders top keys best first: score descending, then key ascending. */
+export function compareTop(score: (t: TopKey) => number): (a: TopKey, b: TopKey) => number {
+  return (a, b) => score(b) - score(a) || Buffer.compare(a.key, b.key)
 }
 
 /** Figures of one prefix (or of all keys). */
@@ -230,8 +247,8 @@ export class SpaceTable {
       key: key.length > MAX_TOP_KEY ? key.slice(0, MAX_TOP_KEY) : key.slice(), truncated: key.length > MAX_TOP_KEY,
       revisions: this.revs[i]!, bytes: this.bytes[i]!, latestBytes: size, deleted: tombstone,
     })
-    if (this.bytes[i]! > this.largest.min()) this.largest.offer(lo, hi, this.bytes[i]!, topKey)
-    if (this.revs[i]! > this.mostRevised.min()) this.mostRevised.offer(lo, hi, this.revs[i]!, topKey)
+    if (this.bytes[i]! >= this.largest.min()) this.largest.offer(lo, hi, this.bytes[i]!, key, topKey)
+    if (this.revs[i]! >= this.mostRevised.min()) this.mostRevised.offer(lo, hi, this.revs[i]!, key, topKey)
   }
 
   /**
@@ -273,7 +290,9 @@ export class SpaceTable {
     if (this.n >= this.group.length) this.growData(this.group.length * 2)
     if ((this.n + 1) * 2 > this.mask + 1) this.rehash(this.lo.length * 2)
     const i = this.n++
-    this.group[i] = group
+    // A split leaves old figures past the new end: start from zero.
+    this.group[i] = group; this.revs[i] = 0; this.tombs[i] = 0; this.bytes[i] = 0; this.tombBytes[i] = 0
+    this.latest[i] = 0; this.leR[i] = 0; this.aboveR[i] = 0; this.aboveN[i] = 0; this.flags[i] = 0
     this.place(lo, hi, i)
     return i
   }
