@@ -12,12 +12,11 @@
  * holds their requests). Each measurement is the real CLI in a fresh process under /usr/bin/time
  * (wall seconds, peak RSS), plus the in-process query time `history` reports (`elapsedMs`).
  */
-import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { arg, startBuildEtcd } from './db-etcd.mjs'
+import { arg, loadInTxns, podKey, startBuildEtcd, timedCli } from './db-etcd.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
@@ -26,12 +25,11 @@ const cli = join(root, 'dist', 'cli', 'main.js')
 const n = Number(arg('--keys', '1000000'))
 const valueBytes = Number(arg('--value', '900'))
 const batch = Number(arg('--batch', '2000'))
-const TIME = '/usr/bin/time'
 const dir = join(cache, `history-${n}`)
 const dataDir = join(dir, 'data')
 const sideFile = join(cache, `history-${n}.json`)
 
-const keyOf = (i) => `/registry/pods/ns-${String(i % 500).padStart(3, '0')}/pod-${String(i).padStart(8, '0')}`
+const keyOf = podKey
 const valueOf = (i, gen) => {
   const head = JSON.stringify({ kind: 'Pod', apiVersion: 'v1', metadata: { name: `pod-${i}`, generation: gen } })
   return Buffer.from(head + ' '.repeat(Math.max(0, valueBytes - head.length)))
@@ -49,22 +47,7 @@ async function build() {
     for (let i = 0; ; i++) {
       try { await c.get('bench/ready'); break } catch (e) { if (i > 150) throw e; await new Promise((r) => setTimeout(r, 200)) }
     }
-    const phase = async (label, step, op) => {
-      const idx = []
-      for (let i = 0; i < n; i += step) idx.push(i)
-      let next = 0
-      let done = 0
-      const worker = async () => {
-        while (next < idx.length) {
-          const part = idx.slice(next, next + batch)
-          next += batch
-          await c.kv.txn({ compare: [], success: part.map(op) })
-          done += part.length
-          process.stderr.write(`\rbuilding ${n}: ${label} ${done}/${idx.length} (${((Date.now() - t0) / 1000).toFixed(0)} s)`)
-        }
-      }
-      await Promise.all([worker(), worker()])
-    }
+    const phase = (label, step, op) => loadInTxns(c, { n, step, batch, workers: 2, label, t0 }, op)
     await phase('put', 1, (i) => ({ request_put: { key: Buffer.from(keyOf(i)), value: valueOf(i, 1) } }))
     await phase('delete', 10, (i) => ({ request_delete_range: { key: Buffer.from(keyOf(i)) } }))
     for (let r = 0; r < 50; r++) {
@@ -80,16 +63,7 @@ async function build() {
   writeFileSync(sideFile, JSON.stringify(expected, null, 2) + '\n')
 }
 
-/** Runs the CLI under /usr/bin/time: { seconds, peakRssMB, stdout }. */
-function timed(args) {
-  const tfile = join(cache, 'time.out')
-  const q = (s) => `'${s.replace(/'/g, `'\\''`)}'`
-  const cmd = `${TIME} -f '%e %M' -o ${q(tfile)} ${q(process.execPath)} ${q(cli)} ${args.map(q).join(' ')}`
-  const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8', maxBuffer: 256 << 20 })
-  if (r.status !== 0) throw new Error(`${args.join(' ')} failed (${r.status}): ${r.stderr}`)
-  const [sec, kb] = readFileSync(tfile, 'utf8').trim().split('\n').pop().split(' ').map(Number)
-  return { seconds: sec, peakRssMB: +(kb / 1024).toFixed(1), stdout: r.stdout }
-}
+const timed = (args) => timedCli(cache, cli, args)
 
 mkdirSync(cache, { recursive: true })
 if (process.argv.includes('--rebuild') || !existsSync(sideFile) || !existsSync(dataDir)) await build()
