@@ -163,14 +163,19 @@ export async function compareDirs(dirs: string[], opts: CompareOptions = {}): Pr
       m.roleDetail = `cluster ${m.clusterId}, not ${clusterId} (${counts.get(clusterId!)} of ${rows.length} dirs)`
     }
   }
-  // Removed: by itself (WAL or db) or by another member of the cluster.
-  for (const { m, st } of rows) {
-    if (m.role !== 'member' || !st) continue
-    const by = rows.find((o) => o !== undefined && o.m !== m && o.m.clusterId === clusterId && o.m.removedMembers?.includes(m.memberId!))
-    if (st.members.selfRemovedInDb) { m.role = 'removed'; m.roleDetail = 'its own db lists it in members_removed' }
-    else if (st.members.selfRemovedInWal?.committed) { m.role = 'removed'; m.roleDetail = `its WAL holds a committed RemoveNode of it at index ${st.members.selfRemovedInWal.index}` }
-    else if (by) { m.role = 'removed'; m.roleDetail = `${by.m.dataDir} lists it in members_removed` }
+  // Removed: by itself (WAL or db), or by most of the other members of the cluster compared. One
+  // member alone does not count: a member forced into a new cluster (--force-new-cluster) lists
+  // every other member as removed.
+  const same = rows.filter((o) => o.m.role === 'member')
+  const removed: [CompareMember, string][] = []
+  for (const { m, st } of same) {
+    const others = same.filter((o) => o.m !== m)
+    const by = others.filter((o) => o.m.removedMembers?.includes(m.memberId!))
+    if (st!.members.selfRemovedInDb) removed.push([m, 'its own db lists it in members_removed'])
+    else if (st!.members.selfRemovedInWal?.committed) removed.push([m, `its WAL holds a committed RemoveNode of it at index ${st!.members.selfRemovedInWal.index}`])
+    else if (by.length > 0 && by.length * 2 > others.length) removed.push([m, `${by.map((o) => o.m.dataDir).join(', ')} list${by.length === 1 ? 's' : ''} it in members_removed`])
   }
+  for (const [m, why] of removed) { m.role = 'removed'; m.roleDetail = why }
   const cands = rows.map((r) => r.m).filter((m) => m.role === 'member')
   for (const m of rows.map((r) => r.m)) if (m.role !== 'member') { m.state = 'not-compared'; m.hashNote = `not compared: ${m.role}` }
 
