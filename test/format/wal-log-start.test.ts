@@ -12,6 +12,7 @@ import { runWal, streamWal, verifyByScan, verifyWal } from '../../src/app/wal.js
 import { streamWalParallel } from '../../src/app/wal-parallel.js'
 import { readWalFacts, readWalFactsFast } from '../../src/app/sources.js'
 import { runSnap } from '../../src/app/snap.js'
+import { collectStatus } from '../../src/app/status.js'
 import { renderWalStream } from '../../src/render/wal.js'
 import type { Sink } from '../../src/render/output.js'
 import { WalWriter, irrPut, writeWalDir } from '../support/wal-writer.js'
@@ -83,6 +84,10 @@ describe('the first entry must follow the boot snapshot (log-start-gap)', () => 
       expect(facts.end.status).toBe('corrupt')
       expect(facts.findings!.find((f) => f.code === 'log-start-gap')).toMatchObject({ file: expect.stringContaining(SEG(1_410_335).split('/').pop()!), offset: firstOffset })
     }
+    const st = await collectStatus(dir, { skipLockCheck: true })
+    expect(st.integrity.wal).toMatchObject({ status: 'corrupt' })
+    expect(JSON.stringify(st.integrity.wal)).toMatch(/log-start-gap|first entry is 1410335/)
+    expect(st.findings.some((f) => f.code === 'log-start-gap' && f.offset === firstOffset)).toBe(true)
     // named after its first entry: no segment starts at or before index 0
     expect((await runSnap(dir)).wal!.coverage.covered).toBe(false)
     // named 0000000000000000-0000000000000000.wal as a 2.x member names its first segment: the names cover, the entries do not
