@@ -5,8 +5,8 @@
  * beside a decimal copy. This runs every command that prints JSON (`-w json` and `-w ndjson`) on
  * every fixture data dir and the unpacked multiseg: wal, wal verify, snap, status, db status/check/
  * buckets, db keys of every bucket, db get of the ID-keyed buckets, check with no reachable endpoint
- * (its offline evidence) and replace status on an empty journal. `replace plan|apply` need a live
- * cluster and are covered by the live tests.
+ * (its offline evidence), compare on the cluster3 members and replace status on an empty journal.
+ * `replace plan|apply` and `certs` need a live cluster or a TLS set and print no data-dir IDs here.
  *
  * The rule, applied to every object key of every JSON value:
  * - ID field: the key is `id`/`ID`, ends in `Id`/`ID` (memberId, clusterId, nodeId, leaseId,
@@ -107,7 +107,7 @@ describe('every JSON output prints IDs as etcdctl hex, once', () => {
     expect(idViolations({ detail: 'x', n: '3775283703364875144' }, dec)).toHaveLength(1)
   })
 
-  it('wal, wal verify, snap, status, db status|check|buckets|keys|get, check (offline evidence), replace status on every fixture', () => {
+  it('wal, wal verify, snap, status, db status|check|buckets|keys|get, check (offline evidence), compare, replace status on every fixture', () => {
     const ms = extractMultiseg({ shared: true })
     const dirs = [...allDataDirs().map((d) => ({ name: `${d.fixture}/${d.key}`, dir: d.dir, ids: [d.manifest.memberId, d.manifest.clusterId] })),
       ...Object.entries(ms.dataDirs).map(([k, dir]) => ({ name: `multiseg/${k}`, dir, ids: [ms.manifest.dataDirs[k]!.memberId, ms.manifest.dataDirs[k]!.clusterId] }))]
@@ -117,7 +117,9 @@ describe('every JSON output prints IDs as etcdctl hex, once', () => {
       ['wal', dir], ['wal', 'verify', dir], ['snap', dir], ['status', dir], ['db', 'status', dir], ['db', 'check', dir], ['db', 'buckets', dir],
       ['check', dir, '--endpoints', '127.0.0.1:1', '--dial-timeout', '300ms', '--command-timeout', '500ms', '--no-witness', '--state-dir', stateDir],
     ]
-    const first = batch([...dirs.flatMap((d) => perDir(d.dir).flatMap((a) => formats.map((f) => [...a, '-w', f]))), ['replace', 'status', '--state-dir', stateDir, '-w', 'json']])
+    const cluster3 = dirs.filter((d) => d.name.startsWith('cluster3/')).map((d) => d.dir)
+    const first = batch([...dirs.flatMap((d) => perDir(d.dir).flatMap((a) => formats.map((f) => [...a, '-w', f]))),
+      ...formats.map((f) => ['compare', ...cluster3, '-w', f]), ['replace', 'status', '--state-dir', stateDir, '-w', 'json']])
     // db keys of every bucket `db buckets` lists, then db get of the first key of the ID-keyed buckets.
     const keysRuns = first.filter((r) => r.args[1] === 'buckets' && r.args.at(-1) === 'json').flatMap((r) => {
       const buckets = (JSON.parse(r.stdout) as { buckets: { name: string }[] }).buckets.map((b) => b.name)
