@@ -15,7 +15,7 @@ import { spawnSync, execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { arg, startBuildEtcd } from './db-etcd.mjs'
+import { arg, buildValues } from './db-etcd.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const dist = join(here, '..', 'dist')
@@ -45,30 +45,10 @@ const base = join(here, '.cache', `compare-${sizeMb}mb-${valueKb}kb`)
 const dirs = ['m1', 'm2', 'm3'].map((n) => join(base, n))
 
 async function build() {
-  const { Etcd3 } = await import('etcd3')
   rmSync(base, { recursive: true, force: true })
   mkdirSync(base, { recursive: true })
   const dir = join(base, 'build')
-  const { client, stop } = await startBuildEtcd(dir, join(base, 'build.log'), ['--max-request-bytes', String(2 * 1024 * 1024)])
-  const c = new Etcd3({ hosts: client })
-  try {
-    for (let i = 0; ; i++) {
-      try { await c.put('bench/ready').value('1'); break } catch (e) { if (i > 100) throw e; await new Promise((r) => setTimeout(r, 200)) }
-    }
-    const value = Buffer.alloc(valueKb * 1024)
-    const n = Math.ceil((sizeMb * 1024 * 1024) / value.length)
-    const t0 = Date.now()
-    for (let i = 0; i < n; i++) {
-      value.writeUInt32LE(i, 0)
-      for (let j = 4; j < value.length; j += 4096) value.writeUInt32LE((i * 2654435761 + j) >>> 0, j)
-      await c.put(`/bench/key-${String(i).padStart(6, '0')}`).value(value)
-      if (i % 100 === 0) process.stderr.write(`\rbuilding: ${i}/${n} values (${((Date.now() - t0) / 1000).toFixed(0)} s)`)
-    }
-    process.stderr.write('\n')
-  } finally {
-    c.close()
-    await stop()
-  }
+  await buildValues(dir, join(base, 'build.log'), sizeMb, valueKb)
   renameSync(join(dir, 'data'), dirs[0])
   rmSync(dir, { recursive: true, force: true })
   // Real copies of the db (three files in the page cache, as three members on one host would be).
