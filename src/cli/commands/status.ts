@@ -34,7 +34,7 @@ export function register(program: Command): void {
       const format = outputFormat(o)
       const { collectStatus } = await import('../../app/status.js')
       const { renderStatus } = await import('../../render/status.js')
-      const result = await collectStatus(dir, { ...(o.walDir ? { walDir: o.walDir } : {}), ...(o.allWalSegments ? { allWalSegments: true } : {}) })
+      const result = await collectStatus(dir, { scanEntries: true, ...(o.walDir ? { walDir: o.walDir } : {}), ...(o.allWalSegments ? { allWalSegments: true } : {}) })
       await renderStatus(result, format, streamSink(process.stdout))
       for (const f of result.findings.filter((x) => x.severity === 'error')) {
         process.stderr.write(`Error: ${f.file && !f.detail.startsWith(f.file) ? `${f.file}${f.offset !== undefined ? `@${f.offset}` : ''}: ` : ''}${f.detail}${f.hint ? ` (${f.hint})` : ''}\n`)
