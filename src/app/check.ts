@@ -4,6 +4,7 @@
  * view at the same time, adds the leader's progress for this member and the witness, and decides
  * (app/verdicts.ts). On OK it records a witness in the state dir — never in the data dir.
  */
+import { defaultSnapshotCount } from '../format/snap/snapshot-count.js'
 import { resolve } from 'node:path'
 import type { StatusResult } from './status-types.js'
 import { decide, DEFAULT_SNAPSHOT_COUNT, type CheckConfig, type Decision } from './verdicts.js'
@@ -108,7 +109,8 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
       name: opts.name,
       peerURLs: opts.peerURLs,
       initialClusterState: opts.initialClusterState,
-      snapshotCount: opts.snapshotCount ?? DEFAULT_SNAPSHOT_COUNT,
+      // Without the flag: the default of the etcd version that wrote the dir (one table with `snap`).
+      snapshotCount: opts.snapshotCount ?? defaultSnapshotCount(offline.version.etcdGuess)?.snapshotCount ?? DEFAULT_SNAPSHOT_COUNT,
       etcdctl: `etcdctl ${connectionFlagsText(opts.connection, ctlEndpoints)}`,
       connectionFlags: connectionFlagsText(opts.connection),
     }

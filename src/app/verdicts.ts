@@ -3,6 +3,7 @@
  * the quorum-backed live cluster view + the leader's progress + the witness → one verdict, first
  * match wins, with its reason, next step, commands and the raw evidence. Pure: no I/O.
  */
+import { FALLBACK_SNAPSHOT_COUNT } from '../format/snap/snapshot-count.js'
 import type { StatusResult } from './status-types.js'
 import type { ClusterView, ClusterGroup } from '../cluster/view.js'
 import type { RaftStatus } from '../cluster/debug-vars.js'
@@ -36,7 +37,7 @@ export const Verdicts = Object.keys(VerdictExit) as Verdict[]
 export const DESTRUCTIVE: ReadonlySet<Verdict> = new Set<Verdict>(['DATA_LOST', 'FOREIGN_CLUSTER', 'REMOVED_MEMBER', 'ROLLED_BACK', 'DIVERGED'])
 
 /** etcd 3.4's default --snapshot-count and the entries the leader keeps after a snapshot. */
-export const DEFAULT_SNAPSHOT_COUNT = 100_000n
+export const DEFAULT_SNAPSHOT_COUNT = FALLBACK_SNAPSHOT_COUNT
 export const SNAPSHOT_CATCH_UP_ENTRIES = 5_000n
 
 /** What the operator told us about the member's configuration. */
