@@ -46,18 +46,8 @@ export interface CheckResult extends Decision {
 export { missingDirStatus, offlineEvidence } from './check-offline.js'
 import { offlineEvidence } from './check-offline.js'
 
-const shellQuote = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`)
-
-/** The connection flags as etcdctl arguments (no password: it would end up in shell history). */
-export function connectionFlagsText(c: ConnectionOptions, endpoints = c.endpoints): string {
-  const parts = [`--endpoints=${endpoints.join(',')}`]
-  if (c.cacert) parts.push(`--cacert=${shellQuote(c.cacert)}`)
-  if (c.cert) parts.push(`--cert=${shellQuote(c.cert)}`)
-  if (c.key) parts.push(`--key=${shellQuote(c.key)}`)
-  if (c.user) parts.push(`--user=${shellQuote(c.user)}`)
-  if (c.insecureSkipTlsVerify) parts.push('--insecure-skip-tls-verify')
-  return parts.join(' ')
-}
+export { connectionFlagsText } from './shell.js'
+import { connectionFlagsText } from './shell.js'
 
 async function leaderProgress(view: ClusterView, offline: StatusResult, f: Parameters<Parameters<typeof withClients>[1]>[0]): Promise<{ status: RaftStatus | null; error: string | null }> {
   const p = view.primary

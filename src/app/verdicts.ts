@@ -10,6 +10,7 @@ import type { PeerProbe } from '../cluster/peer-probe.js'
 import { findById, findByPeerUrl, sameUrlSet, type Member } from '../cluster/members.js'
 import type { Witness } from '../io/witness.js'
 import { idHex } from '../format/ids.js'
+import { shellQuote } from './shell.js'
 
 /** Verdict names and their exit codes (RECOVERY.md §4; README "Exit codes"). */
 export const VerdictExit = {
@@ -197,7 +198,7 @@ function evidenceOf(input: DecideInput, byId: Member | undefined, byUrl: Member[
   }
 }
 
-const q = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`)
+const q = shellQuote
 
 /** `ETCD_INITIAL_CLUSTER` for a joining member: started members + self (RECOVERY.md §6.3 step 6). */
 export function renderInitialCluster(members: readonly Member[], self: { name: string; peerURLs: string[] }): string {
