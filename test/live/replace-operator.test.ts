@@ -7,11 +7,11 @@
  * next-step command these messages print run as printed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { execFile, execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { etcdctl } from '../support/etcd.js'
-import { killPidFile, memberList, runCli, spawnCli, startTlsCluster, waitStopped, type ScriptMember } from '../replace/helpers.js'
+import { killPidFile, memberList, quotedCommands, runCli, runPrinted, spawnCli, startTlsCluster, waitStopped, type ScriptMember } from '../replace/helpers.js'
 
 const T = 600_000
 let base: string
@@ -30,24 +30,8 @@ afterAll(() => {
 
 const planArgs = (m: ScriptMember, state: string): string[] => [...conn, '--config', m.envFile, '--state-dir', state, '--stop-cmd', m.scripts.stop, '--start-cmd', m.scripts.start]
 
-/** Runs a printed command line through the shell, as an operator pasting it would. */
-function sh(cmd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCDCTL_')))
-    // `etcd-inspect` is the built CLI: a shim on PATH, as `npm install -g` would provide.
-    const bin = join(base, 'bin')
-    if (!existsSync(bin)) {
-      mkdirSync(bin)
-      execFileSync('sh', ['-c', `printf '#!/bin/sh\\nexec ${process.execPath} ${join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js')} "$@"\\n' > ${bin}/etcd-inspect && chmod +x ${bin}/etcd-inspect`])
-    }
-    execFile('sh', ['-c', cmd], { env: { ...env, PATH: `${bin}:${env.PATH}` }, timeout: 300000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0, stdout, stderr })
-    })
-  })
-}
-
-/** The commands in backticks of a message. */
-const quoted = (s: string): string[] => [...s.matchAll(/`([^`]+)`/g)].map((m) => m[1]!)
+const sh = (cmd: string): ReturnType<typeof runPrinted> => runPrinted(cmd)
+const quoted = quotedCommands
 
 async function healthy3(): Promise<void> {
   const l = await memberList(eps, members[0]!.tls)

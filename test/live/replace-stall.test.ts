@@ -77,7 +77,7 @@ describe('replace: a learner that stops making progress', () => {
 
       expect(r.code, r.stderr).toBe(8)
       expect(r.stdout).toBe('')
-      const line = /^Error: learner stalled: m3 ([0-9a-f]+) made no progress for (\d+)s \(stall timeout 6s\): applied index (\d+) \(the leader's match for it\) vs leader index (\d+), (\d+) entries behind; it does not answer Status \(.*DEADLINE_EXCEEDED.*; no answer during this wait\); nothing was lost: the old data dir stays archived and a learner does not count toward quorum \(fix the learner \(process, disk, network\), then `etcd-inspect replace resume --state-dir \S+ --op \S+ --yes` keeps waiting; `etcd-inspect replace abort --state-dir \S+ --op \S+ --yes` stops here\)\n$/.exec(r.stderr)
+      const line = /^Error: learner stalled: m3 ([0-9a-f]+) made no progress for (\d+)s \(stall timeout 6s\): applied index (\d+) \(the leader's match for it\) vs leader index (\d+), (\d+) entries behind; it does not answer Status \(.*DEADLINE_EXCEEDED.*; no answer during this wait\); nothing was lost: the old data dir stays archived and a learner does not count toward quorum \(fix the learner \(process, disk, network\), then `etcd-inspect replace resume --state-dir \S+ --op \S+ --yes` keeps waiting\)\n$/.exec(r.stderr)
       expect(line, r.stderr).not.toBeNull()
       const [, idHex, secs, applied, leaderIdx, behind] = line!
       expect(idHex).toBe(learner.id)

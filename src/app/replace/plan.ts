@@ -100,7 +100,8 @@ export async function buildPlan(opts: PlanOptions, opsIn?: ClusterOps): Promise<
   const peerURLs = splitUrls(cfg.settings.get('ETCD_INITIAL_ADVERTISE_PEER_URLS'))
   const clientURLs = splitUrls(cfg.settings.get('ETCD_ADVERTISE_CLIENT_URLS'))
   const dataDir = resolve(opts.dataDir ?? cfg.settings.get('ETCD_DATA_DIR') ?? '')
-  if (!name || peerURLs.length === 0 || clientURLs.length === 0) throw new UsageError(`${opts.configPath} must set ETCD_NAME, ETCD_INITIAL_ADVERTISE_PEER_URLS and ETCD_ADVERTISE_CLIENT_URLS`)
+  // What the file holds is input, not a flag: exit 3, naming the file.
+  if (!name || peerURLs.length === 0 || clientURLs.length === 0) throw new InputError(`${opts.configPath} must set ETCD_NAME, ETCD_INITIAL_ADVERTISE_PEER_URLS and ETCD_ADVERTISE_CLIENT_URLS (missing: ${[!name && 'ETCD_NAME', peerURLs.length === 0 && 'ETCD_INITIAL_ADVERTISE_PEER_URLS', clientURLs.length === 0 && 'ETCD_ADVERTISE_CLIENT_URLS'].filter(Boolean).join(', ')})`, opts.configPath, 'config-incomplete', 'pass the env file (or unit) etcd itself starts from with --config')
   if (!opts.dataDir && !cfg.settings.get('ETCD_DATA_DIR')) throw new UsageError('no data dir: pass --data-dir or set ETCD_DATA_DIR in the config')
   if (stateDir === dataDir || stateDir.startsWith(dataDir + '/')) throw new UsageError(`--state-dir ${stateDir} must not be inside the data dir ${dataDir}`)
 

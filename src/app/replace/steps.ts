@@ -447,7 +447,7 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
           throw new StalledError(
             `learner stalled: ${nm!.name || '(unstarted)'} ${nm!.idHex} made no progress for ${Math.round(still / 1000)}s (stall timeout ${s.stallTimeoutMs / 1000}s): applied index ${applied ?? 'unknown'}${source === 'leader-match' ? ' (the leader\'s match for it)' : ''} vs leader index ${leaderIdx}${behind !== undefined ? `, ${behind} entries behind` : ''}; ${answer}; nothing was lost: the old data dir stays archived and a learner does not count toward quorum`,
             'learner-stalled',
-            'fix the learner (process, disk, network), then `etcd-inspect replace resume` keeps waiting; `replace abort` stops here',
+            'fix the learner (process, disk, network), then `etcd-inspect replace resume` keeps waiting',
             { learnerIdHex: nm!.idHex, appliedIndex: applied?.toString() ?? null, appliedSource: source, leaderIndex: leaderIdx.toString(), stalledForMs: still, stallTimeoutMs: s.stallTimeoutMs, learnerAnswers: ls.ok },
           )
         }
