@@ -4,7 +4,7 @@
  * operations it performs, and rollback notes. 64-bit IDs are etcdctl hex strings here.
  */
 
-import { shellQuote } from '../shell.js'
+import { shellQuote, type FlagSource } from '../shell.js'
 
 export const PLAN_VERSION = 1
 
@@ -27,13 +27,7 @@ export interface PlanMember {
 }
 
 /** The shared ConnectionOptions minus the password (never written to a plan or journal; apply reads ETCDCTL_PASSWORD). */
-export interface ConnectionSpec {
-  endpoints: string[]
-  cacert?: string
-  cert?: string
-  key?: string
-  user?: string
-  insecureSkipTlsVerify?: boolean
+export interface ConnectionSpec extends FlagSource {
   dialTimeoutMs: number
   commandTimeoutMs: number
 }
