@@ -121,8 +121,22 @@ export interface StatusResult {
     clusterVersion: string | null
     /** Best guess of the etcd minor version that last wrote this dir, e.g. "3.4", and why. */
     etcdGuess: string | null
+    /** The source that decided `etcdGuess` (one of `sources[].source`), null when none could. */
+    decidedBy: string | null
+    /**
+     * Every source that tells something about the version, in the order they are trusted:
+     * db meta/storageVersion (3.6+), db cluster/clusterVersion, the WAL's last v2 PUT /0/version
+     * or ClusterVersionSet, the newest .snap's v2 store /0/version, db meta/term (3.5+).
+     */
+    sources: { source: string; value: string; detail: string }[]
     basis: string[]
   }
+
+  /**
+   * What the WAL entries etcd replays at boot (after the last snapshot) need, and which etcd can
+   * start on this dir (docs/status.md). Null when the WAL was not scanned (the `check` path).
+   */
+  compatibility: StatusCompatibility | null
 
   sizes: {
     walBytes: number
@@ -149,6 +163,22 @@ export interface StatusResult {
   elapsedMs: number
 }
 
+/** `status`'s answer to "which etcd can start on this dir". */
+export interface StatusCompatibility {
+  /** Lowest etcd that can read the entries after the last snapshot (upstream wal/version.go MinimalEtcdVersion). */
+  walMinVersion: { version: string; because: string } | null
+  /** Entries after the last snapshot, and the v2 Request entries among them. */
+  entriesAfterSnapshot: number | null
+  v2EntriesAfterSnapshot: number | null
+  /** v2 entries 3.6 refuses ("detected disallowed v2 WAL"): anything but PUT /0/version and member attributes. */
+  v2DisallowedAfterSnapshot: number | null
+  firstDisallowed: { index: bigint; method: string; path: string } | null
+  /** db meta/storageVersion (3.6+), null when absent. */
+  dbStorageVersion: string | null
+  /** 3.4, 3.5, 3.6, 3.7: `can start`, `cannot start: <reason>` or `unknown: <what is missing>`. */
+  verdicts: { version: '3.4' | '3.5' | '3.6' | '3.7'; verdict: string }[]
+}
+
 /** Options of `collectStatus`. */
 export interface StatusOptions {
   /** WAL dir if not `<data-dir>/member/wal` (etcd's `--wal-dir`). */
@@ -163,4 +193,9 @@ export interface StatusOptions {
    * `boot`: the boot range (from the segment covering the last snapshot) with the CRC chain.
    */
   walRead?: 'fast' | 'boot'
+  /**
+   * Decode the WAL entries after the last snapshot for the version and compatibility answers
+   * (`status` does; `check`'s offline evidence does not need them and skips the cost).
+   */
+  scanEntries?: boolean
 }

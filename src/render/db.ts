@@ -152,7 +152,7 @@ export function renderDbCheck(r: DbCheckResult, w: OutputFormat): string {
   if (w === 'json' || w === 'ndjson') return (w === 'json' ? toJson(r) : toJsonLine(r)) + '\n'
   const c = r.check
   const lines: string[] = []
-  for (const f of c.findings) lines.push(`${f.severity}: ${f.code}: ${f.detail}`)
+  for (const f of c.findings) lines.push(`${f.severity}: ${f.file}@${f.offset}: ${f.code}: ${f.detail}`)
   if (c.truncatedFindings) lines.push(`… ${c.errors + c.warnings - c.findings.length} more findings not shown`)
   const freelist = c.freelistPersisted ? 'persisted' : 'not persisted (rebuilt from reachability, as etcd on Linux)'
   lines.push(`${c.ok ? 'OK' : `${c.errors} errors found`}: ${c.reachablePages} reachable pages, ${c.freePages} free pages of ${c.pgid} (freelist ${freelist}); a defrag would reclaim ${c.reclaimableBytes} bytes`)

@@ -117,7 +117,9 @@ function segmentsTable(segments: WalResult['segments']): string {
 }
 
 /** A member of the top-level JSON object, pretty-printed one level in (as toJson(r) prints it). */
-const member = (k: string, v: unknown): string => `  ${jsonString(k)}: ${toJson(v).replace(/\n/g, '\n  ')}`
+// An absent value (no metadata record: memberId undefined) renders as `: undefined`, which the
+// caller filters out; toJson(undefined) is undefined, not a string.
+const member = (k: string, v: unknown): string => `  ${jsonString(k)}: ${v === undefined ? 'undefined' : toJson(v).replace(/\n/g, '\n  ')}`
 
 /**
  * Renders the streamed items in any format as they come; returns the summary result. Memory is
