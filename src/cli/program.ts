@@ -9,6 +9,7 @@ import { register as registerDb } from './commands/db.js'
 import { register as registerStatus } from './commands/status.js'
 import { register as registerCheck } from './commands/check.js'
 import { register as registerReplace } from './commands/replace.js'
+import { register as registerReport } from './commands/report.js'
 
 export const VERSION = '0.1.0'
 
@@ -26,6 +27,7 @@ export function createProgram(): Command {
   registerStatus(program)
   registerCheck(program)
   registerReplace(program)
+  registerReport(program)
   // Subcommands do not inherit exitOverride: without it commander calls process.exit(1) itself.
   const override = (c: Command): void => {
     c.exitOverride()
