@@ -53,7 +53,7 @@ export function timelineSvg(t: WalTimeline, snapFiles: { index: bigint; name: st
   // The uncommitted tail, shaded behind the bars.
   if (t.uncommitted.count > 0 && t.uncommitted.from !== undefined && t.uncommitted.to !== undefined) {
     const x0 = x(t.uncommitted.from)
-    const x1 = Math.max(x0 + 3, x(t.uncommitted.to + 1n))
+    const x1 = Math.max(x0 + 6, x(t.uncommitted.to + 1n))
     out.push(`<rect class="tail" id="uncommitted-tail" x="${f(x0)}" y="${barTop - 6}" width="${f(x1 - x0)}" height="${barH + 6}" fill="${COLORS.uncommitted}" fill-opacity="0.12"`
       + ` data-count="${esc(t.uncommitted.count)}" data-from="${esc(t.uncommitted.from)}" data-to="${esc(t.uncommitted.to)}">`
       + `<title>${esc(`uncommitted tail: ${t.uncommitted.count} entries, index ${t.uncommitted.from}–${t.uncommitted.to} (above the HardState commit; a new leader may overwrite them)`)}</title></rect>`)
@@ -76,7 +76,8 @@ export function timelineSvg(t: WalTimeline, snapFiles: { index: bigint; name: st
   if (t.commit !== null && t.commit >= BigInt(lo) - 1n) {
     const cx = x(t.commit + 1n)
     out.push(`<line class="commit" x1="${f(cx)}" x2="${f(cx)}" y1="${barTop - 10}" y2="${axisY}" stroke="${COLORS.commit}" stroke-dasharray="4 3"/>`)
-    out.push(`<text class="note" x="${f(Math.min(cx, W - R - 4))}" y="${barTop - 14}" text-anchor="${cx > W - 200 ? 'end' : 'middle'}">commit ${esc(num(t.commit))}</text>`)
+    const tail = t.uncommitted.count ? `, ${num(t.uncommitted.count)} uncommitted after it` : ''
+    out.push(`<text class="note" x="${f(cx > L + 320 ? cx - 4 : cx + 4)}" y="${barTop - 14}" text-anchor="${cx > L + 320 ? 'end' : 'start'}">${esc(`commit ${num(t.commit)}${tail}`)}</text>`)
   }
 
   // Term lane: the highest term per bucket as a step line, elections as ticks.
@@ -136,6 +137,15 @@ export function timelineSvg(t: WalTimeline, snapFiles: { index: bigint; name: st
       + `<path d="M${f(mx - 5)},${f(mid(3) - 5)} l10,10 m0,-10 l-10,10" stroke="${color}" stroke-width="2.5"/></g>`)
     out.push(`<text class="note finding-label" x="${f(mx > W - 260 ? mx - 8 : mx + 8)}" y="${f(mid(3) + 4)}" text-anchor="${mx > W - 260 ? 'end' : 'start'}" fill="${color}">${esc(`${fi.code} at ${where}`)}</text>`)
   }
+
+  const shown = (l: { items: unknown[] }): number => l.items.length
+  const empty: [number, string][] = [
+    [0, shown(t.snapshotRecords) + snapFiles.length === 0 ? 'no snapshot records or .snap files' : ''],
+    [1, shown(t.confChanges) === 0 ? 'no conf change in the log' : ''],
+    [2, shown(t.compactions) === 0 ? 'no compaction in the log' : ''],
+    [3, t.findings.items.every((x) => x.severity === 'info') ? `none: the log ends ${t.end === 'clean' ? 'cleanly' : t.end}` : ''],
+  ]
+  for (const [i, text] of empty) if (text) out.push(`<text class="tick" x="${L + 8}" y="${f(mid(i) + 4)}">${esc(text)}</text>`)
 
   // Index axis.
   out.push(`<line class="axis" x1="${L}" x2="${W - R}" y1="${axisY}" y2="${axisY}"/>`)

@@ -50,6 +50,7 @@ svg{max-width:100%;height:auto}
 details summary{cursor:pointer;color:#0969da;margin:8px 0}
 .muted{color:#57606a}
 footer{color:#57606a;font-size:12px;margin-top:24px}
+#events td:nth-child(2),#events td:first-child{white-space:nowrap}
 `
 
 /** The page. Pure: the same result gives the same bytes. */
@@ -191,9 +192,10 @@ function eventsTable(r: ReportResult, t: WalTimeline): string {
   for (const m of t.snapshotRecords.items) ev.push({ index: m.index, what: 'WAL snapshot record', detail: `term ${m.term} (${m.file}@${m.offset})` })
   for (const s of snapMarks(r)) ev.push({ index: s.index, what: '.snap file', detail: `${s.name} (${s.status})` })
   for (const f of t.findings.items) {
+    if (f.severity === 'info') continue
     ev.push({ index: f.afterIndex ?? (t.firstIndex ?? 0n), what: `${f.severity}: ${f.code}`, detail: `${f.offset >= 0 ? `${f.file}@${f.offset}` : f.file}: ${f.detail}${f.hint ? ` — ${f.hint}` : ''}` })
   }
-  if (t.uncommitted.count) ev.push({ index: t.uncommitted.from!, what: 'uncommitted tail', detail: `${num(t.uncommitted.count)} entries up to index ${num(t.uncommitted.to)}` })
+  if (t.uncommitted.count) ev.push({ index: t.uncommitted.from!, what: 'uncommitted tail', detail: `${num(t.uncommitted.count)} ${t.uncommitted.count === 1 ? 'entry' : 'entries'} above the commit, up to index ${num(t.uncommitted.to)}` })
   ev.sort((a, b) => (a.index < b.index ? -1 : a.index > b.index ? 1 : 0))
   const omitted = [t.terms, t.confChanges, t.compactions, t.snapshotRecords, t.findings].reduce((n, l) => n + (l.total - l.items.length), 0)
   const rows = ev.map((e) => [`<span class="mono">${esc(num(e.index))}</span>`, esc(e.what), esc(e.detail)])

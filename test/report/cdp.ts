@@ -151,7 +151,10 @@ export class Browser {
     const stderr: string[] = []
     const url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`chromium did not print its DevTools URL in 30 s:\n${stderr.join('')}`)), 30_000)
-      proc.on('error', (e) => { clearTimeout(timer); reject(e) })
+      proc.on('error', (e) => {
+        clearTimeout(timer)
+        reject((e as NodeJS.ErrnoException).code === 'ENOENT' ? new Error(`${CHROMIUM} not found: the report tests need Debian's chromium (apt-get install -y chromium; .ci/run installs it)`) : e)
+      })
       proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`chromium exited (${code}):\n${stderr.join('')}`)) })
       proc.stderr!.setEncoding('utf8')
       proc.stderr!.on('data', (d: string) => {
