@@ -78,6 +78,13 @@ describe('report timeline', () => {
     expect(t.buckets.map((b) => b.entries)).toEqual(Array(37).fill(1))
   })
 
+  it('folding merges every count: 10 entries, 6 uncommitted, 4 buckets', () => {
+    const t = buildTimeline(synth({ n: 10, uncommittedTail: 6, termEvery: 3, compactEvery: 5 }), { buckets: 4 })
+    expect(t.bucketWidth).toBe(4n)
+    expect(t.buckets.map((b) => [b.from, b.to, b.entries, b.uncommitted, b.termChanges, b.byKind.compaction ?? 0, b.minTerm, b.maxTerm, b.dataBytes]))
+      .toEqual([[1n, 4n, 4, 0, 1, 0, 1n, 2n, 160], [5n, 8n, 4, 4, 1, 1, 2n, 3n, 160], [9n, 12n, 2, 2, 1, 1, 3n, 4n, 80]])
+  })
+
   it('the page of a 1M-entry log stays under 1 MB, even when every entry starts a new term', async () => {
     const base = await baseReport()
     for (const o of [{ n: 1_000_000, termEvery: 1000, compactEvery: 5000 }, { n: 1_000_000, termEvery: 1, compactEvery: 1, confAt: Array.from({ length: 5000 }, (_, i) => i * 7 + 1) }]) {
