@@ -9,6 +9,5 @@ export default defineConfig({
     pool: 'forks',
     // Two cores: live tests start etcd clusters; more workers only make them time out.
     maxWorkers: 2,
-    minWorkers: 1,
   },
 })

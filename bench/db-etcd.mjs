@@ -2,9 +2,9 @@
  * Shared by bench/db.mjs and bench/db-keys.mjs: command-line flags, and a throwaway single-member
  * etcd 3.4 on free 127.0.0.1 ports that writes a db once into bench/.cache/.
  */
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { createServer } from 'node:net'
-import { mkdirSync, openSync, renameSync, rmSync } from 'node:fs'
+import { mkdirSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 
 /** The value after `name` on the command line, else `dflt`. */
@@ -60,3 +60,38 @@ export function keepDb(dir, dbFile) {
   renameSync(join(dir, 'data', 'member', 'snap', 'db'), dbFile)
   rmSync(dir, { recursive: true, force: true })
 }
+
+/**
+ * Runs `fn(i)` for every i in [0, n) with `step` as etcd txns of `batch` operations, `workers` txns
+ * in flight, with a progress line on stderr.
+ */
+export async function loadInTxns(c, { n, step, batch, workers, label, t0 }, op) {
+  const idx = []
+  for (let i = 0; i < n; i += step) idx.push(i)
+  let next = 0
+  let done = 0
+  const worker = async () => {
+    while (next < idx.length) {
+      const part = idx.slice(next, next + batch)
+      next += batch
+      await c.kv.txn({ compare: [], success: part.map(op) })
+      done += part.length
+      process.stderr.write(`\rbuilding ${n}: ${label} ${done}/${idx.length} (${((Date.now() - t0) / 1000).toFixed(0)} s)`)
+    }
+  }
+  await Promise.all(Array.from({ length: workers }, worker))
+}
+
+/** Runs the CLI `cli` under /usr/bin/time: { seconds, peakRssMB, stdout }. `shell` is a suffix like `>/dev/null`. */
+export function timedCli(cache, cli, args, shell = '') {
+  const tfile = join(cache, 'time.out')
+  const q = (s) => `'${s.replace(/'/g, `'\\''`)}'`
+  const cmd = `/usr/bin/time -f '%e %M' -o ${q(tfile)} ${q(process.execPath)} ${q(cli)} ${args.map(q).join(' ')} ${shell}`
+  const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8', maxBuffer: 256 << 20 })
+  if (r.status !== 0) throw new Error(`${args.join(' ')} failed (${r.status}): ${r.stderr}`)
+  const [sec, kb] = readFileSync(tfile, 'utf8').trim().split('\n').pop().split(' ').map(Number)
+  return { seconds: sec, peakRssMB: +(kb / 1024).toFixed(1), stdout: r.stdout }
+}
+
+/** The Kubernetes-like key of bench object i: `/registry/pods/ns-XXX/pod-NNNNNNNN`. */
+export const podKey = (i) => `/registry/pods/ns-${String(i % 500).padStart(3, '0')}/pod-${String(i).padStart(8, '0')}`

@@ -18,12 +18,11 @@
  *   db keys <db> key --limit 0 -w ndjson >/dev/null
  *   db keys <db> key --limit 0 -w ndjson | wc -l  (line count checked = revisions)
  */
-import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { arg, keepDb, startBuildEtcd } from './db-etcd.mjs'
+import { arg, keepDb, loadInTxns, podKey, startBuildEtcd, timedCli } from './db-etcd.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
@@ -32,9 +31,8 @@ const cli = join(root, 'dist', 'cli', 'main.js')
 const small = Number(arg('--small', '10000'))
 const big = Number(arg('--big', '1000000'))
 const batch = Number(arg('--batch', '5000'))
-const TIME = '/usr/bin/time'
 
-const keyOf = (i) => `/registry/pods/ns-${String(i % 500).padStart(3, '0')}/pod-${String(i).padStart(8, '0')}`
+const keyOf = podKey
 const valueOf = (i, gen) => Buffer.from(JSON.stringify({
   kind: 'Pod', apiVersion: 'v1', metadata: { name: `pod-${i}`, uid: ((i * 2654435761) >>> 0).toString(16), generation: gen },
   spec: { nodeName: `node-${i % 37}` },
@@ -53,23 +51,7 @@ async function build(n, dbFile, sideFile) {
     for (let i = 0; ; i++) {
       try { await c.get('bench/ready'); break } catch (e) { if (i > 150) throw e; await new Promise((r) => setTimeout(r, 200)) }
     }
-    // Runs `ops(i)` for every i in [0, n) with `step`, in txns of `batch` operations, 4 txns in flight.
-    const phase = async (label, step, op) => {
-      const idx = []
-      for (let i = 0; i < n; i += step) idx.push(i)
-      let next = 0
-      let done = 0
-      const worker = async () => {
-        while (next < idx.length) {
-          const part = idx.slice(next, next + batch)
-          next += batch
-          await c.kv.txn({ compare: [], success: part.map(op) })
-          done += part.length
-          process.stderr.write(`\rbuilding ${n}: ${label} ${done}/${idx.length} (${((Date.now() - t0) / 1000).toFixed(0)} s)`)
-        }
-      }
-      await Promise.all([worker(), worker(), worker(), worker()])
-    }
+    const phase = (label, step, op) => loadInTxns(c, { n, step, batch, workers: 4, label, t0 }, op)
     await phase('put', 1, (i) => ({ request_put: { key: Buffer.from(keyOf(i)), value: valueOf(i, 1) } }))
     await phase('delete', 10, (i) => ({ request_delete_range: { key: Buffer.from(keyOf(i)) } }))
     await phase('re-put', 20, (i) => ({ request_put: { key: Buffer.from(keyOf(i)), value: valueOf(i, 2) } }))
@@ -85,16 +67,7 @@ async function build(n, dbFile, sideFile) {
   writeFileSync(sideFile, JSON.stringify(expected, null, 2) + '\n')
 }
 
-/** Runs the CLI under /usr/bin/time: { seconds, peakRssMB, stdout? }. `shell` is a suffix like `>/dev/null`. */
-function timed(args, shell) {
-  const tfile = join(cache, 'time.out')
-  const q = (s) => `'${s.replace(/'/g, `'\\''`)}'`
-  const cmd = `${TIME} -f '%e %M' -o ${q(tfile)} ${q(process.execPath)} ${q(cli)} ${args.map(q).join(' ')} ${shell}`
-  const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8', maxBuffer: 256 << 20 })
-  if (r.status !== 0) throw new Error(`${args.join(' ')} failed (${r.status}): ${r.stderr}`)
-  const [sec, kb] = readFileSync(tfile, 'utf8').trim().split('\n').pop().split(' ').map(Number)
-  return { seconds: sec, peakRssMB: +(kb / 1024).toFixed(1), stdout: r.stdout }
-}
+const timed = (args, shell) => timedCli(cache, cli, args, shell)
 
 mkdirSync(cache, { recursive: true })
 if (!existsSync(cli) && !process.argv.includes('--build-only')) throw new Error('run `npm run build` first')

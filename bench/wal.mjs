@@ -50,6 +50,7 @@ async function build() {
 }
 
 if (segs().length < SEGMENTS + 1) await build()
+if (process.argv.includes('--build-only')) process.exit(0)
 
 /** A dir with the first k segments (symlinks), to compare peak RSS for k vs all segments. */
 function subset(k) {

@@ -15,7 +15,7 @@ import { allDataDirs, extractMultiseg, materialize } from './support/fixtures.js
 import { tempDir } from './support/etcd.js'
 import { confChange, firstSegment, WalWriter } from './support/wal-writer.js'
 
-const plain = (r: StatusResult): unknown => JSON.parse(toJson({ ...r, elapsedMs: 0 }))
+const plain = (r: StatusResult): Record<string, unknown> => JSON.parse(toJson({ ...r, elapsedMs: 0 }))
 const read = (dir: string, mode: 'fast' | 'boot' | 'all') =>
   collectStatus(dir, { skipLockCheck: true, ...(mode === 'all' ? { allWalSegments: true } : { walRead: mode }) })
 

@@ -6,9 +6,6 @@ import { parentPort } from 'node:worker_threads'
 import { presentChunk, type ChunkJob } from './wal-fast.js'
 import type { WorkerMessage } from './wal-parallel.js'
 
-// entryLine's JSON.stringify fallbacks serialise bigints as decimal strings (as renderWalStream does).
-;(BigInt.prototype as unknown as { toJSON: () => string }).toJSON = function (this: bigint) { return this.toString() }
-
 parentPort!.on('message', ({ job, buffer, out }: { job: ChunkJob; buffer: ArrayBuffer; out?: ArrayBuffer }) => {
   let m: WorkerMessage
   try {

@@ -208,6 +208,12 @@ export interface WalOptions extends WalReadOptions {
    * and the entries before the `skip`th entry of `segment` are read and counted but not yielded.
    */
   resume?: { segment: number; skip: number }
+  /**
+   * Mark entries that a later entry with the same index replaced (`replaced`, not `committed`). It
+   * is known only further on in the log, so a framing pass finds the replaced entries first (a
+   * second reader pass only when the log holds overwrites at all). The ndjson contract leaves it out.
+   */
+  markReplaced?: boolean
 }
 
 /** A presented value: redacted by default. */
@@ -279,21 +285,9 @@ export type WalStreamItem =
 export function runWal(dir: string, opts: WalOptions = {}): WalResult {
   const entries: WalEntryOut[] = []
   let last: Omit<WalResult, 'entries'> | undefined
-  for (const item of streamWal(dir, opts)) {
+  for (const item of streamWal(dir, { ...opts, markReplaced: true })) {
     if (item.kind === 'entry') entries.push(item.entry)
     else if (item.kind === 'summary') last = item.result
-  }
-  // Mark entries a later same-index entry replaced (known only after reading on).
-  const replacedAt = new Map<string, boolean>()
-  for (const e of entries) for (const r of e.replaces ?? []) replacedAt.set(`${r.file}@${r.offset}`, true)
-  if (replacedAt.size) {
-    for (const e of entries) {
-      if (replacedAt.has(`${e.file}@${e.offset}`)) {
-        // the index is committed, but with the entry that replaced this one
-        e.replaced = true
-        e.committed = false
-      }
-    }
   }
   const r = last!
   return { version: 1, dir: r.dir, walDir: r.walDir, memberId: r.memberId, clusterId: r.clusterId, hardState: r.hardState, fromSnapshot: r.fromSnapshot,
@@ -308,6 +302,7 @@ export function runWal(dir: string, opts: WalOptions = {}): WalResult {
 export function* streamWal(dir: string, opts: WalOptions = {}): Generator<WalStreamItem, void, undefined> {
   const { layout, listing, opened } = openWal(dir, opts)
   const pre = prePass(opened.segments, opts.fromSnapshot ?? false)
+  const replacedAt = opts.markReplaced ? replacedEntries(opened.segments, opts) : undefined
   const commit = pre.hardState?.commit
   let fromSnapshot: { index: bigint; term: bigint } | undefined
   if (opts.fromSnapshot) {
@@ -361,7 +356,13 @@ export function* streamWal(dir: string, opts: WalOptions = {}): Generator<WalStr
           continue
         }
       }
-      yield { kind: 'entry', entry: presentEntry(decoded, e, committed, opts) }
+      const out = presentEntry(decoded, e, committed, opts)
+      if (replacedAt?.has(`${e.file}@${e.offset}`)) {
+        // the index is committed, but with the entry that replaced this one
+        out.replaced = true
+        out.committed = false
+      }
+      yield { kind: 'entry', entry: out }
     }
   } finally {
     opened.close()
@@ -420,6 +421,31 @@ export function prePass(segments: readonly LogSegment[], snapshots: boolean): { 
       if (type === RecordType.State) out.hardState = decodeHardState(data)
       return false
     })
+  }
+  return out
+}
+
+/**
+ * `file@offset` of every entry a later entry with the same or a lower index replaced. A framing scan
+ * (no CRC, heads of big frames only) shows whether any index fails to increase; only then does the
+ * checked reader run over the log to name the replaced entries (the bounded window above the commit).
+ */
+export function replacedEntries(segments: readonly LogSegment[], opts: WalReadOptions): Set<string> {
+  const out = new Set<string>()
+  let prevLast: bigint | null = null
+  let regular = true
+  for (const seg of segments) {
+    const s = scanSegment(seg.file, seg.source)
+    if (s.corrupt || s.overwrites.length > 0 || (prevLast !== null && s.minIndex !== null && s.minIndex <= prevLast)) {
+      regular = false
+      break
+    }
+    prevLast = s.lastIndex ?? prevLast
+  }
+  if (regular) return out
+  const log = readLog(segments, { tolerant: opts.tolerant, verifyCrc: opts.verifyCrc, chunkBytes: opts.chunkBytes, onlyUnusual: true })
+  for (const item of log.items) {
+    if (item.kind === 'entry') for (const r of item.entry.replaces ?? []) out.add(`${r.file}@${r.offset}`)
   }
   return out
 }

@@ -20,6 +20,12 @@ export const ExitCode = {
   Refused: 7,
   /** A replacement stopped waiting: the learner made no progress for the stall timeout (resume continues). */
   Stalled: 8,
+  /** `compare`: members diverged (their HashKV differs at a common revision). */
+  CompareDiverged: 40,
+  /** `compare`: a member is behind the others (informational: nothing diverged). */
+  CompareBehind: 41,
+  /** `compare`: the dirs are not from one cluster. */
+  CompareNotOneCluster: 42,
   /** A bug in etcd-inspect (please report with --debug output). */
   Internal: 70,
 } as const

@@ -10,6 +10,7 @@ import { register as registerStatus } from './commands/status.js'
 import { register as registerCheck } from './commands/check.js'
 import { register as registerReplace } from './commands/replace.js'
 import { register as registerReport } from './commands/report.js'
+import { register as registerCompare } from './commands/compare.js'
 
 export const VERSION = '0.1.0'
 
@@ -28,6 +29,7 @@ export function createProgram(): Command {
   registerCheck(program)
   registerReplace(program)
   registerReport(program)
+  registerCompare(program)
   // Subcommands do not inherit exitOverride: without it commander calls process.exit(1) itself.
   const override = (c: Command): void => {
     c.exitOverride()

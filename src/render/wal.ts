@@ -3,7 +3,7 @@
  * result (render/json.ts); table and simple show a subset of the same facts.
  */
 import Table from 'cli-table3'
-import { toJson, toJsonLine } from './json.js'
+import { jsonString, toJson, toJsonLine } from './json.js'
 import type { Sink, OutputFormat } from './output.js'
 import type { VerifyResult, WalEntryOut, WalResult, WalStreamItem } from '../app/wal.js'
 import type { WalFinding } from '../format/wal/decoder.js'
@@ -62,43 +62,122 @@ function summaryLines(r: Omit<WalResult, 'entries'>): string[] {
   return out
 }
 
-/** Renders a full result. */
+/** Renders a full result (the same bytes as streaming its items). */
 export async function renderWal(r: WalResult, format: OutputFormat, sink: Sink): Promise<void> {
-  if (format === 'json') return void (await sink.write(toJson(r) + '\n'))
-  if (format === 'ndjson') {
-    for (const e of r.entries) await sink.write(toJsonLine({ kind: 'entry', ...e }) + '\n')
-    for (const f of r.findings) await sink.write(toJsonLine({ kind: 'finding', ...f }) + '\n')
-    const { entries: _e, ...rest } = r
-    return void (await sink.write(toJsonLine({ kind: 'summary', ...rest }) + '\n'))
+  const { entries, ...rest } = r
+  const items: WalStreamItem[] = [
+    { kind: 'header', header: { version: r.version, dir: r.dir, walDir: r.walDir, memberId: r.memberId, clusterId: r.clusterId, hardState: r.hardState, fromSnapshot: r.fromSnapshot, files: r.files } },
+    ...entries.map((entry) => ({ kind: 'entry' as const, entry })),
+    { kind: 'summary', result: rest },
+  ]
+  await renderWalStream(items, sink, format)
+}
+
+/** Rows per page of the entry table: column widths are measured per page (and only ever grow). */
+const TABLE_PAGE = 512
+const TABLE_HEAD = ['index', 'term', 'type', 'kind', 'detail'] as const
+
+/**
+ * The entry table as the entries come: fixed columns, widths measured over each page of rows and
+ * never narrowed, so memory is one page whatever the size of the log (cli-table3 needs every row
+ * before it prints one, and its layout grows faster than linearly with rows).
+ */
+class EntryTable {
+  private rows: string[][] = []
+  private widths: number[] = TABLE_HEAD.slice(0, 4).map((h) => h.length)
+  private started = false
+  add(e: WalEntryOut): void {
+    this.rows.push([String(e.index), String(e.term), e.type + (e.committed ? '' : ' (uncommitted)') + (e.replaced ? ' (replaced)' : ''), kindOfOut(e), entryDetail(e)])
   }
-  if (format === 'simple') {
-    for (const e of r.entries) await sink.write(`${e.index} ${e.term} ${e.type} ${kindOfOut(e)}${e.committed ? '' : ' uncommitted'}${e.replaced ? ' replaced' : ''} ${entryDetail(e)}`.trimEnd() + '\n')
-    for (const f of r.findings) await sink.write(findingLine(f) + '\n')
-    for (const l of summaryLines(r)) await sink.write(l + '\n')
-    return
+  get full(): boolean {
+    return this.rows.length >= TABLE_PAGE
   }
+  /** The page so far as text (the header line before the first page). */
+  take(): string {
+    if (this.rows.length === 0) return ''
+    const w = this.widths
+    for (const r of this.rows) for (let i = 0; i < 4; i++) if (r[i]!.length > w[i]!) w[i] = r[i]!.length
+    const fmt = (r: readonly string[]) => (r.slice(0, 4).map((c, i) => (i < 2 ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join('  ') + '  ' + r[4]).trimEnd() + '\n'
+    let out = this.started ? '' : fmt(TABLE_HEAD)
+    this.started = true
+    for (const r of this.rows) out += fmt(r)
+    this.rows = []
+    return out
+  }
+}
+
+function segmentsTable(segments: WalResult['segments']): string {
   const segs = new Table({ head: ['segment', 'seq', 'size', 'records', 'entries', 'index', 'term', 'end'], style: plain, chars: compact })
-  for (const s of r.segments) {
+  for (const s of segments) {
     segs.push([s.file.split('/').pop()!, String(s.seq ?? ''), String(s.size), String(s.records), String(s.entries),
       s.firstIndex !== undefined ? `${s.firstIndex}..${s.lastIndex}` : '-', s.firstTerm !== undefined ? `${s.firstTerm}..${s.lastTerm}` : '-',
       `${s.end ?? 'not read'}${s.zeroTail ? ` (${s.zeroTailBytes} zero bytes)` : ''}`])
   }
-  await sink.write(segs.toString() + '\n')
-  if (r.entries.length) {
-    const t = new Table({ head: ['index', 'term', 'type', 'kind', 'detail'], style: plain, chars: compact })
-    for (const e of r.entries) {
-      t.push([String(e.index), String(e.term), e.type + (e.committed ? '' : ' (uncommitted)') + (e.replaced ? ' (replaced)' : ''), kindOfOut(e), entryDetail(e)])
-    }
-    await sink.write(t.toString() + '\n')
-  }
-  for (const f of r.findings) await sink.write(findingLine(f) + '\n')
-  for (const l of summaryLines(r)) await sink.write(l + '\n')
+  return segs.toString() + '\n'
 }
 
-// A JSON string literal as JSON.stringify writes it; strings without quotes, backslashes, control
-// characters or surrogates (nearly all keys) are copied as they are.
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/
-const jstr = (s: string): string => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"')
+/** A member of the top-level JSON object, pretty-printed one level in (as toJson(r) prints it). */
+const member = (k: string, v: unknown): string => `  ${jsonString(k)}: ${toJson(v).replace(/\n/g, '\n  ')}`
+
+/**
+ * Renders the streamed items in any format as they come; returns the summary result. Memory is
+ * flat in every format: ndjson and simple write a line per entry, the table a page of rows at a
+ * time, and JSON writes the document incrementally: the members known before the entries
+ * (version, dir, walDir, fromSnapshot, files), the entries one compact object per line, then the
+ * members known only once the log is read (identity and HardState as the checked reader saw them,
+ * segments, snapshots, findings, summary). Writes go out in ~256 KiB batches.
+ */
+export async function renderWalStream(items: Iterable<WalStreamItem>, sink: Sink, format: OutputFormat = 'ndjson'): Promise<Omit<WalResult, 'entries'> | undefined> {
+  let last: Omit<WalResult, 'entries'> | undefined
+  let pending = ''
+  const flush = async () => {
+    if (pending.length === 0) return
+    const p = sink.write(pending)
+    pending = ''
+    if (p) await p
+  }
+  const table = format === 'table' ? new EntryTable() : undefined
+  let jsonEntries = 0
+  for (const it of items) {
+    if (it.kind === 'entry') {
+      const e = it.entry
+      if (format === 'ndjson') pending += entryLine(e) + '\n'
+      else if (format === 'json') pending += (jsonEntries++ ? ',\n    ' : '\n    ') + entryJson(e)
+      else if (format === 'simple') pending += `${e.index} ${e.term} ${e.type} ${kindOfOut(e)}${e.committed ? '' : ' uncommitted'}${e.replaced ? ' replaced' : ''} ${entryDetail(e)}`.trimEnd() + '\n'
+      else {
+        table!.add(e)
+        if (table!.full) pending += table!.take()
+      }
+    } else if (it.kind === 'finding') {
+      // ndjson streams findings in log order; the other formats list them all at the end.
+      if (format === 'ndjson') pending += toJsonLine({ kind: 'finding', ...it.finding }) + '\n'
+    } else if (it.kind === 'header') {
+      if (format === 'json') {
+        const h = it.header
+        pending += '{\n' + [member('version', h.version), member('dir', h.dir), member('walDir', h.walDir),
+          ...(h.fromSnapshot !== undefined ? [member('fromSnapshot', h.fromSnapshot)] : []), member('files', h.files)].join(',\n') + ',\n  "entries": ['
+      }
+    } else if (it.kind === 'summary') {
+      const r = it.result
+      last = r
+      if (format === 'ndjson') pending += toJsonLine({ kind: 'summary', ...r }) + '\n'
+      else if (format === 'json') {
+        pending += (jsonEntries ? '\n  ],\n' : '],\n') + [member('memberId', r.memberId), member('clusterId', r.clusterId), member('hardState', r.hardState),
+          member('segments', r.segments), member('snapshots', r.snapshots), member('findings', r.findings), member('summary', r.summary)]
+          .filter((m) => !m.endsWith(': undefined')).join(',\n') + '\n}\n'
+      } else {
+        if (table) pending += table.take() + segmentsTable(r.segments)
+        for (const f of r.findings) pending += findingLine(f) + '\n'
+        for (const l of summaryLines(r)) pending += l + '\n'
+      }
+    }
+    if (pending.length >= 256 * 1024) await flush()
+  }
+  await flush()
+  return last
+}
+
+const jstr = jsonString
 
 function valueJson(v: FormattedBytes & { type?: string }): string {
   // formatBytes' key order: len, then sha256 + redacted, or text, or hex; valueOut appends type.
@@ -120,89 +199,60 @@ function hasOnly(o: object, keys: Set<string>): boolean {
 }
 
 function requestJson(r: NonNullable<WalEntryOut['request']>): string {
-  if (r.kind !== 'put' || !hasOnly(r, PUT_KEYS) || typeof r.key !== 'string') return JSON.stringify(r)
+  if (r.kind !== 'put' || !hasOnly(r, PUT_KEYS) || typeof r.key !== 'string') return toJsonLine(r)
   // presentOp's key order for a put: kind, key, keyEncoding, value, lease, prevKv, ignoreValue, ignoreLease.
   let s = '{"kind":"put","key":' + jstr(r.key)
-  if (r.keyEncoding !== undefined) s += ',"keyEncoding":' + JSON.stringify(r.keyEncoding)
+  if (r.keyEncoding !== undefined) s += ',"keyEncoding":' + toJsonLine(r.keyEncoding)
   if (r.value !== undefined) s += ',"value":' + valueJson(r.value as FormattedBytes)
-  if (r.lease !== undefined) s += ',"lease":' + JSON.stringify(r.lease)
-  if (r.prevKv !== undefined) s += ',"prevKv":' + JSON.stringify(r.prevKv)
-  if (r.ignoreValue !== undefined) s += ',"ignoreValue":' + JSON.stringify(r.ignoreValue)
-  if (r.ignoreLease !== undefined) s += ',"ignoreLease":' + JSON.stringify(r.ignoreLease)
+  if (r.lease !== undefined) s += ',"lease":' + toJsonLine(r.lease)
+  if (r.prevKv !== undefined) s += ',"prevKv":' + toJsonLine(r.prevKv)
+  if (r.ignoreValue !== undefined) s += ',"ignoreValue":' + toJsonLine(r.ignoreValue)
+  if (r.ignoreLease !== undefined) s += ',"ignoreLease":' + toJsonLine(r.ignoreLease)
   return s + '}'
 }
 
 function headerJson(h: Record<string, unknown>): string {
-  if (!hasOnly(h, HEADER_KEYS) || (h.id !== undefined && typeof h.id !== 'string')) return JSON.stringify(h)
+  if (!hasOnly(h, HEADER_KEYS) || (h.id !== undefined && typeof h.id !== 'string')) return toJsonLine(h)
   // presentEntry's key order: id, username, authRevision.
   let s = ''
   if (h.id !== undefined) s += ',"id":' + jstr(h.id as string)
-  if (h.username !== undefined) s += ',"username":' + JSON.stringify(h.username)
-  if (h.authRevision !== undefined) s += ',"authRevision":' + JSON.stringify(h.authRevision)
+  if (h.username !== undefined) s += ',"username":' + toJsonLine(h.username)
+  if (h.authRevision !== undefined) s += ',"authRevision":' + toJsonLine(h.authRevision)
   return '{' + s.slice(1) + '}'
 }
 
 const fileJson = new Map<string, string>()
 
+const ENTRY_PREFIX = '{"kind":"entry",'
+
+/** An entry as a member of the JSON document's `entries` (entryLine without the kind). */
+export function entryJson(e: WalEntryOut): string {
+  return '{' + entryLine(e).slice(ENTRY_PREFIX.length)
+}
+
 /**
- * One `{"kind":"entry",…}` line, byte-identical to JSON.stringify of the presented entry (bigints
- * as decimal strings): the fixed fields and put requests are written by hand in presentEntry's key
- * order (about 5x faster than JSON.stringify with a bigint toJSON); anything else goes through
- * JSON.stringify. Call only while BigInt.prototype.toJSON is installed (renderWalStream).
+ * One `{"kind":"entry",…}` line, byte-identical to toJsonLine of the presented entry (bigints as
+ * decimal strings): the fixed fields and put requests are written by hand in presentEntry's key
+ * order (about 5x faster than the general serialiser); anything else goes through toJsonLine.
  */
 export function entryLine(e: WalEntryOut): string {
   let f = fileJson.get(e.file)
   if (f === undefined) {
-    f = JSON.stringify(e.file)
+    f = toJsonLine(e.file)
     if (fileJson.size > 1024) fileJson.clear()
     fileJson.set(e.file, f)
   }
   let s = '{"kind":"entry","index":"' + e.index + '","term":"' + e.term + '","type":' + jstr(e.type) + ',"file":' + f +
-    ',"offset":' + JSON.stringify(e.offset) + ',"dataBytes":' + JSON.stringify(e.dataBytes) + ',"committed":' + JSON.stringify(e.committed)
+    ',"offset":' + toJsonLine(e.offset) + ',"dataBytes":' + toJsonLine(e.dataBytes) + (e.committed ? ',"committed":true' : ',"committed":false')
   // presentEntry's key order: replaces, then request (+ header | + unknown) or confChange or confChangeV2; runWal adds replaced.
-  if (e.replaces !== undefined) s += ',"replaces":' + JSON.stringify(e.replaces)
+  if (e.replaces !== undefined) s += ',"replaces":' + toJsonLine(e.replaces)
   if (e.request !== undefined) s += ',"request":' + requestJson(e.request)
   if (e.header !== undefined) s += ',"header":' + headerJson(e.header)
-  if (e.confChange !== undefined) s += ',"confChange":' + JSON.stringify(e.confChange)
-  if (e.confChangeV2 !== undefined) s += ',"confChangeV2":' + JSON.stringify(e.confChangeV2)
-  if (e.unknown !== undefined) s += ',"unknown":' + JSON.stringify(e.unknown)
-  if (e.replaced !== undefined) s += ',"replaced":' + JSON.stringify(e.replaced)
+  if (e.confChange !== undefined) s += ',"confChange":' + toJsonLine(e.confChange)
+  if (e.confChangeV2 !== undefined) s += ',"confChangeV2":' + toJsonLine(e.confChangeV2)
+  if (e.unknown !== undefined) s += ',"unknown":' + toJsonLine(e.unknown)
+  if (e.replaced !== undefined) s += ',"replaced":' + toJsonLine(e.replaced)
   return s + '}'
-}
-
-/** Streams ndjson: one line per entry and finding, then one summary line; writes in ~256 KiB batches. */
-export async function renderWalStream(items: Iterable<WalStreamItem>, sink: Sink): Promise<Omit<WalResult, 'entries'> | undefined> {
-  let last: Omit<WalResult, 'entries'> | undefined
-  let pending = ''
-  const flush = async () => {
-    if (pending.length === 0) return
-    const p = sink.write(pending)
-    pending = ''
-    if (p) await p
-  }
-  // Hot path: JSON.stringify without a replacer is about 2x faster than with one (measured in
-  // bench/wal.mjs); bigints serialise through a toJSON installed only while this loop runs.
-  // Presented entries hold no Uint8Array (presentEntry formats every byte string).
-  const proto = BigInt.prototype as unknown as { toJSON?: () => string }
-  const saved = Object.getOwnPropertyDescriptor(proto, 'toJSON')
-  proto.toJSON = function (this: bigint) { return this.toString() }
-  try {
-    for (const it of items) {
-      if (it.kind === 'entry') {
-        pending += entryLine(it.entry) + '\n'
-      } else if (it.kind === 'finding') pending += toJsonLine({ kind: 'finding', ...it.finding }) + '\n'
-    else if (it.kind === 'summary') {
-      last = it.result
-      pending += toJsonLine({ kind: 'summary', ...it.result }) + '\n'
-    }
-      if (pending.length >= 256 * 1024) await flush()
-    }
-  } finally {
-    if (saved) Object.defineProperty(proto, 'toJSON', saved)
-    else delete proto.toJSON
-  }
-  await flush()
-  return last
 }
 
 /** Renders `wal verify`: one line per segment plus a verdict. */

@@ -86,7 +86,7 @@ describe('streamed db keys', () => {
   it('lineWriter joins lines into chunks and hands the sink promise back', async () => {
     const chunks: string[] = []
     let release: () => void = () => {}
-    const w = lineWriter({ write: (s) => { chunks.push(s); return new Promise<void>((r) => { release = r }) } }, 12)
+    const w = lineWriter({ write: (s) => { chunks.push(s as string); return new Promise<void>((r) => { release = r }) } }, 12)
     expect(w.line('abc')).toBeUndefined()
     expect(w.line('defgh')).toBeUndefined()
     const p = w.line('ij') // 4 + 6 + 3 bytes >= 12: flushed

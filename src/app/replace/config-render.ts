@@ -3,7 +3,10 @@
  * /etc/default/etcd and `EnvironmentFile=` use) or a classic systemd unit whose ExecStart carries
  * the same settings as flags. `--initial-cluster` lists every current member plus the new one
  * under its own name; `--initial-cluster-state=existing`. Shown as a diff against the old file.
+ * `readConfig` is the one reader of a member's `--config` (replace, certs).
  */
+import { existsSync, readFileSync } from 'node:fs'
+import { InputError } from '../../errors.js'
 
 export type ConfigFormat = 'env' | 'unit'
 
@@ -43,6 +46,17 @@ export function parseUnitFile(text: string): Map<string, string> {
   }
   return m
 }
+
+/** Reads a member's env file or unit (format detected from a `[Service]` section) into its ETCD_* settings. */
+export function readConfig(path: string, format?: ConfigFormat): { text: string; settings: Map<string, string>; format: ConfigFormat } {
+  if (!existsSync(path)) throw new InputError(`config file ${path} does not exist`, path, 'input', 'pass the target member\'s env file or unit with --config')
+  const text = readFileSync(path, 'utf8')
+  const fmt: ConfigFormat = format ?? (/^\s*\[Service\]/m.test(text) ? 'unit' : 'env')
+  return { text, settings: fmt === 'env' ? parseEnvFile(text) : parseUnitFile(text), format: fmt }
+}
+
+/** A comma-separated URL list (ETCD_*_URLS) → URLs, blanks dropped. */
+export const splitUrls = (s: string | undefined): string[] => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean)
 
 export interface RenderInput {
   old: Map<string, string>

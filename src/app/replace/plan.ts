@@ -10,7 +10,7 @@ import { ClusterError, InputError, UnsafeOperationError, UsageError } from '../.
 import { ClusterOps, type EndpointStatus } from './cluster-ops.js'
 import { checkInPlace, quorum } from './quorum.js'
 import { identifyDataDir } from './wal-identity.js'
-import { lineDiff, parseEnvFile, parseUnitFile, render, renderSettings, type ConfigFormat } from './config-render.js'
+import { lineDiff, readConfig, render, renderSettings, splitUrls, type ConfigFormat } from './config-render.js'
 import { tlsPreflight } from './tls-preflight.js'
 import { PLAN_VERSION, type ConnectionSpec, type Plan, type PlanMember, type ProcessControlSpec, type Step, type StepDraft } from './model.js'
 import { utcStamp } from '../../io/archive.js'
@@ -81,15 +81,6 @@ export async function preflightCluster(ops: ClusterOps): Promise<Preflight> {
     .map((m) => m.idHex)
   return { members: list.members, clusterIdHex: list.clusterIdHex, leaderHex, statuses, healthyVoters }
 }
-
-function readConfig(path: string, format?: ConfigFormat): { text: string; settings: Map<string, string>; format: ConfigFormat } {
-  if (!existsSync(path)) throw new InputError(`config file ${path} does not exist`, path, 'input', 'pass the target member\'s env file or unit with --config')
-  const text = readFileSync(path, 'utf8')
-  const fmt: ConfigFormat = format ?? (/^\s*\[Service\]/m.test(text) ? 'unit' : 'env')
-  return { text, settings: fmt === 'env' ? parseEnvFile(text) : parseUnitFile(text), format: fmt }
-}
-
-const splitUrls = (s: string | undefined): string[] => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean)
 
 export async function buildPlan(opts: PlanOptions, opsIn?: ClusterOps): Promise<Plan> {
   const now = opts.now ?? new Date()

@@ -6,6 +6,7 @@
  *   db buckets <path>                 buckets with bbolt-stats figures
  *   db keys <path> <bucket>           keys (decoded for etcd's buckets)
  *   db get <path> <bucket> <key>      one key
+ *   db space <path>                   space by prefix, live/history/tombstones, compact+defrag forecast
  */
 import { Command, Option } from 'commander'
 import { outputFormat, outputOption } from '../common.js'
@@ -92,6 +93,30 @@ export function register(program: Command): void {
     write(renderDbBuckets(r, w))
     if (r.problems > 0) process.exitCode = ExitCode.Corrupt
   })
+
+  db.command('space')
+    .description('bytes and keys by prefix (live / history / tombstones), largest keys, free pages, and what compact + defrag would leave')
+    .argument('<path>')
+    .option('--depth <n>', 'path segments per prefix for keys outside /registry/ (default 1)')
+    .option('--at-revision <rev>', 'forecast a compaction at this revision (default: the current revision)')
+    .option('--quota-backend-bytes <n>', "etcd's --quota-backend-bytes, to show the room left")
+    .option('--top <n>', 'keys in the largest / most-revisions lists (default 10)')
+    .addOption(subOutput())
+    .action(async (path: string, opts: Out & { depth?: string; atRevision?: string; quotaBackendBytes?: string; top?: string }) => {
+      const w = fmt(opts)
+      const num = (flag: string, v: string | undefined): number | undefined => {
+        if (v === undefined) return undefined
+        if (!/^\d+$/.test(v)) throw new UsageError(`${flag} must be a non-negative integer, got "${v}"`)
+        return Number(v)
+      }
+      const { collectDbSpace } = await import('../../app/db-space.js')
+      const { renderDbSpace } = await import('../../render/space.js')
+      const atRevision = num('--at-revision', opts.atRevision)
+      write(renderDbSpace(collectDbSpace(path, {
+        depth: num('--depth', opts.depth), atRevision: atRevision === undefined ? undefined : BigInt(opts.atRevision!),
+        quotaBackendBytes: num('--quota-backend-bytes', opts.quotaBackendBytes), top: num('--top', opts.top),
+      }), w))
+    })
 
   valueOptions(db.command('keys')
     .description('list the keys of a bucket in order; `key` entries are decoded (revision, KeyValue, value class)')

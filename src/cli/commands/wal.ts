@@ -103,25 +103,17 @@ export function register(program: Command): void {
       const format = outputFormat(flags)
       const opts = await walOptions(flags)
       const threads = walThreads(flags.threads)
-      const { runWal, streamWal } = await import('../../app/wal.js')
-      const { renderWal, renderWalStream } = await import('../../render/wal.js')
+      const { streamWal } = await import('../../app/wal.js')
+      const { renderWalStream } = await import('../../render/wal.js')
       const { streamSink } = await import('../../render/output.js')
       const sink = streamSink(process.stdout)
-      if (format === 'ndjson') {
-        // Large regular logs go to worker threads (app/wal-parallel.ts); same bytes either way.
-        const par = threads === 1 ? null : await (await import('../../app/wal-parallel.js')).streamWalParallel(dir, opts, sink, { threads })
-        const last = par ? par.result : await renderWalStream(streamWal(dir, opts), sink)
-        const end = last?.summary.end ?? 'corrupt'
-        const line = verdictLine(end, last?.findings ?? [])
-        if (line) process.stderr.write(line + '\n')
-        process.exitCode = verdictExit(end)
-        return
-      }
-      const r = runWal(dir, opts)
-      await renderWal(r, format, sink)
-      const line = verdictLine(r.summary.end, r.findings)
+      // Every format streams; large regular logs go to worker threads for ndjson (app/wal-parallel.ts), same bytes either way.
+      const par = format !== 'ndjson' || threads === 1 ? null : await (await import('../../app/wal-parallel.js')).streamWalParallel(dir, opts, sink, { threads })
+      const last = par ? par.result : await renderWalStream(streamWal(dir, { ...opts, markReplaced: format !== 'ndjson' }), sink, format)
+      const end = last?.summary.end ?? 'corrupt'
+      const line = verdictLine(end, last?.findings ?? [])
       if (line) process.stderr.write(line + '\n')
-      process.exitCode = verdictExit(r.summary.end)
+      process.exitCode = verdictExit(end)
     })
   wal
     .command('verify')

@@ -10,11 +10,11 @@
  * live keys at the latest revision), so the file is read once.
  */
 import { crc32cFast } from './crc32c-fast.js'
-import { DecodeError } from '../../errors.js'
+import { DecodeError, InspectError } from '../../errors.js'
 import { BoltFile, CORRUPT_HINT } from '../bbolt/file.js'
 import { BUCKET_LEAF_FLAG } from '../bbolt/page.js'
-import { buckets, iterate, type Entry } from '../bbolt/walk.js'
-import { decodeRevision } from './revision.js'
+import { bucket, buckets, iterate, type Entry } from '../bbolt/walk.js'
+import { decodeRevision, encodeRevision } from './revision.js'
 import { keyValueKey } from './proto.js'
 import { KeyTable, countKeys } from './key-table.js'
 import type { BucketRoot } from '../bbolt/bucket.js'
@@ -115,11 +115,7 @@ export function snapshotStatus(db: BoltFile, onProgress?: HashProgress, hasher: 
       hasher.update(e.key)
       // A sub-bucket entry reaches Go's ForEach with v == nil: only the key is hashed.
       const loaded = e.value.length === e.vsize
-      if ((e.flags & BUCKET_LEAF_FLAG) === 0) {
-        if (loaded) hasher.update(e.value)
-        else if (e.vsize < RANGE_VALUE) hasher.update(e.page.slice(e.vpos, e.vsize, 'value'))
-        else hasher.updateRange(e.page.offset + e.vpos, e.vsize)
-      }
+      if ((e.flags & BUCKET_LEAF_FLAG) === 0) hashValue(hasher, e)
       n++
       if (isKey) {
         const r = decodeRevision(e.key, db.file, e.pageOffset + e.at)
@@ -150,8 +146,15 @@ export function snapshotStatus(db: BoltFile, onProgress?: HashProgress, hasher: 
   return { status: { hash: hasher.digest(), revision, totalKey, totalSize: db.dataSize, bucketKeys }, keys }
 }
 
+/** Feeds a value to the hasher without loading a large one (read by position instead). */
+function hashValue(hasher: Crc32cHasher, e: Entry): void {
+  if (e.value.length === e.vsize) hasher.update(e.value)
+  else if (e.vsize < RANGE_VALUE) hasher.update(e.page.slice(e.vpos, e.vsize, 'value'))
+  else hasher.updateRange(e.page.offset + e.vpos, e.vsize)
+}
+
 /** The mvcc key (KeyValue field 1) of a `key` bucket entry, reading only the value's first bytes. */
-function mvccKey(e: Entry, db: BoltFile): Uint8Array {
+export function mvccKey(e: Entry, db: BoltFile): Uint8Array {
   if (e.value.length === e.vsize && e.vsize < RANGE_VALUE) return keyValueKey(e.value, db.file, e.page.offset + e.vpos)
   if (e.vsize < RANGE_VALUE) return keyValueKey(e.page.slice(e.vpos, e.vsize, 'value'), db.file, e.page.offset + e.vpos)
   // gogo marshals fields in order: key (field 1) first. Read the tag and length, then the key.
@@ -167,3 +170,64 @@ function mvccKey(e: Entry, db: BoltFile): Uint8Array {
   if (i + len > e.vsize) return keyValueKey(e.page.slice(e.vpos, e.vsize, 'value'), db.file, e.page.offset + e.vpos)
   return e.page.slice(e.vpos + i, len, 'mvcc key')
 }
+
+/**
+ * etcd's `HashKV` at a revision, offline: the `hash` `etcdctl endpoint hashkv --rev R` prints for
+ * the member that owns this db (etcd 3.4 mvcc/kvstore.go `(*store).HashByRev`; 3.5
+ * server/mvcc/kvstore.go, same rule). CRC-32C (Castagnoli) over the bucket name `key`, then, in
+ * key (= revision) order, each revision key and its value with main revision <= R, except that a
+ * revision at or below the compaction revision C is hashed only when it is in
+ * `kvindex.Keep(R)`: the newest revision <= R of its user key, and not a tombstone (key_index.go
+ * `keep`/`doCompact`). When Keep(R) is empty (no key alive at R) etcd skips that filter and every
+ * stored revision <= C is hashed. etcd refuses R <= C (ErrCompacted) and R > current revision
+ * (ErrFutureRev); the caller checks those.
+ *
+ * Keep(R) for a revision <= C: after a finished compaction each user key has at most one revision
+ * <= C left in the db, so it is kept iff it is a put and its key has no revision in (C, R]. One
+ * pass over (C, R] collects those keys in a fingerprint table (key-table.ts, 8-16 bytes per key),
+ * a second pass over the few revisions <= C decides Keep, and the hash pass reads each value once.
+ * Without revisions <= C (never compacted) only the hash pass runs.
+ */
+export function hashByRev(db: BoltFile, rev: bigint, compactRev: bigint, hasher: Crc32cHasher = serialHasher(db)): { hash: number | Promise<number>; revisions: number } {
+  hasher.update(KEY_BUCKET)
+  const kb = bucket(db, 'key')
+  if (!kb) return { hash: hasher.digest(), revisions: 0 }
+  const lower = compactRev > 0n ? compactRev : 0n
+  let changed: KeyTable | null = null
+  let keepEmpty = false
+  const first = iterate(db, kb.bucket, { name: 'key', values: false }).next()
+  if (!first.done && decodeRevision(first.value.key, db.file, first.value.pageOffset + first.value.at).main <= lower) {
+    changed = new KeyTable()
+    for (const e of iterate(db, kb.bucket, { name: 'key', values: false, start: encodeRevision(lower + 1n) })) {
+      const r = decodeRevision(e.key, db.file, e.pageOffset + e.at)
+      if (r.main > rev) break
+      changed.set(mvccKey(e, db), r.tombstone)
+    }
+    if (changed.pending.length > 0) {
+      throw new InspectError(`${db.file}: more than ${changed.distinct} distinct keys changed between the compaction revision ${compactRev} and revision ${rev}`,
+        'too-many-keys', 'pick a revision closer to the compaction revision with --rev')
+    }
+    let kept = changed.live > 0
+    if (!kept) {
+      for (const e of iterate(db, kb.bucket, { name: 'key', values: false })) {
+        const r = decodeRevision(e.key, db.file, e.pageOffset + e.at)
+        if (r.main > lower) break
+        if (!r.tombstone && !changed.has(mvccKey(e, db))) { kept = true; break }
+      }
+    }
+    keepEmpty = !kept
+  }
+  let n = 0
+  for (const e of iterate(db, kb.bucket, { name: 'key', values: false })) {
+    const r = decodeRevision(e.key, db.file, e.pageOffset + e.at)
+    if (r.main > rev) break
+    if (r.main <= lower && changed && !keepEmpty && (r.tombstone || changed.has(mvccKey(e, db)))) continue
+    hasher.update(e.key)
+    hashValue(hasher, e)
+    n++
+  }
+  changed?.release()
+  return { hash: hasher.digest(), revisions: n }
+}
+
+const KEY_BUCKET = new TextEncoder().encode('key')

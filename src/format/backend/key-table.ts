@@ -156,6 +156,23 @@ export class KeyTable {
     }
   }
 
+  /**
+   * Whether `key` was `set` (by fingerprint). Exact only while the table never split
+   * (`pending` empty) and for keys of its partition.
+   */
+  has(key: Uint8Array): boolean {
+    const f = this.fingerprint(key)
+    let lo = f.lo >>> 0
+    const hi = f.hi & FP_HI
+    if (lo === 0 && hi === 0) lo = 1
+    for (let i = lo & this.mask; ; i = (i + 1) & this.mask) {
+      const l = this.lo[i]!
+      const h = this.hi[i]!
+      if (l === lo && (h & FP_HI) === hi) return true
+      if (l === 0 && h === 0) return false
+    }
+  }
+
   /** Distinct keys (fingerprints) seen, in this table's partition. */
   get distinct(): number { return this.count }
   /** Distinct keys whose newest revision is not a tombstone, in this table's partition. */
