@@ -9,7 +9,7 @@
 import { collectStatus, type StatusResult } from './status.js'
 import { runSnap, type SnapResult } from './snap.js'
 import { streamWal, type WalResultSummary, type WalStreamItem } from './wal.js'
-import { dbCheck, dbStatus } from './db.js'
+import { collectDbSpace, type DbSpaceResult } from './db-space.js'
 import type { SnapshotRecord, SegmentStats } from '../format/wal/log.js'
 import type { WalEndStatus } from '../format/wal/decoder.js'
 import { InspectError } from '../errors.js'
@@ -91,19 +91,10 @@ export interface WalTimeline {
   summary: WalResultSummary
 }
 
-/** The space section: what the db library gives (the breakdown by prefix arrives with `db space`). */
+/** The space section: `db space`'s result (null when there is no db or it could not be read: `detail`). */
 export interface ReportSpace {
-  available: boolean
+  space: DbSpaceResult | null
   detail: string
-  fileSize?: number
-  pageSize?: number
-  dataSize?: number
-  freePages?: number
-  reclaimableBytes?: number
-  buckets?: { name: string; keys: number; allocBytes: number; inuseBytes: number }[]
-  keys?: { revisions: number; tombstones: number; liveKeys: number; distinctKeys: number; firstRevision: bigint; lastRevision: bigint }
-  revision?: bigint
-  compactRevision?: bigint
 }
 
 export interface ReportResult {
@@ -164,24 +155,14 @@ export async function collectReport(dir: string, opts: ReportOptions = {}): Prom
   }
 }
 
-/** Space from `db check` (free pages, bytes per bucket) and `db status` (revisions, tombstones, live keys). */
+/** Space: `db space` (live / history / tombstones by prefix, free pages, the compaction forecast). */
 function collectSpace(dbFile: string | null): ReportSpace {
-  if (!dbFile) return { available: false, detail: 'no member/snap/db' }
+  if (!dbFile) return { space: null, detail: 'no member/snap/db' }
   try {
-    const c = dbCheck(dbFile)
-    const s = dbStatus(dbFile)
-    return {
-      available: true,
-      detail: c.check.ok ? 'db check: OK' : `db check: ${c.check.errors} error(s)`,
-      fileSize: c.fileSize, pageSize: c.pageSize, dataSize: c.dataSize,
-      freePages: c.check.freePages, reclaimableBytes: c.check.reclaimableBytes,
-      buckets: c.check.buckets.map((b) => ({ name: b.name, keys: b.keys, allocBytes: b.allocBytes, inuseBytes: b.inuseBytes })),
-      keys: { ...s.keys },
-      revision: s.revision, compactRevision: s.compactRevision,
-    }
+    return { space: collectDbSpace(dbFile), detail: 'etcd-inspect db space' }
   } catch (err) {
     if (!(err instanceof InspectError)) throw err
-    return { available: false, detail: err.message }
+    return { space: null, detail: err.message }
   }
 }
 

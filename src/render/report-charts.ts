@@ -165,7 +165,7 @@ export function timelineSvg(t: WalTimeline, snapFiles: { index: bigint; name: st
 export function stackedBars(id: string, rows: { label: string; parts: [string, number, string][]; note?: string }[], unit: (n: number) => string): string {
   const rowH = 26
   const labelW = 230
-  const w = W - labelW - 180
+  const w = W - labelW - 270
   const H = rows.length * rowH + 8
   const max = Math.max(1, ...rows.map((r) => r.parts.reduce((s, p) => s + p[1], 0)))
   const out = [`<svg id="${esc(id)}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img">`]

@@ -216,34 +216,51 @@ function bucketsTable(t: WalTimeline): string {
   return `<details><summary>Entries per index range (${t.buckets.length} ranges)</summary>${table(['indexes', 'entries', 'requests', 'term', 'uncommitted', 'payload'], rows, { id: 'buckets' })}</details>`
 }
 
+const SPACE = { live: COLORS.committed, history: '#9ecae9', tombstones: COLORS.error, free: '#c6dbef', beyond: '#d0d7de', forecast: '#72b7b2' } as const
+/** Prefixes drawn one bar each; the rest share one row, so the rows always add up to the totals. */
+const PREFIX_ROWS = 15
+
 function spaceSection(r: ReportResult): string {
-  const sp = r.space
+  const sp = r.space.space
   const head = '<section id="space"><h2>3. Space</h2>'
-  if (!sp.available) return `${head}<p class="muted">${esc(sp.detail)}</p></section>`
-  const pageBytes = (sp.freePages ?? 0) * (sp.pageSize ?? 0)
-  const beyond = Math.max(0, (sp.fileSize ?? 0) - (sp.dataSize ?? 0))
-  const used = Math.max(0, (sp.dataSize ?? 0) - pageBytes)
-  const file = stackedBars('space-file', [{ label: 'db file', parts: [['in use', used, COLORS.committed], ['free pages', pageBytes, '#9ecae9'], ['past the high-water mark', beyond, '#d0d7de']], note: bytes(sp.fileSize) }], (n) => bytes(n))
-  const bucketRows = [...(sp.buckets ?? [])].sort((a, b) => b.allocBytes - a.allocBytes).slice(0, 20)
-    .map((b) => ({ label: b.name, parts: [['in use', b.inuseBytes, COLORS.committed], ['allocated, unused', Math.max(0, b.allocBytes - b.inuseBytes), '#9ecae9']] as [string, number, string][], note: `${bytes(b.allocBytes)} · ${num(b.keys)} keys` }))
-  const k = sp.keys
-  let keysPart = ''
-  if (k) {
-    const history = Math.max(0, k.revisions - k.tombstones - k.liveKeys)
-    keysPart = `<h3>Revisions in bucket <code>key</code></h3>`
-      + stackedBars('space-keys', [{ label: 'revisions', parts: [['live (newest version of a key)', k.liveKeys, COLORS.committed], ['history (older versions)', history, '#9ecae9'], ['tombstones', k.tombstones, COLORS.error]], note: `${num(k.revisions)} revisions` }], (n) => `${num(n)} revisions`)
-      + `<div class="legend">${legendItem(`<rect x="1" y="1" width="12" height="12" fill="${COLORS.committed}"/>`, `live ${num(k.liveKeys)}`)}${legendItem('<rect x="1" y="1" width="12" height="12" fill="#9ecae9"/>', `history ${num(history)}`)}${legendItem(`<rect x="1" y="1" width="12" height="12" fill="${COLORS.error}"/>`, `tombstones ${num(k.tombstones)}`)}</div>`
-      + `<p>${esc(`Revisions ${num(k.firstRevision)} to ${num(k.lastRevision)}; compacted at ${num(sp.compactRevision)}. Compaction forecast: a compaction to the current revision ${num(sp.revision)} would remove up to ${num(history + k.tombstones)} of ${num(k.revisions)} revisions (${k.revisions ? Math.round(((history + k.tombstones) / k.revisions) * 100) : 0} %); the pages it frees are reused by etcd, and only a defrag returns them to the file system.`)}</p>`
+  if (!sp) return `${head}<p class="muted">${esc(r.space.detail)}</p></section>`
+  const beyond = Math.max(0, sp.fileSize - sp.dataSize)
+  const fc = sp.forecast
+  const sq = (c: string): string => `<rect x="1" y="1" width="12" height="12" fill="${c}"/>`
+  const file = stackedBars('space-file', [
+    { label: 'db file now', parts: [['in use', sp.sizeInUse, SPACE.live], ['free pages', sp.pages.freeBytes, SPACE.free], ['past the high-water mark', beyond, SPACE.beyond]], note: `${bytes(sp.fileSize)} (data size ${bytes(sp.dataSize)})` },
+    { label: `after compact ${num(fc.atRevision)} + defrag`, parts: [['forecast', fc.bytes, SPACE.forecast]], note: `≈ ${bytes(fc.bytes)} (${fc.reclaimBytes >= 0 ? `${bytes(fc.reclaimBytes)} less` : `${bytes(-fc.reclaimBytes)} more`})` },
+  ], (n) => bytes(n))
+  const fileLegend = `<div class="legend">${legendItem(sq(SPACE.live), 'in use')}${legendItem(sq(SPACE.free), 'free pages (reused by etcd; only a defrag returns them)')}${legendItem(sq(SPACE.beyond), 'file past the high-water mark')}${legendItem(sq(SPACE.forecast), 'forecast data size')}</div>`
+  const rows = sp.prefixes.slice(0, PREFIX_ROWS)
+  const rest = sp.prefixes.slice(PREFIX_ROWS)
+  const bar = (label: string, p: { liveBytes: number; historyBytes: number; tombstoneBytes: number; keys: number; revisions: number }) => ({
+    label, parts: [['live', p.liveBytes, SPACE.live], ['history', p.historyBytes, SPACE.history], ['tombstones', p.tombstoneBytes, SPACE.tombstones]] as [string, number, string][],
+    note: `${bytes(p.liveBytes + p.historyBytes + p.tombstoneBytes)} · ${num(p.keys)} keys · ${num(p.revisions)} revisions`,
+  })
+  const prefixBars = rows.map((p) => bar(p.prefix === '' ? '(no /)' : p.prefix, p))
+  if (rest.length) {
+    const sum = { liveBytes: 0, historyBytes: 0, tombstoneBytes: 0, keys: 0, revisions: 0 }
+    for (const p of rest) for (const k of Object.keys(sum) as (keyof typeof sum)[]) sum[k] += p[k]
+    prefixBars.push(bar(`${num(rest.length)} more prefixes`, sum))
   }
+  const t = sp.totals
+  const prefixLegend = `<div class="legend">${legendItem(sq(SPACE.live), `live ${bytes(t.liveBytes)}`)}${legendItem(sq(SPACE.history), `history ${bytes(t.historyBytes)}`)}${legendItem(sq(SPACE.tombstones), `tombstones ${bytes(t.tombstoneBytes)}`)}</div>`
+  const removedPct = t.revisions ? Math.round((fc.removedRevisions / t.revisions) * 100) : 0
   const facts_ = facts([
-    ['file size', esc(bytes(sp.fileSize))],
-    ['high-water mark', esc(`${bytes(sp.dataSize)} (page size ${sp.pageSize})`)],
-    ['free pages', esc(`${num(sp.freePages)} (${bytes(pageBytes)})`)],
-    ['a defrag would reclaim', esc(bytes(sp.reclaimableBytes))],
-    ['structure', esc(sp.detail)],
-  ])
-  return [head, facts_, file, `<div class="legend">${legendItem(`<rect x="1" y="1" width="12" height="12" fill="${COLORS.committed}"/>`, 'in use')}${legendItem('<rect x="1" y="1" width="12" height="12" fill="#9ecae9"/>', 'free / allocated but unused')}${legendItem('<rect x="1" y="1" width="12" height="12" fill="#d0d7de"/>', 'past the high-water mark')}</div>`,
-    '<h3>Buckets by allocated bytes</h3>', stackedBars('space-buckets', bucketRows, (n) => bytes(n)), keysPart, '</section>'].join('\n')
+    ['db file', esc(`${bytes(sp.fileSize)}; data size (high-water mark, what the quota is checked against) ${bytes(sp.dataSize)}; in use ${bytes(sp.sizeInUse)}`)],
+    ['free pages', esc(`${num(sp.pages.free)} of ${num(sp.pages.total)} (${bytes(sp.pages.freeBytes)}), freelist ${sp.pages.freelistPersisted ? 'persisted' : 'not persisted'}`)],
+    ['revisions', esc(`${num(sp.compactRevision)} (compacted) to ${num(sp.revision)}: ${num(t.revisions)} in bucket key for ${num(t.keys)} keys (${num(t.liveKeys)} live)`)],
+    ['compaction forecast', esc(`compact ${num(fc.atRevision)} removes ${num(fc.removedRevisions)} of ${num(t.revisions)} revisions (${removedPct} %); with a defrag the data size becomes ≈ ${bytes(fc.bytes)} (${fc.reclaimBytes >= 0 ? `${bytes(fc.reclaimBytes)} reclaimed` : `${bytes(-fc.reclaimBytes)} more: pages are packed to 90 %`})`)],
+  ], { id: 'space-facts' })
+  const largest = sp.largestKeys.map((k) => [`<code>${esc(k.key.text ?? `0x${k.key.hex}`)}${k.truncated ? '…' : ''}</code>`, esc(num(k.revisions)), esc(bytes(k.bytes)), esc(bytes(k.latestBytes)), k.deleted ? 'deleted' : ''])
+  const buckets = sp.buckets.map((b) => [`<code>${esc(b.name)}</code>`, esc(num(b.keys)), esc(num(b.pages)), esc(bytes(b.allocBytes)), esc(bytes(b.inuseBytes))])
+  return [head, `<p class="sub">${esc(`From etcd-inspect db space (${sp.grouping.kubernetes}; other keys by their first path segment). Bytes are what a revision takes in its leaf page; values are not shown.`)}</p>`,
+    facts_, file, fileLegend,
+    `<h3>Key space by prefix (live, history, tombstones)</h3>`, prefixBars.length ? stackedBars('space-prefixes', prefixBars, (n) => bytes(n)) : '<p class="muted">bucket key is empty</p>', prefixLegend,
+    `<details><summary>Largest keys (${sp.largestKeys.length}; sizes only)</summary>${table(['key', 'revisions', 'bytes', 'newest', ''], largest, { id: 'largest-keys' })}</details>`,
+    `<details><summary>Buckets (${sp.buckets.length})</summary>${table(['bucket', 'keys', 'pages', 'allocated', 'in use'], buckets, { id: 'space-buckets' })}</details>`,
+    '</section>'].join('\n')
 }
 
 function membersSection(r: ReportResult): string {

@@ -30,6 +30,8 @@ const PROBE = `(() => {
     elections: marks('election'), findings: [...document.querySelectorAll('#timeline g.mark.finding')].map((g) => [g.getAttribute('data-code'), g.getAttribute('data-after-index')]),
     counts, verdict: document.querySelector('#verdict')?.getAttribute('data-verdict'),
     members: [...document.querySelectorAll('#members-table tbody tr')].map((tr) => tr.cells[0].textContent),
+    space: Object.fromEntries(['live', 'history', 'tombstones'].map((p) => [p, [...document.querySelectorAll('#space-prefixes rect[data-part="' + p + '"]')].reduce((s, r) => s + Number(r.getAttribute('data-value')), 0)])),
+    prefixRows: document.querySelectorAll('#space-prefixes text.lane').length,
     resources: performance.getEntriesByType('resource').length,
     linked: document.querySelectorAll('[src],[href],link,script,img,iframe,object,embed').length,
     width: document.documentElement.scrollWidth,
@@ -39,7 +41,7 @@ const PROBE = `(() => {
 interface Probe {
   bars: number; entries: number; uncommitted: number; normal: number; conf: number; termChanges: number; svgEntries: number
   snapRecords: number; snapFiles: number; confChanges: number; compactions: number; elections: number; findings: [string, string][]
-  counts: Record<string, string>; verdict: string; members: string[]; resources: number; linked: number; width: number
+  counts: Record<string, string>; verdict: string; members: string[]; space: Record<string, number>; prefixRows: number; resources: number; linked: number; width: number
 }
 
 let browser: Browser
@@ -124,6 +126,11 @@ async function renderAndCheck(name: string, dir: string): Promise<{ probe: Probe
   expect(probe.elections).toBe(changes)
   expect(probe.termChanges).toBe(changes)
   expect(probe.findings.map((f) => f[0])).toEqual(wal.findings.filter((f: any) => f.severity !== 'info').map((f: any) => f.code))
+  // Space: the prefix bars add up to `db space`'s totals (the prefixes past the first 15 share one row).
+  const sp = JSON.parse(runCli(['db', 'space', dir, '-w', 'json']).stdout)
+  expect(probe.space).toEqual({ live: sp.totals.liveBytes, history: sp.totals.historyBytes, tombstones: sp.totals.tombstoneBytes })
+  expect(probe.prefixRows).toBe(Math.min(sp.prefixes.length, 16))
+  expect(html).toContain(`compact ${Number(sp.forecast.atRevision).toLocaleString('en-US')} removes ${sp.forecast.removedRevisions.toLocaleString('en-US')} of`)
   const snapFiles = readdirSync(join(dir, 'member', 'snap')).filter((n) => n.endsWith('.snap')).length
   expect(probe.snapFiles).toBe(snapFiles)
   return { probe, wal, html }

@@ -104,7 +104,8 @@ describe('report timeline', () => {
       ...base,
       status: { ...base.status, dataDir: evil, memberId: evil, findings: [{ severity: 'error', code: evil, file: evil, offset: 1, detail: evil, hint: evil }],
         members: { ...base.status.members, db: [{ id: 1n, idHex: evil, name: evil, peerURLs: [evil], clientURLs: [evil], isLearner: false }] } },
-      space: { ...base.space, buckets: [{ name: evil, keys: 1, allocBytes: 4096, inuseBytes: 100 }] },
+      space: { ...base.space, space: { ...base.space.space!, buckets: [{ name: evil, keys: 1, allocBytes: 4096, inuseBytes: 100, pages: 1 }],
+        prefixes: [{ ...base.space.space!.prefixes[0]!, prefix: evil }], largestKeys: [{ ...base.space.space!.largestKeys[0]!, key: { len: evil.length, text: evil } }] } },
     }
     const html = renderReport(r)
     expect(html).not.toContain('<script')
