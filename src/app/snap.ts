@@ -13,6 +13,7 @@ import { summarizeV2Store, type V2StoreSummary } from '../format/snap/v2store.js
 import { fsError } from '../io/byte-source.js'
 import type { Finding } from './finding.js'
 import { listSnapDir, locateSnapDir, readWholeFile, type SnapDirEntry } from '../io/snap-dir.js'
+import { logStartGap } from '../format/wal/log.js'
 import { listWalSegments, readWalFacts, type WalFacts, type WalFactsReader, type WalSegmentName } from './sources.js'
 
 /** Decode outcome of one `.snap` file (stable strings). */
@@ -316,9 +317,15 @@ export function analyzeSnapshots(inp: SnapAnalysisInput): SnapResult {
   // Coverage: the WAL must hold a segment whose first index <= the snapshot index, seq contiguous from there.
   const fromIndex = newestUsable?.index ?? (wal ? 0n : newestOk(okFiles)?.index ?? 0n)
   const coverage = walCoverage(inp.walSegments, fromIndex)
+  // The segments are there, but the entries must also continue from the snapshot (logStartGap).
+  const gap = coverage.covered && wal?.firstIndex != null ? logStartGap({ index: wal.firstIndex, file: coverage.segment!, offset: -1 }, fromIndex) : undefined
+  if (gap) {
+    coverage.covered = false
+    coverage.detail = `${coverage.segment} starts at or before index ${fromIndex}, but the WAL's first entry is ${wal!.firstIndex}, not ${fromIndex + 1n}: etcd fails at start with "wal: slice bounds out of range"`
+  }
   if (coverage.covered === false) {
     findings.push({ severity: 'error', code: 'wal-not-covered', detail: coverage.detail,
-      hint: 'etcd fails at start with "wal: file not found"; restore the missing segments or replace this member' })
+      hint: gap ? gap.hint! : 'etcd fails at start with "wal: file not found"; restore the missing segments or replace this member' })
   }
 
   result.wal = {

@@ -13,7 +13,7 @@ import { endStatus } from './wal.js'
 import { listWalDir, openSegments, type WalDirListing } from '../io/wal-files.js'
 import { openFile } from '../io/byte-source.js'
 import { scanSegment, type SegmentScan } from '../io/wal-scan.js'
-import { readLog, type LogState } from '../format/wal/log.js'
+import { bootSnapshotIndex, logStartGap, readLog, type LogState } from '../format/wal/log.js'
 import { decodeMetadata, decodePayload, EntryType } from '../format/raft/entry.js'
 import { idHex } from '../format/ids.js'
 
@@ -151,12 +151,12 @@ export const readWalFacts: WalFactsReader = async (walDir, hint = {}) => {
 }
 
 /** Reads `segs` with the WAL library's log reader (CRC chain checked); conf changes not overwritten later. */
-function readLogged(segs: WalDirListing['segments']): { state: LogState; confs: WalConfChange[] } {
+function readLogged(segs: WalDirListing['segments'], logStart = true): { state: LogState; confs: WalConfChange[] } {
   const opened = openSegments(segs)
   const confs: (WalConfChange & { replaced?: boolean })[] = []
   let state: LogState
   try {
-    const log = readLog(opened.segments, {})
+    const log = readLog(opened.segments, { logStart })
     state = log.state
     for (const item of log.items) {
       if (item.kind !== 'entry') continue
@@ -247,6 +247,8 @@ interface LastSegment {
   confs: WalConfChange[]
   findings: Findings
   end: LogState['end']
+  /** The segment's first entry record (the log's, when it is the only segment read). */
+  firstEntry?: { index: bigint; offset: number }
 }
 
 /**
@@ -273,11 +275,14 @@ function readLast(seg: WalDirListing['segments'][number]): LastSegment {
     }
   }
   if (!regular) {
-    const { state, confs } = readLogged([seg])
+    // The boot-range rule (logStartGap) needs the older segments too: readWalFactsFast applies it.
+    const { state, confs } = readLogged([seg], false)
     return {
       ...(state.metadata ? { metadata: { nodeId: state.metadata.nodeId, clusterId: state.metadata.clusterId } } : {}),
       hardState: state.hardState, firstIndex: state.firstIndex, lastIndex: state.lastIndex,
       snapshots: state.snapshots, confs, findings: logFindings(state), end: state.end,
+      firstEntry: state.segments[0]?.firstIndex !== undefined
+        ? { index: state.segments[0].firstIndex, offset: scan.firstIndex === state.segments[0].firstIndex ? scan.firstEntryOffset : -1 } : undefined,
     }
   }
   const confs: WalConfChange[] = []
@@ -289,6 +294,7 @@ function readLast(seg: WalDirListing['segments'][number]): LastSegment {
     metadata, hardState: scan.hardState ?? undefined, firstIndex: scan.minIndex ?? undefined, lastIndex: scan.lastIndex ?? undefined,
     snapshots: scan.snapshots.map((r) => ({ index: r.index, term: r.term, ...(r.confState ? { confState: true } : {}) })),
     confs, findings: [], end: undefined,
+    firstEntry: scan.firstIndex !== null ? { index: scan.firstIndex, offset: scan.firstEntryOffset } : undefined,
   }
 }
 
@@ -357,6 +363,13 @@ export const readWalFactsFast: WalFactsReader = async (walDir, hint = {}) => {
     }
   }
   findings.push(...state.findings)
+  // The first entry read must follow the boot snapshot (format/wal/log.ts logStartGap).
+  const oldestScan = scans.find((s) => s.firstIndex !== null)
+  const firstEntry = oldestScan ? { index: oldestScan.firstIndex!, file: oldestScan.file, offset: oldestScan.firstEntryOffset }
+    : state.firstEntry ? { ...state.firstEntry, file: all[lastI]!.name } : undefined
+  const bootSnaps = [...scans.flatMap((s) => s.snapshots), ...state.snapshots]
+  const gap = logStartGap(firstEntry, bootSnapshotIndex(bootSnaps, hardState?.commit ?? undefined))
+  if (gap) findings.push({ severity: gap.severity, code: gap.code, file: gap.file, ...(gap.offset >= 0 ? { offset: gap.offset } : {}), detail: gap.detail, ...(gap.hint ? { hint: gap.hint } : {}) })
   // Conf changes in log order; one is void when a later entry rewrote its index (a new leader).
   const confs: WalConfChange[] = []
   const mins = [...scans.map((s) => s.minIndex), state.firstIndex ?? null]

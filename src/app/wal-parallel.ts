@@ -266,6 +266,15 @@ export async function streamWalParallel(dir: string, opts: WalOptions, sink: Sin
     if (prevLast !== undefined && first !== prevLast + 1n) return false
     let si = snapIndex
     if (o.snapBeforeFirst !== null && (si === undefined || o.snapBeforeFirst > si)) si = o.snapBeforeFirst
+    // The log's first entry must follow the boot snapshot (logStartGap); one that a snapshot record
+    // before it does not cover goes to the reader, which knows every record and the final commit.
+    if (prevLast === undefined) {
+      const commit = pre.hardState?.commit ?? 0n
+      let boot = 0n
+      for (const o2 of outcomes) for (const r of o2.snapshots) if (r.index <= commit && r.index > boot) boot = r.index
+      if (o.snapBeforeFirst !== null && o.snapBeforeFirst <= commit && o.snapBeforeFirst > boot) boot = o.snapBeforeFirst
+      if (first > boot + 1n) return false
+    }
     const nameIndex = segs[k]!.nameIndex
     return nameIndex === undefined || first <= nameIndex + 1n || (si !== undefined && first <= si + 1n)
   }

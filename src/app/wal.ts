@@ -7,7 +7,7 @@
 import { relative } from 'node:path'
 import { resolveDataDir, type DataDirLayout } from '../io/datadir.js'
 import { listWalDir, openSegments, type WalDirListing } from '../io/wal-files.js'
-import { bytesEqual, readLog, type LogState, type SegmentStats, type SnapshotRecord } from '../format/wal/log.js'
+import { bootSnapshotIndex, bytesEqual, logStartGap, readLog, type LogState, type SegmentStats, type SnapshotRecord } from '../format/wal/log.js'
 import type { WalEndStatus, WalFinding } from '../format/wal/decoder.js'
 import { decodePayload, EntryType, type HardState } from '../format/raft/entry.js'
 import { idHex } from '../format/ids.js'
@@ -754,6 +754,8 @@ export function verifyByScan(dir: string, opts: WalReadOptions): VerifyResult | 
   let chain = 0
   let prevLast: bigint | undefined
   let snapIndex: bigint | undefined
+  let firstEntry: { index: bigint; file: string; offset: number } | undefined
+  const snapshots: { index: bigint }[] = []
   try {
     const n = opened.segments.length
     for (let i = 0; i < n; i++) {
@@ -767,7 +769,9 @@ export function verifyByScan(dir: string, opts: WalReadOptions): VerifyResult | 
       else if (!bytesEqual(meta, scan.metadata)) return null
       // What the reader would flag between segments: names that disagree with the entries, gaps.
       if (prevLast !== undefined && seg.nameIndex !== undefined && seg.nameIndex !== prevLast + 1n) return null
+      snapshots.push(...scan.snapshots)
       if (scan.firstIndex !== null) {
+        firstEntry ??= { index: scan.firstIndex, file: seg.file, offset: scan.firstEntryOffset }
         if (prevLast !== undefined && scan.firstIndex !== prevLast + 1n) return null
         // A member that joined from a snapshot starts its log after the snapshot record's index.
         for (const r of scan.snapshots) if (r.pos < scan.firstEntryPos && (snapIndex === undefined || r.index > snapIndex)) snapIndex = r.index
@@ -782,6 +786,7 @@ export function verifyByScan(dir: string, opts: WalReadOptions): VerifyResult | 
   } finally {
     opened.close()
   }
+  if (logStartGap(firstEntry, bootSnapshotIndex(snapshots, hardState?.commit))) return null
   let m: { nodeId: bigint; clusterId: bigint }
   try {
     m = decodeMetadata(meta!)

@@ -26,6 +26,10 @@ export const ExitCode = {
   CompareBehind: 41,
   /** `compare`: the dirs are not from one cluster. */
   CompareNotOneCluster: 42,
+  /** `certs`: warnings only (e.g. a certificate expiring within --warn-days). */
+  CertsWarnings: 45,
+  /** `certs`: at least one error in the member's TLS set. */
+  CertsErrors: 46,
   /** A bug in etcd-inspect (please report with --debug output). */
   Internal: 70,
 } as const

@@ -11,6 +11,7 @@ import { register as registerCheck } from './commands/check.js'
 import { register as registerReplace } from './commands/replace.js'
 import { register as registerReport } from './commands/report.js'
 import { register as registerCompare } from './commands/compare.js'
+import { register as registerCerts } from './commands/certs.js'
 
 export const VERSION = '0.1.0'
 
@@ -30,6 +31,7 @@ export function createProgram(): Command {
   registerReplace(program)
   registerReport(program)
   registerCompare(program)
+  registerCerts(program)
   // Subcommands do not inherit exitOverride: without it commander calls process.exit(1) itself.
   const override = (c: Command): void => {
     c.exitOverride()

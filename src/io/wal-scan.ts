@@ -100,6 +100,8 @@ export interface SegmentScan {
   zeroTailBytes: number
   /** Ordinal of the first entry record (-1: none). */
   firstEntryPos: number
+  /** File offset of the first entry record's frame (-1: none). */
+  firstEntryOffset: number
 }
 
 const CORRUPT_HINT = 'corruption before the last segment: etcd will not start; replace this member (etcd-inspect replace plan)'
@@ -128,7 +130,7 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
   const out: SegmentScan = {
     file, records: 0, metadata: null, hardState: null, snapshots: [], entries: 0, minIndex: null, firstIndex: null, lastIndex: null,
     confChanges: [], overwrites: [], corrupt: false, irregular: false, findings: [],
-    crcRecord: null, crcEnd: 0, end: 'stopped', lastValidOffset: 0, zeroTailBytes: 0, firstEntryPos: -1,
+    crcRecord: null, crcEnd: 0, end: 'stopped', lastValidOffset: 0, zeroTailBytes: 0, firstEntryPos: -1, firstEntryOffset: -1,
   }
   const checkCrc = opts.crc ?? false
   const zeroTailOk = opts.zeroTail ?? checkCrc
@@ -237,6 +239,7 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
       break
     }
     const pos = out.records
+    const hadEntries = out.entries > 0
     let handled = false
     if (frameBytes > BIG_FRAME && !checkCrc) {
       window = SMALL_WINDOW
@@ -253,6 +256,7 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
       // Hot path: a normal entry in gogo's canonical encoding, parsed inline with numbers (no
       // objects, no bigint) while the index stays below 2^53; anything else takes the strict path.
       if (pos > 0 && normalEntry(buf, s, s + recBytes)) {
+        if (!hadEntries) out.firstEntryOffset = off
         out.records++
         off += FRAME_HEADER_BYTES + frameBytes
         out.lastValidOffset = off
@@ -268,6 +272,7 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
         break
       }
     }
+    if (!hadEntries && out.entries > 0) out.firstEntryOffset = off
     out.records++
     off += FRAME_HEADER_BYTES + frameBytes
     out.lastValidOffset = off

@@ -55,6 +55,33 @@ export interface CertOptions {
   dir?: string
   /** Base name of the files; default the profile name. */
   basename?: string
+  /** extendedKeyUsage value; default the profile's (server/peer: serverAuth,clientAuth; client: clientAuth). */
+  eku?: string
+  /** keyUsage value, or null for none; default critical,digitalSignature,keyEncipherment. */
+  keyUsage?: string | null
+  /** Key algorithm; default ec-p256. */
+  keyAlg?: KeyAlg
+  /** Validity as openssl `ca` dates (YYYYMMDDHHMMSSZ), e.g. a certificate not valid yet. */
+  startDate?: string
+  endDate?: string
+  /** Extra extension lines, e.g. `basicConstraints = critical,CA:TRUE`. */
+  extraExt?: string[]
+}
+
+/** Key algorithms the helpers can make (openssl -newkey arguments below). */
+export type KeyAlg = 'ec-p256' | 'ec-p384' | 'ec-p224' | 'rsa-2048' | 'rsa-1024'
+
+export interface CaOptions {
+  /** Default ec-p256. */
+  keyAlg?: KeyAlg
+  /** Sign with this CA instead of self-signing (an intermediate). */
+  parent?: Ca
+  /** Default critical,CA:TRUE. */
+  basicConstraints?: string
+  /** Default critical,keyCertSign,cRLSign,digitalSignature. */
+  keyUsage?: string
+  /** Validity in days; default 30. */
+  days?: number
 }
 
 export interface TlsOptions {
@@ -86,19 +113,36 @@ function openssl(args: string[], cwd?: string): Promise<string> {
 }
 
 const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes']
+const NEWKEY: Record<KeyAlg, string[]> = {
+  'ec-p256': EC,
+  'ec-p384': ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-384', '-nodes'],
+  'ec-p224': ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-224', '-nodes'],
+  'rsa-2048': ['-newkey', 'rsa:2048', '-nodes'],
+  'rsa-1024': ['-newkey', 'rsa:1024', '-nodes'],
+}
 
-/** A new, self-signed CA (unrelated to any other). */
-export async function newCa(name = 'etcd-inspect-test-ca', dir = temps.dir('ca-')): Promise<Ca> {
+/** A new, self-signed CA (unrelated to any other), or with `o.parent` an intermediate CA. */
+export async function newCa(name = 'etcd-inspect-test-ca', dir = temps.dir('ca-'), o: CaOptions = {}): Promise<Ca> {
   mkdirSync(dir, { recursive: true })
   const cert = join(dir, 'ca.pem')
   const key = join(dir, 'ca-key.pem')
-  await openssl([
-    'req', '-x509', ...EC, '-keyout', key, '-out', cert, '-days', '30', '-sha256',
-    '-subj', `/O=etcd-inspect tests/CN=${name}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
-    '-addext', 'subjectKeyIdentifier=hash',
-  ])
+  const exts = [
+    `basicConstraints=${o.basicConstraints ?? 'critical,CA:TRUE'}`,
+    `keyUsage=${o.keyUsage ?? 'critical,keyCertSign,cRLSign,digitalSignature'}`,
+    'subjectKeyIdentifier=hash',
+  ]
+  const subj = ['-subj', `/O=etcd-inspect tests/CN=${name}`]
+  if (!o.parent) {
+    await openssl(['req', '-x509', ...NEWKEY[o.keyAlg ?? 'ec-p256'], '-keyout', key, '-out', cert, '-days', String(o.days ?? 30), '-sha256', ...subj, ...exts.flatMap((e) => ['-addext', e])])
+  } else {
+    const csr = join(dir, 'ca.csr')
+    const ext = join(dir, 'ca.ext.cnf')
+    writeFileSync(ext, ['[ext]', ...exts, 'authorityKeyIdentifier=keyid', ''].join('\n'))
+    await openssl(['req', '-new', ...NEWKEY[o.keyAlg ?? 'ec-p256'], '-keyout', key, '-out', csr, ...subj])
+    serial += 1n
+    await openssl(['x509', '-req', '-in', csr, '-CA', o.parent.cert, '-CAkey', o.parent.key, '-set_serial', `0x${serial.toString(16)}`, '-days', String(o.days ?? 30), '-sha256', '-extfile', ext, '-extensions', 'ext', '-out', cert])
+    rmSync(csr, { force: true })
+  }
   return { name, dir, cert, key }
 }
 
@@ -109,14 +153,15 @@ export function defaultCa(): Promise<Ca> {
 }
 
 function extensions(profile: Profile, o: CertOptions): string {
-  const eku = profile === 'client' ? 'clientAuth' : 'serverAuth,clientAuth'
+  const eku = o.eku ?? (profile === 'client' ? 'clientAuth' : 'serverAuth,clientAuth')
   const lines = [
     '[ext]',
-    'basicConstraints = critical,CA:FALSE',
-    'keyUsage = critical,digitalSignature,keyEncipherment',
-    `extendedKeyUsage = ${eku}`,
+    ...(o.extraExt?.some((l) => l.startsWith('basicConstraints')) ? [] : ['basicConstraints = critical,CA:FALSE']),
+    ...(o.keyUsage === null ? [] : [`keyUsage = ${o.keyUsage ?? 'critical,digitalSignature,keyEncipherment'}`]),
+    ...(eku ? [`extendedKeyUsage = ${eku}`] : []),
     'subjectKeyIdentifier = hash',
     'authorityKeyIdentifier = keyid',
+    ...(o.extraExt ?? []),
   ]
   if (profile !== 'client') {
     const omit = new Set(o.omitIps ?? [])
@@ -141,9 +186,9 @@ export async function issueCert(ca: Ca, profile: Profile, o: CertOptions = {}): 
   const ext = join(dir, `${base}.ext.cnf`)
   writeFileSync(ext, extensions(profile, o))
   const cn = o.cn ?? profile
-  await openssl(['req', '-new', ...EC, '-keyout', key, '-out', csr, '-subj', `/O=etcd-inspect tests/CN=${cn}`])
+  await openssl(['req', '-new', ...NEWKEY[o.keyAlg ?? 'ec-p256'], '-keyout', key, '-out', csr, '-subj', `/O=etcd-inspect tests/CN=${cn}`])
   serial += 1n
-  if (!o.expired) {
+  if (!o.expired && !o.startDate && !o.endDate) {
     await openssl([
       'x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', `0x${serial.toString(16)}`,
       '-days', String(o.days ?? 2), '-sha256', '-extfile', ext, '-extensions', 'ext', '-out', cert,
@@ -163,7 +208,7 @@ export async function issueCert(ca: Ca, profile: Profile, o: CertOptions = {}): 
     ].join('\n'))
     await openssl([
       'ca', '-batch', '-notext', '-config', cfg, '-cert', ca.cert, '-keyfile', ca.key, '-in', csr, '-out', cert,
-      '-startdate', '20200101000000Z', '-enddate', '20200102000000Z', '-extfile', ext, '-extensions', 'ext',
+      '-startdate', o.startDate ?? '20200101000000Z', '-enddate', o.endDate ?? '20200102000000Z', '-extfile', ext, '-extensions', 'ext',
     ])
   }
   rmSync(csr, { force: true })

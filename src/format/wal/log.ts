@@ -87,13 +87,49 @@ export interface LogState {
   end?: WalEndEvent
 }
 
+/**
+ * The snapshot etcd boots from, as far as the WAL shows it: the newest snapshot record with index
+ * <= commit (wal.go ValidSnapshotEntries; boot then takes the newest `.snap` among them), else the
+ * empty {0, 0} snapshot etcd starts from without one.
+ */
+export function bootSnapshotIndex(snapshots: readonly { index: bigint }[], commit: bigint | undefined): bigint {
+  let s = 0n
+  for (const r of snapshots) if (r.index <= (commit ?? 0n) && r.index > s) s = r.index
+  return s
+}
+
+/**
+ * etcd's ReadAll from snapshot S keeps `ents[:e.Index-S-1]` for each entry past S, so the first
+ * entry after S must be S+1: a log whose first entry is further on (segments purged without the
+ * snapshot that covered them, a 2.x member copied without its snap dir) fails with "wal: slice
+ * bounds out of range". The one home of that rule: the reader, the verify scan, the parallel
+ * chunker, `status`'s sources and `snap`'s coverage all ask it. Undefined when the log is fine.
+ */
+export function logStartGap(first: { index: bigint; file: string; offset: number } | undefined, snapIndex: bigint): WalFinding | undefined {
+  if (first === undefined || first.index <= snapIndex + 1n) return undefined
+  return { severity: 'error', code: 'log-start-gap', file: first.file, offset: first.offset, index: first.index,
+    detail: `raft: the log's first entry is ${first.index} but it must continue from ${snapIndex === 0n ? 'index 0 (no usable snapshot record at or below the commit)' : `the snapshot at index ${snapIndex}`}, with entry ${snapIndex + 1n}: ${first.index - snapIndex - 1n} entries are missing (etcd: "wal: slice bounds out of range")`,
+    hint: 'etcd cannot replay this log: restore the snap dir and the segments that held the missing entries, or replace this member (etcd-inspect replace plan)' }
+}
+
 export type LogItem = { kind: 'entry'; entry: LogEntry } | { kind: 'finding'; finding: WalFinding }
 
 /**
  * Reads the log. Yields entries (header decoded, payload as a view) and findings in order; the
  * returned `state` object is filled as reading proceeds and complete when the generator ends.
  */
-export function readLog(segments: readonly LogSegment[], opts: DecodeWalOptions & { onlyUnusual?: boolean } = {}): { state: LogState; items: Generator<LogItem, void, undefined> } {
+export interface ReadLogOptions extends DecodeWalOptions {
+  /** Yield only unusual entries (see `run`). */
+  onlyUnusual?: boolean
+  /**
+   * The segments are where etcd starts reading at boot (the whole log, or from the segment of the
+   * boot snapshot): check that the first entry follows the boot snapshot (`logStartGap`). Off for
+   * a reader of the last segment alone. Default true.
+   */
+  logStart?: boolean
+}
+
+export function readLog(segments: readonly LogSegment[], opts: ReadLogOptions = {}): { state: LogState; items: Generator<LogItem, void, undefined> } {
   const state: LogState = {
     hardStates: 0, snapshots: [], findings: [], entryCount: 0, replacedCount: 0,
     entryTypes: { normal: 0, confChange: 0, confChangeV2: 0, unknown: 0 },
@@ -106,7 +142,7 @@ export function readLog(segments: readonly LogSegment[], opts: DecodeWalOptions 
  * `onlyUnusual`: yield only conf-change (and other non-normal) entries and entries that replaced
  * others; the state is still complete. The summary API uses it to skip per-entry work.
  */
-function* run(segments: readonly LogSegment[], opts: DecodeWalOptions & { onlyUnusual?: boolean }, st: LogState): Generator<LogItem, void, undefined> {
+function* run(segments: readonly LogSegment[], opts: ReadLogOptions, st: LogState): Generator<LogItem, void, undefined> {
   const onlyUnusual = opts.onlyUnusual ?? false
   let metaBytes: Uint8Array | undefined
   let metaFile = ''
@@ -128,6 +164,7 @@ function* run(segments: readonly LogSegment[], opts: DecodeWalOptions & { onlyUn
   let commit = 0n
   let prevSegLast: bigint | undefined
   const h: EntryHeaderPos = { type: 0, term: 0n, index: 0n, dataStart: 0, dataEnd: 0 }
+  let firstEntry: { index: bigint; file: string; offset: number } | undefined
 
   const push = (f: WalFinding): LogItem => {
     st.findings.push(f)
@@ -238,7 +275,7 @@ function* run(segments: readonly LogSegment[], opts: DecodeWalOptions & { onlyUn
                 wFile.push(ev.file)
                 wOff.push(ev.offset)
               }
-              st.entryCount++
+              if (st.entryCount++ === 0) firstEntry = { index: h.index, file: ev.file, offset: ev.offset }
               if (h.type === 0) st.entryTypes.normal++
               else if (h.type === 1) st.entryTypes.confChange++
               else if (h.type === 2) st.entryTypes.confChangeV2++
@@ -271,6 +308,10 @@ function* run(segments: readonly LogSegment[], opts: DecodeWalOptions & { onlyUn
         break
       }
     }
+  }
+  if (opts.logStart ?? true) {
+    const gap = logStartGap(firstEntry, bootSnapshotIndex(st.snapshots, st.hardState?.commit))
+    if (gap) yield push(gap)
   }
 }
 
