@@ -3,13 +3,15 @@
  * the quorum-backed live cluster view + the leader's progress + the witness → one verdict, first
  * match wins, with its reason, next step, commands and the raw evidence. Pure: no I/O.
  */
+import { FALLBACK_SNAPSHOT_COUNT } from '../format/snap/snapshot-count.js'
 import type { StatusResult } from './status-types.js'
 import type { ClusterView, ClusterGroup } from '../cluster/view.js'
 import type { RaftStatus } from '../cluster/debug-vars.js'
 import type { PeerProbe } from '../cluster/peer-probe.js'
 import { findById, findByPeerUrl, sameUrlSet, type Member } from '../cluster/members.js'
 import type { Witness } from '../io/witness.js'
-import { idHex } from '../format/ids.js'
+import { idFromHex, idHex } from '../format/ids.js'
+import { shellQuote } from './shell.js'
 
 /** Verdict names and their exit codes (RECOVERY.md §4; README "Exit codes"). */
 export const VerdictExit = {
@@ -36,7 +38,7 @@ export const Verdicts = Object.keys(VerdictExit) as Verdict[]
 export const DESTRUCTIVE: ReadonlySet<Verdict> = new Set<Verdict>(['DATA_LOST', 'FOREIGN_CLUSTER', 'REMOVED_MEMBER', 'ROLLED_BACK', 'DIVERGED'])
 
 /** etcd 3.4's default --snapshot-count and the entries the leader keeps after a snapshot. */
-export const DEFAULT_SNAPSHOT_COUNT = 100_000n
+export const DEFAULT_SNAPSHOT_COUNT = FALLBACK_SNAPSHOT_COUNT
 export const SNAPSHOT_CATCH_UP_ENTRIES = 5_000n
 
 /** What the operator told us about the member's configuration. */
@@ -54,6 +56,11 @@ export interface CheckConfig {
   etcdctl: string
   /** The connection flags as text, for the printed `etcd-inspect replace` command. */
   connectionFlags: string
+  /**
+   * The flags `replace plan` needs besides the connection (`--config`, `--systemd-unit`, and
+   * `--state-dir` when given), so the printed command runs as printed.
+   */
+  replaceFlags?: string
 }
 
 export interface DecideInput {
@@ -69,7 +76,6 @@ export interface DecideInput {
 
 export interface MemberEvidence {
   id: string
-  idDec: bigint
   name: string
   peerURLs: string[]
   clientURLs: string[]
@@ -82,9 +88,7 @@ export interface CheckEvidence {
   state: StatusResult['state']
   local: {
     memberId: string | null
-    memberIdDec: bigint | null
     clusterId: string | null
-    clusterIdDec: bigint | null
     hardState: StatusResult['hardState']
     lastIndex: bigint | null
     snapshotIndex: bigint | null
@@ -98,7 +102,6 @@ export interface CheckEvidence {
   }
   cluster: {
     clusterId: string
-    clusterIdDec: bigint
     voters: number
     quorum: number
     answeredVoters: string[]
@@ -140,7 +143,7 @@ export interface Decision {
   evidence: CheckEvidence
 }
 
-const memberEv = (m: Member): MemberEvidence => ({ id: m.idHex, idDec: m.id, name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner, started: m.started })
+const memberEv = (m: Member): MemberEvidence => ({ id: m.idHex, name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner, started: m.started })
 
 function evidenceOf(input: DecideInput, byId: Member | undefined, byUrl: Member[], leaderMatch: bigint | null, behind: bigint | null): CheckEvidence {
   const o = input.offline
@@ -150,9 +153,7 @@ function evidenceOf(input: DecideInput, byId: Member | undefined, byUrl: Member[
     state: o.state,
     local: {
       memberId: o.memberId,
-      memberIdDec: o.memberIdDec,
       clusterId: o.clusterId,
-      clusterIdDec: o.clusterIdDec,
       hardState: o.hardState,
       lastIndex: o.lastIndex,
       snapshotIndex: o.snapshotIndex,
@@ -167,7 +168,6 @@ function evidenceOf(input: DecideInput, byId: Member | undefined, byUrl: Member[
     cluster: p
       ? {
         clusterId: p.clusterIdHex,
-        clusterIdDec: p.clusterId,
         voters: p.voters,
         quorum: p.quorum,
         answeredVoters: p.answeredVoters.map(idHex),
@@ -197,7 +197,7 @@ function evidenceOf(input: DecideInput, byId: Member | undefined, byUrl: Member[
   }
 }
 
-const q = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`)
+const q = shellQuote
 
 /** `ETCD_INITIAL_CLUSTER` for a joining member: started members + self (RECOVERY.md §6.3 step 6). */
 export function renderInitialCluster(members: readonly Member[], self: { name: string; peerURLs: string[] }): string {
@@ -232,7 +232,7 @@ export function decide(input: DecideInput): Decision {
   const p: ClusterGroup | null = view.primary
   const warnings: string[] = []
   const ctl = c.etcdctl
-  const replace = (extra = ''): string => `etcd-inspect replace plan --data-dir ${q(c.dataDir)}${extra}${c.connectionFlags ? ' ' + c.connectionFlags : ''}`
+  const replace = (extra = ''): string => `etcd-inspect replace plan${c.replaceFlags ? ' ' + c.replaceFlags : ''} --data-dir ${q(c.dataDir)}${extra}${c.connectionFlags ? ' ' + c.connectionFlags : ''}`
   const archive = (idh: string): string => `mv ${q(c.dataDir)} ${q(c.dataDir)}.removed-${idh}-$(date -u +%Y%m%dT%H%M%SZ)   # archive; never delete`
   if (view.foreignEndpoints.length > 0) {
     warnings.push(`ignored: ${view.foreignEndpoints.join(', ')} answer(s) for another cluster than the quorum-backed one (${p?.clusterIdHex}); a stale endpoint? remove it from --endpoints`)
@@ -250,7 +250,7 @@ export function decide(input: DecideInput): Decision {
   }
   const memberClientUrls = new Set((p?.members ?? []).flatMap((m) => m.clientURLs.map(origin)))
   // The checked member's own client URL is expected to be down (and, once removed, unlisted).
-  const ownClientUrls = new Set((o.members.db?.find((m) => m.id === o.memberIdDec)?.clientURLs ?? []).map(origin))
+  const ownClientUrls = new Set((o.members.db?.find((m) => m.id === o.memberId)?.clientURLs ?? []).map(origin))
   const deadStrangers = view.answers.filter((a) => a.error && !a.discovered && !memberClientUrls.has(origin(a.endpoint)) && !ownClientUrls.has(origin(a.endpoint))).map((a) => a.endpoint)
   // They matter when they could be at least as many members as those that answered.
   const unaccounted = p && deadStrangers.length >= p.answeredVoters.length ? deadStrangers : []
@@ -288,6 +288,8 @@ export function decide(input: DecideInput): Decision {
 
   // 0. IN_USE
   if (o.inUse.held) {
+    // The member, as the cluster lists it, belongs in the evidence too.
+    byId = p && o.memberId !== null ? findById(p.members, idFromHex(o.memberId)) : undefined
     const who = o.inUse.locks.map((l) => `${l.file} (${l.lockClass} ${l.access}${l.pid !== null ? ` pid ${l.pid}` : ''}${l.command ? ` ${l.command}` : ''})`).join(', ')
     return done('IN_USE', `an etcd process holds the data dir: ${who}`, 'this member is running: query it online instead; never touch a running member\'s data dir', [`${ctl} endpoint status -w table`])
   }
@@ -298,7 +300,7 @@ export function decide(input: DecideInput): Decision {
     return done('UNKNOWN', `the data dir could not be read completely: ${unreadable.map((x) => x.detail).join('; ')}`, 'run etcd-inspect status on the data dir (as a user that can read it) and check again', [`etcd-inspect status ${q(c.dataDir)}`], 'OFFLINE_UNREADABLE')
   }
   // 1. CORRUPT
-  if (!o.integrity.ok || o.state === 'no-wal' || (o.state === 'initialized' && (o.memberIdDec === null || o.clusterIdDec === null))) {
+  if (!o.integrity.ok || o.state === 'no-wal' || (o.state === 'initialized' && (o.memberId === null || o.clusterId === null))) {
     const errs = o.findings.filter((f) => f.severity === 'error').map((f) => `${f.code}${f.file ? ` ${f.file}${f.offset !== undefined ? `@${f.offset}` : ''}` : ''}: ${f.detail}`)
     const inv = o.integrity.invariants.filter((i) => i.ok === false).map((i) => `${i.name} violated: ${i.detail}`)
     let sub: string | null = o.integrity.wal.status === 'corrupt' ? 'WAL' : o.integrity.db.status === 'corrupt' || o.integrity.db.status === 'missing' ? 'DB' : inv.length ? 'INVARIANT' : null
@@ -313,14 +315,30 @@ export function decide(input: DecideInput): Decision {
   if (!p) {
     const sub = view.failure ?? 'UNREACHABLE'
     const what = sub === 'UNREACHABLE' ? 'no endpoint answered' : sub === 'AUTH' ? 'every endpoint refused the credentials' : sub === 'TLS' ? 'every endpoint failed the TLS handshake' : sub === 'CONFLICTING_CLUSTERS' ? 'endpoints of more than one cluster answered with a quorum each' : `fewer than a quorum of voting members answered with one cluster ID, membership and leader`
-    const first = view.answers.find((a) => a.error)?.error
+    // Every endpoint that did not answer, and (no quorum) which voters did: one member's error
+    // is not the story when most of the cluster is down.
+    const silent = view.answers.filter((a) => a.error).map((a) => `${a.endpoint}${a.discovered ? ' (found)' : ''} (${a.error!.message})`)
+    const g = view.groups[0]
+    const answered = g ? g.members.filter((m) => g.answeredVoters.includes(m.id)).map((m) => `${m.name || '(unstarted)'} ${m.idHex}`) : []
+    const noQuorum = sub === 'NO_QUORUM' || sub === 'UNREACHABLE'
+    const quorumText = g
+      ? `a quorum is not available: ${g.answeredVoters.length} of ${g.voters} voting members answered (${answered.join(', ') || 'none'}; quorum ${g.quorum}${g.leader === 0n ? ', no leader' : `, leader ${g.leaderHex}`})`
+      : 'no endpoint answered, so a quorum is not available'
     let offlineHint = ''
     if (input.witness && o.hardState) {
       offlineHint = o.hardState.commit >= input.witness.lastSeenCommit
         ? `; offline-consistent with the witness of ${input.witness.ts} (commit ${o.hardState.commit} >= ${input.witness.lastSeenCommit})`
         : `; offline: commit ${o.hardState.commit} is below the witness's ${input.witness.lastSeenCommit}: likely rolled back`
     }
-    return done('UNKNOWN', `cannot decide safely: ${what}${first ? ` (${first.message}${first.hint ? `; ${first.hint}` : ''})` : ''}${offlineHint}`, 'never archive or replace on UNKNOWN (a partition is not a removal): fix connectivity/credentials and check again', [`${ctl} endpoint health`], sub)
+    const first = view.answers.find((a) => a.error)?.error
+    const hint = !noQuorum && first?.hint ? `; ${first.hint}` : ''
+    const reason = noQuorum
+      ? `cannot decide safely: ${quorumText}${silent.length ? `; no answer from ${silent.join('; ')}` : ''}${offlineHint}`
+      : `cannot decide safely: ${what}${silent.length ? ` (${silent.join('; ')}${hint})` : ''}${offlineHint}`
+    const next = noQuorum
+      ? 'never archive or replace on UNKNOWN (a partition is not a removal): bring the members that did not answer back; if most of the cluster is down, every member\'s check blocks its start until a quorum answers, so start a majority of the members together with this check bypassed (docs/check.md, "A cluster that is down"), then check the rest'
+      : 'never archive or replace on UNKNOWN (a partition is not a removal): fix connectivity/credentials and check again'
+    return done('UNKNOWN', reason, next, [`${ctl} endpoint status -w table`], sub)
   }
 
   // 2. Empty data dir: no identity on disk; the peer URLs decide.
@@ -340,18 +358,18 @@ export function decide(input: DecideInput): Decision {
       if (c.initialClusterState === 'new') {
         return done('CONFIG_DRIFT', `member ${owner.idHex} was added for ${c.peerURLs.join(',')} and never started, but the configuration says --initial-cluster-state=new`, 'start it with --initial-cluster-state=existing and the initial cluster below', [`ETCD_INITIAL_CLUSTER_STATE=existing`, `ETCD_INITIAL_CLUSTER=${ic}`], 'INITIAL_CLUSTER_STATE_NEW')
       }
-      return done('EMPTY_READY_TO_JOIN', `the data dir is empty and member ${owner.idHex}${owner.isLearner ? ' (learner)' : ''} was added for ${c.peerURLs.join(',')} and never started`, `start etcd with --initial-cluster-state=existing and this --initial-cluster${owner.isLearner ? `, then promote it: ${ctl} member promote ${owner.idHex}` : ''}`, [`ETCD_INITIAL_CLUSTER_STATE=existing`, `ETCD_INITIAL_CLUSTER=${ic}`])
+      return done('EMPTY_READY_TO_JOIN', `the data dir is empty and member ${owner.idHex}${owner.isLearner ? ' (learner)' : ''} was added for ${c.peerURLs.join(',')} and never started`, `start etcd with --initial-cluster-state=existing and --initial-cluster=${ic}${owner.isLearner ? `, then promote it: ${ctl} member promote ${owner.idHex}` : ''}`, [`ETCD_INITIAL_CLUSTER_STATE=existing`, `ETCD_INITIAL_CLUSTER=${ic}`])
     }
     return done('DATA_LOST', `the data dir is empty but member ${owner.idHex} (${owner.name}) with peer URL ${owner.peerURLs.join(',')} has started before: its data is gone (volume re-provisioned or --data-dir changed)`, 'check --data-dir first; if the data is really gone, remove the old member and re-add it as a learner (etcd-inspect replace)', [replace(` --member ${owner.idHex}`), `# by hand: ${ctl} member remove ${owner.idHex} && ${ctl} member add ${q(owner.name)} --peer-urls=${owner.peerURLs.join(',')} --learner`])
   }
 
-  const N = o.memberIdDec!
-  const W = o.clusterIdDec!
+  const N = idFromHex(o.memberId!)
+  const W = idFromHex(o.clusterId!)
   const hs = o.hardState
   const commit = hs?.commit ?? 0n
   const localLast = o.lastIndex ?? commit
-  const selfDb = o.members.db?.find((m) => m.id === N)
-  const myUrls = c.peerURLs?.length ? c.peerURLs : selfDb?.peerURLs ?? o.members.walConfChanges.find((x) => x.nodeId === N && x.peerURLs?.length)?.peerURLs ?? []
+  const selfDb = o.members.db?.find((m) => m.id === o.memberId)
+  const myUrls = c.peerURLs?.length ? c.peerURLs : selfDb?.peerURLs ?? o.members.walConfChanges.find((x) => x.nodeId === o.memberId && x.peerURLs?.length)?.peerURLs ?? []
   byUrl = myUrls.length ? findByPeerUrl(p.members, myUrls) : []
 
   // 3. FOREIGN_CLUSTER

@@ -16,6 +16,7 @@ import type { Journal } from '../../io/journal.js'
 import type { ClusterOps, EndpointStatus, MemberListResult } from './cluster-ops.js'
 import type { Plan, PlanMember, Step } from './model.js'
 import { checkInPlace } from './quorum.js'
+import { idFromHex } from '../../format/ids.js'
 import { dirAbsentOrEmpty, identifyDataDir, readDirIdentity } from './wal-identity.js'
 
 export type Evidence = Record<string, unknown>
@@ -94,6 +95,15 @@ export function allEndpoints(c: StepContext, list?: MemberListResult): string[] 
   for (const m of list?.members ?? c.plan.cluster.members) for (const u of m.clientURLs) if (!urls.includes(u)) urls.push(u)
   for (const u of c.plan.target.clientURLs) if (!urls.includes(u)) urls.push(u)
   return urls
+}
+
+/** The member ID in `dir`'s WAL (undefined: no WAL, or unreadable), for the stale-plan check. */
+export function dataDirMember(dir: string): string | undefined {
+  try {
+    return readDirIdentity(dir)?.memberIdHex
+  } catch {
+    return undefined
+  }
 }
 
 export async function liveList(c: StepContext): Promise<MemberListResult> {
@@ -179,7 +189,12 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
       if (!r.trailerOk) throw new ClusterError(`snapshot from ${src} failed verification (SHA-256 trailer mismatch); nothing was changed`, 'snapshot-corrupt')
       c.setFact('snapshotSha256', r.sha256)
       c.setFact('snapshotPath', s.path)
-      return { source: src, path: s.path, sha256: r.sha256, size: r.size, revision: r.revision, trailer: 'ok' }
+      // What the snapshot holds, from its own bbolt file (etcdctl snapshot status's revision: the
+      // main revision of the last key; meta/consistent_index): the stream header says 0 on 3.4.
+      const { readDbSummary } = await import('../db-summary.js')
+      const db = readDbSummary(s.path)
+      c.setFact('snapshotRevision', db.revision.toString())
+      return { source: src, path: s.path, sha256: r.sha256, size: r.size, revision: db.revision.toString(), consistentIndex: db.consistentIndex.toString(), trailer: 'ok' }
     },
   },
 
@@ -433,7 +448,7 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
           throw new StalledError(
             `learner stalled: ${nm!.name || '(unstarted)'} ${nm!.idHex} made no progress for ${Math.round(still / 1000)}s (stall timeout ${s.stallTimeoutMs / 1000}s): applied index ${applied ?? 'unknown'}${source === 'leader-match' ? ' (the leader\'s match for it)' : ''} vs leader index ${leaderIdx}${behind !== undefined ? `, ${behind} entries behind` : ''}; ${answer}; nothing was lost: the old data dir stays archived and a learner does not count toward quorum`,
             'learner-stalled',
-            'fix the learner (process, disk, network), then `etcd-inspect replace resume` keeps waiting; `replace abort` stops here',
+            'fix the learner (process, disk, network), then `etcd-inspect replace resume` keeps waiting',
             { learnerIdHex: nm!.idHex, appliedIndex: applied?.toString() ?? null, appliedSource: source, leaderIndex: leaderIdx.toString(), stalledForMs: still, stallTimeoutMs: s.stallTimeoutMs, learnerAnswers: ls.ok },
           )
         }
@@ -536,14 +551,14 @@ async function recordWitness(c: StepContext, l: MemberListResult, clusterRaftInd
     // Loaded here, as wal-identity does: the full reader is not needed on the plan path.
     const { collectStatus } = await import('../status.js')
     const st = await collectStatus(dir)
-    if (st.memberId !== nm.idHex || st.clusterId !== c.plan.cluster.idHex || st.memberIdDec === null || st.clusterIdDec === null || !st.hardState) {
+    if (st.memberId !== nm.idHex || st.clusterId !== c.plan.cluster.idHex || st.memberId === null || st.clusterId === null || !st.hardState) {
       return { written: false, reason: `${dir} holds member ${st.memberId ?? '?'} of cluster ${st.clusterId ?? '?'}, not the new ${nm.idHex}` }
     }
     const path = await writeWitness(c.plan.stateDir, {
       clusterId: st.clusterId, memberId: st.memberId, name: nm.name, peerURLs: nm.peerURLs,
       lastSeenCommit: st.hardState.commit, lastSeenTerm: st.hardState.term, lastIndex: st.lastIndex ?? st.hardState.commit,
       revision: st.revision, clusterRaftIndex, dataDir: dir,
-    }, st.clusterIdDec, st.memberIdDec)
+    }, idFromHex(st.clusterId), idFromHex(st.memberId))
     c.setFact('witnessPath', path)
     return { written: true, path, memberIdHex: nm.idHex, lastSeenCommit: st.hardState.commit.toString() }
   } catch (e) {
