@@ -274,22 +274,22 @@ function membersSection(r: ReportResult): string {
     return x
   }
   for (const m of s.members.db ?? []) {
-    const x = get(m.idHex)
+    const x = get(m.id)
     x.name ||= m.name
     if (!x.peerURLs.length) x.peerURLs = m.peerURLs
     x.db = m.isLearner ? 'learner' : 'member'
   }
-  for (const m of s.members.dbRemoved ?? []) get(m.idHex).db = 'removed'
+  for (const m of s.members.dbRemoved ?? []) get(m.id).db = 'removed'
   const snaps = (r.snap?.snapshots ?? []).filter((x) => x.status === 'ok')
   const newest = snaps[snaps.length - 1]
   if (newest) {
     for (const m of newest.v2store?.members ?? []) {
-      const x = get(m.idHex)
+      const x = get(m.id)
       x.name ||= m.name
       if (!x.peerURLs.length) x.peerURLs = m.peerURLs
       x.snap = m.isLearner ? 'learner' : 'member'
     }
-    for (const m of newest.v2store?.removedMembers ?? []) get(m.idHex).snap = 'removed'
+    for (const id of newest.v2store?.removedMembers ?? []) get(id).snap = 'removed'
     for (const id of newest.confState?.voters ?? []) { const x = get(id); if (x.snap === '–') x.snap = 'voter (conf state)' }
     for (const id of newest.confState?.learners ?? []) { const x = get(id); if (x.snap === '–') x.snap = 'learner (conf state)' }
   }
@@ -298,7 +298,7 @@ function membersSection(r: ReportResult): string {
     for (const id of c.nodeIdHex.split(',')) get(id).wal = `${c.change.replace(/^ConfChange/, '')} at ${num(c.index)}${c.committed ? '' : ' (uncommitted)'}`
   }
   for (const c of s.members.walConfChanges) {
-    const x = get(c.nodeIdHex)
+    const x = get(c.nodeId)
     if (x.wal === '–') x.wal = `${c.type} at ${num(c.index)}${c.committed ? '' : ' (uncommitted)'}`
     if (!x.peerURLs.length && c.peerURLs) x.peerURLs = c.peerURLs
   }
@@ -308,8 +308,8 @@ function membersSection(r: ReportResult): string {
     `<code>${esc(m.idHex)}</code>${m.idHex === s.memberId ? ' <b>(this member)</b>' : ''}`, m.name ? esc(m.name) : '<span class="muted">(not started)</span>',
     esc(m.peerURLs.join(', ')), cell(m.db), cell(m.snap), cell(m.wal),
   ])
-  const dbSet = (s.members.db ?? []).map((m) => m.idHex).sort().join(',')
-  const snapSet = newest?.v2store ? newest.v2store.members.map((m) => m.idHex).sort().join(',') : null
+  const dbSet = (s.members.db ?? []).map((m) => m.id).sort().join(',')
+  const snapSet = newest?.v2store ? newest.v2store.members.map((m) => m.id).sort().join(',') : null
   const agree = s.members.db === null ? 'the db could not be read'
     : snapSet === null ? 'no readable .snap file with a membership copy: the db is the only source'
       : dbSet === snapSet ? `the db and ${newest!.file} list the same members` : `the db and ${newest!.file} list different members (changes applied after that snapshot, or a problem)`

@@ -20,7 +20,7 @@ interface SynthOpts { n: number; termEvery?: number; confAt?: number[]; compactE
 /** `streamWal`-shaped items for a log of `n` entries (index 1..n), produced lazily: nothing is kept. */
 function* synth(o: SynthOpts): Generator<WalStreamItem> {
   const commit = BigInt(o.n - (o.uncommittedTail ?? 0))
-  yield { kind: 'header', header: { version: 1, dir: 'x', walDir: 'x/member/wal', hardState: { term: 1n, vote: 0n, commit }, files: { tmp: [], broken: [], unknown: [] } } }
+  yield { kind: 'header', header: { version: 1, dir: 'x', walDir: 'x/member/wal', hardState: { term: 1n, vote: '0000000000000000', commit }, files: { tmp: [], broken: [], unknown: [] } } }
   const byType: Record<string, number> = {}
   const byKind: Record<string, number> = {}
   const conf = new Set(o.confAt ?? [])
@@ -38,7 +38,7 @@ function* synth(o: SynthOpts): Generator<WalStreamItem> {
   const findings = o.tornAfter ? [{ severity: 'warning' as const, code: 'torn-tail', file: 'member/wal/0.wal', offset: (o.n + 1) * 64, detail: 'wal: torn' }] : []
   for (const f of findings) yield { kind: 'finding', finding: f }
   const tail = o.uncommittedTail ?? 0
-  yield { kind: 'summary', result: { version: 1, dir: 'x', walDir: 'x/member/wal', hardState: { term: 1n, vote: 0n, commit }, files: { tmp: [], broken: [], unknown: [] },
+  yield { kind: 'summary', result: { version: 1, dir: 'x', walDir: 'x/member/wal', hardState: { term: 1n, vote: '0000000000000000', commit }, files: { tmp: [], broken: [], unknown: [] },
     segments: [{ file: 'member/wal/0.wal', size: o.n * 64, records: o.n, entries: o.n, firstIndex: 1n, lastIndex: BigInt(o.n), zeroTail: false, zeroTailBytes: 0 }],
     snapshots: [{ index: 0n, term: 0n, file: 'member/wal/0.wal', offset: 0 }], findings,
     summary: { end: o.tornAfter ? 'torn-tail' : 'clean', entries: o.n, shown: o.n, byType, byKind, firstIndex: 1n, lastIndex: BigInt(o.n), minTerm: 1n, maxTerm: 1n,
@@ -103,7 +103,7 @@ describe('report timeline', () => {
     const r: ReportResult = {
       ...base,
       status: { ...base.status, dataDir: evil, memberId: evil, findings: [{ severity: 'error', code: evil, file: evil, offset: 1, detail: evil, hint: evil }],
-        members: { ...base.status.members, db: [{ id: 1n, idHex: evil, name: evil, peerURLs: [evil], clientURLs: [evil], isLearner: false }] } },
+        members: { ...base.status.members, db: [{ id: evil, name: evil, peerURLs: [evil], clientURLs: [evil], isLearner: false }] } },
       space: { ...base.space, space: { ...base.space.space!, buckets: [{ name: evil, keys: 1, allocBytes: 4096, inuseBytes: 100, pages: 1 }],
         prefixes: [{ ...base.space.space!.prefixes[0]!, prefix: evil }], largestKeys: [{ ...base.space.space!.largestKeys[0]!, key: { len: evil.length, text: evil } }] } },
     }
