@@ -15,7 +15,7 @@ import { decodePayload, EntryType, type HardState } from '../format/raft/entry.j
 import { idHex } from '../format/ids.js'
 import { InputError } from '../errors.js'
 import { formatBytes, isPrintable, type FormattedBytes } from '../format/value.js'
-import { classifyValue } from '../format/k8s/value.js'
+import { classifyValue, type ValueClass } from '../format/k8s/value.js'
 import { IrrRequests } from '../format/raft/schemas.js'
 import type { LogEntry, LogSegment } from '../format/wal/log.js'
 import type { DecodedEntry, EntryPayload, EntryTypeName, MemberContext, Request, RequestOp, WalSnapshot } from '../format/raft/entry.js'
@@ -566,9 +566,8 @@ function keyOut(o: Record<string, unknown>, name: string, b: Uint8Array | undefi
     o[name + 'Encoding'] = 'hex'
   }
 }
-function valueOut(v: Uint8Array, show: boolean): ValueOut {
+function valueOut(v: Uint8Array, show: boolean, c: ValueClass = classifyValue(v)): ValueOut {
   const f: ValueOut = formatBytes(v, show ? 'auto' : 'redacted')
-  const c = classifyValue(v)
   if (c.kind !== 'opaque') f.type = c.kind
   return f
 }
@@ -577,7 +576,12 @@ function presentOp(r: RequestOp | Request, show: boolean): Record<string, unknow
   switch (r.kind) {
     case 'put':
       keyOut(o, 'key', r.key)
-      o.value = valueOut(r.value, show)
+      {
+        // Classified as `db keys` classifies a stored value (format/k8s/value.ts), payload not printed.
+        const c = classifyValue(r.value)
+        o.value = valueOut(r.value, show, c)
+        o.valueClass = c
+      }
       if (r.lease !== 0n) o.lease = idHex(r.lease)
       if (r.prevKv) o.prevKv = true
       if (r.ignoreValue) o.ignoreValue = true
