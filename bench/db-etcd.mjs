@@ -95,3 +95,31 @@ export function timedCli(cache, cli, args, shell = '') {
 
 /** The Kubernetes-like key of bench object i: `/registry/pods/ns-XXX/pod-NNNNNNNN`. */
 export const podKey = (i) => `/registry/pods/ns-${String(i % 500).padStart(3, '0')}/pod-${String(i).padStart(8, '0')}`
+
+/**
+ * Starts etcd on `<dir>/data` (as startBuildEtcd) and writes `sizeMb` of `valueKb` values with
+ * distinct bytes (nothing compresses or dedups anywhere), then stops it. The data dir stays.
+ */
+export async function buildValues(dir, logPath, sizeMb, valueKb) {
+  const { Etcd3 } = await import('etcd3')
+  const { client, stop } = await startBuildEtcd(dir, logPath, ['--max-request-bytes', String(2 * 1024 * 1024)])
+  const c = new Etcd3({ hosts: client })
+  try {
+    for (let i = 0; ; i++) {
+      try { await c.put('bench/ready').value('1'); break } catch (e) { if (i > 100) throw e; await new Promise((r) => setTimeout(r, 200)) }
+    }
+    const value = Buffer.alloc(valueKb * 1024)
+    const n = Math.ceil((sizeMb * 1024 * 1024) / value.length)
+    const t0 = Date.now()
+    for (let i = 0; i < n; i++) {
+      value.writeUInt32LE(i, 0)
+      for (let j = 4; j < value.length; j += 4096) value.writeUInt32LE((i * 2654435761 + j) >>> 0, j)
+      await c.put(`/bench/key-${String(i).padStart(6, '0')}`).value(value)
+      if (i % 100 === 0) process.stderr.write(`\rbuilding: ${i}/${n} values (${((Date.now() - t0) / 1000).toFixed(0)} s)`)
+    }
+    process.stderr.write('\n')
+  } finally {
+    c.close()
+    await stop()
+  }
+}

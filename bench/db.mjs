@@ -19,7 +19,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, openSync, readSync, closeSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { arg, keepDb, startBuildEtcd } from './db-etcd.mjs'
+import { arg, buildValues, keepDb } from './db-etcd.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 if (process.argv.includes('--many-keys')) {
@@ -32,29 +32,8 @@ const valueKb = Number(arg('--value-kb', '1024'))
 const dbFile = join(cache, `db-${sizeMb}mb-${valueKb}kb.db`)
 
 async function build() {
-  const { Etcd3 } = await import('etcd3')
   const dir = join(cache, 'build')
-  const { client, stop } = await startBuildEtcd(dir, join(cache, 'build.log'), ['--max-request-bytes', String(2 * 1024 * 1024)])
-  const c = new Etcd3({ hosts: client })
-  try {
-    for (let i = 0; ; i++) {
-      try { await c.put('bench/ready').value('1'); break } catch (e) { if (i > 100) throw e; await new Promise((r) => setTimeout(r, 200)) }
-    }
-    const value = Buffer.alloc(valueKb * 1024)
-    const n = Math.ceil((sizeMb * 1024 * 1024) / value.length)
-    const t0 = Date.now()
-    for (let i = 0; i < n; i++) {
-      // Different bytes per value so nothing compresses or dedups anywhere.
-      value.writeUInt32LE(i, 0)
-      for (let j = 4; j < value.length; j += 4096) value.writeUInt32LE((i * 2654435761 + j) >>> 0, j)
-      await c.put(`/bench/key-${String(i).padStart(6, '0')}`).value(value)
-      if (i % 100 === 0) process.stderr.write(`\rbuilding: ${i}/${n} values (${((Date.now() - t0) / 1000).toFixed(0)} s)`)
-    }
-    process.stderr.write('\n')
-  } finally {
-    c.close()
-    await stop()
-  }
+  await buildValues(dir, join(cache, 'build.log'), sizeMb, valueKb)
   keepDb(dir, dbFile)
 }
 

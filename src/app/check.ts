@@ -31,6 +31,10 @@ export interface CheckOptions {
   witness?: boolean
   /** Ask member client URLs not given with --endpoints (default true). */
   discover?: boolean
+  /** The member's env file or unit (`--config`), for the printed `replace plan` command. */
+  config?: string
+  /** The member's systemd unit (`--systemd-unit`), for the printed `replace plan` command. */
+  systemdUnit?: string
   /** Offline evidence already being collected (see `offlineEvidence`). */
   offline?: Promise<StatusResult>
 }
@@ -46,17 +50,20 @@ export interface CheckResult extends Decision {
 export { missingDirStatus, offlineEvidence } from './check-offline.js'
 import { offlineEvidence } from './check-offline.js'
 
-const shellQuote = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`)
+export { connectionFlagsText } from './shell.js'
+import { connectionFlagsText, shellQuote } from './shell.js'
 
-/** The connection flags as etcdctl arguments (no password: it would end up in shell history). */
-export function connectionFlagsText(c: ConnectionOptions, endpoints = c.endpoints): string {
-  const parts = [`--endpoints=${endpoints.join(',')}`]
-  if (c.cacert) parts.push(`--cacert=${shellQuote(c.cacert)}`)
-  if (c.cert) parts.push(`--cert=${shellQuote(c.cert)}`)
-  if (c.key) parts.push(`--key=${shellQuote(c.key)}`)
-  if (c.user) parts.push(`--user=${shellQuote(c.user)}`)
-  if (c.insecureSkipTlsVerify) parts.push('--insecure-skip-tls-verify')
-  return parts.join(' ')
+/** Where a classic etcd unit reads its ETCD_* settings, and its unit name: stand-ins when not given. */
+export const DEFAULT_CONFIG = '/etc/default/etcd'
+export const DEFAULT_UNIT = 'etcd.service'
+
+/**
+ * `replace plan`'s flags besides the connection: it needs the member's config and a way to stop
+ * and start it. Given to check (`--config`, `--systemd-unit`), they make the printed command run
+ * as printed; otherwise the classic unit's paths stand in (and `replace plan` says if they are wrong).
+ */
+export function replaceFlagsText(o: { config?: string; systemdUnit?: string; stateDir?: string }): string {
+  return [`--config ${shellQuote(o.config ?? DEFAULT_CONFIG)}`, `--systemd-unit ${shellQuote(o.systemdUnit ?? DEFAULT_UNIT)}`, ...(o.stateDir ? [`--state-dir ${shellQuote(o.stateDir)}`] : [])].join(' ')
 }
 
 async function leaderProgress(view: ClusterView, offline: StatusResult, f: Parameters<Parameters<typeof withClients>[1]>[0]): Promise<{ status: RaftStatus | null; error: string | null }> {
@@ -111,6 +118,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
       snapshotCount: opts.snapshotCount ?? DEFAULT_SNAPSHOT_COUNT,
       etcdctl: `etcdctl ${connectionFlagsText(opts.connection, ctlEndpoints)}`,
       connectionFlags: connectionFlagsText(opts.connection),
+      replaceFlags: replaceFlagsText({ ...(opts.config ? { config: resolve(opts.config) } : {}), ...(opts.systemdUnit ? { systemdUnit: opts.systemdUnit } : {}), ...(opts.stateDir ? { stateDir: resolve(opts.stateDir) } : {}) }),
     }
     const d = decide({ offline, view, leaderProgress: lp.status, witness: wit.witness, peerProbe: probe, config })
     if (lp.error) d.warnings.push(`leader progress unavailable: ${lp.error}`)

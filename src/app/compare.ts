@@ -6,7 +6,7 @@
  * docs/compare.md). Read-only: dbs are read through `withDb` like every `db` command.
  */
 import { dirname, join } from 'node:path'
-import { InputError, InspectError } from '../errors.js'
+import { InspectError, UsageError } from '../errors.js'
 import type { BoltFile } from '../format/bbolt/file.js'
 import { bucket, iterate, type Entry } from '../format/bbolt/walk.js'
 import { compareBytes } from '../format/bbolt/element.js'
@@ -148,7 +148,7 @@ const minB = (xs: bigint[]): bigint => xs.reduce((a, b) => (b < a ? b : a))
 /** Compares the data dirs; never writes to them. */
 export async function compareDirs(dirs: string[], opts: CompareOptions = {}): Promise<CompareResult> {
   const started = performance.now()
-  if (dirs.length < 2) throw new InputError('compare needs at least two data dirs', dirs[0] ?? '', 'usage', 'pass every member\'s data dir')
+  if (dirs.length < 2) throw new UsageError('compare needs at least two data dirs', 'pass every member\'s data dir')
   const rows: { m: CompareMember; st: StatusResult | null }[] = []
   for (const dir of dirs) rows.push(await readMember(dir, opts))
 
@@ -286,6 +286,12 @@ export async function compareDirs(dirs: string[], opts: CompareOptions = {}): Pr
     if (verdict === 'CONSISTENT') verdict = 'BEHIND'
     for (const m of behind) reasons.push(`${m.dataDir}: behind, lacks revisions ${m.lacks!.from}..${m.lacks!.to} (${m.lacks!.count})`)
   }
+  const views = new Map<string, string[]>()
+  for (const m of cands) {
+    const v = (m.members ?? []).map((p) => p.name || p.id).sort().join(',')
+    views.set(v, [...(views.get(v) ?? []), m.dataDir])
+  }
+  if (views.size > 1) reasons.push(`membership views differ: ${[...views].map(([v, ds]) => `${ds.join(', ')}: ${v || '(none)'}`).join('; ')}`)
   for (const m of members) if (m.role !== 'member' && m.role !== 'other-cluster') reasons.push(`${m.dataDir}: ${m.role}${m.roleDetail ? ` (${m.roleDetail})` : ''}`)
   if (verdict === 'CONSISTENT') reasons.unshift(`all ${cands.length} members agree at revision ${rev}`)
   const agree = hashed.length === 0 ? null : new Set(hashed.map((m) => m.hash)).size === 1 && hashed.length === cands.length
@@ -341,13 +347,16 @@ async function readMember(dir: string, opts: CompareOptions): Promise<{ m: Compa
   return { m, st }
 }
 
-/** Term of the last entry in the WAL: the newest segments read until one holds an entry. */
+/**
+ * Term of the last entry in the WAL: the newest segments read until one holds an entry. Framing
+ * only: `collectStatus` has already checked the CRC chain of the last segment.
+ */
 function lastEntryTerm(walDir: string): bigint | null {
   const segs = listWalDir(walDir).segments
   for (let i = segs.length - 1; i >= 0; i--) {
     const opened = openSegments([segs[i]!])
     try {
-      const log = readLog(opened.segments, { onlyUnusual: true })
+      const log = readLog(opened.segments, { onlyUnusual: true, verifyCrc: false })
       for (const _ of log.items) { /* drain: the state fills as the log is read */ }
       const t = log.state.segments[0]?.lastTerm
       if (t !== undefined) return t

@@ -10,6 +10,7 @@ import type { PeerProbe } from '../cluster/peer-probe.js'
 import { findById, findByPeerUrl, sameUrlSet, type Member } from '../cluster/members.js'
 import type { Witness } from '../io/witness.js'
 import { idHex } from '../format/ids.js'
+import { shellQuote } from './shell.js'
 
 /** Verdict names and their exit codes (RECOVERY.md §4; README "Exit codes"). */
 export const VerdictExit = {
@@ -54,6 +55,11 @@ export interface CheckConfig {
   etcdctl: string
   /** The connection flags as text, for the printed `etcd-inspect replace` command. */
   connectionFlags: string
+  /**
+   * The flags `replace plan` needs besides the connection (`--config`, `--systemd-unit`, and
+   * `--state-dir` when given), so the printed command runs as printed.
+   */
+  replaceFlags?: string
 }
 
 export interface DecideInput {
@@ -197,7 +203,7 @@ function evidenceOf(input: DecideInput, byId: Member | undefined, byUrl: Member[
   }
 }
 
-const q = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`)
+const q = shellQuote
 
 /** `ETCD_INITIAL_CLUSTER` for a joining member: started members + self (RECOVERY.md §6.3 step 6). */
 export function renderInitialCluster(members: readonly Member[], self: { name: string; peerURLs: string[] }): string {
@@ -232,7 +238,7 @@ export function decide(input: DecideInput): Decision {
   const p: ClusterGroup | null = view.primary
   const warnings: string[] = []
   const ctl = c.etcdctl
-  const replace = (extra = ''): string => `etcd-inspect replace plan --data-dir ${q(c.dataDir)}${extra}${c.connectionFlags ? ' ' + c.connectionFlags : ''}`
+  const replace = (extra = ''): string => `etcd-inspect replace plan${c.replaceFlags ? ' ' + c.replaceFlags : ''} --data-dir ${q(c.dataDir)}${extra}${c.connectionFlags ? ' ' + c.connectionFlags : ''}`
   const archive = (idh: string): string => `mv ${q(c.dataDir)} ${q(c.dataDir)}.removed-${idh}-$(date -u +%Y%m%dT%H%M%SZ)   # archive; never delete`
   if (view.foreignEndpoints.length > 0) {
     warnings.push(`ignored: ${view.foreignEndpoints.join(', ')} answer(s) for another cluster than the quorum-backed one (${p?.clusterIdHex}); a stale endpoint? remove it from --endpoints`)
@@ -288,6 +294,8 @@ export function decide(input: DecideInput): Decision {
 
   // 0. IN_USE
   if (o.inUse.held) {
+    // The member, as the cluster lists it, belongs in the evidence too.
+    byId = p && o.memberIdDec !== null ? findById(p.members, o.memberIdDec) : undefined
     const who = o.inUse.locks.map((l) => `${l.file} (${l.lockClass} ${l.access}${l.pid !== null ? ` pid ${l.pid}` : ''}${l.command ? ` ${l.command}` : ''})`).join(', ')
     return done('IN_USE', `an etcd process holds the data dir: ${who}`, 'this member is running: query it online instead; never touch a running member\'s data dir', [`${ctl} endpoint status -w table`])
   }
@@ -313,14 +321,30 @@ export function decide(input: DecideInput): Decision {
   if (!p) {
     const sub = view.failure ?? 'UNREACHABLE'
     const what = sub === 'UNREACHABLE' ? 'no endpoint answered' : sub === 'AUTH' ? 'every endpoint refused the credentials' : sub === 'TLS' ? 'every endpoint failed the TLS handshake' : sub === 'CONFLICTING_CLUSTERS' ? 'endpoints of more than one cluster answered with a quorum each' : `fewer than a quorum of voting members answered with one cluster ID, membership and leader`
-    const first = view.answers.find((a) => a.error)?.error
+    // Every endpoint that did not answer, and (no quorum) which voters did: one member's error
+    // is not the story when most of the cluster is down.
+    const silent = view.answers.filter((a) => a.error).map((a) => `${a.endpoint}${a.discovered ? ' (found)' : ''} (${a.error!.message})`)
+    const g = view.groups[0]
+    const answered = g ? g.members.filter((m) => g.answeredVoters.includes(m.id)).map((m) => `${m.name || '(unstarted)'} ${m.idHex}`) : []
+    const noQuorum = sub === 'NO_QUORUM' || sub === 'UNREACHABLE'
+    const quorumText = g
+      ? `a quorum is not available: ${g.answeredVoters.length} of ${g.voters} voting members answered (${answered.join(', ') || 'none'}; quorum ${g.quorum}${g.leader === 0n ? ', no leader' : `, leader ${g.leaderHex}`})`
+      : 'no endpoint answered, so a quorum is not available'
     let offlineHint = ''
     if (input.witness && o.hardState) {
       offlineHint = o.hardState.commit >= input.witness.lastSeenCommit
         ? `; offline-consistent with the witness of ${input.witness.ts} (commit ${o.hardState.commit} >= ${input.witness.lastSeenCommit})`
         : `; offline: commit ${o.hardState.commit} is below the witness's ${input.witness.lastSeenCommit}: likely rolled back`
     }
-    return done('UNKNOWN', `cannot decide safely: ${what}${first ? ` (${first.message}${first.hint ? `; ${first.hint}` : ''})` : ''}${offlineHint}`, 'never archive or replace on UNKNOWN (a partition is not a removal): fix connectivity/credentials and check again', [`${ctl} endpoint health`], sub)
+    const first = view.answers.find((a) => a.error)?.error
+    const hint = !noQuorum && first?.hint ? `; ${first.hint}` : ''
+    const reason = noQuorum
+      ? `cannot decide safely: ${quorumText}${silent.length ? `; no answer from ${silent.join('; ')}` : ''}${offlineHint}`
+      : `cannot decide safely: ${what}${silent.length ? ` (${silent.join('; ')}${hint})` : ''}${offlineHint}`
+    const next = noQuorum
+      ? 'never archive or replace on UNKNOWN (a partition is not a removal): bring the members that did not answer back; if most of the cluster is down, every member\'s check blocks its start until a quorum answers, so start a majority of the members together with this check bypassed (docs/check.md, "A cluster that is down"), then check the rest'
+      : 'never archive or replace on UNKNOWN (a partition is not a removal): fix connectivity/credentials and check again'
+    return done('UNKNOWN', reason, next, [`${ctl} endpoint status -w table`], sub)
   }
 
   // 2. Empty data dir: no identity on disk; the peer URLs decide.
@@ -340,7 +364,7 @@ export function decide(input: DecideInput): Decision {
       if (c.initialClusterState === 'new') {
         return done('CONFIG_DRIFT', `member ${owner.idHex} was added for ${c.peerURLs.join(',')} and never started, but the configuration says --initial-cluster-state=new`, 'start it with --initial-cluster-state=existing and the initial cluster below', [`ETCD_INITIAL_CLUSTER_STATE=existing`, `ETCD_INITIAL_CLUSTER=${ic}`], 'INITIAL_CLUSTER_STATE_NEW')
       }
-      return done('EMPTY_READY_TO_JOIN', `the data dir is empty and member ${owner.idHex}${owner.isLearner ? ' (learner)' : ''} was added for ${c.peerURLs.join(',')} and never started`, `start etcd with --initial-cluster-state=existing and this --initial-cluster${owner.isLearner ? `, then promote it: ${ctl} member promote ${owner.idHex}` : ''}`, [`ETCD_INITIAL_CLUSTER_STATE=existing`, `ETCD_INITIAL_CLUSTER=${ic}`])
+      return done('EMPTY_READY_TO_JOIN', `the data dir is empty and member ${owner.idHex}${owner.isLearner ? ' (learner)' : ''} was added for ${c.peerURLs.join(',')} and never started`, `start etcd with --initial-cluster-state=existing and --initial-cluster=${ic}${owner.isLearner ? `, then promote it: ${ctl} member promote ${owner.idHex}` : ''}`, [`ETCD_INITIAL_CLUSTER_STATE=existing`, `ETCD_INITIAL_CLUSTER=${ic}`])
     }
     return done('DATA_LOST', `the data dir is empty but member ${owner.idHex} (${owner.name}) with peer URL ${owner.peerURLs.join(',')} has started before: its data is gone (volume re-provisioned or --data-dir changed)`, 'check --data-dir first; if the data is really gone, remove the old member and re-add it as a learner (etcd-inspect replace)', [replace(` --member ${owner.idHex}`), `# by hand: ${ctl} member remove ${owner.idHex} && ${ctl} member add ${q(owner.name)} --peer-urls=${owner.peerURLs.join(',')} --learner`])
   }

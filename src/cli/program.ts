@@ -9,6 +9,7 @@ import { register as registerDb } from './commands/db.js'
 import { register as registerStatus } from './commands/status.js'
 import { register as registerCheck } from './commands/check.js'
 import { register as registerReplace } from './commands/replace.js'
+import { register as registerHistory } from './commands/history.js'
 import { register as registerCompare } from './commands/compare.js'
 import { register as registerCerts } from './commands/certs.js'
 
@@ -28,6 +29,7 @@ export function createProgram(): Command {
   registerStatus(program)
   registerCheck(program)
   registerReplace(program)
+  registerHistory(program)
   registerCompare(program)
   registerCerts(program)
   // Subcommands do not inherit exitOverride: without it commander calls process.exit(1) itself.

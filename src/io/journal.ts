@@ -4,11 +4,19 @@
  * (intent before each action, done/skip/fail after, with evidence). Every write commits
  * synchronously, so a SIGKILL right after a call returns cannot lose the record.
  */
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { open, type RootDatabase } from 'lmdb'
 
-export type OpStatus = 'planned' | 'running' | 'complete' | 'failed' | 'aborted'
+/** `interrupted`: stopped by SIGINT/SIGTERM; like `failed`, resumable. */
+export type OpStatus = 'planned' | 'running' | 'complete' | 'failed' | 'interrupted' | 'aborted'
+
+/** Statuses `replace resume` continues (and that block a second op in the same state dir). */
+export const UNFINISHED: readonly OpStatus[] = ['running', 'failed', 'interrupted']
+export const isUnfinished = (r: { status: OpStatus }): boolean => UNFINISHED.includes(r.status)
+
+/** Where the journal of a state dir lives. */
+export const journalPath = (stateDir: string): string => join(stateDir, 'journal.lmdb')
 
 export interface OpRecord {
   opId: string
@@ -38,8 +46,19 @@ export class Journal {
   /** Opens (creates) `<stateDir>/journal.lmdb`. */
   static open(stateDir: string): Journal {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 })
-    const path = join(stateDir, 'journal.lmdb')
+    const path = journalPath(stateDir)
     const db = open({ path, encoding: 'json', compression: false }) as RootDatabase
+    return new Journal(db, path)
+  }
+
+  /**
+   * Opens an existing journal read-only, or returns undefined when the state dir has none:
+   * queries (`status`, `plan`, a `resume` with nothing to do) must not create files.
+   */
+  static openExisting(stateDir: string): Journal | undefined {
+    const path = journalPath(stateDir)
+    if (!existsSync(path)) return undefined
+    const db = open({ path, encoding: 'json', compression: false, readOnly: true }) as RootDatabase
     return new Journal(db, path)
   }
 

@@ -18,8 +18,13 @@ export function preStartLine(r: CheckResult, exitCode: number): string | null {
   return `etcd-inspect check: ${checkLine(r)}${r.commands.length ? ` [${r.commands[0]}${r.commands.length > 1 ? ' …' : ''}]` : ''}`
 }
 
+/**
+ * The table for a human. What an operator must copy is never cut: the commands are printed below
+ * it, one per line, unboxed; long values inside wrap (never truncate) and endpoints are values,
+ * not labels (a label column is narrow).
+ */
 function table(r: CheckResult): string {
-  const t = new Table({ style: { head: [], border: [] }, wordWrap: true, colWidths: [22, 90] })
+  const t = new Table({ style: { head: [], border: [] }, wordWrap: true, wrapOnWordBoundary: false, colWidths: [22, 90] })
   const e = r.evidence
   const l = e.local
   t.push(
@@ -27,7 +32,6 @@ function table(r: CheckResult): string {
     ['reason', r.reason],
     ['next', r.next],
   )
-  for (const c of r.commands) t.push(['', c])
   t.push(
     ['data dir', `${e.dataDir} (${e.state})`],
     ['member / cluster', `${l.memberId ?? '-'} / ${l.clusterId ?? '-'}`],
@@ -44,10 +48,11 @@ function table(r: CheckResult): string {
     if (e.behind !== null) t.push(['behind', `${e.behind} entries`])
   }
   if (e.witness) t.push(['witness', `${e.witness.ts}: commit ${e.witness.lastSeenCommit}, term ${e.witness.lastSeenTerm}`])
-  for (const a of e.endpoints) t.push([a.discovered ? `${a.endpoint} (found)` : a.endpoint, a.ok ? `member ${a.memberId} of ${a.clusterId}` : `error: ${a.error}`])
+  for (const a of e.endpoints) t.push([a.discovered ? 'endpoint (found)' : 'endpoint', `${a.endpoint}: ${a.ok ? `member ${a.memberId} of ${a.clusterId}` : `error: ${a.error}`}`])
   if (r.witnessFile.written) t.push(['witness written', r.witnessFile.path ?? ''])
   for (const w of r.warnings) t.push(['warning', w])
-  return t.toString() + '\n'
+  const cmds = r.commands.length ? `commands (run as printed):\n${r.commands.map((c) => `  ${c}`).join('\n')}\n` : ''
+  return t.toString() + '\n' + cmds
 }
 
 export async function renderCheck(r: CheckResult, format: OutputFormat, out: Sink): Promise<void> {

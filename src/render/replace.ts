@@ -42,10 +42,16 @@ export function renderApply(r: ApplyResult, fmt: OutputFormat): string {
 export function renderStatus(r: StatusResult, fmt: OutputFormat): string {
   if (fmt === 'json') return toJson(r) + '\n'
   if (fmt === 'ndjson') return r.ops.map((o) => JSON.stringify(o)).join('\n') + '\n'
-  const out = [`state dir ${r.stateDir}${r.lock ? `; locked by pid ${r.lock.pid} (op ${r.lock.opId})` : ''}`]
-  if (r.ops.length === 0) out.push('no operations')
+  const lock = !r.lock ? '' : r.lock.alive
+    ? `; locked by pid ${r.lock.pid} (op ${r.lock.opId}, running)`
+    : `; stale lock file of pid ${r.lock.pid} (op ${r.lock.opId}): that process is not running`
+  const out = [`state dir ${r.stateDir}${lock}`]
+  if (r.ops.length === 0) out.push(r.journal ? 'no operations' : `no operations (no journal in ${r.stateDir})`)
   for (const o of r.ops) {
-    out.push(`${o.opId}: ${o.status} (target ${o.target.name} ${o.target.idHex}, updated ${o.updatedAt})${o.lastError ? `\n  last error: ${o.lastError}` : ''}`)
+    out.push(`${o.opId}: ${o.status}${o.status !== o.journalStatus ? ` (journal says ${o.journalStatus}; ${o.interruptedBecause})` : ''} (target ${o.target.name} ${o.target.idHex}, updated ${o.updatedAt})`)
+    if (o.lastError) out.push(`  last error: ${o.lastError}`)
+    if (o.stoppedAt) out.push(`  stopped at step ${o.stoppedAt.n} (${o.stoppedAt.kind}: ${o.stoppedAt.title}): ${o.stoppedAt.state === 'pending' ? 'not started' : o.stoppedAt.state === 'intent' ? 'begun, not finished' : o.stoppedAt.state}`)
+    if (o.next) out.push(`  next: ${o.next}`)
     if (fmt === 'simple') continue
     const t = table(['#', 'step', 'state', 'at'])
     for (const s of o.steps) t.push([String(s.n), s.title, s.state, s.at ?? ''])

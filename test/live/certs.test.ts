@@ -11,10 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { copyFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ETCD34_GATEWAY_REJECT_LINE } from '../../src/app/certs.js'
-import { allocate, startEtcd, type EtcdMember } from '../support/etcd.js'
+import { allocate, startEtcd, tempDir, type EtcdMember } from '../support/etcd.js'
 import { runCli } from '../support/cli.js'
 import { hashTree } from '../support/tree-hash.js'
-import { issueCert } from '../support/tls.js'
+import { issueCert, newCa } from '../support/tls.js'
 import { member, runbookCa, runbookCert, writeEnv, type Member } from '../certs/pki.js'
 import type { Ca } from '../support/tls.js'
 
@@ -120,5 +120,20 @@ describe('live etcd 3.4 member', () => {
     const r = certs(other.env)
     expect(r.json.findings.map((x) => `${x.severity}:${x.code}`).sort()).toEqual(['info:live-cert-differs', 'warning:san-missing-live'])
     expect(r.code).toBe(45)
+  })
+
+  it('a live certificate the configured CA does not verify', async () => {
+    const other = await newCa('unrelated-ca', tempDir('certs-ca-'), { days: 1825 })
+    // Beside the member's files, without its key (in its own dir ca-key.pem would be reported).
+    const otherCa = join(m.dir, '..', 'unrelated-ca.pem')
+    copyFileSync(other.cert, otherCa)
+    // Point the member's trusted CA files at another CA: its own files and what it serves on the
+    // peer URL no longer verify; the client URL is judged with --cacert, which still fits.
+    const { code, json } = certs(m.env, '--trusted-ca-file', otherCa, '--peer-trusted-ca-file', otherCa)
+    // (Run alone, the server certificate still lacks clientAuth: the earlier test rotates it.)
+    const found = json.findings.filter((x) => x.code !== 'eku-client-auth-missing')
+    expect(found.map((x) => `${x.severity}:${x.code}`)).toEqual(['error:chain-untrusted', 'error:chain-untrusted', 'error:live-cert-untrusted'])
+    expect(found[2]!.detail).toMatch(/^member c1 at https:\/\/127\.0\.0\.2:\d+ presents a certificate issued by "O=etcd-inspect tests, CN=etcd-runbook-ca", which the CA files here do not verify$/)
+    expect(code).toBe(46)
   })
 })

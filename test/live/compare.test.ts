@@ -156,6 +156,7 @@ describe('compare on a real 3-member etcd 3.4 cluster', () => {
       expect(f0.members[0].modRevision).toBeNull()
       expect(f0.members[1]).toMatchObject({ modRevision: String(copyRev + 1n), deleted: false })
       expect(JSON.stringify(j)).not.toMatch(/vb0|vf0/)
+      expect(j.reasons.join('\n')).toMatch(/membership views differ: .*m3-fork\.etcd: m3(;|$)/)
       // The fork loses what it wrote alone; the source is one of the two members that agree.
       expect([ms[0]!.dataDir, ms[1]!.dataDir]).toContain(j.restore.source)
       const loss = j.restore.losses.find((l: { dataDir: string }) => l.dataDir === forkDir)
@@ -219,6 +220,16 @@ describe('compare on fixture dirs (real etcd 3.4)', () => {
     const s = await runCli(['compare', 'fixtures/cluster3/m1', 'fixtures/cluster3/m3-removed', '-w', 'simple'])
     expect(s.code).toBe(0)
     expect(s.stdout).toContain('state: REMOVED')
+  })
+
+  it('usage errors: one dir, a bad --rev (exit 2, one line)', async () => {
+    const one = await runCli(['compare', 'fixtures/cluster3/m1'])
+    expect(one.code).toBe(2)
+    expect(one.stderr.trim().split('\n')).toHaveLength(1)
+    expect(one.stderr).toMatch(/at least two data dirs/)
+    const bad = await runCli(['compare', 'fixtures/cluster3/m1', 'fixtures/cluster3/m2', '--rev', 'x1'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/--rev: expected a positive revision/)
   })
 
   it('an empty dir is named as such', async () => {

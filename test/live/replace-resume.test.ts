@@ -192,7 +192,7 @@ describe('replace apply killed at every step boundary; resume finishes', () => {
     for (const ep of eps) expect(await keysOk(ep)).toBe(50)
   }, T)
 
-  it('abort after the learner was added removes the unstarted learner; resume then refuses the op', async () => {
+  it('abort after the learner was added: refused (the member is removed) unless --leave-removed; then removes the unstarted learner; resume refuses the op', async () => {
     const m = members[0]!
     appendFileSync(m.envFile, '# abort round\n')
     const planFile = join(base, 'plan-abort.json')
@@ -203,7 +203,11 @@ describe('replace apply killed at every step boundary; resume finishes', () => {
     expect(crashed.signal).toBe('SIGKILL')
     const learner = (await memberList([eps[1]!, eps[2]!], m.tls)).find((x) => x.learner)!
     expect(learner.name).toBe('')
-    const a = await runCli(['replace', 'abort', '--state-dir', stateDir(), '--remove-learner', '--yes', '-w', 'json'])
+    const refused = await runCli(['replace', 'abort', '--state-dir', stateDir(), '--remove-learner', '--yes', '-w', 'json'])
+    expect(refused.code).toBe(7)
+    expect(refused.stderr).toMatch(new RegExp(`^Error: not aborting ${opId}: member m1 [0-9a-f]+ was removed from cluster [0-9a-f]+ by operation ${opId} and no replacement votes yet: the cluster has 2 voters \\(m2, m3\\) and tolerates 0 failures; .*learner ${learner.id} is added for .*add --leave-removed\\)\n$`))
+    expect((await memberList([eps[1]!, eps[2]!], m.tls)).find((x) => x.learner)?.id).toBe(learner.id)
+    const a = await runCli(['replace', 'abort', '--state-dir', stateDir(), '--remove-learner', '--leave-removed', '--yes', '-w', 'json'])
     expect(a.code, a.stderr).toBe(0)
     const ab = JSON.parse(a.stdout)
     expect(ab).toMatchObject({ opId, previousStatus: 'running', removedLearner: learner.id })

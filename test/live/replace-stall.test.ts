@@ -77,7 +77,7 @@ describe('replace: a learner that stops making progress', () => {
 
       expect(r.code, r.stderr).toBe(8)
       expect(r.stdout).toBe('')
-      const line = /^Error: learner stalled: m3 ([0-9a-f]+) made no progress for (\d+)s \(stall timeout 6s\): applied index (\d+) \(the leader's match for it\) vs leader index (\d+), (\d+) entries behind; it does not answer Status \(.*DEADLINE_EXCEEDED.*; no answer during this wait\); nothing was lost: the old data dir stays archived and a learner does not count toward quorum \(fix the learner \(process, disk, network\), then `etcd-inspect replace resume` keeps waiting; `replace abort` stops here\)\n$/.exec(r.stderr)
+      const line = /^Error: learner stalled: m3 ([0-9a-f]+) made no progress for (\d+)s \(stall timeout 6s\): applied index (\d+) \(the leader's match for it\) vs leader index (\d+), (\d+) entries behind; it does not answer Status \(.*DEADLINE_EXCEEDED.*; no answer during this wait\); nothing was lost: the old data dir stays archived and a learner does not count toward quorum \(fix the learner \(process, disk, network\), then `etcd-inspect replace resume --state-dir \S+ --op \S+ --yes` keeps waiting\)\n$/.exec(r.stderr)
       expect(line, r.stderr).not.toBeNull()
       const [, idHex, secs, applied, leaderIdx, behind] = line!
       expect(idHex).toBe(learner.id)
@@ -164,7 +164,7 @@ describe('replace: a learner that stops making progress', () => {
       process.kill(run.pid, 'SIGCONT')
       const r = await run.done
       expect(r.code, r.stderr).toBe(8)
-      const line = /^Error: learner stalled: promotion of m1 ([0-9a-f]+) refused for (\d+)s without progress \(stall timeout 5s, (\d+) attempts\): applied index (\d+) \(the leader's match for it\) vs leader index (\d+), (\d+) entries behind; etcd says: can only promote a learner member which is in sync with leader; nothing was lost: a learner does not count toward quorum \(fix the learner \(process, disk, network\), then `etcd-inspect replace resume` retries the promotion\)\n$/.exec(r.stderr)
+      const line = /^Error: learner stalled: promotion of m1 ([0-9a-f]+) refused for (\d+)s without progress \(stall timeout 5s, (\d+) attempts\): applied index (\d+) \(the leader's match for it\) vs leader index (\d+), (\d+) entries behind; etcd says: can only promote a learner member which is in sync with leader; nothing was lost: a learner does not count toward quorum \(fix the learner \(process, disk, network\), then `etcd-inspect replace resume --state-dir \S+ --op \S+ --yes` retries the promotion\)\n$/.exec(r.stderr)
       expect(line, r.stderr).not.toBeNull()
       expect(line![1]).toBe(learner.id)
       expect(Number(line![2])).toBeGreaterThanOrEqual(5)

@@ -171,7 +171,7 @@ describe('replace with --systemd-unit (systemctl stand-in, real etcd)', () => {
     const gone = '--systemd-unit etcd-m3.service: systemd does not know this unit on this host (LoadState not-found); nothing was changed'
     expect(r.code, r.stderr).toBe(7)
     expect(r.stdout).toBe('')
-    expect(r.stderr).toBe(`Error: ${gone} (check --systemd-unit, or use the stop/start command options instead)\n`)
+    expect(r.stderr).toMatch(new RegExp(`^Error: ${gone.replace(/[.()]/g, '\\$&')} \\(check --systemd-unit, or use the stop/start command options instead; the journal records the failure: fix the cause, then \`etcd-inspect replace resume --state-dir ${state} --op \\S+ --yes\`\\)\n$`))
     // No stop was attempted: the plan's check and the stop step's re-check, nothing else.
     expect(fake.calls()).toEqual(['show -p LoadState --value etcd-m3.service', 'show -p LoadState --value etcd-m3.service'])
     await unchanged()
@@ -187,7 +187,7 @@ describe('replace with --systemd-unit (systemctl stand-in, real etcd)', () => {
     const line = 'systemctl stop etcd-m3.service failed (exit 1): Failed to stop etcd-m3.service: Access denied'
     expect(r2.code, r2.stderr).toBe(6)
     expect(r2.stdout).toBe('')
-    expect(r2.stderr).toBe(`Error: ${line} (fix the cause, then \`etcd-inspect replace resume\` runs the step again)\n`)
+    expect(r2.stderr).toMatch(new RegExp(`^Error: ${line.replace(/[.()]/g, '\\$&')} \\(fix the cause, then \`etcd-inspect replace resume --state-dir ${state} --op \\S+ --yes\` runs the step again\\)\n$`))
     // Nothing after the failed stop ran: no mask, no removal, no archive.
     expect(fake.calls().slice(2)).toEqual(['show -p LoadState --value etcd-m3.service', 'stop etcd-m3.service'])
     await unchanged()
@@ -213,7 +213,7 @@ describe('replace with --systemd-unit (systemctl stand-in, real etcd)', () => {
     const a = await runCli(['replace', 'apply', ...conn, '--config', m2.envFile, '--state-dir', state, '--systemd-unit', unit, '--yes'], fake.env)
     const line = `systemctl mask --runtime ${unit} failed (exit 1): Failed to mask unit: Read-only file system`
     expect(a.code, a.stderr).toBe(6)
-    expect(a.stderr).toBe(`Error: ${line} (fix the cause, then \`etcd-inspect replace resume\` runs the step again)\n`)
+    expect(a.stderr).toMatch(new RegExp(`^Error: ${line.replace(/[.()]/g, '\\$&')} \\(fix the cause, then \`etcd-inspect replace resume --state-dir ${state} --op \\S+ --yes\` runs the step again\\)\n$`))
     const show = `show -p LoadState --value ${unit}`
     expect(fake.calls()).toEqual([show, show, `stop ${unit}`, `mask --runtime ${unit}`])
     // Stopped but not masked: the gap resume has to close. Still a member, its dir in place.

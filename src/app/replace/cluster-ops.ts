@@ -239,7 +239,7 @@ export class ClusterOps {
    * from the hash) and returned as the snapshot's checksum, so the file is hashed once, while it
    * streams, and never read back. Chunks are written in 4 MiB batches.
    */
-  async snapshot(endpoint: string, path: string): Promise<{ sha256: string; size: number; revision: string; trailerOk: boolean }> {
+  async snapshot(endpoint: string, path: string): Promise<{ sha256: string; size: number; trailerOk: boolean }> {
     const sc = this.snapshotClient(endpoint)
     // Dial through a bounded Status first; the stream itself is not bounded by --command-timeout.
     await sc.call('Status', (o) => sc.etcd.maintenance.status(o))
@@ -248,7 +248,6 @@ export class ClusterOps {
     const fd = openSync(tmp, 'w', 0o600)
     const body = createHash('sha256')
     let size = 0
-    let revision = '0'
     // The last 32 bytes seen so far (the trailer candidate); everything before them is hashed.
     let held: Buffer = Buffer.alloc(0)
     let batch: Buffer[] = []
@@ -261,8 +260,9 @@ export class ClusterOps {
     }
     try {
       await new Promise<void>((resolve, reject) => {
-        stream.on('data', (item: { blob: Buffer; header?: { revision?: string } }) => {
-          if (item.header?.revision && revision === '0') revision = item.header.revision
+        // The stream's response header carries no revision on etcd 3.4 (0): the snapshot step
+        // reads it from the db itself.
+        stream.on('data', (item: { blob: Buffer }) => {
           const b = item.blob
           if (b.length === 0) return
           size += b.length
@@ -290,7 +290,7 @@ export class ClusterOps {
     const digest = body.digest()
     const trailerOk = held.length === 32 && digest.equals(held)
     renameSync(tmp, path)
-    return { sha256: digest.toString('hex'), size, revision, trailerOk }
+    return { sha256: digest.toString('hex'), size, trailerOk }
   }
 
   private async onAny<T>(endpoints: string[], what: string, fn: (c: Etcd3, o: { deadline: number }) => Promise<T>): Promise<T> {

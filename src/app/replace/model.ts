@@ -4,7 +4,19 @@
  * operations it performs, and rollback notes. 64-bit IDs are etcdctl hex strings here.
  */
 
+import { shellQuote, type FlagSource } from '../shell.js'
+
 export const PLAN_VERSION = 1
+
+/** The command that continues `opId` (printed by status, abort, an interrupted run and plan). */
+export function resumeCommand(stateDir: string, opId: string): string {
+  return `etcd-inspect replace resume --state-dir ${shellQuote(stateDir)} --op ${opId} --yes`
+}
+
+/** The command that marks `opId` aborted. */
+export function abortCommand(stateDir: string, opId: string): string {
+  return `etcd-inspect replace abort --state-dir ${shellQuote(stateDir)} --op ${opId} --yes`
+}
 
 export interface PlanMember {
   idHex: string
@@ -15,13 +27,7 @@ export interface PlanMember {
 }
 
 /** The shared ConnectionOptions minus the password (never written to a plan or journal; apply reads ETCDCTL_PASSWORD). */
-export interface ConnectionSpec {
-  endpoints: string[]
-  cacert?: string
-  cert?: string
-  key?: string
-  user?: string
-  insecureSkipTlsVerify?: boolean
+export interface ConnectionSpec extends FlagSource {
   dialTimeoutMs: number
   commandTimeoutMs: number
 }

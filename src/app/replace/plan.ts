@@ -12,8 +12,9 @@ import { checkInPlace, quorum } from './quorum.js'
 import { identifyDataDir } from './steps.js'
 import { lineDiff, readConfig, render, renderSettings, splitUrls, type ConfigFormat } from './config-render.js'
 import { tlsPreflight } from './tls-preflight.js'
-import { PLAN_VERSION, type ConnectionSpec, type Plan, type PlanMember, type ProcessControlSpec, type Step, type StepDraft } from './model.js'
+import { PLAN_VERSION, abortCommand, resumeCommand, type ConnectionSpec, type Plan, type PlanMember, type ProcessControlSpec, type Step, type StepDraft } from './model.js'
 import { utcStamp } from '../../io/archive.js'
+import { Journal, isUnfinished, type OpStatus } from '../../io/journal.js'
 import { checkUnit, describeStart, describeStop } from '../../io/process-control.js'
 import { CLUSTER_LOCK_TTL, lockTtlProblem, peekClusterLock, peekText, type ClusterLockPeek } from './cluster-lock.js'
 
@@ -90,7 +91,8 @@ export async function buildPlan(opts: PlanOptions, opsIn?: ClusterOps): Promise<
   const peerURLs = splitUrls(cfg.settings.get('ETCD_INITIAL_ADVERTISE_PEER_URLS'))
   const clientURLs = splitUrls(cfg.settings.get('ETCD_ADVERTISE_CLIENT_URLS'))
   const dataDir = resolve(opts.dataDir ?? cfg.settings.get('ETCD_DATA_DIR') ?? '')
-  if (!name || peerURLs.length === 0 || clientURLs.length === 0) throw new UsageError(`${opts.configPath} must set ETCD_NAME, ETCD_INITIAL_ADVERTISE_PEER_URLS and ETCD_ADVERTISE_CLIENT_URLS`)
+  // What the file holds is input, not a flag: exit 3, naming the file.
+  if (!name || peerURLs.length === 0 || clientURLs.length === 0) throw new InputError(`${opts.configPath} must set ETCD_NAME, ETCD_INITIAL_ADVERTISE_PEER_URLS and ETCD_ADVERTISE_CLIENT_URLS (missing: ${[!name && 'ETCD_NAME', peerURLs.length === 0 && 'ETCD_INITIAL_ADVERTISE_PEER_URLS', clientURLs.length === 0 && 'ETCD_ADVERTISE_CLIENT_URLS'].filter(Boolean).join(', ')})`, opts.configPath, 'config-incomplete', 'pass the env file (or unit) etcd itself starts from with --config')
   if (!opts.dataDir && !cfg.settings.get('ETCD_DATA_DIR')) throw new UsageError('no data dir: pass --data-dir or set ETCD_DATA_DIR in the config')
   if (stateDir === dataDir || stateDir.startsWith(dataDir + '/')) throw new UsageError(`--state-dir ${stateDir} must not be inside the data dir ${dataDir}`)
 
@@ -140,7 +142,8 @@ export async function buildPlan(opts: PlanOptions, opsIn?: ClusterOps): Promise<
       }
       if (reason === 'REMOVED_MEMBER' && pf.members.some((m) => m.idHex === ident.memberIdHex)) refuse('data-dir-other-member', `data dir ${dataDir} belongs to current member ${ident.memberIdHex}`)
     }
-    const earlyWarnings = [...unitsR.v, ...lockWarning(await lockP)]
+    const earlyWarnings = [...unitsR.v, ...lockWarning(await lockP), ...unfinishedOps(stateDir).map((o) =>
+      `operation ${o.opId} (target ${o.target}) is unfinished (${o.status}) in ${stateDir}: apply refuses a new plan there until it is finished (\`${resumeCommand(stateDir, o.opId)}\`) or aborted (\`${abortCommand(stateDir, o.opId)}\`)`)]
     if (opts.surge) {
       if (reason !== 'MEMBER') refuse('surge-target-removed', `the target is no longer a member: replace it in place (without --new-config)`)
       return await buildSurgePlan(opts, opts.surge, pf, { now, stateDir, cfg, name, peerURLs, clientURLs, dataDir, targetIdHex, ident, earlyWarnings })
@@ -337,6 +340,22 @@ async function buildSurgePlan(opts: PlanOptions, sg: NonNullable<PlanOptions['su
     warnings: [...tls.findings.filter((f) => f.severity === 'warning').map((f) => f.message), ...r.earlyWarnings],
     lockTtlSec: opts.lockTtlSec ?? CLUSTER_LOCK_TTL,
     steps: steps.map((st, i) => ({ ...st, n: i + 1 }) as Step),
+  }
+}
+
+/**
+ * Unfinished ops of a state dir, for `plan` to mention (read-only: no journal, none).
+ */
+export function unfinishedOps(stateDir: string): { opId: string; status: OpStatus; target: string }[] {
+  const journal = Journal.openExisting(stateDir)
+  if (!journal) return []
+  try {
+    return journal.listOps().filter(isUnfinished).map((r) => {
+      const plan = JSON.parse(r.planJson) as Plan
+      return { opId: r.opId, status: r.status, target: `${plan.target.name} ${plan.target.idHex}` }
+    })
+  } finally {
+    journal.close()
   }
 }
 

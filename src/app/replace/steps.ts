@@ -96,6 +96,15 @@ export function allEndpoints(c: StepContext, list?: MemberListResult): string[] 
   return urls
 }
 
+/** The member ID in `dir`'s WAL (undefined: no WAL, or unreadable), for the stale-plan check. */
+export function dataDirMember(dir: string): string | undefined {
+  try {
+    return readDirIdentity(dir)?.memberIdHex
+  } catch {
+    return undefined
+  }
+}
+
 export async function liveList(c: StepContext): Promise<MemberListResult> {
   const l = await c.ops.memberList(allEndpoints(c))
   if (l.clusterIdHex !== c.plan.cluster.idHex) refuse('cluster-id-changed', `the cluster now answers with ID ${l.clusterIdHex}, the plan was made for ${c.plan.cluster.idHex}; stopping`)
@@ -179,7 +188,12 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
       if (!r.trailerOk) throw new ClusterError(`snapshot from ${src} failed verification (SHA-256 trailer mismatch); nothing was changed`, 'snapshot-corrupt')
       c.setFact('snapshotSha256', r.sha256)
       c.setFact('snapshotPath', s.path)
-      return { source: src, path: s.path, sha256: r.sha256, size: r.size, revision: r.revision, trailer: 'ok' }
+      // What the snapshot holds, from its own bbolt file (etcdctl snapshot status's revision: the
+      // main revision of the last key; meta/consistent_index): the stream header says 0 on 3.4.
+      const { readDbSummary } = await import('../db-summary.js')
+      const db = readDbSummary(s.path)
+      c.setFact('snapshotRevision', db.revision.toString())
+      return { source: src, path: s.path, sha256: r.sha256, size: r.size, revision: db.revision.toString(), consistentIndex: db.consistentIndex.toString(), trailer: 'ok' }
     },
   },
 
@@ -433,7 +447,7 @@ const handlers: { [K in Step['kind']]: StepHandler<Extract<Step, { kind: K }>> }
           throw new StalledError(
             `learner stalled: ${nm!.name || '(unstarted)'} ${nm!.idHex} made no progress for ${Math.round(still / 1000)}s (stall timeout ${s.stallTimeoutMs / 1000}s): applied index ${applied ?? 'unknown'}${source === 'leader-match' ? ' (the leader\'s match for it)' : ''} vs leader index ${leaderIdx}${behind !== undefined ? `, ${behind} entries behind` : ''}; ${answer}; nothing was lost: the old data dir stays archived and a learner does not count toward quorum`,
             'learner-stalled',
-            'fix the learner (process, disk, network), then `etcd-inspect replace resume` keeps waiting; `replace abort` stops here',
+            'fix the learner (process, disk, network), then `etcd-inspect replace resume` keeps waiting',
             { learnerIdHex: nm!.idHex, appliedIndex: applied?.toString() ?? null, appliedSource: source, leaderIndex: leaderIdx.toString(), stalledForMs: still, stallTimeoutMs: s.stallTimeoutMs, learnerAnswers: ls.ok },
           )
         }

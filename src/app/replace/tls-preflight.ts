@@ -3,11 +3,14 @@
  * certificates chain to the given CAs, are valid now (and not expiring within the warning
  * window), carry the extended key usages etcd needs (server cert: serverAuth; peer cert:
  * serverAuth + clientAuth, since a peer both serves and dials), and their SANs cover every
- * advertised URL's host. Uses node:crypto X509Certificate only.
+ * advertised URL's host. Uses node:crypto X509Certificate and the PEM reader of src/format/x509.ts.
+ * `etcd-inspect certs` (src/app/certs.ts) is the full audit of a member's TLS set; this is the
+ * narrower subset replace needs before it starts a member, with replace's own codes (docs/replace.md).
  */
 import { X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
+import { splitPem } from '../../format/x509.js'
 
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1'
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2'
@@ -23,8 +26,7 @@ export interface CertCheck {
 }
 
 function loadChain(file: string): X509Certificate[] {
-  const pem = readFileSync(file, 'utf8')
-  return (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((p) => new X509Certificate(p))
+  return splitPem(readFileSync(file, 'utf8')).filter((b) => b.label === 'CERTIFICATE').map((b) => new X509Certificate(b.der))
 }
 
 function hostOf(url: string): string {

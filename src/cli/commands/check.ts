@@ -23,6 +23,8 @@ export interface CheckCliOptions extends ConnectionFlags {
   discover?: boolean
   preStart?: boolean
   allowWarn?: boolean
+  config?: string
+  systemdUnit?: string
 }
 
 /** argv + env → typed options for runCheck (tested on its own). */
@@ -51,6 +53,8 @@ export function checkOptions(dir: string | undefined, o: CheckCliOptions, env: N
     discover: o.discover !== false,
     preStart: !!o.preStart,
     allowWarn: !!o.allowWarn,
+    ...((o.config ?? env.ETCD_INSPECT_CONFIG) ? { config: (o.config ?? env.ETCD_INSPECT_CONFIG)! } : {}),
+    ...((o.systemdUnit ?? env.ETCD_INSPECT_SYSTEMD_UNIT) ? { systemdUnit: (o.systemdUnit ?? env.ETCD_INSPECT_SYSTEMD_UNIT)! } : {}),
   }
 }
 
@@ -72,6 +76,8 @@ export function register(program: Command): void {
     .option('--no-discover', 'ask only --endpoints, not the other members\' client URLs')
     .option('--pre-start', 'for systemd ExecStartPre=: silent on a startable verdict, one line on stderr otherwise')
     .option('--allow-warn', 'exit 0 instead of 1 for warnings (BEHIND_NEEDS_SNAPSHOT)')
+    .option('--config <file>', 'the member\'s env file or unit, for the printed replace command (env ETCD_INSPECT_CONFIG; default /etc/default/etcd)')
+    .option('--systemd-unit <unit>', 'the member\'s systemd unit, for the printed replace command (env ETCD_INSPECT_SYSTEMD_UNIT; default etcd.service)')
     .action(async (dir: string | undefined, o: CheckCliOptions) => {
       const format = outputFormat(o)
       const opts = checkOptions(dir, o)

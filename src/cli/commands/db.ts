@@ -152,9 +152,22 @@ export function register(program: Command): void {
     .argument('<path>')
     .argument('<bucket>')
     .argument('<key>')
+    .option('--rev <R>', 'in `key`: <key> is a user key; its value as of revision R, as `etcdctl get --rev R` (0 = current)')
+    .option('--state-dir <dir>', 'with --rev: where `etcd-inspect index` keeps its index')
     .addOption(subOutput()))
-    .action(async (path: string, bucket: string, key: string, opts: ValueOpts) => {
+    .action(async (path: string, bucket: string, key: string, opts: ValueOpts & { rev?: string; stateDir?: string }) => {
       const w = fmt(opts)
+      if (opts.rev !== undefined) {
+        if (bucket !== 'key') throw new UsageError('--rev applies to the `key` bucket only', `etcd-inspect db get ${path} key <key> --rev R`)
+        if (!/^\d+$/.test(opts.rev)) throw new UsageError(`--rev must be a non-negative integer, got "${opts.rev}"`)
+        const { getAtRevision } = await import('../../app/history.js')
+        const { indexSources } = await import('../../app/index-query.js')
+        const { renderGetAtRevision } = await import('../../render/history.js')
+        const r = getAtRevision(path, key, BigInt(opts.rev), { hex: opts.hex, showValues: opts.showValues, valueFormat: valueFormat(opts.valueFormat) },
+          indexSources(path, { stateDir: opts.stateDir }))
+        write(renderGetAtRevision(r, w))
+        return
+      }
       const { dbGet } = await import('../../app/db.js')
       const { renderDbGet } = await import('../../render/db.js')
       write(renderDbGet(dbGet(path, bucket, key, { hex: opts.hex, showValues: opts.showValues, valueFormat: valueFormat(opts.valueFormat) }), w))

@@ -38,6 +38,23 @@ interface PlanFlags {
   newStopCmd?: string
   newSystemdUnit?: string
   lockTtl?: string
+  leaveRemoved?: boolean
+}
+
+/**
+ * Ctrl-C / SIGTERM during apply or resume: one line naming the interrupted step, that nothing is
+ * lost and how to continue; the journal records it (app/replace/apply.ts interruptRun). The exit
+ * status stays the shell's 128 + signal number.
+ */
+async function onInterrupt(): Promise<void> {
+  const { interruptRun } = await import('../../app/replace/apply.js')
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(sig, () => {
+      progressDone()
+      process.stderr.write(`${interruptRun(sig)}\n`)
+      process.exit(code)
+    })
+  }
 }
 
 /**
@@ -164,6 +181,7 @@ export function register(program: Command): void {
       const { renderApply, renderPlan } = await import('../../render/replace.js')
       const { ClusterOps } = await import('../../app/replace/cluster-ops.js')
       const file = f.plan ?? f.fromPlan
+      await onInterrupt()
       // With --plan, --lock-ttl still applies: how long a killed run blocks others is not part of what the plan does.
       const lockTtlSec = f.lockTtl !== undefined ? parseLockTtl(f.lockTtl) : undefined
       // Planned in this run: apply keeps the plan's connections (no second dial of every member).
@@ -190,6 +208,7 @@ export function register(program: Command): void {
       const fmt = outputFormat(f)
       const lockTtlSec = f.lockTtl !== undefined ? parseLockTtl(f.lockTtl) : undefined
       if (!f.yes) throw new UsageError('resume continues destructive steps: pass --yes (see replace status first)')
+      await onInterrupt()
       const { resumeOp } = await import('../../app/replace/apply.js')
       const { renderApply } = await import('../../render/replace.js')
       const r = await resumeOp({ ...(f.stateDir ? { stateDir: f.stateDir } : {}), ...(f.op ? { opId: f.op } : {}), ...(lockTtlSec !== undefined ? { lockTtlSec } : {}), ...applyHooks }).finally(exitSoon)
@@ -211,6 +230,7 @@ export function register(program: Command): void {
     .option('--op <id>', 'operation ID (default: the single unfinished one)')
     .option('--state-dir <dir>', 'default /var/lib/etcd-inspect')
     .option('--remove-learner', 'remove the replacement learner if it never started')
+    .option('--leave-removed', 'abort even though this operation removed the member and no replacement votes yet (the cluster stays a member short)')
     .option('--yes', 'confirm')
     .addOption(outputOption())
     .action(async (f: PlanFlags) => {
@@ -218,7 +238,7 @@ export function register(program: Command): void {
       const { abortOp } = await import('../../app/replace/apply.js')
       const { renderAbort } = await import('../../render/replace.js')
       // The cluster lock is looked at over gRPC: a member that hangs mid-handshake must not keep the process alive.
-      const r = await abortOp({ ...(f.stateDir ? { stateDir: f.stateDir } : {}), ...(f.op ? { opId: f.op } : {}), removeLearner: !!f.removeLearner }).finally(exitSoon)
+      const r = await abortOp({ ...(f.stateDir ? { stateDir: f.stateDir } : {}), ...(f.op ? { opId: f.op } : {}), removeLearner: !!f.removeLearner, leaveRemoved: !!f.leaveRemoved }).finally(exitSoon)
       process.stdout.write(renderAbort(r, outputFormat(f)))
     })
 }

@@ -1,0 +1,182 @@
+/**
+ * What `check` tells the operator (issue 12), against one real 3-member TLS cluster run from env
+ * files: every next-step command printed on the verdicts that print one is run as printed
+ * (IN_USE, DATA_LOST, EMPTY_NOT_ADDED, EMPTY_READY_TO_JOIN, UNKNOWN, REMOVED_MEMBER); nothing an
+ * operator must copy is truncated in the table or `-w simple`; a quorum outage is reported as
+ * one, naming the members that answered and every endpoint that did not.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { allocate, etcdctl } from '../support/etcd.js'
+import { killPidFile, memberList, runCli, runPrinted, startTlsCluster, waitHealthyURL, writeFakeSystemctl, type FakeSystemctl, type ScriptMember, type CliResult } from '../replace/helpers.js'
+
+const T = 300_000
+let base: string
+let members: ScriptMember[]
+let eps: string[]
+let conn: string[]
+let fake: FakeSystemctl
+
+beforeAll(async () => {
+  ;({ base, members, eps, conn } = await startTlsCluster('check-operator-'))
+  for (let i = 0; i < 5; i++) await etcdctl(eps, ['put', `k/${i}`, `v-${i}`], members[0]!.tls)
+  // m3 under a (stand-in) systemd unit, so a printed `replace plan --systemd-unit` can run.
+  fake = writeFakeSystemctl(join(base, 'sd'), 'etcd-m3.service', members[2]!.scripts.start, members[2]!.scripts.stop)
+}, T)
+
+afterAll(() => {
+  for (const m of members ?? []) killPidFile(m.scripts.pidFile)
+})
+
+const state = (): string => join(base, 'state')
+
+function check(dir: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return runCli(['check', dir, ...conn, '--dial-timeout', '1s', '--command-timeout', '3s', '--state-dir', state(), ...extra], env)
+}
+
+async function checkJson(dir: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ verdict: string; subReason: string | null; exitCode: number; reason: string; next: string; commands: string[]; evidence: { memberById: { id: string } | null } }> {
+  const r = await check(dir, [...extra, '-w', 'json'], env)
+  expect(r.stderr).toBe('')
+  return JSON.parse(r.stdout)
+}
+
+/** Each printed command runs as printed: never a usage error (etcd-inspect exit 2, etcdctl's "unknown flag"/usage text). */
+async function pasteAll(cmds: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult[]> {
+  const out: CliResult[] = []
+  for (const c of cmds) {
+    const r = await runPrinted(c, env)
+    if (c.startsWith('etcd-inspect ')) expect(r.code, `${c}\n${r.stderr}`).not.toBe(2)
+    expect(r.stderr, c).not.toMatch(/unknown (flag|command|shorthand)|Usage:|error: (unknown option|missing required)/i)
+    out.push(r)
+  }
+  return out
+}
+
+describe('check: next steps run as printed, nothing cut off', () => {
+  it('IN_USE: the member by ID is shown, endpoints in full, the command below the table runs', async () => {
+    const m1 = members[0]!
+    const j = await checkJson(m1.dataDir)
+    expect(j.verdict).toBe('IN_USE')
+    const id = (await memberList(eps, m1.tls)).find((x) => x.name === 'm1')!.id
+    expect(j.evidence.memberById?.id).toBe(id)
+    const t = await check(m1.dataDir)
+    expect(t.code).toBe(10)
+    expect(t.stdout).toMatch(new RegExp(`│ member by ID +│ ${id} m1 ${m1.peerURL.replace(/[.]/g, '\\.')} +│`))
+    for (const ep of eps) expect(t.stdout).toContain(`${ep}: member `)
+    expect(t.stdout).not.toContain('…')
+    const printed = t.stdout.split('commands (run as printed):\n')[1]!.trimEnd().split('\n').map((l) => l.trim())
+    expect(printed).toEqual(j.commands)
+    const [r] = await pasteAll(printed)
+    expect(r!.code, r!.stderr).toBe(0)
+    expect(r!.stdout).toContain(m1.clientURL)
+  }, T)
+
+  it('DATA_LOST: the printed replace plan carries --config and --systemd-unit and runs (exit 0)', async () => {
+    const m3 = members[2]!
+    const dir = join(base, 'lost')
+    mkdirSync(dir)
+    const args = ['--name', 'm3', '--initial-advertise-peer-urls', m3.peerURL]
+    const j = await checkJson(dir, [...args, '--config', m3.envFile, '--systemd-unit', 'etcd-m3.service'])
+    expect(j.verdict).toBe('DATA_LOST')
+    const plan = j.commands.find((c) => c.startsWith('etcd-inspect replace plan '))!
+    expect(plan).toContain(`--config ${m3.envFile} --systemd-unit etcd-m3.service --state-dir ${state()} --data-dir ${dir} --member `)
+    const [r] = await pasteAll(j.commands, fake.env)
+    expect(r!.code, r!.stderr).toBe(0)
+    expect(r!.stdout).toMatch(/^replace plan r\S+ \(version 1, mode in-place, reason MEMBER\)/)
+    expect(r!.stdout).toContain(`; data dir ${dir} (no WAL)`)
+    // Without them, the classic unit's paths stand in: the command still parses (here the
+    // Debian /etc/default/etcd sets nothing, so the plan names the file and what is missing).
+    const d = await checkJson(dir, args)
+    const dp = d.commands.find((c) => c.startsWith('etcd-inspect replace plan '))!
+    expect(dp).toContain('--config /etc/default/etcd --systemd-unit etcd.service')
+    const [r2] = await pasteAll([dp])
+    expect([0, 3, 6, 7]).toContain(r2!.code)
+  }, T)
+
+  let slot: Awaited<ReturnType<typeof allocate>>
+  it('EMPTY_NOT_ADDED: the printed member add runs and adds the learner', async () => {
+    slot = await allocate('m4', '127.0.0.4', true)
+    const dir = join(base, 'm4.etcd')
+    const j = await checkJson(dir, ['--name', 'm4', '--initial-advertise-peer-urls', slot.peerURL])
+    expect(j.verdict).toBe('EMPTY_NOT_ADDED')
+    const rs = await pasteAll(j.commands)
+    expect(rs.map((r) => r.code)).toEqual(j.commands.map(() => 0))
+    expect((await memberList(eps, members[0]!.tls)).find((x) => x.learner)?.peerURLs).toEqual([slot.peerURL])
+  }, T)
+
+  it('EMPTY_READY_TO_JOIN: ETCD_INITIAL_CLUSTER printed in full (table and simple); its commands run', async () => {
+    const dir = join(base, 'm4.etcd')
+    const args = ['--name', 'm4', '--initial-advertise-peer-urls', slot.peerURL]
+    const j = await checkJson(dir, args)
+    expect(j.verdict).toBe('EMPTY_READY_TO_JOIN')
+    const full = `ETCD_INITIAL_CLUSTER=${[...members.map((m) => `${m.name}=${m.peerURL}`), `m4=${slot.peerURL}`].sort().join(',')}`
+    const ic = j.commands.find((c) => c.startsWith('ETCD_INITIAL_CLUSTER='))!
+    expect(`ETCD_INITIAL_CLUSTER=${ic.slice('ETCD_INITIAL_CLUSTER='.length).split(',').sort().join(',')}`).toBe(full)
+    const t = await check(dir, args)
+    expect(t.code).toBe(0)
+    expect(t.stdout).toContain(`\n  ${ic}\n`)
+    expect(t.stdout).not.toContain('…')
+    const s = await check(dir, [...args, '-w', 'simple'])
+    expect(s.stdout).toContain(`--initial-cluster=${ic.slice('ETCD_INITIAL_CLUSTER='.length)}`)
+    const rs = await pasteAll(j.commands)
+    expect(rs.map((r) => r.code)).toEqual(j.commands.map(() => 0))
+    // The promote command in `next` parses too (etcd refuses it until the learner has started).
+    const promote = /(etcdctl .* member promote [0-9a-f]+)$/.exec(j.next)![1]!
+    const [p] = await pasteAll([promote])
+    expect(p!.code).not.toBe(0)
+    expect(p!.stderr).toContain('can only promote a learner member which is in sync with leader')
+    const learner = (await memberList(eps, members[0]!.tls)).find((x) => x.learner)!
+    await etcdctl(eps, ['member', 'remove', learner.id], members[0]!.tls)
+  }, T)
+
+  it('UNKNOWN with most of the cluster down: a quorum is not available, who answered, every silent endpoint, the majority advice', async () => {
+    const [m1, m2, m3] = members as [ScriptMember, ScriptMember, ScriptMember]
+    execFileSync('sh', [m2.scripts.stop])
+    execFileSync('sh', [m3.scripts.stop])
+    const id1 = (await memberList([m1.clientURL], m1.tls)).find((x) => x.name === 'm1')!.id
+    // etcd takes a moment to notice the lost quorum (its leader steps down after an election timeout).
+    let j = await checkJson(m2.dataDir, ['--name', 'm2'])
+    for (let i = 0; i < 20 && j.subReason !== 'NO_QUORUM'; i++) {
+      await new Promise((r) => setTimeout(r, 500))
+      j = await checkJson(m2.dataDir, ['--name', 'm2'])
+    }
+    expect(j.verdict).toBe('UNKNOWN')
+    expect(j.subReason).toBe('NO_QUORUM')
+    expect(j.reason).toMatch(new RegExp(`^cannot decide safely: a quorum is not available: 1 of 3 voting members answered \\(m1 ${id1}; quorum 2(, no leader|, leader [0-9a-f]+)\\); no answer from `))
+    for (const m of [m2, m3]) expect(j.reason).toContain(`${m.clientURL} (`)
+    expect(j.reason).not.toContain(`${m1.clientURL} (`)
+    expect(j.next).toContain('start a majority of the members together with this check bypassed (docs/check.md, "A cluster that is down")')
+    const [r] = await pasteAll(j.commands)
+    expect(r!.stdout).toContain(m1.clientURL)
+
+    // Everything down: every endpoint is named.
+    execFileSync('sh', [m1.scripts.stop])
+    const all = await checkJson(m2.dataDir, ['--name', 'm2'])
+    expect(all.subReason).toBe('UNREACHABLE')
+    for (const m of members) expect(all.reason).toContain(`${m.clientURL} (`)
+    const t = await check(m2.dataDir, ['--name', 'm2', '-w', 'simple'])
+    for (const m of members) expect(t.stdout).toContain(m.clientURL)
+    await pasteAll(all.commands)
+
+    for (const m of members) execFileSync('sh', [m.scripts.start])
+    for (const m of members) await waitHealthyURL(m.clientURL, m.tls)
+  }, T)
+
+  it('REMOVED_MEMBER: archive and member add run as printed; the dir is then ready to join', async () => {
+    const m3 = members[2]!
+    const id = (await memberList(eps, m3.tls)).find((x) => x.name === 'm3')!.id
+    execFileSync('sh', [m3.scripts.stop])
+    await etcdctl(eps.slice(0, 2), ['member', 'remove', id], m3.tls)
+    const args = ['--name', 'm3', '--initial-advertise-peer-urls', m3.peerURL]
+    const j = await checkJson(m3.dataDir, args)
+    expect(j.verdict).toBe('REMOVED_MEMBER')
+    const rs = await pasteAll(j.commands)
+    expect(rs.map((r) => r.code)).toEqual(j.commands.map(() => 0))
+    expect(existsSync(m3.dataDir)).toBe(false)
+    expect(readdirSync(base).filter((n) => n.startsWith(`m3.etcd.removed-${id}-`))).toHaveLength(1)
+    const again = await checkJson(m3.dataDir, args)
+    expect(again.verdict).toBe('EMPTY_READY_TO_JOIN')
+  }, T)
+})
