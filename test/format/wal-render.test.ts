@@ -116,7 +116,7 @@ describe('wal output streams in every format', () => {
   it('put values are classified as db keys classifies them, in every format, payload redacted', async () => {
     const single = allDataDirs().find((d) => d.fixture === 'single')!.dir
     const r = runWal(single)
-    const puts = r.entries.map((e) => e.request).filter((q) => q?.kind === 'put') as { key: string; value: Record<string, unknown>; valueClass: Record<string, unknown> }[]
+    const puts = r.entries.map((e) => e.request).filter((q) => q?.kind === 'put') as unknown as { key: string; value: Record<string, unknown>; valueClass: Record<string, unknown> }[]
     const pod = puts.find((p) => p.valueClass.kind === 'k8s-protobuf' && p.valueClass.objectKind === 'Pod')!
     expect(pod.valueClass).toMatchObject({ apiVersion: 'v1', namespace: 'default', name: 'pi-dqtsw' })
     expect(pod.value).toMatchObject({ redacted: true, type: 'k8s-protobuf' })

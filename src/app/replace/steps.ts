@@ -99,7 +99,7 @@ export function allEndpoints(c: StepContext, list?: MemberListResult): string[] 
 /** The member ID in `dir`'s WAL (undefined: no WAL, or unreadable), for the stale-plan check. */
 export function dataDirMember(dir: string): string | undefined {
   try {
-    return readDirIdentity(dir)?.memberIdHex
+    return readWalIdentity(dir)?.memberIdHex
   } catch {
     return undefined
   }
