@@ -12,7 +12,7 @@ import { listWalDir, openSegments, type WalDirListing } from '../io/wal-files.js
 import { bootSnapshotIndex, bytesEqual, logStartGap, readLog, type LogState, type SegmentStats, type SnapshotRecord } from '../format/wal/log.js'
 import type { WalEndStatus, WalFinding } from '../format/wal/decoder.js'
 import { decodePayload, EntryType, type HardState } from '../format/raft/entry.js'
-import { idHex } from '../format/ids.js'
+import { hardStateOut, idHex, type HardStateOut } from '../format/ids.js'
 import { InputError } from '../errors.js'
 import { formatBytes, isPrintable, type FormattedBytes } from '../format/value.js'
 import { classifyValue, type ValueClass } from '../format/k8s/value.js'
@@ -252,7 +252,7 @@ export interface WalResultSummary {
   lastIndex?: bigint
   minTerm?: bigint
   maxTerm?: bigint
-  hardState?: HardState
+  hardState?: HardStateOut
   uncommitted: { count: number; from?: bigint; to?: bigint }
   replaced: number
   errors: number
@@ -266,7 +266,7 @@ export interface WalResult {
   walDir: string
   memberId?: string
   clusterId?: string
-  hardState?: HardState
+  hardState?: HardStateOut
   fromSnapshot?: { index: bigint; term: bigint }
   segments: SegmentStats[]
   files: Pick<WalDirListing, 'tmp' | 'broken' | 'unknown'>
@@ -314,7 +314,7 @@ export function* streamWal(dir: string, opts: WalOptions = {}): Generator<WalStr
   const display = (name: string) => relative(dir, `${layout.walDir}/${name}`) || name
   const walDir = layout.walDir
   const files = { tmp: listing.tmp, broken: listing.broken, unknown: listing.unknown }
-  if (!opts.resume) yield { kind: 'header', header: { version: 1, dir, walDir, memberId: pre.memberId, clusterId: pre.clusterId, hardState: pre.hardState, fromSnapshot, files } }
+  if (!opts.resume) yield { kind: 'header', header: { version: 1, dir, walDir, memberId: pre.memberId, clusterId: pre.clusterId, hardState: hardStateOut(pre.hardState), fromSnapshot, files } }
   const findings = listingFindings(listing, display)
   const resume = opts.resume
   if (!resume) for (const f of findings) yield { kind: 'finding', finding: f }
@@ -372,12 +372,12 @@ export function* streamWal(dir: string, opts: WalOptions = {}): Generator<WalStr
   const all = [...findings, ...state.findings]
   const summary: WalResultSummary = {
     end: endStatus(state, all), entries: state.entryCount, shown, byType, byKind,
-    firstIndex: state.firstIndex, lastIndex: state.lastIndex, minTerm: state.minTerm, maxTerm: state.maxTerm, hardState: state.hardState,
+    firstIndex: state.firstIndex, lastIndex: state.lastIndex, minTerm: state.minTerm, maxTerm: state.maxTerm, hardState: hardStateOut(state.hardState),
     uncommitted, replaced: state.replacedCount,
     errors: all.filter((f) => f.severity === 'error').length, warnings: all.filter((f) => f.severity === 'warning').length,
     lastValid: state.end?.lastValid,
   }
-  yield { kind: 'summary', result: { version: 1, dir, walDir, memberId: state.metadata?.nodeIdHex, clusterId: state.metadata?.clusterIdHex, hardState: state.hardState,
+  yield { kind: 'summary', result: { version: 1, dir, walDir, memberId: state.metadata?.nodeIdHex, clusterId: state.metadata?.clusterIdHex, hardState: hardStateOut(state.hardState),
     fromSnapshot, segments: state.segments, files, snapshots: state.snapshots, findings: all, summary } }
 }
 
@@ -716,7 +716,7 @@ export interface VerifyResult {
   walDir: string
   memberId?: string
   clusterId?: string
-  hardState?: HardState
+  hardState?: HardStateOut
   segments: VerifySegment[]
   findings: WalFinding[]
   verdict: WalEndStatus
@@ -741,7 +741,7 @@ export function verifyWal(dir: string, opts: WalReadOptions & { engine?: 'auto' 
       : fs.some((f) => f.severity === 'error') ? 'corrupt' : fs.some((f) => f.code === 'torn-tail') ? 'torn-tail' : 'ok'
     return { file: g.file, size: g.size, records: g.records, entries: g.entries, firstIndex: g.firstIndex, lastIndex: g.lastIndex, status, end: g.end, lastValidOffset: g.lastValidOffset }
   })
-  return { version: 1, dir, walDir: s.layout.walDir, memberId: s.memberId, clusterId: s.clusterId, hardState: s.hardState, segments, findings: s.findings, verdict: s.end }
+  return { version: 1, dir, walDir: s.layout.walDir, memberId: s.memberId, clusterId: s.clusterId, hardState: hardStateOut(s.hardState), segments, findings: s.findings, verdict: s.end }
 }
 
 /** The scan path of `verifyWal`; null when the log is not regular enough for it to be exact. */
@@ -799,7 +799,7 @@ export function verifyByScan(dir: string, opts: WalReadOptions): VerifyResult | 
   } catch {
     return null
   }
-  return { version: 1, dir, walDir: layout.walDir, memberId: idHex(m.nodeId), clusterId: idHex(m.clusterId), hardState, segments, findings, verdict: 'clean' }
+  return { version: 1, dir, walDir: layout.walDir, memberId: idHex(m.nodeId), clusterId: idHex(m.clusterId), hardState: hardStateOut(hardState), segments, findings, verdict: 'clean' }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ function summaryLines(r: Omit<WalResult, 'entries'>): string[] {
   const s = r.summary
   const hs = s.hardState
   const out = [
-    `member ${r.memberId ?? '?'} cluster ${r.clusterId ?? '?'}  hardState term=${hs?.term ?? '-'} vote=${hs ? hs.vote.toString(16) : '-'} commit=${hs?.commit ?? '-'}`,
+    `member ${r.memberId ?? '?'} cluster ${r.clusterId ?? '?'}  hardState term=${hs?.term ?? '-'} vote=${hs?.vote ?? '-'} commit=${hs?.commit ?? '-'}`,
     `entries ${s.entries} (shown ${s.shown})  index ${s.firstIndex ?? '-'}..${s.lastIndex ?? '-'}  term ${s.minTerm ?? '-'}..${s.maxTerm ?? '-'}  uncommitted ${s.uncommitted.count}${s.uncommitted.count ? ` (${s.uncommitted.from}..${s.uncommitted.to})` : ''}  replaced ${s.replaced}`,
     `by kind: ${Object.entries(s.byKind).map(([k, n]) => `${k}=${n}`).join(' ')}`,
     `end: ${s.end}  errors ${s.errors} warnings ${s.warnings}${s.lastValid ? `  last valid ${s.lastValid.file}@${s.lastValid.offset}` : ''}`,
@@ -119,7 +119,9 @@ function segmentsTable(segments: WalResult['segments']): string {
 }
 
 /** A member of the top-level JSON object, pretty-printed one level in (as toJson(r) prints it). */
-const member = (k: string, v: unknown): string => `  ${jsonString(k)}: ${toJson(v).replace(/\n/g, '\n  ')}`
+// An absent value (no metadata record: memberId undefined) renders as `: undefined`, which the
+// caller filters out; toJson(undefined) is undefined, not a string.
+const member = (k: string, v: unknown): string => `  ${jsonString(k)}: ${v === undefined ? 'undefined' : toJson(v).replace(/\n/g, '\n  ')}`
 
 /**
  * Renders the streamed items in any format as they come; returns the summary result. Memory is

@@ -17,6 +17,7 @@ import type { ClusterOps, EndpointStatus, MemberListResult } from './cluster-ops
 import type { Plan, PlanMember, Step } from './model.js'
 import { checkInPlace } from './quorum.js'
 import { readWalIdentity, walSegmentPaths } from '../wal.js'
+import { idFromHex } from '../../format/ids.js'
 
 export type Evidence = Record<string, unknown>
 
@@ -550,14 +551,14 @@ async function recordWitness(c: StepContext, l: MemberListResult, clusterRaftInd
     // Loaded here: the full reader is not needed on the plan path.
     const { collectStatus } = await import('../status.js')
     const st = await collectStatus(dir)
-    if (st.memberId !== nm.idHex || st.clusterId !== c.plan.cluster.idHex || st.memberIdDec === null || st.clusterIdDec === null || !st.hardState) {
+    if (st.memberId !== nm.idHex || st.clusterId !== c.plan.cluster.idHex || st.memberId === null || st.clusterId === null || !st.hardState) {
       return { written: false, reason: `${dir} holds member ${st.memberId ?? '?'} of cluster ${st.clusterId ?? '?'}, not the new ${nm.idHex}` }
     }
     const path = await writeWitness(c.plan.stateDir, {
       clusterId: st.clusterId, memberId: st.memberId, name: nm.name, peerURLs: nm.peerURLs,
       lastSeenCommit: st.hardState.commit, lastSeenTerm: st.hardState.term, lastIndex: st.lastIndex ?? st.hardState.commit,
       revision: st.revision, clusterRaftIndex, dataDir: dir,
-    }, st.clusterIdDec, st.memberIdDec)
+    }, idFromHex(st.clusterId), idFromHex(st.memberId))
     c.setFact('witnessPath', path)
     return { written: true, path, memberIdHex: nm.idHex, lastSeenCommit: st.hardState.commit.toString() }
   } catch (e) {
