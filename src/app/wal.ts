@@ -4,7 +4,9 @@
  * decoding the payloads of normal entries. Cost is one sequential pass with the CRC chain (about
  * the speed of CRC-32C over the used part of the segments; preallocated zeros are never read).
  */
-import { relative } from 'node:path'
+import { existsSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import { openFile } from '../io/byte-source.js'
 import { resolveDataDir, type DataDirLayout } from '../io/datadir.js'
 import { listWalDir, openSegments, type WalDirListing } from '../io/wal-files.js'
 import { bootSnapshotIndex, bytesEqual, logStartGap, readLog, type LogState, type SegmentStats, type SnapshotRecord } from '../format/wal/log.js'
@@ -13,7 +15,7 @@ import { decodePayload, EntryType, type HardState } from '../format/raft/entry.j
 import { hardStateOut, idHex, type HardStateOut } from '../format/ids.js'
 import { InputError } from '../errors.js'
 import { formatBytes, isPrintable, type FormattedBytes } from '../format/value.js'
-import { classifyValue } from '../format/k8s/value.js'
+import { classifyValue, type ValueClass } from '../format/k8s/value.js'
 import { IrrRequests } from '../format/raft/schemas.js'
 import type { LogEntry, LogSegment } from '../format/wal/log.js'
 import type { DecodedEntry, EntryPayload, EntryTypeName, MemberContext, Request, RequestOp, WalSnapshot } from '../format/raft/entry.js'
@@ -564,9 +566,8 @@ function keyOut(o: Record<string, unknown>, name: string, b: Uint8Array | undefi
     o[name + 'Encoding'] = 'hex'
   }
 }
-function valueOut(v: Uint8Array, show: boolean): ValueOut {
+function valueOut(v: Uint8Array, show: boolean, c: ValueClass = classifyValue(v)): ValueOut {
   const f: ValueOut = formatBytes(v, show ? 'auto' : 'redacted')
-  const c = classifyValue(v)
   if (c.kind !== 'opaque') f.type = c.kind
   return f
 }
@@ -575,7 +576,12 @@ function presentOp(r: RequestOp | Request, show: boolean): Record<string, unknow
   switch (r.kind) {
     case 'put':
       keyOut(o, 'key', r.key)
-      o.value = valueOut(r.value, show)
+      {
+        // Classified as `db keys` classifies a stored value (format/k8s/value.ts), payload not printed.
+        const c = classifyValue(r.value)
+        o.value = valueOut(r.value, show, c)
+        o.valueClass = c
+      }
       if (r.lease !== 0n) o.lease = idHex(r.lease)
       if (r.prevKv) o.prevKv = true
       if (r.ignoreValue) o.ignoreValue = true
@@ -794,4 +800,73 @@ export function verifyByScan(dir: string, opts: WalReadOptions): VerifyResult | 
     return null
   }
   return { version: 1, dir, walDir: layout.walDir, memberId: idHex(m.nodeId), clusterId: idHex(m.clusterId), hardState: hardStateOut(hardState), segments, findings, verdict: 'clean' }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identity for `replace`: the metadata record heading the segments, through the checked reader.
+// ---------------------------------------------------------------------------------------------
+
+/** Member and cluster ID of a data dir, from the WAL metadata record (RECOVERY.md §1). */
+export interface WalIdentity {
+  memberId: bigint
+  clusterId: bigint
+  memberIdHex: string
+  clusterIdHex: string
+  /** Path of the segment it was read from (the first one). */
+  segment: string
+}
+
+/** Paths of the WAL segments of a data dir (`<dataDir>/member/wal` or `walDir`), in log order; [] without a WAL dir. */
+export function walSegmentPaths(dataDir: string, walDir?: string): string[] {
+  const dir = walDir ?? join(dataDir, 'member', 'wal')
+  if (!existsSync(dir)) return []
+  return listWalDir(dir).segments.map((s) => s.path)
+}
+
+/** Bytes read from the head of a segment: the CRC and metadata records (a few hundred bytes). */
+const HEAD_CHUNK = 64 * 1024
+
+/**
+ * The identity in the metadata record that heads a segment, read with the WAL reader (decodeWal):
+ * frames bounds-checked, the CRC record adopted and the metadata record's CRC verified against it,
+ * so a damaged or forged head never identifies a dir. Undefined when the head does not hold a
+ * checked metadata record. Reads only the head (the generator stops there). Throws InputError on I/O.
+ */
+export function readSegmentIdentity(path: string): WalIdentity | undefined {
+  const src = openFile(path)
+  try {
+    for (const ev of decodeWal([{ file: path, source: src }], { chunkBytes: HEAD_CHUNK })) {
+      if (ev.kind === 'finding' && ev.finding.severity === 'error') return undefined
+      if (ev.kind !== 'record') continue
+      if (ev.type === RecordType.Crc && ev.status === 'adopted') continue
+      if (ev.type !== RecordType.Metadata || ev.status !== 'ok') return undefined
+      let m: { nodeId: bigint; clusterId: bigint }
+      try {
+        m = decodeMetadata(ev.data)
+      } catch {
+        return undefined
+      }
+      return { memberId: m.nodeId, clusterId: m.clusterId, memberIdHex: idHex(m.nodeId), clusterIdHex: idHex(m.clusterId), segment: path }
+    }
+    return undefined
+  } finally {
+    src.close()
+  }
+}
+
+/**
+ * The identity of a data dir's WAL: the checked metadata record of the first segment, or with
+ * `allSegments` of every segment, which must all agree (etcd: "conflicting metadata found").
+ * Undefined when the dir has no WAL segment or a head does not identify it.
+ */
+export function readWalIdentity(dataDir: string, opts: { walDir?: string; allSegments?: boolean } = {}): WalIdentity | undefined {
+  const segs = walSegmentPaths(dataDir, opts.walDir)
+  if (segs.length === 0) return undefined
+  const first = readSegmentIdentity(segs[0]!)
+  if (!first || !opts.allSegments) return first
+  for (const s of segs.slice(1)) {
+    const id = readSegmentIdentity(s)
+    if (!id || id.memberId !== first.memberId || id.clusterId !== first.clusterId) return undefined
+  }
+  return first
 }
