@@ -33,7 +33,7 @@ describe('status on fixture data dirs', () => {
       // Committed fixtures are intact; only the removed member carries membership findings.
       expect(r.integrity.ok).toBe(true)
       if (d.key === 'm3-removed') {
-        expect(r.members.selfRemovedInWal).toMatchObject({ type: 'remove', nodeIdHex: d.manifest.memberId, committed: true })
+        expect(r.members.selfRemovedInWal).toMatchObject({ type: 'remove', nodeId: d.manifest.memberId, committed: true })
         expect(r.members.selfRemovedInDb).toBe(true)
         expect(r.members.selfInDb).toBe(false)
       } else {

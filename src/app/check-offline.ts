@@ -12,7 +12,7 @@ import { InputError } from '../errors.js'
 export function missingDirStatus(path: string): StatusResult {
   return {
     resultVersion: 1, path, dataDir: path, walDir: null, snapDir: null, dbFile: null, state: 'empty',
-    memberId: null, memberIdDec: null, clusterId: null, clusterIdDec: null, hardState: null, firstIndex: null, lastIndex: null,
+    memberId: null, clusterId: null, hardState: null, firstIndex: null, lastIndex: null,
     snapshotIndex: null, snapshotTerm: null, snapshot: { wal: null, file: null, newestUsable: null, files: 0 }, walRange: null,
     consistentIndex: null, consistentTerm: null, revision: null, compactRevision: null,
     members: { db: null, dbRemoved: null, walConfChanges: [], selfRemovedInWal: null, selfInDb: null, selfRemovedInDb: null, bySource: [], snapSource: null, disagreements: [] },

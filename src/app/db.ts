@@ -361,11 +361,9 @@ export function dbCheck(path: string): DbCheckResult {
   return { ...db, check: { ...result.check, findings } }
 }
 
-/** A member as `db status` prints it (the JSON contract: `id` in hex). */
+/** A member as `db status` prints it (the JSON contract: `id` in etcdctl hex). */
 export interface StatusMember {
   id: string
-  /** The same ID in decimal (exact). */
-  idDecimal: bigint
   name: string
   peerURLs: string[]
   clientURLs: string[]
@@ -438,7 +436,7 @@ export function dbStatus(path: string, onProgress?: (bytes: number) => void, opt
     totalSize: status.totalSize,
     hashThreads: result.threads,
     hashSemantics: 'etcd 3.4/3.5 `etcdctl snapshot status` (hash over every bucket, totalKey = all pairs in all buckets); keys.liveKeys is the 3.6 totalKey',
-    members: s.members.map((m) => ({ id: m.idHex, idDecimal: m.id, name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner })),
+    members: s.members.map((m) => ({ id: m.idHex, name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner })),
     removedMembers: s.removedMembers.map((r) => r.idHex),
     confState: s.confState ?? null,
     storageVersion: s.storageVersion ?? null,

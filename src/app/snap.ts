@@ -9,7 +9,7 @@ import { statSync } from 'node:fs'
 import { DecodeError, InputError, InspectError } from '../errors.js'
 import { idHex } from '../format/ids.js'
 import { hex8, readSnapshot, SnapErrorCode, type ConfState } from '../format/snap/snapshot.js'
-import { summarizeV2Store, type V2StoreSummary } from '../format/snap/v2store.js'
+import { summarizeV2Store, type V2Member, type V2StoreSummary } from '../format/snap/v2store.js'
 import { defaultSnapshotCount, FALLBACK_SNAPSHOT_COUNT, SNAPSHOT_COUNT_DEFAULTS } from '../format/snap/snapshot-count.js'
 import { fsError } from '../io/byte-source.js'
 import type { Finding } from './finding.js'
@@ -46,10 +46,20 @@ export interface SnapFileResult {
   nameIndex: bigint | null
   confState: ConfStateHex | null
   /** Summary of the v2 store JSON; null when the file did not decode or carries no store. */
-  v2store: V2StoreSummary | null
+  v2store: V2StoreOut | null
   /** Whether a WAL snapshot record has this file's (term, index): match, none, or unknown (WAL not read). */
   walRecord: 'match' | 'none' | 'unknown'
   error: { code: string; offset: number; detail: string; hint?: string } | null
+}
+
+/** The v2 store summary as `snap` prints it: member IDs as etcdctl hex only, like every ID. */
+export type V2StoreOut = Omit<V2StoreSummary, 'members' | 'removedMembers'> & {
+  members: (Omit<V2Member, 'id' | 'idHex'> & { id: string })[]
+  removedMembers: string[]
+}
+
+function v2storeOut(s: V2StoreSummary): V2StoreOut {
+  return { ...s, members: s.members.map(({ id: _id, idHex: id, ...m }) => ({ id, ...m })), removedMembers: s.removedMembers.map((r) => r.idHex) }
 }
 
 /** A problem or notable fact about the snap dir, as data (STYLE.md §5). */
@@ -184,7 +194,7 @@ export function decodeSnapFile(name: string, bytes: Uint8Array, displayName = na
     r.term = d.metadata.term
     r.index = d.metadata.index
     r.confState = confStateHex(d.metadata.confState)
-    if (d.data.length > 0) r.v2store = summarizeV2Store(d.data, displayName, d.dataOffset)
+    if (d.data.length > 0) r.v2store = v2storeOut(summarizeV2Store(d.data, displayName, d.dataOffset))
   } catch (err) {
     if (!(err instanceof DecodeError)) throw err
     r.error = { code: err.code, offset: err.offset, detail: err.detail, ...(err.hint ? { hint: err.hint } : {}) }

@@ -8,7 +8,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { DecodeError, InputError, InspectError } from '../errors.js'
-import { idHex } from '../format/ids.js'
+import { hardStateOut, idHex } from '../format/ids.js'
 import { readSnapshot } from '../format/snap/snapshot.js'
 import { summarizeV2Store } from '../format/snap/v2store.js'
 import { dirIfPresent, isDir } from '../io/dir.js'
@@ -144,17 +144,18 @@ export async function collectStatus(dir: string, opts: StatusOptions & StatusSou
 
   // Members
   const dbMembers: StatusMember[] | null = db
-    ? db.members.map((m) => ({ id: m.id, idHex: idHex(m.id), name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner }))
-      .sort((a, b) => cmp(a.id, b.id))
+    ? [...db.members].sort((a, b) => cmp(a.id, b.id))
+      .map((m) => ({ id: idHex(m.id), name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner }))
     : null
-  const dbRemoved = db ? db.removedMembers.map((id) => ({ id, idHex: idHex(id) })).sort((a, b) => cmp(a.id, b.id)) : null
+  const dbRemoved = db ? [...db.removedMembers].sort(cmp).map((id) => ({ id: idHex(id) })) : null
   const confChanges: StatusConfChange[] = (wal?.confChanges ?? []).map((c) => ({
-    index: c.index, term: c.term, type: c.type, nodeId: c.nodeId, nodeIdHex: idHex(c.nodeId),
+    index: c.index, term: c.term, type: c.type, nodeId: idHex(c.nodeId),
     committed: commit !== null && c.index <= commit, ...(c.peerURLs ? { peerURLs: c.peerURLs } : {}),
   }))
-  const selfRemoved = memberId === null ? null : [...confChanges].reverse().find((c) => c.type === 'remove' && c.nodeId === memberId) ?? null
-  const selfInDb = memberId === null || !dbMembers ? null : dbMembers.some((m) => m.id === memberId)
-  const selfRemovedInDb = memberId === null || !dbRemoved ? null : dbRemoved.some((m) => m.id === memberId)
+  const self = memberId === null ? null : idHex(memberId)
+  const selfRemoved = self === null ? null : [...confChanges].reverse().find((c) => c.type === 'remove' && c.nodeId === self) ?? null
+  const selfInDb = self === null || !dbMembers ? null : dbMembers.some((m) => m.id === self)
+  const selfRemovedInDb = self === null || !dbRemoved ? null : dbRemoved.some((m) => m.id === self)
   if (selfRemoved) {
     findings.push({ severity: 'error', code: 'member-removed', detail: `the WAL holds a${selfRemoved.committed ? ' committed' : 'n uncommitted'} RemoveNode of this member (${idHex(memberId!)}) at index ${selfRemoved.index}`,
       hint: 'this member was removed from the cluster: archive the dir and add the member back with an empty one (etcd-inspect replace plan)' })
@@ -190,11 +191,9 @@ export async function collectStatus(dir: string, opts: StatusOptions & StatusSou
     snapDir,
     dbFile,
     state,
-    memberId: memberId === null ? null : idHex(memberId),
-    memberIdDec: memberId,
+    memberId: self,
     clusterId: wal?.metadata ? idHex(wal.metadata.clusterId) : null,
-    clusterIdDec: wal?.metadata?.clusterId ?? null,
-    hardState: wal?.hardState ? { term: wal.hardState.term, vote: idHex(wal.hardState.vote), voteDec: wal.hardState.vote, commit: wal.hardState.commit } : null,
+    hardState: wal?.hardState ? hardStateOut(wal.hardState) : null,
     firstIndex: wal?.firstIndex ?? null,
     lastIndex: wal?.lastIndex ?? null,
     snapshotIndex: lastValid?.index ?? null,

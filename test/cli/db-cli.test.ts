@@ -71,10 +71,12 @@ describe('db CLI', () => {
     expect(j).toMatchObject({
       revision: String(st.revision), compactRevision: String(m.compactRevision), consistentIndex: String(ep.raftAppliedIndex), term: null,
       hash: st.hash, totalKey: st.totalKey, totalSize: st.totalSize, removedMembers: [],
-      members: [{ id: m.memberId, idDecimal: String(m.etcdctl['member list -w json'].members[0].ID), name: 'single', peerURLs: m.members[0].peerURLs, clientURLs: m.members[0].clientURLs, isLearner: false }],
+      members: [{ id: m.memberId, name: 'single', peerURLs: m.members[0].peerURLs, clientURLs: m.members[0].clientURLs, isLearner: false }],
     })
     expect(typeof j.hash).toBe('number')
     expect(j.members[0].id).toMatch(/^[0-9a-f]{1,16}$/)
+    expect(BigInt('0x' + j.members[0].id)).toBe(BigInt(m.etcdctl['member list -w json'].members[0].ID))
+    expect(j.members[0]).not.toHaveProperty('idDecimal')
     expect(r.stdout).not.toMatch(/\$2a\$/)
   })
 
