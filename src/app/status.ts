@@ -8,7 +8,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { DecodeError, InputError, InspectError } from '../errors.js'
-import { hardStateOut, idHex } from '../format/ids.js'
+import { hardStateOut, idFromHex, idHex } from '../format/ids.js'
 import { readSnapshot } from '../format/snap/snapshot.js'
 import { summarizeV2Store } from '../format/snap/v2store.js'
 import { dirIfPresent, isDir } from '../io/dir.js'
@@ -238,8 +238,8 @@ function compareMembership(changes: StatusConfChange[], v2: SnapInfo['v2'], db: 
     const m = v2.members.find((x) => x.id === id)
     return m ? (m.isLearner ? 'learner' : 'voter') : v2.removed.includes(id) ? 'removed' : 'absent'
   }
-  const committed = changes.filter((c) => c.committed && c.type !== 'update')
-  const ids = new Set<bigint>([...committed.map((c) => c.nodeId), ...(db?.members.map((m) => m.id) ?? []), ...(db?.removedMembers ?? []),
+  const committed = changes.filter((c) => c.committed && c.type !== 'update').map((c) => ({ ...c, node: idFromHex(c.nodeId) }))
+  const ids = new Set<bigint>([...committed.map((c) => c.node), ...(db?.members.map((m) => m.id) ?? []), ...(db?.removedMembers ?? []),
     ...(v2?.members.map((m) => m.id) ?? []), ...(v2?.removed ?? [])])
   const ci = db?.consistentIndex ?? null
   const rows: StatusResult['members']['bySource'] = []
@@ -247,7 +247,7 @@ function compareMembership(changes: StatusConfChange[], v2: SnapInfo['v2'], db: 
   const expect = (c: StatusConfChange): Side => (c.type === 'remove' ? 'removed' : c.type === 'add-learner' ? 'learner' : 'voter')
   const agrees = (want: Side, got: Side): boolean => (want === 'removed' ? !inCluster(got) : want === 'learner' ? inCluster(got) : got === 'voter')
   for (const id of [...ids].sort(cmp)) {
-    const mine = committed.filter((c) => c.nodeId === id)
+    const mine = committed.filter((c) => c.node === id)
     const last = mine.length ? mine[mine.length - 1]! : null
     const d = dbSide(id)
     const sn = snapSide(id)
