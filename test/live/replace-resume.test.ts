@@ -174,7 +174,7 @@ describe('replace apply killed at every step boundary; resume finishes', () => {
       const t0 = Date.now()
       const r = await runCli(['replace', 'resume', '--state-dir', stateDir(), '--yes'], {}, 120000)
       expect(r.code, r.stderr).toBe(6)
-      expect(r.stderr).toMatch(/^Error: the new member did not answer on https:\/\/127\.0\.0\.\d+:\d+ within 5s; check its log\n$/)
+      expect(r.stderr).toMatch(/^Error: the new member did not answer on https:\/\/127\.0\.0\.\d+:\d+ within 5s; check its log \(the journal records the failure: fix the cause, then `etcd-inspect replace resume --state-dir \S+ --op \S+ --yes`\)\n$/)
       expect(Date.now() - t0).toBeLessThan(60000)
       const st = JSON.parse((await runCli(['replace', 'status', '--state-dir', stateDir(), '-w', 'json'])).stdout)
       const op = st.ops.at(-1)
