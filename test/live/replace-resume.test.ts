@@ -205,7 +205,7 @@ describe('replace apply killed at every step boundary; resume finishes', () => {
     expect(learner.name).toBe('')
     const refused = await runCli(['replace', 'abort', '--state-dir', stateDir(), '--remove-learner', '--yes', '-w', 'json'])
     expect(refused.code).toBe(7)
-    expect(refused.stderr).toMatch(new RegExp(`^Error: not aborting ${opId}: member m1 [0-9a-f]+ was removed from cluster [0-9a-f]+ by operation ${opId} and no replacement votes yet: the cluster has 2 voters \\(m2, m3\\) and tolerates 0 failures; .*learner ${learner.id} is added for .*add --leave-removed\\)\n$`))
+    expect(refused.stderr).toMatch(new RegExp(`^Error: not aborting ${opId}: member ${m.name} [0-9a-f]+ was removed from cluster [0-9a-f]+ by operation ${opId} and no replacement votes yet: the cluster has 2 voters \\([a-z0-9]+, [a-z0-9]+\\) and tolerates 0 failures; .*learner ${learner.id} is added for .*add --leave-removed\\)\n$`))
     expect((await memberList([eps[1]!, eps[2]!], m.tls)).find((x) => x.learner)?.id).toBe(learner.id)
     const a = await runCli(['replace', 'abort', '--state-dir', stateDir(), '--remove-learner', '--leave-removed', '--yes', '-w', 'json'])
     expect(a.code, a.stderr).toBe(0)
