@@ -27,8 +27,8 @@ describe('fixture single', () => {
     expect(s.dataSize).toBe(ep.dbSize)
     expect(s.keys.liveKeys).toBe(m.keyCount)
     expect(s.members.map(({ id, name, peerURLs, clientURLs, isLearner }) => ({ id, name, peerURLs, clientURLs, isLearner }))).toEqual(m.members)
-    expect(s.members[0]!.idDecimal).toBe(BigInt(m.etcdctl['member list -w json'].members[0].ID))
-    expect(s.leases.map((l) => l.idHex)).toEqual(m.leases.map((l: any) => l.id))
+    expect(BigInt('0x' + s.members[0]!.id)).toBe(BigInt(m.etcdctl['member list -w json'].members[0].ID))
+    expect(s.leases.map((l) => l.id)).toEqual(m.leases.map((l: any) => l.id))
     expect(s.leases[0]!.ttl).toBe(BigInt(m.leases[0].grantedTTL))
     expect(s.term).toBeNull()
     expect(s.schemaVersion).toBe('3.4 or older')
@@ -44,7 +44,7 @@ describe('fixture single', () => {
     expect(live.map(([k]) => k).sort()).toEqual(m.kvs.map((kv: any) => kv.key).sort())
     for (const kv of m.kvs) {
       const e = newest.get(kv.key)!
-      expect({ key: kv.key, c: e.kv!.createRevision, mod: e.kv!.modRevision, v: e.kv!.version, lease: e.kv!.leaseHex, len: e.kv!.value.len, sha: e.kv!.value.sha256 })
+      expect({ key: kv.key, c: e.kv!.createRevision, mod: e.kv!.modRevision, v: e.kv!.version, lease: e.kv!.lease, len: e.kv!.value.len, sha: e.kv!.value.sha256 })
         .toEqual({ key: kv.key, c: BigInt(kv.createRevision), mod: BigInt(kv.modRevision), v: BigInt(kv.version), lease: kv.lease, len: kv.valueLength, sha: kv.valueSha256.slice(0, 16) })
       expect(e.kv!.value.redacted).toBe(true)
     }

@@ -22,7 +22,7 @@ describe('status on fixture data dirs', () => {
   for (const d of dirs) {
     it(`${d.fixture}/${d.key}: matches expected.status.${d.key}.json, agrees with the MANIFEST, changes nothing`, async () => {
       const before = hashTree(d.dir)
-      const r = await collectStatus(d.dir, { skipLockCheck: true })
+      const r = await collectStatus(d.dir, { skipLockCheck: true, scanEntries: true })
       expect(hashTree(d.dir)).toEqual(before)
       const actual = portable({ ...r, elapsedMs: 0 })
       expect(actual).toEqual(expectedOutput(d.fixture, 'status', actual, { key: d.key }))
@@ -33,7 +33,7 @@ describe('status on fixture data dirs', () => {
       // Committed fixtures are intact; only the removed member carries membership findings.
       expect(r.integrity.ok).toBe(true)
       if (d.key === 'm3-removed') {
-        expect(r.members.selfRemovedInWal).toMatchObject({ type: 'remove', nodeIdHex: d.manifest.memberId, committed: true })
+        expect(r.members.selfRemovedInWal).toMatchObject({ type: 'remove', nodeId: d.manifest.memberId, committed: true })
         expect(r.members.selfRemovedInDb).toBe(true)
         expect(r.members.selfInDb).toBe(false)
       } else {

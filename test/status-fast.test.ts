@@ -137,7 +137,7 @@ describe('fast WAL read on hand-built multi-segment WALs', () => {
     for (const k of ['memberId', 'clusterId', 'hardState', 'firstIndex', 'lastIndex', 'snapshotIndex', 'snapshotTerm', 'snapshot', 'members', 'findings'] as const) {
       expect(plain(fast as StatusResult)[k as never], k).toEqual(plain(all)[k as never])
     }
-    expect(fast.members.walConfChanges.map((c) => [c.type, c.nodeIdHex, String(c.index)])).toEqual([
+    expect(fast.members.walConfChanges.map((c) => [c.type, c.nodeId, String(c.index)])).toEqual([
       ['add', hex16(ME).replace(/^0+/, ''), '1'], ['add', '1111111111111111', '2'], ['remove', '1111111111111111', '21'],
     ])
     expect(fast.lastIndex).toBe(50n)

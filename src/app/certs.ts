@@ -369,7 +369,8 @@ function keyFile(a: Audit, side: Side, leaf: LoadedCert | undefined): KeyObject 
     else if (mode & 0o070) a.add({ severity: 'warning', code: 'key-permissions', role, file, detail: `${side.keySetting} ${file} has mode ${summary.mode}: group members can read the private key`, hint: `chmod 0600 ${file} unless the group holds only the etcd user` })
   } catch (e) {
     const err = e as NodeJS.ErrnoException
-    a.add({ severity: 'error', code: 'key-missing', role, file, detail: `${side.keySetting} ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, hint: `fix ${side.keySetting}` })
+    if (err.code === 'EACCES') a.add({ severity: 'warning', code: 'key-unreadable', role, file, detail: `${side.keySetting} ${file} cannot be reached (EACCES), so its mode and its match with the certificate were not checked`, hint: 'run as root or as the etcd user' })
+    else a.add({ severity: 'error', code: 'key-missing', role, file, detail: `${side.keySetting} ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, hint: `fix ${side.keySetting}` })
     return undefined
   }
   let text: string
@@ -448,7 +449,8 @@ function settingsFrom(opts: CertsOptions): Map<string, string> {
 }
 
 function sidesFrom(s: Map<string, string>, client: CertsOptions['client']): Side[] {
-  const urls = (...keys: string[]): { setting: string; url: string }[] => keys.flatMap((k) => splitUrls(s.get(k)).map((url) => ({ setting: k, url })))
+  // ETCD_INITIAL_CLUSTER lists name=peerURL pairs; the URLs are what this member dials at bootstrap.
+  const urls = (...keys: string[]): { setting: string; url: string }[] => keys.flatMap((k) => splitUrls(s.get(k)).map((u) => ({ setting: k, url: k === 'ETCD_INITIAL_CLUSTER' ? u.slice(u.indexOf('=') + 1) : u })))
   const sides: Side[] = [
     {
       role: 'server', certSetting: 'ETCD_CERT_FILE', keySetting: 'ETCD_KEY_FILE', caSetting: 'ETCD_TRUSTED_CA_FILE', caRole: 'trusted-ca',
@@ -459,7 +461,7 @@ function sidesFrom(s: Map<string, string>, client: CertsOptions['client']): Side
     {
       role: 'peer', certSetting: 'ETCD_PEER_CERT_FILE', keySetting: 'ETCD_PEER_KEY_FILE', caSetting: 'ETCD_PEER_TRUSTED_CA_FILE', caRole: 'peer-trusted-ca',
       certFile: s.get('ETCD_PEER_CERT_FILE') || undefined, keyFile: s.get('ETCD_PEER_KEY_FILE') || undefined, caFile: s.get('ETCD_PEER_TRUSTED_CA_FILE') || undefined,
-      advertised: splitUrls(s.get('ETCD_INITIAL_ADVERTISE_PEER_URLS')), urls: urls('ETCD_LISTEN_PEER_URLS', 'ETCD_INITIAL_ADVERTISE_PEER_URLS'),
+      advertised: splitUrls(s.get('ETCD_INITIAL_ADVERTISE_PEER_URLS')), urls: urls('ETCD_LISTEN_PEER_URLS', 'ETCD_INITIAL_ADVERTISE_PEER_URLS', 'ETCD_INITIAL_CLUSTER'),
       certAuth: { setting: 'ETCD_PEER_CLIENT_CERT_AUTH', on: goBool(s.get('ETCD_PEER_CLIENT_CERT_AUTH')) }, autoTls: goBool(s.get('ETCD_PEER_AUTO_TLS')),
     },
   ]

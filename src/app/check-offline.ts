@@ -12,11 +12,12 @@ import { InputError } from '../errors.js'
 export function missingDirStatus(path: string): StatusResult {
   return {
     resultVersion: 1, path, dataDir: path, walDir: null, snapDir: null, dbFile: null, state: 'empty',
-    memberId: null, memberIdDec: null, clusterId: null, clusterIdDec: null, hardState: null, firstIndex: null, lastIndex: null,
+    memberId: null, clusterId: null, hardState: null, firstIndex: null, lastIndex: null,
     snapshotIndex: null, snapshotTerm: null, snapshot: { wal: null, file: null, newestUsable: null, files: 0 }, walRange: null,
     consistentIndex: null, consistentTerm: null, revision: null, compactRevision: null,
     members: { db: null, dbRemoved: null, walConfChanges: [], selfRemovedInWal: null, selfInDb: null, selfRemovedInDb: null },
-    version: { storageVersion: null, clusterVersion: null, etcdGuess: null, basis: [] },
+    version: { storageVersion: null, clusterVersion: null, etcdGuess: null, decidedBy: null, sources: [], basis: [] },
+    compatibility: null,
     sizes: { walBytes: 0, walSegments: 0, snapFiles: 0, snapBytes: 0, dbBytes: null, totalBytes: 0 },
     integrity: { wal: { status: 'missing', detail: 'data dir does not exist' }, db: { status: 'missing', detail: 'data dir does not exist' }, invariants: [], ok: true },
     inUse: { checked: true, held: false, locks: [] },

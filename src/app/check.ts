@@ -4,6 +4,7 @@
  * view at the same time, adds the leader's progress for this member and the witness, and decides
  * (app/verdicts.ts). On OK it records a witness in the state dir — never in the data dir.
  */
+import { defaultSnapshotCount } from '../format/snap/snapshot-count.js'
 import { resolve } from 'node:path'
 import type { StatusResult } from './status-types.js'
 import { decide, DEFAULT_SNAPSHOT_COUNT, type CheckConfig, type Decision } from './verdicts.js'
@@ -11,6 +12,7 @@ import { withClients, type ConnectionOptions } from '../cluster/connection.js'
 import { gatherClusterView, type ClusterView } from '../cluster/view.js'
 import { raftStatus, type RaftStatus } from '../cluster/debug-vars.js'
 import { findById } from '../cluster/members.js'
+import { idFromHex } from '../format/ids.js'
 import { probePeer, type PeerProbe } from '../cluster/peer-probe.js'
 import { readWitness, writeWitness, DEFAULT_STATE_DIR, type Witness } from '../io/witness.js'
 
@@ -68,7 +70,8 @@ export function replaceFlagsText(o: { config?: string; systemdUnit?: string; sta
 
 async function leaderProgress(view: ClusterView, offline: StatusResult, f: Parameters<Parameters<typeof withClients>[1]>[0]): Promise<{ status: RaftStatus | null; error: string | null }> {
   const p = view.primary
-  if (!p || offline.memberIdDec === null || p.leader === 0n || !findById(p.members, offline.memberIdDec)) return { status: null, error: null }
+  const me = idFromHex(offline.memberId)
+  if (!p || me === null || p.leader === 0n || !findById(p.members, me)) return { status: null, error: null }
   const leader = findById(p.members, p.leader)
   const url = leader?.clientURLs[0]
   if (!url) return { status: null, error: 'the leader publishes no client URL' }
@@ -82,11 +85,12 @@ async function leaderProgress(view: ClusterView, offline: StatusResult, f: Param
 /** For a member ID of this cluster that the member list no longer shows: ask the leader's peer port. */
 async function removalProbe(view: ClusterView, offline: StatusResult, f: Parameters<Parameters<typeof withClients>[1]>[0]): Promise<PeerProbe | null> {
   const p = view.primary
-  if (!p || offline.memberIdDec === null || offline.clusterIdDec !== p.clusterId || findById(p.members, offline.memberIdDec)) return null
+  const me = idFromHex(offline.memberId)
+  if (!p || me === null || idFromHex(offline.clusterId) !== p.clusterId || findById(p.members, me)) return null
   const leader = findById(p.members, p.leader)
   const url = leader?.peerURLs[0]
   if (!leader || !url) return null
-  return probePeer(url, leader.id, p.clusterId, offline.memberIdDec, f.opts, f.tls)
+  return probePeer(url, leader.id, p.clusterId, me, f.opts, f.tls)
 }
 
 /** Runs the check. Never writes to the data dir; writes the witness (state dir) only on OK. */
@@ -101,10 +105,12 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
       (opts.offline ?? offlineEvidence(dataDir, opts.walDir)).then((r) => { offlineMs = performance.now() - t0; return r }),
       gatherClusterView(f, { discover: opts.discover }).then((v) => { onlineMs = performance.now() - t0; return v }),
     ])
+    const me = idFromHex(offline.memberId)
+    const cluster = idFromHex(offline.clusterId)
     const [lp, wit, probe] = await Promise.all([
       leaderProgress(view, offline, f),
-      offline.clusterIdDec !== null && offline.memberIdDec !== null
-        ? readWitness(stateDir, offline.clusterIdDec, offline.memberIdDec)
+      cluster !== null && me !== null
+        ? readWitness(stateDir, cluster, me)
         : Promise.resolve({ path: null as string | null, witness: null as Witness | null }),
       removalProbe(view, offline, f),
     ])
@@ -115,7 +121,8 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
       name: opts.name,
       peerURLs: opts.peerURLs,
       initialClusterState: opts.initialClusterState,
-      snapshotCount: opts.snapshotCount ?? DEFAULT_SNAPSHOT_COUNT,
+      // Without the flag: the default of the etcd version that wrote the dir (one table with `snap`).
+      snapshotCount: opts.snapshotCount ?? defaultSnapshotCount(offline.version.etcdGuess)?.snapshotCount ?? DEFAULT_SNAPSHOT_COUNT,
       etcdctl: `etcdctl ${connectionFlagsText(opts.connection, ctlEndpoints)}`,
       connectionFlags: connectionFlagsText(opts.connection),
       replaceFlags: replaceFlagsText({ ...(opts.config ? { config: resolve(opts.config) } : {}), ...(opts.systemdUnit ? { systemdUnit: opts.systemdUnit } : {}), ...(opts.stateDir ? { stateDir: resolve(opts.stateDir) } : {}) }),
@@ -123,14 +130,14 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     const d = decide({ offline, view, leaderProgress: lp.status, witness: wit.witness, peerProbe: probe, config })
     if (lp.error) d.warnings.push(`leader progress unavailable: ${lp.error}`)
     const witnessFile: CheckResult['witnessFile'] = { path: wit.path, written: false, error: null }
-    if (d.verdict === 'OK' && opts.witness !== false && offline.clusterIdDec !== null && offline.memberIdDec !== null && offline.hardState && view.primary) {
-      const byId = findById(view.primary.members, offline.memberIdDec)
+    if (d.verdict === 'OK' && opts.witness !== false && cluster !== null && me !== null && offline.hardState && view.primary) {
+      const byId = findById(view.primary.members, me)
       try {
         witnessFile.path = await writeWitness(stateDir, {
           clusterId: offline.clusterId!, memberId: offline.memberId!, name: byId?.name ?? opts.name ?? '', peerURLs: byId?.peerURLs ?? [],
           lastSeenCommit: offline.hardState.commit, lastSeenTerm: offline.hardState.term, lastIndex: offline.lastIndex ?? offline.hardState.commit,
           revision: offline.revision, clusterRaftIndex: view.primary.raftIndex, dataDir,
-        }, offline.clusterIdDec, offline.memberIdDec)
+        }, cluster, me)
         witnessFile.written = true
       } catch (err) {
         witnessFile.error = (err as Error).message

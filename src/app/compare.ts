@@ -334,8 +334,8 @@ async function readMember(dir: string, opts: CompareOptions): Promise<{ m: Compa
   m.consistentIndex = st.consistentIndex
   m.revision = st.revision
   m.compactRevision = st.compactRevision
-  m.members = st.members.db?.map((x) => ({ id: x.idHex, name: x.name, peerURLs: x.peerURLs, clientURLs: x.clientURLs, isLearner: x.isLearner })) ?? null
-  m.removedMembers = st.members.dbRemoved?.map((x) => x.idHex) ?? null
+  m.members = st.members.db?.map((x) => ({ id: x.id, name: x.name, peerURLs: x.peerURLs, clientURLs: x.clientURLs, isLearner: x.isLearner })) ?? null
+  m.removedMembers = st.members.dbRemoved?.map((x) => x.id) ?? null
   m.name = m.members?.find((x) => x.id === st.memberId)?.name ?? null
   m.etcdVersion = st.version.clusterVersion ?? st.version.etcdGuess
   m.errors = st.findings.filter((f) => f.severity === 'error').map((f) => f.detail)

@@ -10,7 +10,7 @@
  */
 import { DecodeError, InputError, UsageError } from '../errors.js'
 import { BoltFile, SNAPSHOT_TRAILER, hasSnapshotTrailer as hasTrailer } from '../format/bbolt/file.js'
-import { checkDb, type CheckResult } from '../format/bbolt/check.js'
+import { checkDb, type CheckFinding, type CheckResult } from '../format/bbolt/check.js'
 import { type Meta } from '../format/bbolt/meta.js'
 import { PGID_NO_FREELIST } from '../format/bbolt/page.js'
 import { bucket as findBucket, buckets as listBuckets, get, iterate } from '../format/bbolt/walk.js'
@@ -175,11 +175,47 @@ export interface DbKeysResult extends DbFileInfo {
   more: boolean
 }
 
+/** Buckets every etcd backend holds from 3.0 on (mvcc `key`, `meta` with the consistent index). */
+const ALWAYS_CREATED = ['key', 'meta']
+/** `db check` codes about free-page accounting only. */
+const FREELIST_ONLY = new Set(['unreachable-unfreed', 'already-freed', 'freed-out-of-bounds', 'reachable-freed'])
+/** etcd's top-level buckets (server/storage/schema/bucket.go). */
+const ETCD_BUCKETS = ['key', 'meta', 'lease', 'alarm', 'cluster', 'members', 'members_removed', 'auth', 'authUsers', 'authRoles']
+
+/**
+ * The named top-level bucket. Missing, it is an input error (exit 3: the argument does not fit
+ * this file), unless the structural check finds damage: then the damage may be what hides it,
+ * and that is corruption (exit 4) named with its file and byte offset.
+ */
 function needBucket(f: BoltFile, name: string) {
-  const b = findBucket(f, name)
+  let b: ReturnType<typeof findBucket>
+  let names: string
+  try {
+    b = findBucket(f, name)
+    names = b ? '' : listBuckets(f).map((x) => x.nameText).join(', ')
+  } catch (e) {
+    if (!(e instanceof DecodeError)) throw e
+    throw new DecodeError(e.file, e.offset, e.code, `${e.detail} (while looking up bucket ${JSON.stringify(name)})`,
+      e.hint ?? `run etcd-inspect db check ${f.file}; restore the db from a good copy or replace the member`, e.extra)
+  }
   if (!b) {
-    const names = listBuckets(f).map((x) => x.nameText).join(', ')
-    throw new UsageError(`bucket ${JSON.stringify(name)} not found`, `buckets in this db: ${names || '(none)'}`)
+    // Only damage in the trees can hide a bucket; freelist accounting errors cannot.
+    const check = checkDb(f, { maxFindings: 100, trailerBytes: hasTrailer(f) ? SNAPSHOT_TRAILER : 0 })
+    const first = check.findings.find((x) => x.severity === 'error' && !FREELIST_ONLY.has(x.code) && !x.detail.includes('freelist'))
+    if (first) {
+      const offset = first.offset ?? (first.pgid !== undefined ? Number(first.pgid) * f.pageSize : 0)
+      throw new DecodeError(f.file, offset, first.code, `bucket ${JSON.stringify(name)} not found and the db's trees are damaged (${first.detail}): the damage may hide it`,
+        `run etcd-inspect db check ${f.file}; restore the db from a good copy or replace the member`)
+    }
+    const present = names!.split(', ')
+    if (ALWAYS_CREATED.includes(name) && present.some((n) => ETCD_BUCKETS.includes(n))) {
+      // etcd creates `key` and `meta` in every db it opens (3.0 on): an etcd db without one lost it.
+      throw new DecodeError(f.file, Number(f.meta.root) * f.pageSize, 'missing-bucket',
+        `bucket ${JSON.stringify(name)} not found, yet this is an etcd db (it holds ${present.filter((n) => ETCD_BUCKETS.includes(n)).join(', ')}) and etcd creates ${JSON.stringify(name)} in every db: the root bucket is damaged or truncated`,
+        `run etcd-inspect db check ${f.file}; restore the db from a good copy or replace the member`)
+    }
+    throw new InputError(`${f.file}: bucket ${JSON.stringify(name)} not found (buckets in this db: ${names! || '(none)'})`, f.file, 'bucket-not-found',
+      `list the buckets with \`etcd-inspect db buckets ${f.file}\``)
   }
   return b
 }
@@ -299,9 +335,12 @@ export function dbGet(path: string, bucketName: string, key: string, opts: Omit<
   return { ...db, bucket: bucketName, entry: result }
 }
 
+/** A `db check` finding, always with the file and the byte offset it is about (pgid * page size when the check named a page). */
+export type DbCheckFinding = CheckFinding & { file: string; offset: number }
+
 /** `db check`. */
 export interface DbCheckResult extends DbFileInfo {
-  check: CheckResult
+  check: Omit<CheckResult, 'findings'> & { findings: DbCheckFinding[] }
 }
 
 export function dbCheck(path: string): DbCheckResult {
@@ -318,14 +357,13 @@ export function dbCheck(path: string): DbCheckResult {
     return { check, verified }
   })
   db.snapshotTrailer.verified = result.verified
-  return { ...db, check: result.check }
+  const findings = result.check.findings.map((f) => ({ ...f, file: db.path, offset: f.offset ?? (f.pgid !== undefined ? Number(f.pgid) * db.pageSize : 0) }))
+  return { ...db, check: { ...result.check, findings } }
 }
 
-/** A member as `db status` prints it (the JSON contract: `id` in hex). */
+/** A member as `db status` prints it (the JSON contract: `id` in etcdctl hex). */
 export interface StatusMember {
   id: string
-  /** The same ID in decimal (exact). */
-  idDecimal: bigint
   name: string
   peerURLs: string[]
   clientURLs: string[]
@@ -398,7 +436,7 @@ export function dbStatus(path: string, onProgress?: (bytes: number) => void, opt
     totalSize: status.totalSize,
     hashThreads: result.threads,
     hashSemantics: 'etcd 3.4/3.5 `etcdctl snapshot status` (hash over every bucket, totalKey = all pairs in all buckets); keys.liveKeys is the 3.6 totalKey',
-    members: s.members.map((m) => ({ id: m.idHex, idDecimal: m.id, name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner })),
+    members: s.members.map((m) => ({ id: m.idHex, name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner })),
     removedMembers: s.removedMembers.map((r) => r.idHex),
     confState: s.confState ?? null,
     storageVersion: s.storageVersion ?? null,

@@ -9,7 +9,8 @@ import { statSync } from 'node:fs'
 import { DecodeError, InputError, InspectError } from '../errors.js'
 import { idHex } from '../format/ids.js'
 import { hex8, readSnapshot, SnapErrorCode, type ConfState } from '../format/snap/snapshot.js'
-import { summarizeV2Store, type V2StoreSummary } from '../format/snap/v2store.js'
+import { summarizeV2Store, type V2Member, type V2StoreSummary } from '../format/snap/v2store.js'
+import { defaultSnapshotCount, FALLBACK_SNAPSHOT_COUNT, SNAPSHOT_COUNT_DEFAULTS } from '../format/snap/snapshot-count.js'
 import { fsError } from '../io/byte-source.js'
 import type { Finding } from './finding.js'
 import { listSnapDir, locateSnapDir, readWholeFile, type SnapDirEntry } from '../io/snap-dir.js'
@@ -45,24 +46,27 @@ export interface SnapFileResult {
   nameIndex: bigint | null
   confState: ConfStateHex | null
   /** Summary of the v2 store JSON; null when the file did not decode or carries no store. */
-  v2store: V2StoreSummary | null
+  v2store: V2StoreOut | null
   /** Whether a WAL snapshot record has this file's (term, index): match, none, or unknown (WAL not read). */
   walRecord: 'match' | 'none' | 'unknown'
   error: { code: string; offset: number; detail: string; hint?: string } | null
 }
 
+/** The v2 store summary as `snap` prints it: member IDs as etcdctl hex only, like every ID. */
+export type V2StoreOut = Omit<V2StoreSummary, 'members' | 'removedMembers'> & {
+  members: (Omit<V2Member, 'id' | 'idHex'> & { id: string })[]
+  removedMembers: string[]
+}
+
+function v2storeOut(s: V2StoreSummary): V2StoreOut {
+  return { ...s, members: s.members.map(({ id: _id, idHex: id, ...m }) => ({ id, ...m })), removedMembers: s.removedMembers.map((r) => r.idHex) }
+}
+
 /** A problem or notable fact about the snap dir, as data (STYLE.md §5). */
 export type SnapFinding = Finding
 
-/** `--snapshot-count` defaults per etcd version (FORMATS.md §4.4). */
-export const SnapshotCountDefaults = [
-  { versions: '3.0-3.1', snapshotCount: 10_000 },
-  { versions: '3.2-3.5', snapshotCount: 100_000 },
-  { versions: '3.6+', snapshotCount: 10_000 },
-] as const
-
-/** Default `--snapshot-count` assumed when the flag is not given (the seed runbook's value). */
-export const DEFAULT_SNAPSHOT_COUNT = 10_000n
+/** `--snapshot-count` defaults per etcd version: the one table, shared with `check`. */
+export const SnapshotCountDefaults = SNAPSHOT_COUNT_DEFAULTS
 
 export interface CadencePoint {
   index: bigint
@@ -76,13 +80,20 @@ export interface CadencePoint {
 
 export interface SnapCadence {
   snapshotCount: bigint
-  snapshotCountSource: 'flag' | 'default'
+  /**
+   * flag: --snapshot-count; version: the default of the etcd version the newest .snap's v2 store
+   * names (`snapshotCountVersion`); default: version unknown, etcd 3.4/3.5's 100,000.
+   */
+  snapshotCountSource: 'flag' | 'version' | 'default'
+  snapshotCountVersion: string | null
   defaults: typeof SnapshotCountDefaults
   /** etcd snapshots once applied − last snapshot index > snapshot-count, so distances are >= count + 1. */
   expectedDistance: bigint
   points: CadencePoint[]
   minDistance: bigint | null
   maxDistance: bigint | null
+  /** The cadence observed between snapshots: the median distance (null with fewer than two snapshots). */
+  observedDistance: bigint | null
   /** min distance − 1 when there are at least two snapshots: the largest snapshot-count consistent with the dir. */
   inferredSnapshotCount: bigint | null
   /** Every distance >= count + 1; null with fewer than two snapshots. */
@@ -183,7 +194,7 @@ export function decodeSnapFile(name: string, bytes: Uint8Array, displayName = na
     r.term = d.metadata.term
     r.index = d.metadata.index
     r.confState = confStateHex(d.metadata.confState)
-    if (d.data.length > 0) r.v2store = summarizeV2Store(d.data, displayName, d.dataOffset)
+    if (d.data.length > 0) r.v2store = v2storeOut(summarizeV2Store(d.data, displayName, d.dataOffset))
   } catch (err) {
     if (!(err instanceof DecodeError)) throw err
     r.error = { code: err.code, offset: err.offset, detail: err.detail, ...(err.hint ? { hint: err.hint } : {}) }
@@ -354,15 +365,21 @@ export function analyzeSnapshots(inp: SnapAnalysisInput): SnapResult {
     prev = p.index
   }
   const distances = sorted.map((p) => p.distance).filter((d): d is bigint => d !== null)
-  const count = inp.snapshotCount ?? DEFAULT_SNAPSHOT_COUNT
+  // The version that wrote the newest decodable .snap picks etcd's default (one table, shared with check).
+  const withVersion = [...result.snapshots].reverse().find((x) => x.v2store?.clusterVersion)
+  const snapVersion = withVersion?.v2store?.clusterVersion ?? null
+  const byVersion = defaultSnapshotCount(snapVersion)
+  const count = inp.snapshotCount ?? byVersion?.snapshotCount ?? FALLBACK_SNAPSHOT_COUNT
+  const countSource: SnapCadence['snapshotCountSource'] = inp.snapshotCount !== undefined ? 'flag' : byVersion ? 'version' : 'default'
   const minD = distances.length ? distances.reduce((a, b) => (b < a ? b : a)) : null
   const maxD = distances.length ? distances.reduce((a, b) => (b > a ? b : a)) : null
   const last = sorted.length ? sorted[sorted.length - 1]!.index : null
   const nextAt = (last ?? 0n) + count + 1n
   const lastIndex = wal?.lastIndex ?? null
   result.cadence = {
-    snapshotCount: count, snapshotCountSource: inp.snapshotCount === undefined ? 'default' : 'flag', defaults: SnapshotCountDefaults,
+    snapshotCount: count, snapshotCountSource: countSource, snapshotCountVersion: countSource === 'version' ? snapVersion : null, defaults: SnapshotCountDefaults,
     expectedDistance: count + 1n, points: sorted, minDistance: minD, maxDistance: maxD,
+    observedDistance: distances.length ? [...distances].sort(cmp)[Math.floor((distances.length - 1) / 2)]! : null,
     inferredSnapshotCount: minD === null ? null : minD - 1n,
     consistentWithCount: minD === null ? null : minD >= count + 1n,
     lastSnapshotIndex: last, lastIndex, nextSnapshotAt: nextAt, entriesUntilNext: lastIndex === null ? null : nextAt - lastIndex,

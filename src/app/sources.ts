@@ -4,7 +4,7 @@
  * this module is the one place that adapts their summaries to these shapes, so the two commands
  * never depend on a decoder's internals. Everything here is read-only.
  */
-import { readdirSync, statSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { InputError, InspectError } from '../errors.js'
 import { readDbSummary } from './db-summary.js'
@@ -12,6 +12,7 @@ import type { Finding } from './finding.js'
 import { endStatus } from './wal.js'
 import { listWalDir, openSegments, type WalDirListing } from '../io/wal-files.js'
 import { openFile } from '../io/byte-source.js'
+import { listNames } from '../io/dir.js'
 import { scanSegment, type SegmentScan } from '../io/wal-scan.js'
 import { bootSnapshotIndex, logStartGap, readLog, type LogState } from '../format/wal/log.js'
 import { decodeMetadata, decodePayload, EntryType } from '../format/raft/entry.js'
@@ -94,7 +95,7 @@ export class SourceUnavailableError extends InspectError {
 /** Lists `%016x-%016x.wal` segments by name (no decoding), sorted by name = by seq. */
 export function listWalSegments(walDir: string): WalSegmentName[] {
   const out: WalSegmentName[] = []
-  for (const name of readdirSync(walDir).sort()) {
+  for (const name of listNames(walDir).sort()) {
     const m = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/.exec(name)
     if (!m) continue
     let size = 0

@@ -1,13 +1,14 @@
 /**
  * The result of `etcd-inspect status <data-dir>` (offline) and of `collectStatus()`, which the
  * online `check` command calls for its offline evidence (RECOVERY.md §3.1). Plain data: u64 values
- * are bigint (decimal strings in JSON), member/cluster IDs are etcdctl hex strings with the exact
- * value beside them (`…Dec`). Every field that could not be read is `null`, never a guess; the
+ * are bigint (decimal strings in JSON); member, cluster and node IDs and the vote are etcdctl hex
+ * strings only (format/ids.ts `idHex`; `idFromHex` gives the bigint back). Every field that could not be read is `null`, never a guess; the
  * reason is in `findings`. Version 1 of this shape is a stable contract (docs/status.md).
  */
 import type { LockCheck } from '../io/locks.js'
 import type { Finding } from './finding.js'
 import type { Member as BackendMember } from '../format/backend/members.js'
+import type { HardStateOut } from '../format/ids.js'
 
 /** What kind of data dir this is. */
 export const DataDirState = {
@@ -21,15 +22,15 @@ export const DataDirState = {
 export type DataDirState = (typeof DataDirState)[keyof typeof DataDirState]
 
 /** A member as the db (`members` bucket) or a `.snap` knows it (`name` is empty when never started). */
-export type StatusMember = BackendMember
+export type StatusMember = Omit<BackendMember, 'id' | 'idHex'> & { /** etcdctl hex */ id: string }
 
 /** A membership change found in the WAL (EntryConfChange / EntryConfChangeV2). */
 export interface StatusConfChange {
   index: bigint
   term: bigint
   type: 'add' | 'remove' | 'update' | 'add-learner'
-  nodeId: bigint
-  nodeIdHex: string
+  /** etcdctl hex */
+  nodeId: string
   /** index <= HardState.commit: final. */
   committed: boolean
   /** From the ConfChange context (member JSON) when present. */
@@ -60,13 +61,11 @@ export interface StatusResult {
 
   /** WAL metadata NodeID, etcdctl hex; null without a readable WAL. */
   memberId: string | null
-  memberIdDec: bigint | null
   /** WAL metadata ClusterID, etcdctl hex. */
   clusterId: string | null
-  clusterIdDec: bigint | null
 
   /** The last HardState record in the WAL. `vote` is a member ID (hex, "0" = none). */
-  hardState: { term: bigint; vote: string; voteDec: bigint; commit: bigint } | null
+  hardState: HardStateOut | null
   /** Index of the first entry the WAL holds (after the snapshot it starts from); null when none. */
   firstIndex: bigint | null
   /** Index of the last entry in the WAL (committed or not); null when the WAL holds no entry. */
@@ -104,7 +103,7 @@ export interface StatusResult {
     /** Bucket `members` of the db; null when the db could not be read. */
     db: StatusMember[] | null
     /** Bucket `members_removed`. */
-    dbRemoved: { id: bigint; idHex: string }[] | null
+    dbRemoved: { /** etcdctl hex */ id: string }[] | null
     /** Membership changes found in the WAL entries still on disk. */
     walConfChanges: StatusConfChange[]
     /** A RemoveNode of this member's own ID found in the WAL (the last one), or null. */
@@ -122,8 +121,22 @@ export interface StatusResult {
     clusterVersion: string | null
     /** Best guess of the etcd minor version that last wrote this dir, e.g. "3.4", and why. */
     etcdGuess: string | null
+    /** The source that decided `etcdGuess` (one of `sources[].source`), null when none could. */
+    decidedBy: string | null
+    /**
+     * Every source that tells something about the version, in the order they are trusted:
+     * db meta/storageVersion (3.6+), db cluster/clusterVersion, the WAL's last v2 PUT /0/version
+     * or ClusterVersionSet, the newest .snap's v2 store /0/version, db meta/term (3.5+).
+     */
+    sources: { source: string; value: string; detail: string }[]
     basis: string[]
   }
+
+  /**
+   * What the WAL entries etcd replays at boot (after the last snapshot) need, and which etcd can
+   * start on this dir (docs/status.md). Null when the WAL was not scanned (the `check` path).
+   */
+  compatibility: StatusCompatibility | null
 
   sizes: {
     walBytes: number
@@ -150,6 +163,22 @@ export interface StatusResult {
   elapsedMs: number
 }
 
+/** `status`'s answer to "which etcd can start on this dir". */
+export interface StatusCompatibility {
+  /** Lowest etcd that can read the entries after the last snapshot (upstream wal/version.go MinimalEtcdVersion). */
+  walMinVersion: { version: string; because: string } | null
+  /** Entries after the last snapshot, and the v2 Request entries among them. */
+  entriesAfterSnapshot: number | null
+  v2EntriesAfterSnapshot: number | null
+  /** v2 entries 3.6 refuses ("detected disallowed v2 WAL"): anything but PUT /0/version and member attributes. */
+  v2DisallowedAfterSnapshot: number | null
+  firstDisallowed: { index: bigint; method: string; path: string } | null
+  /** db meta/storageVersion (3.6+), null when absent. */
+  dbStorageVersion: string | null
+  /** 3.4, 3.5, 3.6, 3.7: `can start`, `cannot start: <reason>` or `unknown: <what is missing>`. */
+  verdicts: { version: '3.4' | '3.5' | '3.6' | '3.7'; verdict: string }[]
+}
+
 /** Options of `collectStatus`. */
 export interface StatusOptions {
   /** WAL dir if not `<data-dir>/member/wal` (etcd's `--wal-dir`). */
@@ -164,4 +193,9 @@ export interface StatusOptions {
    * `boot`: the boot range (from the segment covering the last snapshot) with the CRC chain.
    */
   walRead?: 'fast' | 'boot'
+  /**
+   * Decode the WAL entries after the last snapshot for the version and compatibility answers
+   * (`status` does; `check`'s offline evidence does not need them and skips the cost).
+   */
+  scanEntries?: boolean
 }

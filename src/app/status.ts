@@ -8,17 +8,18 @@
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { DecodeError, InputError, InspectError } from '../errors.js'
-import { idHex } from '../format/ids.js'
+import { hardStateOut, idHex } from '../format/ids.js'
 import { readSnapshot } from '../format/snap/snapshot.js'
-import { isDir } from '../io/dir.js'
+import { dirIfPresent, isDir } from '../io/dir.js'
 import { checkLocks, type LockCheck } from '../io/locks.js'
 import { listSnapDir, locateSnapDir, readWholeFile } from '../io/snap-dir.js'
 import {
   listWalSegments, readDbFacts, readWalFacts, readWalFactsFast, SourceUnavailableError,
   type DbFacts, type DbFactsReader, type WalFacts, type WalFactsReader,
 } from './sources.js'
+import { scanWalEntries, type WalEntryScan } from './status-entries.js'
 import {
-  DataDirState, type StatusConfChange, type StatusFinding, type StatusInvariant, type StatusMember, type StatusOptions, type StatusResult,
+  DataDirState, type StatusCompatibility, type StatusConfChange, type StatusFinding, type StatusInvariant, type StatusMember, type StatusOptions, type StatusResult,
 } from './status-types.js'
 
 export type { StatusResult, StatusOptions, StatusMember, StatusConfChange, StatusInvariant, StatusFinding } from './status-types.js'
@@ -45,13 +46,22 @@ export async function collectStatus(dir: string, opts: StatusOptions & StatusSou
   const snapDir = loc.snapDir
   const dbFile = snapDir && existsSync(join(snapDir, 'db')) ? join(snapDir, 'db') : null
   const segments = walDir ? listWalSegments(walDir) : []
-  const state: StatusResult['state'] = segments.length > 0 ? DataDirState.Initialized : dbFile ? DataDirState.NoWal : DataDirState.Empty
+  // .snap files count as content: a dir holding them is not "empty" even without WAL and db.
+  const snapCount = snapDir ? listSnapDir(snapDir).filter((e) => e.kind === 'snap').length : 0
+  const state: StatusResult['state'] = segments.length > 0 ? DataDirState.Initialized : dbFile || snapCount > 0 ? DataDirState.NoWal : DataDirState.Empty
   if (state === DataDirState.Empty && !existsSync(memberDir) && loc.snapDir === null && readdirSync(dataDir).length > 0 && !opts.walDir) {
     // A non-empty directory without member/: most likely the wrong path, not a fresh data dir.
     throw new InputError(`${dir}: not an etcd data dir (no member/ directory)`, dir, 'not-a-data-dir',
       'pass the etcd --data-dir (the directory holding member/)')
   }
   const findings: StatusFinding[] = []
+  // wal.Create writes the new WAL into member/wal.tmp and renames it: a leftover means a crash
+  // during the very first start (etcd removes it and creates the WAL again).
+  if (existsSync(memberDir) && !opts.walDir && dirIfPresent(join(memberDir, 'wal.tmp'))) {
+    findings.push({ severity: 'warning', code: 'wal-tmp-dir', file: 'member/wal.tmp',
+      detail: 'member/wal.tmp/ is left from a WAL creation that did not finish (etcd creates the WAL there and renames it to member/wal)',
+      hint: 'etcd removes member/wal.tmp and creates the WAL again at its next start; nothing in it was ever used' })
+  }
 
   // Locks first: if etcd holds the dir we still read, but say so up front.
   const lockFiles = [...(dbFile ? [dbFile] : []), ...(walDir ? walFiles(walDir) : [])]
@@ -116,6 +126,14 @@ export async function collectStatus(dir: string, opts: StatusOptions & StatusSou
   // .snap files: newest by name, and what etcd would load at boot.
   const snapInfo = snapFiles(snapDir, wal, findings)
 
+  // Entries etcd replays at boot: versions, v2 requests, what etcd can read them (status only).
+  let scan: WalEntryScan | null = null
+  if (opts.scanEntries && wal && walDir && walIntegrity.status !== 'corrupt') {
+    const commit0 = wal.hardState?.commit ?? null
+    const usable = wal.snapshots.filter((x) => commit0 === null || x.index <= commit0)
+    scan = scanWalEntries(walDir, usable.length ? usable[usable.length - 1]!.index : 0n)
+  }
+
   // Identity and log
   const memberId = wal?.metadata?.nodeId ?? null
   const commit = wal?.hardState?.commit ?? null
@@ -125,17 +143,18 @@ export async function collectStatus(dir: string, opts: StatusOptions & StatusSou
 
   // Members
   const dbMembers: StatusMember[] | null = db
-    ? db.members.map((m) => ({ id: m.id, idHex: idHex(m.id), name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner }))
-      .sort((a, b) => cmp(a.id, b.id))
+    ? [...db.members].sort((a, b) => cmp(a.id, b.id))
+      .map((m) => ({ id: idHex(m.id), name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner }))
     : null
-  const dbRemoved = db ? db.removedMembers.map((id) => ({ id, idHex: idHex(id) })).sort((a, b) => cmp(a.id, b.id)) : null
+  const dbRemoved = db ? [...db.removedMembers].sort(cmp).map((id) => ({ id: idHex(id) })) : null
   const confChanges: StatusConfChange[] = (wal?.confChanges ?? []).map((c) => ({
-    index: c.index, term: c.term, type: c.type, nodeId: c.nodeId, nodeIdHex: idHex(c.nodeId),
+    index: c.index, term: c.term, type: c.type, nodeId: idHex(c.nodeId),
     committed: commit !== null && c.index <= commit, ...(c.peerURLs ? { peerURLs: c.peerURLs } : {}),
   }))
-  const selfRemoved = memberId === null ? null : [...confChanges].reverse().find((c) => c.type === 'remove' && c.nodeId === memberId) ?? null
-  const selfInDb = memberId === null || !dbMembers ? null : dbMembers.some((m) => m.id === memberId)
-  const selfRemovedInDb = memberId === null || !dbRemoved ? null : dbRemoved.some((m) => m.id === memberId)
+  const self = memberId === null ? null : idHex(memberId)
+  const selfRemoved = self === null ? null : [...confChanges].reverse().find((c) => c.type === 'remove' && c.nodeId === self) ?? null
+  const selfInDb = self === null || !dbMembers ? null : dbMembers.some((m) => m.id === self)
+  const selfRemovedInDb = self === null || !dbRemoved ? null : dbRemoved.some((m) => m.id === self)
   if (selfRemoved) {
     findings.push({ severity: 'error', code: 'member-removed', detail: `the WAL holds a${selfRemoved.committed ? ' committed' : 'n uncommitted'} RemoveNode of this member (${idHex(memberId!)}) at index ${selfRemoved.index}`,
       hint: 'this member was removed from the cluster: archive the dir and add the member back with an empty one (etcd-inspect replace plan)' })
@@ -146,11 +165,22 @@ export async function collectStatus(dir: string, opts: StatusOptions & StatusSou
   }
 
   const invariants = checkInvariants(wal, db, lastValid, lastRecord, snapDir, findings, walIntegrity.status === 'corrupt')
-  const version = guessVersion(db, snapInfo.clusterVersion, snapInfo.count, lastRecord, wal?.snapshotConfState === true)
+  const version = guessVersion(db, snapInfo.clusterVersion, snapInfo.count, lastRecord, wal?.snapshotConfState === true, scan)
+  noWalFindings(state, db, dbFile, snapInfo, version, findings)
+  if (state === DataDirState.Initialized && !dbFile && isV2(version.etcdGuess)) {
+    // A 2.x member keeps its data in the v2 store (.snap + WAL): no db by design.
+    const i = findings.findIndex((f) => f.code === 'db-missing')
+    if (i >= 0) findings.splice(i, 1)
+    dbIntegrity = { status: 'missing', detail: `no member/snap/db: a ${version.etcdGuess} member has none (the v3 backend came with etcd 3.0)` }
+    findings.push({ severity: 'info', code: 'v2-data-dir',
+      detail: `a valid etcd ${version.etcdGuess} member dir (version from ${version.decidedBy}): its data is the v2 store in the WAL${snapInfo.count ? ' and .snap files' : ''}; etcd 3.0 reads it as is, replays it and creates the v3 backend member/snap/db at its first start`,
+      hint: 'to upgrade, start it with etcd 3.0 first (one minor version at a time), or read it with a 2.x etcd' })
+  }
+  const compatibility = opts.scanEntries ? compat(state, wal, walIntegrity.status, scan, version, findings) : null
   const sizes = measure(walDir, snapDir, dbFile)
 
   const integrityOk = walIntegrity.status !== 'corrupt' && dbIntegrity.status !== 'corrupt' && !invariants.some((i) => i.ok === false)
-    && !findings.some((f) => f.severity === 'error' && (f.code === 'db-missing'))
+    && !findings.some((f) => f.severity === 'error' && (f.code === 'db-missing' || f.code === 'db-without-wal' || f.code === 'snap-without-wal'))
   return {
     resultVersion: 1,
     path: dir,
@@ -159,11 +189,9 @@ export async function collectStatus(dir: string, opts: StatusOptions & StatusSou
     snapDir,
     dbFile,
     state,
-    memberId: memberId === null ? null : idHex(memberId),
-    memberIdDec: memberId,
+    memberId: self,
     clusterId: wal?.metadata ? idHex(wal.metadata.clusterId) : null,
-    clusterIdDec: wal?.metadata?.clusterId ?? null,
-    hardState: wal?.hardState ? { term: wal.hardState.term, vote: idHex(wal.hardState.vote), voteDec: wal.hardState.vote, commit: wal.hardState.commit } : null,
+    hardState: wal?.hardState ? hardStateOut(wal.hardState) : null,
     firstIndex: wal?.firstIndex ?? null,
     lastIndex: wal?.lastIndex ?? null,
     snapshotIndex: lastValid?.index ?? null,
@@ -176,6 +204,7 @@ export async function collectStatus(dir: string, opts: StatusOptions & StatusSou
     compactRevision: db?.compactRevision ?? null,
     members: { db: dbMembers, dbRemoved, walConfChanges: confChanges, selfRemovedInWal: selfRemoved, selfInDb, selfRemovedInDb },
     version,
+    compatibility,
     sizes,
     integrity: { wal: walIntegrity, db: dbIntegrity, invariants, ok: integrityOk },
     inUse,
@@ -336,23 +365,113 @@ function checkInvariants(wal: WalFacts | null, db: DbFacts | null, lastValid: { 
   return out
 }
 
-function guessVersion(db: DbFacts | null, snapClusterVersion: string | null, snapCount: number, lastRecord: { index: bigint } | null, walSnapshotConfState: boolean): StatusResult['version'] {
+/**
+ * The version from every source, most trusted first: the db's storage version (written from 3.6),
+ * the db's cluster version, the last cluster version the WAL sets (v2 PUT /0/version up to 3.4,
+ * ClusterVersionSet from 3.5), the newest .snap's v2 store /0/version, then shape hints (db
+ * meta/term from 3.5, WAL snapshot records with a conf state from 3.5).
+ */
+function guessVersion(db: DbFacts | null, snapClusterVersion: string | null, snapCount: number, lastRecord: { index: bigint } | null,
+  walSnapshotConfState: boolean, scan: WalEntryScan | null): StatusResult['version'] {
   const basis: string[] = []
+  const sources: StatusResult['version']['sources'] = []
   const storageVersion = db?.storageVersion ?? null
-  const clusterVersion = db?.clusterVersion ?? snapClusterVersion
-  let guess: string | null = null
-  if (storageVersion) {
-    guess = minor(storageVersion)
-    basis.push(`db meta/storageVersion ${storageVersion} (written from 3.6)`)
-  }
-  if (clusterVersion) basis.push(`cluster version ${clusterVersion} (${db?.clusterVersion ? 'db' : '.snap /0/version'})`)
-  if (walSnapshotConfState) basis.push('WAL snapshot records carry a conf state (written from 3.5)')
-  if (db && db.term !== null) basis.push('db has meta/term (written from 3.5)')
-  else if (db) basis.push('db has no meta/term (3.4 or older)')
+  if (storageVersion) sources.push({ source: 'db meta/storageVersion', value: minor(storageVersion), detail: `${storageVersion} (written from 3.6)` })
+  if (db?.clusterVersion) sources.push({ source: 'db cluster/clusterVersion', value: minor(db.clusterVersion), detail: db.clusterVersion })
+  if (scan?.clusterVersion) sources.push({ source: scan.clusterVersion.via, value: minor(scan.clusterVersion.version), detail: `${scan.clusterVersion.version} at index ${scan.clusterVersion.index}` })
+  if (snapClusterVersion) sources.push({ source: '.snap v2 store /0/version', value: minor(snapClusterVersion), detail: snapClusterVersion })
+  if (db && db.term !== null) sources.push({ source: 'db meta/term', value: '3.5+', detail: 'meta/term is written from 3.5' })
+  if (walSnapshotConfState) sources.push({ source: 'WAL snapshot conf_state', value: '3.5+', detail: 'WAL snapshot records carry a conf state from 3.5' })
+  const clusterVersion = db?.clusterVersion ?? scan?.clusterVersion?.version ?? snapClusterVersion
+  for (const x of sources) basis.push(`${x.source}: ${x.detail}`)
+  if (db && db.term === null && db.consistentIndex !== null && db.consistentIndex > 0n) basis.push('db has no meta/term (3.4 or older)')
   if (snapCount === 0 && lastRecord && lastRecord.index > 0n) basis.push('WAL snapshot records but no .snap files (main/3.8-dev stops writing .snap)')
-  if (!guess && clusterVersion) guess = minor(clusterVersion)
-  if (!guess && db) guess = db.term !== null ? '3.5' : '<=3.4'
-  return { storageVersion, clusterVersion, etcdGuess: guess, basis }
+  const exact = sources.find((x) => !x.value.endsWith('+'))
+  const disagree = [...new Set(sources.filter((x) => !x.value.endsWith('+')).map((x) => x.value))]
+  if (disagree.length > 1) basis.push(`sources disagree (${sources.filter((x) => !x.value.endsWith('+')).map((x) => `${x.source} ${x.value}`).join(', ')}): the most trusted one decides`)
+  let guess: string | null = exact?.value ?? null
+  let decidedBy: string | null = exact?.source ?? null
+  if (!guess && db && db.term !== null) {
+    guess = '3.5'
+    decidedBy = 'db meta/term'
+  } else if (!guess && db && db.consistentIndex !== null && db.consistentIndex > 0n) {
+    // Only an etcd backend that applied entries says "<= 3.4"; an empty bbolt file says nothing.
+    guess = '<=3.4'
+    decidedBy = 'db without meta/term'
+  }
+  return { storageVersion, clusterVersion, etcdGuess: guess, decidedBy, sources, basis }
+}
+
+const isV2 = (g: string | null): boolean => g !== null && /^2\./.test(g)
+
+/** A db or .snap files without a WAL: named for what etcd would do with them. */
+function noWalFindings(state: StatusResult['state'], db: DbFacts | null, dbFile: string | null, snapInfo: SnapInfo, version: StatusResult['version'], findings: StatusFinding[]): void {
+  if (state !== DataDirState.NoWal) return
+  if (dbFile && db) {
+    const holds = (db.consistentIndex ?? 0n) > 0n || (db.revision ?? 0n) > 0n || db.members.length > 0 || db.clusterVersion !== null
+    if (holds) {
+      findings.push({ severity: 'error', code: 'db-without-wal', file: 'member/snap/db',
+        detail: `member/snap/db holds data (consistent index ${db.consistentIndex ?? '-'}, revision ${db.revision ?? '-'}, ${db.members.length} member(s)${version.etcdGuess ? `, etcd ${version.etcdGuess}` : ''}) but there is no WAL: etcd would start a brand-new member (new member ID, membership from flags) over this old backend, not this member`,
+        hint: 'do not start etcd on it as is: find the WAL of the same copy; or, to keep the keys, restore them into a new data dir with `etcdctl snapshot restore member/snap/db --skip-hash-check` and start a new cluster from it; or archive the dir and re-add the member (etcd-inspect replace plan)' })
+    } else {
+      findings.push({ severity: 'warning', code: 'never-started', file: 'member/snap/db',
+        detail: 'member/snap/db holds no etcd data (no consistent index, no keys, no members) and there is no WAL: a first start that did not finish',
+        hint: 'etcd would start a new member here; nothing in this dir is lost by starting fresh' })
+    }
+    return
+  }
+  if (!dbFile && snapInfo.count > 0) {
+    findings.push({ severity: 'error', code: 'snap-without-wal', file: 'member/snap',
+      detail: `member/snap holds ${snapInfo.count} .snap file(s)${snapInfo.newest ? ` (newest ${snapInfo.newest.name})` : ''} but there is no WAL${isV2(version.etcdGuess) ? '' : ' and no db'}: etcd ignores .snap files without a WAL and would start a brand-new member`,
+      hint: 'find the WAL of the same copy; without it this member cannot be restarted: archive the dir and re-add the member (etcd-inspect replace plan)' })
+  }
+}
+
+const VERSIONS = ['3.4', '3.5', '3.6', '3.7'] as const
+const minorNum = (v: string): number | null => {
+  const m = /^(\d+)\.(\d+)/.exec(v)
+  return m ? Number(m[1]) * 100 + Number(m[2]) : null
+}
+/** etcd's minor versions in upgrade order (one minor at a time). */
+const LADDER = ['2.0', '2.1', '2.2', '2.3', '3.0', '3.1', '3.2', '3.3', '3.4', '3.5', '3.6', '3.7']
+
+/** Which etcd can start on this dir (docs/status.md, "Which etcd can start on this dir"). */
+function compat(state: StatusResult['state'], wal: WalFacts | null, walStatus: string, scan: WalEntryScan | null, version: StatusResult['version'], findings: StatusFinding[]): StatusCompatibility {
+  const a = scan?.afterSnapshot
+  const out: StatusCompatibility = {
+    walMinVersion: a?.minVersion ?? null, entriesAfterSnapshot: a?.entries ?? null, v2EntriesAfterSnapshot: a?.v2 ?? null,
+    v2DisallowedAfterSnapshot: a?.v2Disallowed ?? null, firstDisallowed: a?.firstDisallowed ?? null,
+    dbStorageVersion: version.storageVersion, verdicts: [],
+  }
+  const blocking = findings.find((f) => f.severity === 'error')
+  for (const v of VERSIONS) {
+    let verdict: string
+    if (state === DataDirState.Empty) verdict = 'can start (as a new member: the dir holds nothing)'
+    else if (state === DataDirState.NoWal) verdict = blocking ? `cannot start: ${blocking.code}: without a WAL etcd would start a brand-new member, not this one` : 'can start (as a new member: nothing here was used)'
+    else if (walStatus === 'corrupt' || (blocking && blocking.code !== 'v2-data-dir')) verdict = `cannot start: ${blocking ? `${blocking.code}${blocking.file ? ` in ${blocking.file}` : ''}` : 'the WAL is damaged'}`
+    else if (!scan || scan.stopped) verdict = `unknown: ${scan?.stopped ? `the WAL entries could not all be read (${scan.stopped})` : 'the WAL entries after the snapshot were not read'}`
+    else {
+      const reasons: string[] = []
+      const vn = minorNum(v)!
+      if (a!.minVersion && minorNum(a!.minVersion.version)! > vn) reasons.push(`the WAL entries after the snapshot need etcd ${a!.minVersion.version} (${a!.minVersion.because})`)
+      if (version.storageVersion && minorNum(version.storageVersion)! > vn) reasons.push(`db storage version ${version.storageVersion} is newer (downgrade it first with etcdutl migrate --target-version ${v})`)
+      const g = version.etcdGuess && LADDER.includes(version.etcdGuess) ? version.etcdGuess : null
+      if (g) {
+        const gi = LADDER.indexOf(g)
+        const vi = LADDER.indexOf(v)
+        if (vi < gi && !(version.storageVersion && minorNum(version.storageVersion)! > vn)) reasons.push(`the cluster version is ${g}: etcd refuses to start an older binary (downgrade only through the downgrade API)`)
+        if (vi > gi + 1) reasons.push(`last written by etcd ${g}: upgrade one minor version at a time (start it with ${LADDER[gi + 1]} first)`)
+      }
+      if (v === '3.6' && a!.v2Disallowed > 0) reasons.push(`"detected disallowed v2 WAL": ${a!.v2Disallowed} v2 entr${a!.v2Disallowed === 1 ? 'y' : 'ies'} after the snapshot other than member attributes and cluster version (first at index ${a!.firstDisallowed!.index}: ${a!.firstDisallowed!.method} ${a!.firstDisallowed!.path})`)
+      if (v === '3.7' && a!.v2 > 0) reasons.push(`${a!.v2} v2 Request entr${a!.v2 === 1 ? 'y' : 'ies'} after the snapshot: 3.7 cannot decode v2 entries`)
+      if (reasons.length) verdict = `cannot start: ${reasons.join('; ')}`
+      else if (!g) verdict = `unknown: the version that last wrote the dir (${version.etcdGuess ?? 'no source'}) decides the upgrade path`
+      else verdict = 'can start'
+    }
+    out.verdicts.push({ version: v, verdict })
+  }
+  void wal
+  return out
 }
 
 function minor(v: string): string {

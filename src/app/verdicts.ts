@@ -3,13 +3,14 @@
  * the quorum-backed live cluster view + the leader's progress + the witness → one verdict, first
  * match wins, with its reason, next step, commands and the raw evidence. Pure: no I/O.
  */
+import { FALLBACK_SNAPSHOT_COUNT } from '../format/snap/snapshot-count.js'
 import type { StatusResult } from './status-types.js'
 import type { ClusterView, ClusterGroup } from '../cluster/view.js'
 import type { RaftStatus } from '../cluster/debug-vars.js'
 import type { PeerProbe } from '../cluster/peer-probe.js'
 import { findById, findByPeerUrl, sameUrlSet, type Member } from '../cluster/members.js'
 import type { Witness } from '../io/witness.js'
-import { idHex } from '../format/ids.js'
+import { idFromHex, idHex } from '../format/ids.js'
 import { shellQuote } from './shell.js'
 
 /** Verdict names and their exit codes (RECOVERY.md §4; README "Exit codes"). */
@@ -37,7 +38,7 @@ export const Verdicts = Object.keys(VerdictExit) as Verdict[]
 export const DESTRUCTIVE: ReadonlySet<Verdict> = new Set<Verdict>(['DATA_LOST', 'FOREIGN_CLUSTER', 'REMOVED_MEMBER', 'ROLLED_BACK', 'DIVERGED'])
 
 /** etcd 3.4's default --snapshot-count and the entries the leader keeps after a snapshot. */
-export const DEFAULT_SNAPSHOT_COUNT = 100_000n
+export const DEFAULT_SNAPSHOT_COUNT = FALLBACK_SNAPSHOT_COUNT
 export const SNAPSHOT_CATCH_UP_ENTRIES = 5_000n
 
 /** What the operator told us about the member's configuration. */
@@ -75,7 +76,6 @@ export interface DecideInput {
 
 export interface MemberEvidence {
   id: string
-  idDec: bigint
   name: string
   peerURLs: string[]
   clientURLs: string[]
@@ -88,9 +88,7 @@ export interface CheckEvidence {
   state: StatusResult['state']
   local: {
     memberId: string | null
-    memberIdDec: bigint | null
     clusterId: string | null
-    clusterIdDec: bigint | null
     hardState: StatusResult['hardState']
     lastIndex: bigint | null
     snapshotIndex: bigint | null
@@ -104,7 +102,6 @@ export interface CheckEvidence {
   }
   cluster: {
     clusterId: string
-    clusterIdDec: bigint
     voters: number
     quorum: number
     answeredVoters: string[]
@@ -146,7 +143,7 @@ export interface Decision {
   evidence: CheckEvidence
 }
 
-const memberEv = (m: Member): MemberEvidence => ({ id: m.idHex, idDec: m.id, name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner, started: m.started })
+const memberEv = (m: Member): MemberEvidence => ({ id: m.idHex, name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner, started: m.started })
 
 function evidenceOf(input: DecideInput, byId: Member | undefined, byUrl: Member[], leaderMatch: bigint | null, behind: bigint | null): CheckEvidence {
   const o = input.offline
@@ -156,9 +153,7 @@ function evidenceOf(input: DecideInput, byId: Member | undefined, byUrl: Member[
     state: o.state,
     local: {
       memberId: o.memberId,
-      memberIdDec: o.memberIdDec,
       clusterId: o.clusterId,
-      clusterIdDec: o.clusterIdDec,
       hardState: o.hardState,
       lastIndex: o.lastIndex,
       snapshotIndex: o.snapshotIndex,
@@ -173,7 +168,6 @@ function evidenceOf(input: DecideInput, byId: Member | undefined, byUrl: Member[
     cluster: p
       ? {
         clusterId: p.clusterIdHex,
-        clusterIdDec: p.clusterId,
         voters: p.voters,
         quorum: p.quorum,
         answeredVoters: p.answeredVoters.map(idHex),
@@ -256,7 +250,7 @@ export function decide(input: DecideInput): Decision {
   }
   const memberClientUrls = new Set((p?.members ?? []).flatMap((m) => m.clientURLs.map(origin)))
   // The checked member's own client URL is expected to be down (and, once removed, unlisted).
-  const ownClientUrls = new Set((o.members.db?.find((m) => m.id === o.memberIdDec)?.clientURLs ?? []).map(origin))
+  const ownClientUrls = new Set((o.members.db?.find((m) => m.id === o.memberId)?.clientURLs ?? []).map(origin))
   const deadStrangers = view.answers.filter((a) => a.error && !a.discovered && !memberClientUrls.has(origin(a.endpoint)) && !ownClientUrls.has(origin(a.endpoint))).map((a) => a.endpoint)
   // They matter when they could be at least as many members as those that answered.
   const unaccounted = p && deadStrangers.length >= p.answeredVoters.length ? deadStrangers : []
@@ -295,7 +289,7 @@ export function decide(input: DecideInput): Decision {
   // 0. IN_USE
   if (o.inUse.held) {
     // The member, as the cluster lists it, belongs in the evidence too.
-    byId = p && o.memberIdDec !== null ? findById(p.members, o.memberIdDec) : undefined
+    byId = p && o.memberId !== null ? findById(p.members, idFromHex(o.memberId)) : undefined
     const who = o.inUse.locks.map((l) => `${l.file} (${l.lockClass} ${l.access}${l.pid !== null ? ` pid ${l.pid}` : ''}${l.command ? ` ${l.command}` : ''})`).join(', ')
     return done('IN_USE', `an etcd process holds the data dir: ${who}`, 'this member is running: query it online instead; never touch a running member\'s data dir', [`${ctl} endpoint status -w table`])
   }
@@ -306,7 +300,7 @@ export function decide(input: DecideInput): Decision {
     return done('UNKNOWN', `the data dir could not be read completely: ${unreadable.map((x) => x.detail).join('; ')}`, 'run etcd-inspect status on the data dir (as a user that can read it) and check again', [`etcd-inspect status ${q(c.dataDir)}`], 'OFFLINE_UNREADABLE')
   }
   // 1. CORRUPT
-  if (!o.integrity.ok || o.state === 'no-wal' || (o.state === 'initialized' && (o.memberIdDec === null || o.clusterIdDec === null))) {
+  if (!o.integrity.ok || o.state === 'no-wal' || (o.state === 'initialized' && (o.memberId === null || o.clusterId === null))) {
     const errs = o.findings.filter((f) => f.severity === 'error').map((f) => `${f.code}${f.file ? ` ${f.file}${f.offset !== undefined ? `@${f.offset}` : ''}` : ''}: ${f.detail}`)
     const inv = o.integrity.invariants.filter((i) => i.ok === false).map((i) => `${i.name} violated: ${i.detail}`)
     let sub: string | null = o.integrity.wal.status === 'corrupt' ? 'WAL' : o.integrity.db.status === 'corrupt' || o.integrity.db.status === 'missing' ? 'DB' : inv.length ? 'INVARIANT' : null
@@ -369,13 +363,13 @@ export function decide(input: DecideInput): Decision {
     return done('DATA_LOST', `the data dir is empty but member ${owner.idHex} (${owner.name}) with peer URL ${owner.peerURLs.join(',')} has started before: its data is gone (volume re-provisioned or --data-dir changed)`, 'check --data-dir first; if the data is really gone, remove the old member and re-add it as a learner (etcd-inspect replace)', [replace(` --member ${owner.idHex}`), `# by hand: ${ctl} member remove ${owner.idHex} && ${ctl} member add ${q(owner.name)} --peer-urls=${owner.peerURLs.join(',')} --learner`])
   }
 
-  const N = o.memberIdDec!
-  const W = o.clusterIdDec!
+  const N = idFromHex(o.memberId!)
+  const W = idFromHex(o.clusterId!)
   const hs = o.hardState
   const commit = hs?.commit ?? 0n
   const localLast = o.lastIndex ?? commit
-  const selfDb = o.members.db?.find((m) => m.id === N)
-  const myUrls = c.peerURLs?.length ? c.peerURLs : selfDb?.peerURLs ?? o.members.walConfChanges.find((x) => x.nodeId === N && x.peerURLs?.length)?.peerURLs ?? []
+  const selfDb = o.members.db?.find((m) => m.id === o.memberId)
+  const myUrls = c.peerURLs?.length ? c.peerURLs : selfDb?.peerURLs ?? o.members.walConfChanges.find((x) => x.nodeId === o.memberId && x.peerURLs?.length)?.peerURLs ?? []
   byUrl = myUrls.length ? findByPeerUrl(p.members, myUrls) : []
 
   // 3. FOREIGN_CLUSTER

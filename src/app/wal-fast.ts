@@ -81,10 +81,15 @@ const P_UNCOMMITTED = bytesOf(',"committed":false,"request":{"kind":"put","key":
 const P_LEN = bytesOf('","value":{"len":')
 const P_SHA = bytesOf(',"sha256":"')
 const P_END = bytesOf('"}}\n')
+/**
+ * The rest of a put line after the SHA-256, by value class: the classes without details only; a
+ * Kubernetes object, JSON or an encrypted value names its object, key or provider (valueClass), so
+ * it takes the general path (presentEntry + entryLine), like every other request.
+ */
 const KIND_TAIL: Record<string, Uint8Array> = {
-  opaque: bytesOf('","redacted":true}},"header":{"id":"'),
-  text: bytesOf('","redacted":true,"type":"text"}},"header":{"id":"'),
-  'k8s-protobuf': bytesOf('","redacted":true,"type":"k8s-protobuf"}},"header":{"id":"'),
+  opaque: bytesOf('","redacted":true},"valueClass":{"kind":"opaque"}},"header":{"id":"'),
+  text: bytesOf('","redacted":true,"type":"text"},"valueClass":{"kind":"text"}},"header":{"id":"'),
+  cbor: bytesOf('","redacted":true,"type":"cbor"},"valueClass":{"kind":"cbor"}},"header":{"id":"'),
 }
 /** Value bytes that keep a value `text` on the ASCII fast path: printable, \t, \n, \r. */
 const TEXT_BYTE = new Uint8Array(256)

@@ -15,7 +15,7 @@ import { availableParallelism } from 'node:os'
 import { relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import { idHex } from '../format/ids.js'
+import { hardStateOut, idHex } from '../format/ids.js'
 import { decodeMetadata, type HardState } from '../format/raft/entry.js'
 import { bytesEqual, type SegmentStats, type SnapshotRecord } from '../format/wal/log.js'
 import { FRAME_HEADER_BYTES } from '../format/wal/frame.js'
@@ -390,11 +390,11 @@ export async function streamWalParallel(dir: string, opts: WalOptions, sink: Sin
     clusterId = idHex(m.clusterId)
   }
   const summary: WalResultSummary = {
-    end: 'clean', entries, shown: entries, byType, byKind, firstIndex, lastIndex, minTerm, maxTerm, hardState,
+    end: 'clean', entries, shown: entries, byType, byKind, firstIndex, lastIndex, minTerm, maxTerm, hardState: hardStateOut(hardState),
     uncommitted, replaced: 0, errors: 0, warnings: 0, lastValid: { file: last.file, offset: last.lastValidOffset! },
   }
   const result: Omit<WalResult, 'entries'> = {
-    version: 1, dir, walDir: layout.walDir, memberId, clusterId, hardState, fromSnapshot: undefined,
+    version: 1, dir, walDir: layout.walDir, memberId, clusterId, hardState: hardStateOut(hardState), fromSnapshot: undefined,
     segments: segStats, files: { tmp: listing.tmp, broken: listing.broken, unknown: listing.unknown }, snapshots, findings, summary,
   }
   await sink.write(toJsonLine({ kind: 'summary', ...result }) + '\n')

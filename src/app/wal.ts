@@ -4,16 +4,18 @@
  * decoding the payloads of normal entries. Cost is one sequential pass with the CRC chain (about
  * the speed of CRC-32C over the used part of the segments; preallocated zeros are never read).
  */
-import { relative } from 'node:path'
+import { existsSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import { openFile } from '../io/byte-source.js'
 import { resolveDataDir, type DataDirLayout } from '../io/datadir.js'
 import { listWalDir, openSegments, type WalDirListing } from '../io/wal-files.js'
 import { bootSnapshotIndex, bytesEqual, logStartGap, readLog, type LogState, type SegmentStats, type SnapshotRecord } from '../format/wal/log.js'
 import type { WalEndStatus, WalFinding } from '../format/wal/decoder.js'
 import { decodePayload, EntryType, type HardState } from '../format/raft/entry.js'
-import { idHex } from '../format/ids.js'
+import { hardStateOut, idHex, type HardStateOut } from '../format/ids.js'
 import { InputError } from '../errors.js'
 import { formatBytes, isPrintable, type FormattedBytes } from '../format/value.js'
-import { classifyValue } from '../format/k8s/value.js'
+import { classifyValue, type ValueClass } from '../format/k8s/value.js'
 import { IrrRequests } from '../format/raft/schemas.js'
 import type { LogEntry, LogSegment } from '../format/wal/log.js'
 import type { DecodedEntry, EntryPayload, EntryTypeName, MemberContext, Request, RequestOp, WalSnapshot } from '../format/raft/entry.js'
@@ -250,7 +252,7 @@ export interface WalResultSummary {
   lastIndex?: bigint
   minTerm?: bigint
   maxTerm?: bigint
-  hardState?: HardState
+  hardState?: HardStateOut
   uncommitted: { count: number; from?: bigint; to?: bigint }
   replaced: number
   errors: number
@@ -264,7 +266,7 @@ export interface WalResult {
   walDir: string
   memberId?: string
   clusterId?: string
-  hardState?: HardState
+  hardState?: HardStateOut
   fromSnapshot?: { index: bigint; term: bigint }
   segments: SegmentStats[]
   files: Pick<WalDirListing, 'tmp' | 'broken' | 'unknown'>
@@ -312,7 +314,7 @@ export function* streamWal(dir: string, opts: WalOptions = {}): Generator<WalStr
   const display = (name: string) => relative(dir, `${layout.walDir}/${name}`) || name
   const walDir = layout.walDir
   const files = { tmp: listing.tmp, broken: listing.broken, unknown: listing.unknown }
-  if (!opts.resume) yield { kind: 'header', header: { version: 1, dir, walDir, memberId: pre.memberId, clusterId: pre.clusterId, hardState: pre.hardState, fromSnapshot, files } }
+  if (!opts.resume) yield { kind: 'header', header: { version: 1, dir, walDir, memberId: pre.memberId, clusterId: pre.clusterId, hardState: hardStateOut(pre.hardState), fromSnapshot, files } }
   const findings = listingFindings(listing, display)
   const resume = opts.resume
   if (!resume) for (const f of findings) yield { kind: 'finding', finding: f }
@@ -370,12 +372,12 @@ export function* streamWal(dir: string, opts: WalOptions = {}): Generator<WalStr
   const all = [...findings, ...state.findings]
   const summary: WalResultSummary = {
     end: endStatus(state, all), entries: state.entryCount, shown, byType, byKind,
-    firstIndex: state.firstIndex, lastIndex: state.lastIndex, minTerm: state.minTerm, maxTerm: state.maxTerm, hardState: state.hardState,
+    firstIndex: state.firstIndex, lastIndex: state.lastIndex, minTerm: state.minTerm, maxTerm: state.maxTerm, hardState: hardStateOut(state.hardState),
     uncommitted, replaced: state.replacedCount,
     errors: all.filter((f) => f.severity === 'error').length, warnings: all.filter((f) => f.severity === 'warning').length,
     lastValid: state.end?.lastValid,
   }
-  yield { kind: 'summary', result: { version: 1, dir, walDir, memberId: state.metadata?.nodeIdHex, clusterId: state.metadata?.clusterIdHex, hardState: state.hardState,
+  yield { kind: 'summary', result: { version: 1, dir, walDir, memberId: state.metadata?.nodeIdHex, clusterId: state.metadata?.clusterIdHex, hardState: hardStateOut(state.hardState),
     fromSnapshot, segments: state.segments, files, snapshots: state.snapshots, findings: all, summary } }
 }
 
@@ -564,9 +566,8 @@ function keyOut(o: Record<string, unknown>, name: string, b: Uint8Array | undefi
     o[name + 'Encoding'] = 'hex'
   }
 }
-function valueOut(v: Uint8Array, show: boolean): ValueOut {
+function valueOut(v: Uint8Array, show: boolean, c: ValueClass = classifyValue(v)): ValueOut {
   const f: ValueOut = formatBytes(v, show ? 'auto' : 'redacted')
-  const c = classifyValue(v)
   if (c.kind !== 'opaque') f.type = c.kind
   return f
 }
@@ -575,7 +576,12 @@ function presentOp(r: RequestOp | Request, show: boolean): Record<string, unknow
   switch (r.kind) {
     case 'put':
       keyOut(o, 'key', r.key)
-      o.value = valueOut(r.value, show)
+      {
+        // Classified as `db keys` classifies a stored value (format/k8s/value.ts), payload not printed.
+        const c = classifyValue(r.value)
+        o.value = valueOut(r.value, show, c)
+        o.valueClass = c
+      }
       if (r.lease !== 0n) o.lease = idHex(r.lease)
       if (r.prevKv) o.prevKv = true
       if (r.ignoreValue) o.ignoreValue = true
@@ -710,7 +716,7 @@ export interface VerifyResult {
   walDir: string
   memberId?: string
   clusterId?: string
-  hardState?: HardState
+  hardState?: HardStateOut
   segments: VerifySegment[]
   findings: WalFinding[]
   verdict: WalEndStatus
@@ -735,7 +741,7 @@ export function verifyWal(dir: string, opts: WalReadOptions & { engine?: 'auto' 
       : fs.some((f) => f.severity === 'error') ? 'corrupt' : fs.some((f) => f.code === 'torn-tail') ? 'torn-tail' : 'ok'
     return { file: g.file, size: g.size, records: g.records, entries: g.entries, firstIndex: g.firstIndex, lastIndex: g.lastIndex, status, end: g.end, lastValidOffset: g.lastValidOffset }
   })
-  return { version: 1, dir, walDir: s.layout.walDir, memberId: s.memberId, clusterId: s.clusterId, hardState: s.hardState, segments, findings: s.findings, verdict: s.end }
+  return { version: 1, dir, walDir: s.layout.walDir, memberId: s.memberId, clusterId: s.clusterId, hardState: hardStateOut(s.hardState), segments, findings: s.findings, verdict: s.end }
 }
 
 /** The scan path of `verifyWal`; null when the log is not regular enough for it to be exact. */
@@ -793,5 +799,74 @@ export function verifyByScan(dir: string, opts: WalReadOptions): VerifyResult | 
   } catch {
     return null
   }
-  return { version: 1, dir, walDir: layout.walDir, memberId: idHex(m.nodeId), clusterId: idHex(m.clusterId), hardState, segments, findings, verdict: 'clean' }
+  return { version: 1, dir, walDir: layout.walDir, memberId: idHex(m.nodeId), clusterId: idHex(m.clusterId), hardState: hardStateOut(hardState), segments, findings, verdict: 'clean' }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identity for `replace`: the metadata record heading the segments, through the checked reader.
+// ---------------------------------------------------------------------------------------------
+
+/** Member and cluster ID of a data dir, from the WAL metadata record (RECOVERY.md §1). */
+export interface WalIdentity {
+  memberId: bigint
+  clusterId: bigint
+  memberIdHex: string
+  clusterIdHex: string
+  /** Path of the segment it was read from (the first one). */
+  segment: string
+}
+
+/** Paths of the WAL segments of a data dir (`<dataDir>/member/wal` or `walDir`), in log order; [] without a WAL dir. */
+export function walSegmentPaths(dataDir: string, walDir?: string): string[] {
+  const dir = walDir ?? join(dataDir, 'member', 'wal')
+  if (!existsSync(dir)) return []
+  return listWalDir(dir).segments.map((s) => s.path)
+}
+
+/** Bytes read from the head of a segment: the CRC and metadata records (a few hundred bytes). */
+const HEAD_CHUNK = 64 * 1024
+
+/**
+ * The identity in the metadata record that heads a segment, read with the WAL reader (decodeWal):
+ * frames bounds-checked, the CRC record adopted and the metadata record's CRC verified against it,
+ * so a damaged or forged head never identifies a dir. Undefined when the head does not hold a
+ * checked metadata record. Reads only the head (the generator stops there). Throws InputError on I/O.
+ */
+export function readSegmentIdentity(path: string): WalIdentity | undefined {
+  const src = openFile(path)
+  try {
+    for (const ev of decodeWal([{ file: path, source: src }], { chunkBytes: HEAD_CHUNK })) {
+      if (ev.kind === 'finding' && ev.finding.severity === 'error') return undefined
+      if (ev.kind !== 'record') continue
+      if (ev.type === RecordType.Crc && ev.status === 'adopted') continue
+      if (ev.type !== RecordType.Metadata || ev.status !== 'ok') return undefined
+      let m: { nodeId: bigint; clusterId: bigint }
+      try {
+        m = decodeMetadata(ev.data)
+      } catch {
+        return undefined
+      }
+      return { memberId: m.nodeId, clusterId: m.clusterId, memberIdHex: idHex(m.nodeId), clusterIdHex: idHex(m.clusterId), segment: path }
+    }
+    return undefined
+  } finally {
+    src.close()
+  }
+}
+
+/**
+ * The identity of a data dir's WAL: the checked metadata record of the first segment, or with
+ * `allSegments` of every segment, which must all agree (etcd: "conflicting metadata found").
+ * Undefined when the dir has no WAL segment or a head does not identify it.
+ */
+export function readWalIdentity(dataDir: string, opts: { walDir?: string; allSegments?: boolean } = {}): WalIdentity | undefined {
+  const segs = walSegmentPaths(dataDir, opts.walDir)
+  if (segs.length === 0) return undefined
+  const first = readSegmentIdentity(segs[0]!)
+  if (!first || !opts.allSegments) return first
+  for (const s of segs.slice(1)) {
+    const id = readSegmentIdentity(s)
+    if (!id || id.memberId !== first.memberId || id.clusterId !== first.clusterId) return undefined
+  }
+  return first
 }

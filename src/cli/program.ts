@@ -10,6 +10,7 @@ import { register as registerStatus } from './commands/status.js'
 import { register as registerCheck } from './commands/check.js'
 import { register as registerReplace } from './commands/replace.js'
 import { register as registerHistory } from './commands/history.js'
+import { register as registerIndex } from './commands/index.js'
 import { register as registerCompare } from './commands/compare.js'
 import { register as registerCerts } from './commands/certs.js'
 
@@ -30,6 +31,7 @@ export function createProgram(): Command {
   registerCheck(program)
   registerReplace(program)
   registerHistory(program)
+  registerIndex(program)
   registerCompare(program)
   registerCerts(program)
   // Subcommands do not inherit exitOverride: without it commander calls process.exit(1) itself.

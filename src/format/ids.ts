@@ -26,3 +26,19 @@ export function parseId(s: string): bigint | undefined {
 export function bytesHex(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
 }
+
+/** The bigint of an ID printed by `idHex` (results carry IDs as hex only; compare as bigint). */
+export function idFromHex(h: string): bigint
+export function idFromHex(h: string | null): bigint | null
+export function idFromHex(h: string | null): bigint | null {
+  return h === null ? null : BigInt('0x' + h)
+}
+
+/** A raft HardState as results print it: the vote is a member ID, so it is hex like every ID. */
+export interface HardStateOut { term: bigint; vote: string; commit: bigint }
+
+export function hardStateOut(hs: { term: bigint; vote: bigint; commit: bigint }): HardStateOut
+export function hardStateOut(hs: { term: bigint; vote: bigint; commit: bigint } | undefined): HardStateOut | undefined
+export function hardStateOut(hs: { term: bigint; vote: bigint; commit: bigint } | undefined): HardStateOut | undefined {
+  return hs && { term: hs.term, vote: idHex(hs.vote), commit: hs.commit }
+}

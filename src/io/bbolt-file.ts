@@ -4,8 +4,8 @@
  * 32-byte SHA-256 trailer of a saved snapshot with sequential reads into one reused buffer.
  */
 import { createHash } from 'node:crypto'
-import { existsSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { statSync } from 'node:fs'
+import { basename, join } from 'node:path'
 import { InputError } from '../errors.js'
 import { openFile, fsError, type ByteSource } from './byte-source.js'
 
@@ -28,7 +28,19 @@ export function locateDb(given: string): DbLocation {
   if (!st.isDirectory()) return { path: given, given }
   for (const rel of ['member/snap/db', 'snap/db', 'db']) {
     const p = join(given, rel)
-    if (existsSync(p)) return { path: p, given }
+    // Only "not there" moves on: an unreadable member/ or snap/ is a permission error, not "no db".
+    try {
+      statSync(p)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') continue
+      throw fsError(err, p, 'stat')
+    }
+    return { path: p, given }
+  }
+  if (basename(given) === 'db') {
+    // A directory where etcd keeps the bbolt file (member/snap/db): say that, not "no db found".
+    throw new InputError(`${given}: is a directory, expected the bbolt db file`, given, 'not-a-file',
+      'etcd keeps its backend in a regular file member/snap/db: move this directory aside or restore the file')
   }
   throw new InputError(`${given}: no bbolt db found (looked for member/snap/db, snap/db, db)`, given, 'not-a-data-dir',
     'pass an etcd data dir (the --data-dir of the member) or the db file itself')

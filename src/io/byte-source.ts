@@ -36,11 +36,15 @@ export function fsError(err: unknown, path: string, what = 'open'): InputError {
 }
 
 let noatime = (constants as Record<string, number>).O_NOATIME ?? 0
+// O_NONBLOCK: opening a FIFO read-only would otherwise block until a writer appears (a hang, not
+// an error); on a regular file it changes nothing. The fstat below then refuses anything that is
+// not a regular file before a byte is read.
+const nonblock = (constants as Record<string, number>).O_NONBLOCK ?? 0
 
 function openReadOnly(path: string): number {
   if (noatime) {
     try {
-      return openSync(path, constants.O_RDONLY | noatime)
+      return openSync(path, constants.O_RDONLY | nonblock | noatime)
     } catch (err) {
       // O_NOATIME needs file ownership (EPERM otherwise): fall back to a plain read-only open.
       if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw fsError(err, path)
@@ -48,19 +52,38 @@ function openReadOnly(path: string): number {
     }
   }
   try {
-    return openSync(path, constants.O_RDONLY)
+    return openSync(path, constants.O_RDONLY | nonblock)
   } catch (err) {
     throw fsError(err, path)
   }
 }
 
-/** Opens a file read-only for positioned reads. */
+/** What a non-regular file is, for the error line. */
+function fileKind(st: { isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
+  if (st.isFIFO()) return 'a FIFO (named pipe)'
+  if (st.isSocket()) return 'a socket'
+  if (st.isCharacterDevice()) return 'a character device'
+  if (st.isBlockDevice()) return 'a block device'
+  return 'an unknown kind of file'
+}
+
+/**
+ * The refusal of a path that is not a regular file: etcd only ever writes regular files into a
+ * data dir, and reading a FIFO or a device could block forever or never end.
+ */
+export function notRegular(path: string, st: Parameters<typeof fileKind>[0]): InputError {
+  return new InputError(`${path}: is ${fileKind(st)}, not a regular file`, path, 'not-a-file',
+    'etcd writes only regular files here: move this object out of the data dir (or restore the file) and run again')
+}
+
+/** Opens a file read-only for positioned reads; refuses anything but a regular file (exit 3). */
 export function openFile(path: string): ByteSource {
   const fd = openReadOnly(path)
   let size: number
   try {
     const st = fstatSync(fd)
     if (st.isDirectory()) throw fsError(Object.assign(new Error('is a directory'), { code: 'EISDIR' }), path)
+    if (!st.isFile()) throw notRegular(path, st)
     size = st.size
   } catch (err) {
     closeSync(fd)

@@ -4,10 +4,10 @@
  * and `db.tmp*` defrag leftovers. Unlike etcd's snapshotter this never deletes `db.tmp*` and never
  * renames anything; it only lists and reads.
  */
-import { readdirSync, lstatSync, existsSync } from 'node:fs'
+import { lstatSync, existsSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { fsError, openFile } from './byte-source.js'
-import { isDir, listNames } from './dir.js'
+import { dirIfPresent, isDir, listNames } from './dir.js'
 import { InputError } from '../errors.js'
 import { parseSnapDbName, parseSnapName } from '../format/snap/snapshot.js'
 
@@ -94,14 +94,15 @@ export interface SnapDirLocation {
 export function locateSnapDir(path: string): SnapDirLocation {
   if (!existsSync(path)) throw fsError(Object.assign(new Error('missing'), { code: 'ENOENT' }), path)
   if (!isDir(path)) throw new InputError(`${path}: not a directory`, path, 'not-a-dir', 'pass the etcd data dir (the one holding member/)')
-  if (isDir(join(path, 'member'))) {
-    const m = join(path, 'member')
-    return { dataDir: path, snapDir: isDir(join(m, 'snap')) ? join(m, 'snap') : null, walDir: isDir(join(m, 'wal')) ? join(m, 'wal') : null }
-  }
+  listNames(path)
+  // dirIfPresent: an unreadable member/, snap/ or wal/, or a plain file in their place, is an
+  // input error naming the path, never "not there" (which would read as an empty data dir).
+  const m = dirIfPresent(join(path, 'member'))
+  if (m) return { dataDir: path, snapDir: dirIfPresent(join(m, 'snap')), walDir: dirIfPresent(join(m, 'wal')) }
   if (basename(path) === 'member' || isDir(join(path, 'snap')) || isDir(join(path, 'wal'))) {
-    return { dataDir: join(path, '..'), snapDir: isDir(join(path, 'snap')) ? join(path, 'snap') : null, walDir: isDir(join(path, 'wal')) ? join(path, 'wal') : null }
+    return { dataDir: join(path, '..'), snapDir: dirIfPresent(join(path, 'snap')), walDir: dirIfPresent(join(path, 'wal')) }
   }
-  const own = readdirSync(path)
+  const own = listNames(path)
   if (basename(path) === 'snap' || own.some((n) => n === 'db' || n.endsWith('.snap') || n.endsWith('.snap.db'))) {
     const member = join(path, '..')
     return { dataDir: join(member, '..'), snapDir: path, walDir: isDir(join(member, 'wal')) ? join(member, 'wal') : null }

@@ -122,7 +122,7 @@ export function renderDbKeys(r: DbKeysResult, w: OutputFormat): string {
     for (const e of r.entries) {
       if (!e.kv) { t.push([bytesLabel(e.key), '', '', '', '', '', entryValue(e)]); continue }
       const rev = `${e.revision!.main}_${e.revision!.sub}${e.revision!.tombstone ? ' (tombstone)' : ''}`
-      t.push([rev, bytesLabel(e.kv.key), String(e.kv.createRevision), String(e.kv.modRevision), String(e.kv.version), e.kv.lease ? e.kv.leaseHex : '', e.revision!.tombstone ? '' : entryValue(e)])
+      t.push([rev, bytesLabel(e.kv.key), String(e.kv.createRevision), String(e.kv.modRevision), String(e.kv.version), e.kv.lease !== '0' ? e.kv.lease : '', e.revision!.tombstone ? '' : entryValue(e)])
     }
     return t.toString() + '\n' + (r.more ? '(more entries: raise --limit, or --limit 0 for all)\n' : '') + liveNote(r)
   }
@@ -138,7 +138,7 @@ export function renderDbGet(r: DbGetResult, w: OutputFormat): string {
   if (e.revision) rows.push(['revision', `${e.revision.main}_${e.revision.sub}${e.revision.tombstone ? ' (tombstone)' : ''}`])
   if (e.kv) {
     rows.push(['mvcc key', bytesLabel(e.kv.key)], ['create revision', e.kv.createRevision], ['mod revision', e.kv.modRevision],
-      ['version', e.kv.version], ['lease', e.kv.lease ? e.kv.leaseHex : ''], ['value', bytesLabel(e.kv.value)], ['value class', valueClassLabel(e.kv.valueClass)])
+      ['version', e.kv.version], ['lease', e.kv.lease !== '0' ? e.kv.lease : ''], ['value', bytesLabel(e.kv.value)], ['value class', valueClassLabel(e.kv.valueClass)])
   } else {
     if (e.decoded !== undefined) rows.push(['decoded', typeof e.decoded === 'object' ? toJsonLine(e.decoded) : String(e.decoded)])
     if (e.value) rows.push(['value', bytesLabel(e.value)])
@@ -152,7 +152,7 @@ export function renderDbCheck(r: DbCheckResult, w: OutputFormat): string {
   if (w === 'json' || w === 'ndjson') return (w === 'json' ? toJson(r) : toJsonLine(r)) + '\n'
   const c = r.check
   const lines: string[] = []
-  for (const f of c.findings) lines.push(`${f.severity}: ${f.code}: ${f.detail}`)
+  for (const f of c.findings) lines.push(`${f.severity}: ${f.file}@${f.offset}: ${f.code}: ${f.detail}`)
   if (c.truncatedFindings) lines.push(`… ${c.errors + c.warnings - c.findings.length} more findings not shown`)
   const freelist = c.freelistPersisted ? 'persisted' : 'not persisted (rebuilt from reachability, as etcd on Linux)'
   lines.push(`${c.ok ? 'OK' : `${c.errors} errors found`}: ${c.reachablePages} reachable pages, ${c.freePages} free pages of ${c.pgid} (freelist ${freelist}); a defrag would reclaim ${c.reclaimableBytes} bytes`)
@@ -171,7 +171,7 @@ export function renderDbStatus(r: DbStatusResult, w: OutputFormat): string {
     ['removed members', r.removedMembers.join(', ')],
     ['leases', r.leases.length], ['auth enabled', r.auth.enabled],
     ['users', r.auth.users.map((u) => `${u.name}[${u.roles.join(',')}]`).join(' ')], ['roles', r.auth.roles.map((x) => x.name).join(' ')],
-    ['alarms', r.alarms.map((a) => `${a.memberIdHex}:${a.alarm}`).join(' ') || 'none'],
+    ['alarms', r.alarms.map((a) => `${a.memberId}:${a.alarm}`).join(' ') || 'none'],
     ['keys', `${r.keys.liveKeys} live, ${r.keys.revisions} revisions, ${r.keys.tombstones} tombstones`],
     ['hash', r.hash], ['total keys', r.totalKey], ['total size', r.totalSize], ['file size', r.fileSize],
     ['page size', r.pageSize], ['txid', `${r.txid} (meta ${r.metaIndex})`],

@@ -4,6 +4,7 @@
  * `{"type":"summary",...}` line with the cadence and WAL view.
  */
 import Table from 'cli-table3'
+import { describeSnapshotCountDefaults } from '../format/snap/snapshot-count.js'
 import type { SnapResult } from '../app/snap.js'
 import { renderResult, type OutputFormat, type Sink } from './output.js'
 
@@ -61,8 +62,9 @@ function table(r: SnapResult): string {
 
   const c = r.cadence
   const cad = [
-    `cadence: --snapshot-count ${c.snapshotCount} (${c.snapshotCountSource === 'flag' ? 'given' : 'assumed; etcd defaults: 3.0-3.1 10000, 3.2-3.5 100000, 3.6+ 10000'})`,
+    `cadence: --snapshot-count ${c.snapshotCount} (${c.snapshotCountSource === 'flag' ? 'given' : c.snapshotCountSource === 'version' ? `etcd ${c.snapshotCountVersion}'s default (from the .snap v2 store /0/version)` : `version unknown: etcd 3.4/3.5's default assumed; defaults: ${describeSnapshotCountDefaults()}`})`,
   ]
+  if (c.observedDistance !== null) cad.push(`  observed: snapshots every ${c.observedDistance} entries (median of ${c.points.length - 1} distance(s))`)
   if (c.points.length) {
     cad.push('  ' + c.points.map((p) => `${p.index}${p.distance !== null ? ` (+${p.distance})` : ''}[${p.sources.join('+')}]`).join('  '))
   }

@@ -8,6 +8,7 @@ import type { Sink, OutputFormat } from './output.js'
 import type { VerifyResult, WalEntryOut, WalResult, WalStreamItem } from '../app/wal.js'
 import type { WalFinding } from '../format/wal/decoder.js'
 import { bytesLabel, type FormattedBytes } from '../format/value.js'
+import { valueClassLabel, type ValueClass } from '../format/k8s/value.js'
 
 const plain = { head: [] as string[], border: [] as string[] }
 const compact = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' }
@@ -27,11 +28,12 @@ export function entryDetail(e: WalEntryOut): string {
   if (e.confChangeV2) return `${e.confChangeV2.transition} ${JSON.stringify(e.confChangeV2.changes)}`
   if (!r) return ''
   switch (r.kind) {
-    case 'put': return `key=${JSON.stringify(r.key)} value=${bytesLabel(r.value as FormattedBytes)}${r.lease ? ` lease=${r.lease}` : ''}`
+    case 'put': return `key=${JSON.stringify(r.key)} value=${bytesLabel(r.value as FormattedBytes)}${r.valueClass ? ` ${valueClassLabel(r.valueClass as ValueClass)}` : ''}${r.lease ? ` lease=${r.lease}` : ''}`
     case 'deleteRange':
     case 'range': return `key=${JSON.stringify(r.key)}${r.rangeEnd !== undefined ? ` range_end=${JSON.stringify(r.rangeEnd)}` : ''}`
     case 'txn': {
-      const ops = (xs: unknown) => (xs as { kind: string; key?: string }[]).map((o) => `${o.kind}${o.key !== undefined ? ' ' + JSON.stringify(o.key) : ''}`).join(', ')
+      const ops = (xs: unknown) => (xs as { kind: string; key?: string; valueClass?: ValueClass }[])
+        .map((o) => `${o.kind}${o.key !== undefined ? ' ' + JSON.stringify(o.key) : ''}${o.valueClass ? ` (${valueClassLabel(o.valueClass)})` : ''}`).join(', ')
       const cmps = (r.compare as { key: string; target: string; result: string }[]).map((c) => `${c.target.toLowerCase()}(${JSON.stringify(c.key)}) ${c.result}`).join(', ')
       return `compare[${cmps}] success[${ops(r.success)}] failure[${ops(r.failure)}]`
     }
@@ -53,7 +55,7 @@ function summaryLines(r: Omit<WalResult, 'entries'>): string[] {
   const s = r.summary
   const hs = s.hardState
   const out = [
-    `member ${r.memberId ?? '?'} cluster ${r.clusterId ?? '?'}  hardState term=${hs?.term ?? '-'} vote=${hs ? hs.vote.toString(16) : '-'} commit=${hs?.commit ?? '-'}`,
+    `member ${r.memberId ?? '?'} cluster ${r.clusterId ?? '?'}  hardState term=${hs?.term ?? '-'} vote=${hs?.vote ?? '-'} commit=${hs?.commit ?? '-'}`,
     `entries ${s.entries} (shown ${s.shown})  index ${s.firstIndex ?? '-'}..${s.lastIndex ?? '-'}  term ${s.minTerm ?? '-'}..${s.maxTerm ?? '-'}  uncommitted ${s.uncommitted.count}${s.uncommitted.count ? ` (${s.uncommitted.from}..${s.uncommitted.to})` : ''}  replaced ${s.replaced}`,
     `by kind: ${Object.entries(s.byKind).map(([k, n]) => `${k}=${n}`).join(' ')}`,
     `end: ${s.end}  errors ${s.errors} warnings ${s.warnings}${s.lastValid ? `  last valid ${s.lastValid.file}@${s.lastValid.offset}` : ''}`,
@@ -117,7 +119,9 @@ function segmentsTable(segments: WalResult['segments']): string {
 }
 
 /** A member of the top-level JSON object, pretty-printed one level in (as toJson(r) prints it). */
-const member = (k: string, v: unknown): string => `  ${jsonString(k)}: ${toJson(v).replace(/\n/g, '\n  ')}`
+// An absent value (no metadata record: memberId undefined) renders as `: undefined`, which the
+// caller filters out; toJson(undefined) is undefined, not a string.
+const member = (k: string, v: unknown): string => `  ${jsonString(k)}: ${v === undefined ? 'undefined' : toJson(v).replace(/\n/g, '\n  ')}`
 
 /**
  * Renders the streamed items in any format as they come; returns the summary result. Memory is
@@ -190,7 +194,13 @@ function valueJson(v: FormattedBytes & { type?: string }): string {
   return s + '}'
 }
 
-const PUT_KEYS = new Set(['kind', 'key', 'keyEncoding', 'value', 'lease', 'prevKv', 'ignoreValue', 'ignoreLease'])
+const PUT_KEYS = new Set(['kind', 'key', 'keyEncoding', 'value', 'valueClass', 'lease', 'prevKv', 'ignoreValue', 'ignoreLease'])
+/** The classes without details, as JSON (the common ones). */
+const PLAIN_CLASS: Record<string, string> = { opaque: '{"kind":"opaque"}', text: '{"kind":"text"}', cbor: '{"kind":"cbor"}' }
+
+function classJson(c: ValueClass): string {
+  return (Object.keys(c).length === 1 ? PLAIN_CLASS[c.kind] : undefined) ?? toJsonLine(c)
+}
 const HEADER_KEYS = new Set(['id', 'username', 'authRevision'])
 
 function hasOnly(o: object, keys: Set<string>): boolean {
@@ -200,10 +210,11 @@ function hasOnly(o: object, keys: Set<string>): boolean {
 
 function requestJson(r: NonNullable<WalEntryOut['request']>): string {
   if (r.kind !== 'put' || !hasOnly(r, PUT_KEYS) || typeof r.key !== 'string') return toJsonLine(r)
-  // presentOp's key order for a put: kind, key, keyEncoding, value, lease, prevKv, ignoreValue, ignoreLease.
+  // presentOp's key order for a put: kind, key, keyEncoding, value, valueClass, lease, prevKv, ignoreValue, ignoreLease.
   let s = '{"kind":"put","key":' + jstr(r.key)
   if (r.keyEncoding !== undefined) s += ',"keyEncoding":' + toJsonLine(r.keyEncoding)
   if (r.value !== undefined) s += ',"value":' + valueJson(r.value as FormattedBytes)
+  if (r.valueClass !== undefined) s += ',"valueClass":' + classJson(r.valueClass as ValueClass)
   if (r.lease !== undefined) s += ',"lease":' + toJsonLine(r.lease)
   if (r.prevKv !== undefined) s += ',"prevKv":' + toJsonLine(r.prevKv)
   if (r.ignoreValue !== undefined) s += ',"ignoreValue":' + toJsonLine(r.ignoreValue)

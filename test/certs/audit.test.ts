@@ -224,6 +224,8 @@ describe('6. config', () => {
     const r = await audit(m)
     expect(codes(r)).toEqual(['error:url-not-https'])
     expect(only(r, 'url-not-https')[0]!.detail).toContain('ETCD_LISTEN_CLIENT_URLS http://127.0.0.1:4001 is plain http while ETCD_CERT_FILE is set')
+    const ic = await member({ ca, settings: { ETCD_INITIAL_CLUSTER: 'm1=https://127.0.0.1:2380,m2=http://127.0.0.2:2380' } })
+    expect(only(await audit(ic), 'url-not-https').map((f) => f.detail)).toEqual([expect.stringMatching(/^ETCD_INITIAL_CLUSTER http:\/\/127\.0\.0\.2:2380 is plain http while ETCD_PEER_CERT_FILE is set/)])
     const n = await member({ ca, settings: { ETCD_PEER_CERT_FILE: '', ETCD_PEER_KEY_FILE: '', ETCD_PEER_TRUSTED_CA_FILE: '', ETCD_PEER_CLIENT_CERT_AUTH: '' } })
     expect(codes(await audit(n))).toEqual(['error:tls-files-missing', 'error:tls-files-missing'])
   })

@@ -71,10 +71,12 @@ describe('db CLI', () => {
     expect(j).toMatchObject({
       revision: String(st.revision), compactRevision: String(m.compactRevision), consistentIndex: String(ep.raftAppliedIndex), term: null,
       hash: st.hash, totalKey: st.totalKey, totalSize: st.totalSize, removedMembers: [],
-      members: [{ id: m.memberId, idDecimal: String(m.etcdctl['member list -w json'].members[0].ID), name: 'single', peerURLs: m.members[0].peerURLs, clientURLs: m.members[0].clientURLs, isLearner: false }],
+      members: [{ id: m.memberId, name: 'single', peerURLs: m.members[0].peerURLs, clientURLs: m.members[0].clientURLs, isLearner: false }],
     })
     expect(typeof j.hash).toBe('number')
     expect(j.members[0].id).toMatch(/^[0-9a-f]{1,16}$/)
+    expect(BigInt('0x' + j.members[0].id)).toBe(BigInt(m.etcdctl['member list -w json'].members[0].ID))
+    expect(j.members[0]).not.toHaveProperty('idDecimal')
     expect(r.stdout).not.toMatch(/\$2a\$/)
   })
 
@@ -91,7 +93,6 @@ describe('db CLI', () => {
 
   it('exit codes: 2 usage, 3 input, 4 corruption — one line, no stack trace', () => {
     const usage = [
-      ['db', 'keys', K8S_DB, 'nope'],
       ['db', 'keys', K8S_DB, 'key', '--limit', 'x'],
       ['db', 'keys', K8S_DB, 'key', '--value-format', 'base64'],
       ['db', 'status', K8S_DB, '-w', 'yaml'],
@@ -112,6 +113,11 @@ describe('db CLI', () => {
     expect(notDir.stderr).toBe(`Error: ${empty}: no bbolt db found (looked for member/snap/db, snap/db, db) (pass an etcd data dir (the --data-dir of the member) or the db file itself)\n`)
     const notFound = runCli(['db', 'get', K8S_DB, 'meta', 'nokey'])
     expect(notFound.code).toBe(3)
+    // A bucket the db does not hold is an input error (the argument does not fit the file).
+    const noBucket = runCli(['db', 'keys', K8S_DB, 'nope'])
+    expect(noBucket.code).toBe(3)
+    expect(noBucket.stderr).toMatch(/^Error: .*: bucket "nope" not found \(buckets in this db: alarm, auth, /)
+    noTrace(noBucket.stderr)
     noTrace(notFound.stderr)
     const garbage = join(empty, 'garbage.db')
     writeFileSync(garbage, Buffer.alloc(8192, 0x41))
@@ -123,7 +129,7 @@ describe('db CLI', () => {
   it('db check exit code: 4 on the shared db whose meta names a leaf page as freelist', () => {
     const r = runCli(['db', 'check', K8S_DB])
     expect(r.code).toBe(4)
-    expect(r.stdout).toMatch(/^error: bad-page-type: bbolt: page 2: type leaf \(flags 0x2\), expected freelist \(referenced by meta 1 freelist\)$/m)
+    expect(r.stdout).toMatch(/^error: \S+\/db@8200: bad-page-type: bbolt: page 2: type leaf \(flags 0x2\), expected freelist \(referenced by meta 1 freelist\)$/m)
     const ok = runCli(['db', 'check', SINGLE])
     expect(ok.code).toBe(0)
     const pages = (fixture('single').manifest as any).dbSize / 4096

@@ -88,7 +88,7 @@ describe('etcd-inspect snap (CLI)', () => {
     const j = JSON.parse(r.stdout)
     expect(j.snapshots).toEqual([])
     expect(j.db).toEqual({ file: 'db', size: 1 })
-    expect(j.cadence.nextSnapshotAt).toBe('10001')
+    expect(j.cadence.nextSnapshotAt).toBe('100001')
     const t = cli('snap', d)
     expect(t.status).toBe(0)
     expect(t.stdout).toMatch(/no \.snap files/)

@@ -34,7 +34,7 @@ describe('etcd-inspect status (CLI)', () => {
     expect(j.resultVersion).toBe(1)
     expect(j.state).toBe('initialized')
     expect(j.consistentIndex).toMatch(/^\d+$/)
-    expect(j.members.db.map((m: { idHex: string }) => m.idHex)).toEqual(['34648086a1627388'])
+    expect(j.members.db.map((m: { id: string }) => m.id)).toEqual(['34648086a1627388'])
     expect(j.inUse.held).toBe(false)
     expect(j.snapshot.files).toBe(5)
     expect(hashTree(d)).toEqual(before)

@@ -58,9 +58,8 @@ describe('collectStatus', () => {
     expect(hashTree(d)).toEqual(before)
     expect(r.state).toBe('initialized')
     expect(r.memberId).toBe('8e9e05c52164694d')
-    expect(r.memberIdDec).toBe(ME)
     expect(r.clusterId).toBe('cdf818194e3a8c32')
-    expect(r.hardState).toEqual({ term: 3n, vote: '8e9e05c52164694d', voteDec: ME, commit: 120n })
+    expect(r.hardState).toEqual({ term: 3n, vote: '8e9e05c52164694d', commit: 120n })
     expect([r.firstIndex, r.lastIndex, r.snapshotIndex, r.snapshotTerm, r.consistentIndex]).toEqual([1n, 125n, 100n, 2n, 118n])
     expect(r.snapshot.newestUsable).toEqual({ name: `${hex16(2n)}-${hex16(100n)}.snap`, index: 100n, term: 2n })
     expect(r.snapshot.files).toBe(2)
@@ -97,10 +96,10 @@ describe('collectStatus', () => {
     const r = await run(dataDir(),
       { confChanges: [{ index: 1n, term: 1n, type: 'add', nodeId: ME }, { index: 110n, term: 3n, type: 'remove', nodeId: ME }, { index: 111n, term: 3n, type: 'add', nodeId: OTHER }] },
       { members: [{ id: OTHER, name: '', peerURLs: ['http://127.0.0.1:2380'], clientURLs: [], isLearner: false }], removedMembers: [ME] })
-    expect(r.members.selfRemovedInWal).toMatchObject({ index: 110n, type: 'remove', nodeIdHex: '8e9e05c52164694d', committed: true })
+    expect(r.members.selfRemovedInWal).toMatchObject({ index: 110n, type: 'remove', nodeId: '8e9e05c52164694d', committed: true })
     expect(r.members.selfInDb).toBe(false)
     expect(r.members.selfRemovedInDb).toBe(true)
-    expect(r.members.walConfChanges.map((c) => `${c.type}:${c.nodeIdHex}`)).toEqual(['add:8e9e05c52164694d', 'remove:8e9e05c52164694d', 'add:fedcba9876543210'])
+    expect(r.members.walConfChanges.map((c) => `${c.type}:${c.nodeId}`)).toEqual(['add:8e9e05c52164694d', 'remove:8e9e05c52164694d', 'add:fedcba9876543210'])
     expect(r.findings.filter((f) => f.code === 'member-removed')).toHaveLength(2)
   })
   it('torn tail only: integrity ok, exit 5; corruption: exit 4', async () => {

@@ -33,8 +33,8 @@ function dir(o: Partial<StatusResult> & { member?: bigint; cluster?: bigint; com
   const cluster = o.cluster ?? CID
   const commit = o.commit ?? 990n
   return {
-    ...s, state: 'initialized', memberId: member.toString(16), memberIdDec: member, clusterId: cluster.toString(16), clusterIdDec: cluster,
-    hardState: { term: o.term ?? 5n, vote: '0', voteDec: 0n, commit }, lastIndex: commit, snapshotIndex: 0n, consistentIndex: commit,
+    ...s, state: 'initialized', memberId: member.toString(16), clusterId: cluster.toString(16),
+    hardState: { term: o.term ?? 5n, vote: '0', commit }, lastIndex: commit, snapshotIndex: 0n, consistentIndex: commit,
     integrity: { wal: { status: 'ok', detail: '' }, db: { status: 'ok', detail: '' }, invariants: [], ok: true },
     members: { ...s.members, db: [] }, findings: [], ...o,
   }

@@ -150,8 +150,10 @@ describe('pages', () => {
     cliFails(d.bytes, 'cycle.db')
     const r = runCli(['db', 'check', join(tmp, 'cycle.db')])
     expect(r.code).toBe(4)
-    expect(r.stderr).toBe('')
-    expect(r.stdout).toMatch(/^error: page-cycle: page \d+: cycle \(page stack \d+ -> \d+\)$/m)
+    // The findings are the result (stdout); stderr carries the one-line verdict with file@offset.
+    expect(r.stderr).toMatch(/^Error: \S+cycle\.db: 1 structural error\(s\), first at \S+cycle\.db@\d+: page-cycle: /)
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1)
+    expect(r.stdout).toMatch(/^error: \S+cycle\.db@\d+: page-cycle: page \d+: cycle \(page stack \d+ -> \d+\)$/m)
   })
   // One field of the `key` bucket's leaf page overwritten; `at` is the page's file offset.
   const leafCases: { name: string; corrupt(b: Uint8Array, at: number): void; code: string; detail(leaf: number, pgid: bigint): string; cliFile?: string }[] = [

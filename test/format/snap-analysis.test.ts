@@ -4,14 +4,15 @@ import type { WalFacts, WalSegmentName } from '../../src/app/sources.js'
 import type { SnapDirEntry } from '../../src/io/snap-dir.js'
 import { classifySnapName } from '../../src/io/snap-dir.js'
 import { raftSnapshot, snapFile, v2StoreJson } from './snap-bytes.js'
+import { defaultSnapshotCount, SNAPSHOT_COUNT_DEFAULTS } from '../../src/format/snap/snapshot-count.js'
 
 const hex16 = (v: bigint): string => v.toString(16).padStart(16, '0')
 const name = (term: bigint, index: bigint): string => `${hex16(term)}-${hex16(index)}.snap`
 const seg = (seq: bigint, index: bigint): WalSegmentName => ({ name: `${hex16(seq)}-${hex16(index)}.wal`, seq, index, size: 64_000_000 })
 
-function snapOf(term: bigint, index: bigint, crc?: number): { entry: SnapDirEntry; decoded: SnapFileResult } {
+function snapOf(term: bigint, index: bigint, crc?: number, version: string | undefined = '3.4.0'): { entry: SnapDirEntry; decoded: SnapFileResult } {
   const n = name(term, index)
-  const bytes = snapFile(raftSnapshot({ term, index, voters: [1n], data: v2StoreJson({ version: '3.4.0' }) }), crc)
+  const bytes = snapFile(raftSnapshot({ term, index, voters: [1n], data: v2StoreJson(version ? { version } : {}) }), crc)
   return { entry: { name: n, kind: 'snap', size: bytes.length, mtimeMs: 0, term, index }, decoded: decodeSnapFile(n, bytes) }
 }
 
@@ -49,17 +50,29 @@ describe('snap analysis: cadence, WAL records, newest usable, coverage', () => {
     expect(r.wal.newestUsable).toEqual({ file: name(2n, 63n), index: 63n, term: 2n })
     expect(r.wal.coverage.covered).toBe(true)
   })
-  it('default snapshot count 10000 and a cadence finding when snapshots are closer', () => {
+  it('the snapshot count is the default of the version the .snap names, and a cadence finding when snapshots are closer', () => {
     const r = analyze([snapOf(2n, 21n), snapOf(2n, 42n)], null, null)
-    expect(r.cadence.snapshotCount).toBe(10_000n)
-    expect(r.cadence.snapshotCountSource).toBe('default')
-    expect(r.cadence.defaults).toEqual([
-      { versions: '3.0-3.1', snapshotCount: 10_000 }, { versions: '3.2-3.5', snapshotCount: 100_000 }, { versions: '3.6+', snapshotCount: 10_000 },
-    ])
+    expect(r.cadence.snapshotCount).toBe(100_000n)
+    expect(r.cadence.snapshotCountSource).toBe('version')
+    expect(r.cadence.snapshotCountVersion).toBe('3.4.0')
+    expect(r.cadence.defaults).toEqual(SNAPSHOT_COUNT_DEFAULTS)
+    expect(r.cadence.observedDistance).toBe(21n)
     expect(r.cadence.consistentWithCount).toBe(false)
     expect(r.findings.map((f) => f.code)).toContain('cadence-below-count')
     expect(r.wal.newestUsable).toBeNull()
     expect(r.wal.newestUsableDetail).toMatch(/^unknown: /)
+    // One table for every version (the issue's case: two 3.5 .snap files 100,001 apart).
+    for (const [v, count] of [['2.3.0', 10_000n], ['3.1.0', 10_000n], ['3.2.0', 100_000n], ['3.5.0', 100_000n], ['3.6.0', 10_000n]] as const) {
+      const x = analyze([snapOf(2n, 1_100_023n, undefined, v), snapOf(2n, 1_200_024n, undefined, v)], null, null)
+      expect({ v, count: x.cadence.snapshotCount, src: x.cadence.snapshotCountSource }).toEqual({ v, count, src: 'version' })
+      expect(x.cadence.observedDistance).toBe(100_001n)
+      expect(x.cadence.nextSnapshotAt).toBe(1_200_024n + count + 1n)
+    }
+    // No version anywhere: etcd 3.4/3.5's default, said to be assumed.
+    const none = analyze([snapOf(2n, 21n, undefined, '')], null, null)
+    expect(none.cadence).toMatchObject({ snapshotCount: 100_000n, snapshotCountSource: 'default', snapshotCountVersion: null })
+    expect(defaultSnapshotCount('3.5')?.snapshotCount).toBe(100_000n)
+    expect(defaultSnapshotCount('garbage')).toBeNull()
   })
   it('newest usable skips a file with a bad CRC, a file without a WAL record, and a record beyond commit', () => {
     const files = [snapOf(2n, 21n), snapOf(2n, 42n), snapOf(2n, 63n, 12345), snapOf(3n, 84n), snapOf(3n, 105n)]
@@ -85,10 +98,10 @@ describe('snap analysis: cadence, WAL records, newest usable, coverage', () => {
     expect(r.wal.newestUsable).toBeNull()
     expect(r.wal.newestUsableDetail).toMatch(/no \.snap files/)
     expect(r.cadence.lastSnapshotIndex).toBe(10001n)
-    expect(r.cadence.nextSnapshotAt).toBe(20002n)
+    expect(r.cadence.nextSnapshotAt).toBe(110_002n)
     const empty = analyze([], null, null)
     expect(empty.cadence.points).toEqual([])
-    expect(empty.cadence.nextSnapshotAt).toBe(10001n)
+    expect(empty.cadence.nextSnapshotAt).toBe(100_001n)
     expect(empty.findings).toEqual([])
   })
   it('lists broken, snap.db (with index), db.tmp and db', () => {

@@ -27,7 +27,7 @@ describe('runWal on hand-built logs', () => {
     expect(r.entries[5]!.replaces!.map((x) => [x.index, x.term])).toEqual([[4n, 2n], [5n, 2n]])
     expect(r.summary.uncommitted).toEqual({ count: 2, from: 5n, to: 5n })
     expect(r.summary.replaced).toBe(2)
-    expect(r.hardState).toEqual({ term: 3n, vote: 1n, commit: 4n })
+    expect(r.hardState).toEqual({ term: 3n, vote: '1', commit: 4n })
     expect(r.memberId).toBe('2f7fbfd36802ff7a')
     const fs = runWal(d, { fromSnapshot: true })
     expect(fs.fromSnapshot).toEqual({ index: 3n, term: 2n })

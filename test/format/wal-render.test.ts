@@ -10,6 +10,7 @@ import { renderWalStream } from '../../src/render/wal.js'
 import { jsonReplacer, toJson, toJsonLine } from '../../src/render/json.js'
 import type { Sink } from '../../src/render/output.js'
 import { firstSegment, irrPut, writeWalDir } from '../support/wal-writer.js'
+import { allDataDirs } from '../support/fixtures.js'
 
 const temps: string[] = []
 afterAll(() => temps.forEach((t) => rmSync(t, { recursive: true, force: true })))
@@ -111,5 +112,30 @@ describe('wal output streams in every format', () => {
       { nested: { deeper: { arr: [{ x: 1n }] } }, bytes: { v: new Uint8Array([1]) } },
     ]
     for (const v of values) expect(toJsonLine(v)).toBe(JSON.stringify(v, jsonReplacer))
+  })
+  it('put values are classified as db keys classifies them, in every format, payload redacted', async () => {
+    const single = allDataDirs().find((d) => d.fixture === 'single')!.dir
+    const r = runWal(single)
+    const puts = r.entries.map((e) => e.request).filter((q) => q?.kind === 'put') as unknown as { key: string; value: Record<string, unknown>; valueClass: Record<string, unknown> }[]
+    const pod = puts.find((p) => p.valueClass.kind === 'k8s-protobuf' && p.valueClass.objectKind === 'Pod')!
+    expect(pod.valueClass).toMatchObject({ apiVersion: 'v1', namespace: 'default', name: 'pi-dqtsw' })
+    expect(pod.value).toMatchObject({ redacted: true, type: 'k8s-protobuf' })
+    expect(pod.value).not.toHaveProperty('hex')
+    expect(puts.find((p) => p.valueClass.kind === 'k8s-encrypted')!.valueClass).toMatchObject({ provider: 'aescbc', version: 'v1' })
+    expect(puts.some((p) => p.valueClass.kind === 'json' && p.valueClass.objectKind !== undefined)).toBe(true)
+    expect(puts.some((p) => p.valueClass.kind === 'text')).toBe(true)
+    for (const format of ['table', 'simple', 'ndjson'] as const) {
+      const sink = collect()
+      await renderWalStream(streamWal(single, { markReplaced: format !== 'ndjson' }), sink, format)
+      const out = sink.text()
+      if (format === 'ndjson') expect(out).toMatch(/"valueClass":\{"kind":"k8s-protobuf"[^}]*"objectKind":"Pod","name":"pi-dqtsw"[^}]*"namespace":"default"/)
+      else {
+        expect(out).toMatch(/value=<redacted len:\d+ sha256:[0-9a-f]+> k8s v1\/Pod default\/pi-dqtsw/)
+        expect(out).toMatch(/encrypted aescbc:v1:/)
+      }
+    }
+    // --show-values prints the payload; the class stays
+    const shown = runWal(single, { showValues: true }).entries.map((e) => e.request).find((q) => q?.kind === 'put' && (q.valueClass as { name?: string }).name === 'pi-dqtsw')!
+    expect(shown.value).toHaveProperty('hex')
   })
 })

@@ -77,6 +77,11 @@ describe('live etcd 3.4 member', () => {
     // Live: the member serves what the config names, on both URLs.
     expect(json.live.map((l) => [l.side, l.self, l.matches])).toEqual([['client', true, true], ['peer', true, true]])
     expect(json.findings.map((x) => x.code).sort()).toEqual(['eku-client-auth-missing'])
+    // The table shows the same comparison.
+    const t = runCli(['certs', '--config', m.env, ...conn], { env: { ETCDCTL_ENDPOINTS: '' } })
+    const rows = t.stdout.split('\n').filter((l) => l.includes('(this)')).map((l) => l.split('│').map((c) => c.trim()))
+    expect(rows.map((r) => [r[3], r[6]])).toEqual([['client', 'yes'], ['peer', 'yes']])
+    expect(rows[0]![1]).toMatch(/^c1 [0-9a-f]{16} \(this\)$/)
   })
 
   it('rotation in place is served at once; a config naming new files is "not loaded"', async () => {

@@ -61,7 +61,7 @@ describe('status and snap on a running etcd, then stopped', () => {
     const walLock = st.inUse.locks.find((l: { file: string }) => l.file.endsWith('.wal'))
     expect(walLock).toMatchObject({ lockClass: 'OFDLCK', pid: m.pid, command: 'etcd' })
     expect(st.findings.map((f: { code: string }) => f.code)).toContain('in-use')
-    expect(st.members.db.map((x: { idHex: string; name: string }) => [x.idHex, x.name])).toEqual([[memberHex, 'live']])
+    expect(st.members.db.map((x: { id: string; name: string }) => [x.id, x.name])).toEqual([[memberHex, 'live']])
     expect(BigInt(st.consistentIndex)).toBeGreaterThan(40n)
     // Identity and log position equal what the running member reports about itself.
     expect(st.memberId).toBe(memberHex)
@@ -74,7 +74,7 @@ describe('status and snap on a running etcd, then stopped', () => {
     expect(BigInt(st.snapshotIndex)).toBeGreaterThan(0n)
     expect(st.snapshot.newestUsable.index).toBe(st.snapshotIndex)
     expect(st.integrity.invariants.map((i: { ok: boolean | null }) => i.ok)).toEqual([true, null, true, true])
-    expect(st.members.walConfChanges.map((c: { type: string; nodeIdHex: string }) => `${c.type}:${c.nodeIdHex}`)).toEqual([`add:${memberHex}`])
+    expect(st.members.walConfChanges.map((c: { type: string; nodeId: string }) => `${c.type}:${c.nodeId}`)).toEqual([`add:${memberHex}`])
     // The offline evidence of `check` must stay well under its 1 s budget.
     expect(st.elapsedMs).toBeLessThan(900)
 
@@ -85,7 +85,7 @@ describe('status and snap on a running etcd, then stopped', () => {
     for (const f of snap.snapshots) {
       expect(f).toMatchObject({ status: 'ok', crc: 'ok', term: '2', error: null })
       expect(f.confState.voters).toEqual([memberHex])
-      expect(f.v2store.members.map((x: { idHex: string }) => x.idHex)).toEqual([memberHex])
+      expect(f.v2store.members.map((x: { id: string }) => x.id)).toEqual([memberHex])
       expect(f.v2store.clusterVersion).toBe('3.4.0')
     }
     expect(snap.cadence.consistentWithCount).toBe(true)
@@ -148,7 +148,7 @@ describe('status on the dir of a member removed from a real 3-member cluster', (
     // The leader replicates the RemoveNode to m3 before committing it, but whether m3 learns the
     // commit (and applies it) before peers cut it off with 410 Gone is a race: both outcomes are real.
     const self = st.members.selfRemovedInWal
-    expect(self).toMatchObject({ type: 'remove', nodeIdHex: id3.toString(16) })
+    expect(self).toMatchObject({ type: 'remove', nodeId: id3.toString(16) })
     // etcd 3.4 does not advance meta/consistent_index for conf-change entries, so whether the
     // removal was applied is read from the buckets themselves, which change together.
     const applied = st.members.selfRemovedInDb as boolean

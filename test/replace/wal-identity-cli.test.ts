@@ -1,47 +1,57 @@
 import { describe, expect, it } from 'vitest'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { readDirIdentity, walSegments } from '../../src/app/replace/wal-identity.js'
+import { readWalIdentity, walSegmentPaths } from '../../src/app/wal.js'
+import { identifyDataDir } from '../../src/app/replace/steps.js'
 import { planOptionsFrom } from '../../src/cli/commands/replace.js'
+import { walName } from '../../src/format/wal/segment-name.js'
 import { tempDir } from '../support/etcd.js'
+import { WalWriter } from '../support/wal-writer.js'
 
-function varint(v: bigint): number[] {
-  const out: number[] = []
-  while (v >= 0x80n) { out.push(Number(v & 0x7fn) | 0x80); v >>= 7n }
-  out.push(Number(v))
-  return out
-}
-
-/** One WAL frame: u64 LE length word (padded to 8 bytes, pad count in the top byte) + record. */
-function frame(rec: number[]): Buffer {
-  const pad = (8 - (rec.length % 8)) % 8
-  const word = BigInt(rec.length) | (pad ? (0x80n | BigInt(pad)) << 56n : 0n)
-  const h = Buffer.alloc(8)
-  h.writeBigUInt64LE(word)
-  return Buffer.concat([h, Buffer.from(rec), Buffer.alloc(pad)])
-}
-
-function record(type: number, data?: number[]): number[] {
-  const r = [0x08, ...varint(BigInt(type)), 0x10, 0x00]
-  if (data) r.push(0x1a, ...varint(BigInt(data.length)), ...data)
-  return r
-}
-
-describe('data dir identity from the WAL metadata record', () => {
-  it('reads member and cluster ID (u64 above 2^53) from the first segment', () => {
-    const d = tempDir('walid-')
-    mkdirSync(join(d, 'member', 'wal'), { recursive: true })
-    const node = 0xfedcba9876543210n
-    const cluster = 0x1234567890abcdefn
-    const meta = [0x08, ...varint(node), 0x10, ...varint(cluster)]
-    writeFileSync(join(d, 'member', 'wal', '0000000000000000-0000000000000000.wal'), Buffer.concat([frame(record(4)), frame(record(1, meta)), Buffer.alloc(64)]))
-    expect(readDirIdentity(d)).toMatchObject({ memberId: node, clusterId: cluster, memberIdHex: 'fedcba9876543210', clusterIdHex: '1234567890abcdef' })
+/** A data dir whose WAL segments head with (member, cluster) each; segments are chained like etcd's. */
+function dataDir(ids: [bigint, bigint][]): string {
+  const d = tempDir('walid-')
+  mkdirSync(join(d, 'member', 'wal'), { recursive: true })
+  const w = new WalWriter()
+  ids.forEach(([node, cluster], i) => {
+    w.crcRecord().metadata(node, cluster)
+    if (i === 0) w.snapshot(0, 0)
+    w.state(1, 1, i).entry(1, i + 1)
+    writeFileSync(join(d, 'member', 'wal', walName(BigInt(i), BigInt(i))), w.cut(64))
   })
+  return d
+}
 
+describe('data dir identity from the WAL metadata record, through the checked reader', () => {
+  const node = 0xfedcba9876543210n
+  const cluster = 0x1234567890abcdefn
+  it('reads member and cluster ID (u64 above 2^53) from the first segment', () => {
+    const d = dataDir([[node, cluster]])
+    expect(readWalIdentity(d)).toMatchObject({ memberId: node, clusterId: cluster, memberIdHex: 'fedcba9876543210', clusterIdHex: '1234567890abcdef' })
+  })
   it('no WAL: undefined', () => {
     const d = tempDir('walid2-')
-    expect(walSegments(d)).toEqual([])
-    expect(readDirIdentity(d)).toBeUndefined()
+    expect(walSegmentPaths(d)).toEqual([])
+    expect(readWalIdentity(d)).toBeUndefined()
+  })
+  it('a metadata record that fails its CRC identifies nothing (the old header read trusted it)', () => {
+    const d = dataDir([[node, cluster]])
+    const seg = walSegmentPaths(d)[0]!
+    const b = readFileSync(seg)
+    // the metadata record's data holds the node ID varint: change one of its bytes, keep the frame
+    const at = b.indexOf(Buffer.from([0x08, 0x90, 0xe4]))
+    expect(at).toBeGreaterThan(0)
+    b[at + 1] = 0x91
+    writeFileSync(seg, b)
+    expect(readWalIdentity(d)).toBeUndefined()
+  })
+  it('segments that disagree: undefined for the plan (every head), the first one for a quick look', async () => {
+    const d = dataDir([[node, cluster], [node + 1n, cluster]])
+    expect(readWalIdentity(d)?.memberIdHex).toBe('fedcba9876543210')
+    expect(readWalIdentity(d, { allSegments: true })).toBeUndefined()
+    const same = dataDir([[node, cluster], [node, cluster]])
+    expect(await identifyDataDir(same, { headers: true })).toMatchObject({ memberIdHex: 'fedcba9876543210', clusterIdHex: '1234567890abcdef', source: 'wal-header', inUse: false })
+    expect(await identifyDataDir(d, { quick: true })).toMatchObject({ memberIdHex: 'fedcba9876543210', source: 'wal-header' })
   })
 })
 

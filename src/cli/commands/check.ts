@@ -70,7 +70,7 @@ export function register(program: Command): void {
     .option('--name <name>', 'the member\'s --name (env ETCD_NAME)')
     .option('--initial-advertise-peer-urls <urls>', 'the member\'s peer URLs (env ETCD_INITIAL_ADVERTISE_PEER_URLS); needed for an empty data dir')
     .addOption(new Option('--initial-cluster-state <state>', 'the member\'s --initial-cluster-state (env ETCD_INITIAL_CLUSTER_STATE)').choices(['new', 'existing']))
-    .option('--snapshot-count <n>', 'the cluster\'s --snapshot-count (env ETCD_SNAPSHOT_COUNT; default 100000, etcd 3.4)')
+    .option('--snapshot-count <n>', 'the cluster\'s --snapshot-count (env ETCD_SNAPSHOT_COUNT; default: that of the etcd version that wrote the dir, 100000 when unknown)')
     .option('--state-dir <dir>', 'where witnesses are kept (env ETCD_INSPECT_STATE_DIR; default /var/lib/etcd-inspect)')
     .option('--no-witness', 'do not record a witness on OK')
     .option('--no-discover', 'ask only --endpoints, not the other members\' client URLs')

@@ -83,7 +83,13 @@ export function register(program: Command): void {
     const { renderDbCheck } = await import('../../render/db.js')
     const r = dbCheck(path)
     write(renderDbCheck(r, w))
-    if (!r.check.ok) process.exitCode = ExitCode.Corrupt
+    if (!r.check.ok) {
+      // The findings are the result (stdout, in the chosen format); stderr gets the one-line verdict
+      // an operator or a script sees even when stdout goes to a file.
+      const first = r.check.findings.find((f) => f.severity === 'error')
+      process.stderr.write(`Error: ${r.path}: ${r.check.errors} structural error(s)${first ? `, first at ${first.file}@${first.offset}: ${first.code}: ${first.detail}` : ''} (do not start etcd on this db: restore it from a good copy or replace the member)\n`)
+      process.exitCode = ExitCode.Corrupt
+    }
   })
 
   onPath('buckets', 'top-level buckets with key counts, depth, page counts and bytes (like `bbolt stats`)', async (path, w) => {
@@ -161,7 +167,7 @@ export function register(program: Command): void {
         if (bucket !== 'key') throw new UsageError('--rev applies to the `key` bucket only', `etcd-inspect db get ${path} key <key> --rev R`)
         if (!/^\d+$/.test(opts.rev)) throw new UsageError(`--rev must be a non-negative integer, got "${opts.rev}"`)
         const { getAtRevision } = await import('../../app/history.js')
-        const { indexSources } = await import('../../app/index-query.js')
+        const { indexSources } = await import('../../app/index.js')
         const { renderGetAtRevision } = await import('../../render/history.js')
         const r = getAtRevision(path, key, BigInt(opts.rev), { hex: opts.hex, showValues: opts.showValues, valueFormat: valueFormat(opts.valueFormat) },
           indexSources(path, { stateDir: opts.stateDir }))

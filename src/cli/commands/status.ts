@@ -11,9 +11,13 @@ export interface StatusCliOptions {
   allWalSegments?: boolean
 }
 
-/** The exit code of a status result: 4 corruption, 5 only a torn tail, else 0 (docs/status.md). */
+/**
+ * The exit code of a status result: 4 corruption, 3 a file or dir that could not be read (a FIFO,
+ * a directory where the db belongs, a permission), 5 only a torn tail, else 0 (docs/status.md).
+ */
 export function statusExitCode(r: StatusResult): number {
   if (!r.integrity.ok) return ExitCode.Corrupt
+  if (r.integrity.wal.status === 'unavailable' || r.integrity.db.status === 'unavailable') return ExitCode.Input
   if (r.integrity.wal.status === 'torn-tail') return ExitCode.TornTail
   return ExitCode.OK
 }
@@ -30,7 +34,7 @@ export function register(program: Command): void {
       const format = outputFormat(o)
       const { collectStatus } = await import('../../app/status.js')
       const { renderStatus } = await import('../../render/status.js')
-      const result = await collectStatus(dir, { ...(o.walDir ? { walDir: o.walDir } : {}), ...(o.allWalSegments ? { allWalSegments: true } : {}) })
+      const result = await collectStatus(dir, { scanEntries: true, ...(o.walDir ? { walDir: o.walDir } : {}), ...(o.allWalSegments ? { allWalSegments: true } : {}) })
       await renderStatus(result, format, streamSink(process.stdout))
       for (const f of result.findings.filter((x) => x.severity === 'error')) {
         process.stderr.write(`Error: ${f.file && !f.detail.startsWith(f.file) ? `${f.file}${f.offset !== undefined ? `@${f.offset}` : ''}: ` : ''}${f.detail}${f.hint ? ` (${f.hint})` : ''}\n`)

@@ -23,8 +23,8 @@ export interface DecodedKv {
   createRevision: bigint
   modRevision: bigint
   version: bigint
-  lease: bigint
-  leaseHex: string
+  /** The lease ID, etcdctl hex ("0": none). */
+  lease: string
   value: FormattedBytes
   valueClass: ValueClass
 }
@@ -77,7 +77,7 @@ export function decodeEntry(bucket: string, e: Entry, opts: EntryOptions = {}): 
         const kv = decodeKeyValue(e.value, file, off)
         out.kv = {
           key: formatBytes(kv.key, 'auto'), createRevision: kv.createRevision, modRevision: kv.modRevision,
-          version: kv.version, lease: kv.lease, leaseHex: idHex(kv.lease),
+          version: kv.version, lease: idHex(kv.lease),
           value: formatBytes(kv.value, valueMode), valueClass: classifyValue(kv.value),
         }
         return out
@@ -90,13 +90,13 @@ export function decodeEntry(bucket: string, e: Entry, opts: EntryOptions = {}): 
         break
       }
       case 'members': {
-        const m: Member = decodeMember(text(e.key), e.value, file, off)
-        out.decoded = m
+        const { id: _id, idHex: id, ...m }: Member = decodeMember(text(e.key), e.value, file, off)
+        out.decoded = { id, ...m }
         break
       }
       case 'lease': {
         const l = decodeLease(e.value, file, off)
-        out.decoded = { id: l.id, idHex: idHex(l.id), ttl: l.ttl, remainingTtl: l.remainingTtl }
+        out.decoded = { id: idHex(l.id), ttl: l.ttl, remainingTtl: l.remainingTtl }
         break
       }
       case 'authUsers': {
@@ -113,7 +113,7 @@ export function decodeEntry(bucket: string, e: Entry, opts: EntryOptions = {}): 
       }
       case 'alarm': {
         const a = decodeAlarm(e.key, file, off)
-        out.decoded = { memberId: a.memberId, memberIdHex: idHex(a.memberId), alarm: a.alarm }
+        out.decoded = { memberId: idHex(a.memberId), alarm: a.alarm }
         break
       }
       case 'auth': {

@@ -93,11 +93,11 @@ export function readSummary(db: BoltFile): DbSummary {
 }
 
 /** A lease as stored in the `lease` bucket. */
-export interface LeaseInfo { id: bigint; idHex: string; ttl: bigint; remainingTtl: bigint }
+export interface LeaseInfo { /** etcdctl hex */ id: string; ttl: bigint; remainingTtl: bigint }
 /** A user, password hash never included. */
 export interface UserInfo { name: string; roles: string[]; password: string; noPassword: boolean }
 export interface RoleInfo { name: string; permissions: { permType: string; key: string; rangeEnd: string }[] }
-export interface AlarmInfo { memberId: bigint; memberIdHex: string; alarm: string }
+export interface AlarmInfo { /** etcdctl hex */ memberId: string; alarm: string }
 
 /** Everything in the small buckets that `db status` shows beyond the summary. */
 export interface SchemaDetails {
@@ -115,7 +115,7 @@ export function readDetails(db: BoltFile): SchemaDetails {
   if (lease) {
     for (const e of iterate(db, lease.bucket, { name: 'lease' })) {
       const l = inBucket('lease', Buffer.from(e.key).toString('hex'), () => decodeLease(e.value, db.file, e.pageOffset))
-      d.leases.push({ id: l.id, idHex: idHex(l.id), ttl: l.ttl, remainingTtl: l.remainingTtl })
+      d.leases.push({ id: idHex(l.id), ttl: l.ttl, remainingTtl: l.remainingTtl })
     }
   }
   const auth = bucket(db, 'auth')
@@ -143,7 +143,7 @@ export function readDetails(db: BoltFile): SchemaDetails {
   if (alarm) {
     for (const e of iterate(db, alarm.bucket, { name: 'alarm' })) {
       const a = inBucket('alarm', Buffer.from(e.key).toString('hex'), () => decodeAlarm(e.key, db.file, e.pageOffset))
-      d.alarms.push({ memberId: a.memberId, memberIdHex: idHex(a.memberId), alarm: a.alarm })
+      d.alarms.push({ memberId: idHex(a.memberId), alarm: a.alarm })
     }
   }
   const cluster = bucket(db, 'cluster')
