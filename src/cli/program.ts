@@ -9,6 +9,7 @@ import { register as registerDb } from './commands/db.js'
 import { register as registerStatus } from './commands/status.js'
 import { register as registerCheck } from './commands/check.js'
 import { register as registerReplace } from './commands/replace.js'
+import { register as registerReport } from './commands/report.js'
 import { register as registerHistory } from './commands/history.js'
 import { register as registerIndex } from './commands/index.js'
 import { register as registerCompare } from './commands/compare.js'
@@ -30,6 +31,7 @@ export function createProgram(): Command {
   registerStatus(program)
   registerCheck(program)
   registerReplace(program)
+  registerReport(program)
   registerHistory(program)
   registerIndex(program)
   registerCompare(program)
