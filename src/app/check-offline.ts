@@ -15,7 +15,7 @@ export function missingDirStatus(path: string): StatusResult {
     memberId: null, clusterId: null, hardState: null, firstIndex: null, lastIndex: null,
     snapshotIndex: null, snapshotTerm: null, snapshot: { wal: null, file: null, newestUsable: null, files: 0 }, walRange: null,
     consistentIndex: null, consistentTerm: null, revision: null, compactRevision: null,
-    members: { db: null, dbRemoved: null, walConfChanges: [], selfRemovedInWal: null, selfInDb: null, selfRemovedInDb: null },
+    members: { db: null, dbRemoved: null, walConfChanges: [], selfRemovedInWal: null, selfInDb: null, selfRemovedInDb: null, bySource: [], snapSource: null, disagreements: [] },
     version: { storageVersion: null, clusterVersion: null, etcdGuess: null, decidedBy: null, sources: [], basis: [] },
     compatibility: null,
     sizes: { walBytes: 0, walSegments: 0, snapFiles: 0, snapBytes: 0, dbBytes: null, totalBytes: 0 },

@@ -201,11 +201,13 @@ export async function compareDirs(dirs: string[], opts: CompareOptions = {}): Pr
         const c = m.compactRevision ?? 0n
         if (rev <= c) { m.hashNote = `revision ${rev} is compacted here (compaction revision ${c}: etcd answers ErrCompacted)`; continue }
         if (rev > (m.revision ?? 0n)) { m.hashNote = `revision ${rev} is beyond this member's revision ${m.revision} (etcd answers ErrFutureRev)`; continue }
-        const h = await withDb(m.dataDir, async (f) => {
-          const { hasher, threads: _t } = createHasher(f, opts.threads)
+        // Synchronous inside the view, so withDb's re-read of the metas covers the whole walk
+        // (both hashers' digest() return a number).
+        const h = withDb(m.dataDir, (f) => {
+          const { hasher } = createHasher(f, opts.threads)
           try {
             const r = hashByRev(f, rev!, c, hasher)
-            return { hash: await r.hash, revisions: r.revisions }
+            return { hash: r.hash as number, revisions: r.revisions }
           } catch (e) {
             hasher.close?.()
             throw e

@@ -13,7 +13,6 @@
  * scan of the `key` bucket; WAL requests from the index's key -> entry offsets, else one pass
  * over the WAL.
  */
-import { relative } from 'node:path'
 import { InputError, UsageError } from '../errors.js'
 import { BoltFile } from '../format/bbolt/file.js'
 import { compareBytes } from '../format/bbolt/element.js'
@@ -310,6 +309,8 @@ export function joinHistory(revs: { key: Uint8Array; r: FoundRevision; out: Hist
 
 /** Sources the index can provide (app/index.ts implements them). */
 export interface HistorySources {
+  /** Why a source was not used (filled while answering). */
+  notes?: string[]
   revisions?: (f: BoltFile, q: KeyQuery) => Iterable<FoundRevision> | null
   walRequests?: (q: KeyQuery, ctx: Parameters<typeof requestsIn>[3]) => { requests: FoundRequest[]; wal: NonNullable<HistoryResult['wal']> } | null
 }
@@ -327,7 +328,8 @@ export function scanWalRequests(dir: string, walDir: string | undefined, q: KeyQ
       if (e.replaces?.length) found = found.filter((x) => x.out.index < e.index)
       if (e.entryType !== 0) continue
       const d = { index: e.index, term: e.term, payload: decodePayload(e.entryType, e.data) }
-      found.push(...requestsIn(d, { file: relative(dir, e.file) || e.file, offset: e.offset }, q, ctx))
+      // e.file is already relative to the data dir (openWal's display name).
+      found.push(...requestsIn(d, { file: e.file, offset: e.offset }, q, ctx))
     }
     const st = log.state
     const snapshotIndex = st.snapshots.reduce((m, s) => (s.index > m ? s.index : m), 0n)
@@ -378,6 +380,7 @@ export function keyHistory(path: string, keyArg: string, opts: HistoryOptions = 
     }
   }
   const events = joinHistory(revs, reqs)
+  notes.push(...(sources.notes ?? []))
   return {
     ...db, key: formatBytes(q.key, 'auto'), prefix: q.prefix, revision: s.revision, compactRevision: s.compactRevision,
     consistentIndex: s.consistentIndex, source: result.source, wal, events, more, notes, elapsedMs: Math.round((performance.now() - t0) * 10) / 10,

@@ -112,6 +112,17 @@ export interface StatusResult {
     selfInDb: boolean | null
     /** This member's ID is in the db's `members_removed` (null: unknown). */
     selfRemovedInDb: boolean | null
+    /**
+     * Membership from every source side by side, one row per member ID (etcdctl hex): `voter`,
+     * `learner`, `removed` or `absent` in the db (`members`/`members_removed`) and in the newest
+     * readable `.snap`'s v2 store (`/0/members`, `/0/removed_members`); the WAL column is the last
+     * committed conf change read (`add@12`, `add-learner@40`, `remove@77`). null: source not read.
+     */
+    bySource: { id: string; wal: string | null; snap: string | null; db: string | null }[]
+    /** The `.snap` the snap column comes from (and its index), null when none was read. */
+    snapSource: { file: string; index: bigint } | null
+    /** Every disagreement between the sources, named (also as `membership-disagrees` findings). */
+    disagreements: string[]
   }
 
   version: {

@@ -8,8 +8,9 @@
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { DecodeError, InputError, InspectError } from '../errors.js'
-import { hardStateOut, idHex } from '../format/ids.js'
+import { hardStateOut, idFromHex, idHex } from '../format/ids.js'
 import { readSnapshot } from '../format/snap/snapshot.js'
+import { summarizeV2Store } from '../format/snap/v2store.js'
 import { dirIfPresent, isDir } from '../io/dir.js'
 import { checkLocks, type LockCheck } from '../io/locks.js'
 import { listSnapDir, locateSnapDir, readWholeFile } from '../io/snap-dir.js'
@@ -164,6 +165,7 @@ export async function collectStatus(dir: string, opts: StatusOptions & StatusSou
       hint: 'peers will answer 410 Gone: archive the dir and add the member back with an empty one (etcd-inspect replace plan)' })
   }
 
+  const membership = compareMembership(confChanges, snapInfo.v2, db, findings)
   const invariants = checkInvariants(wal, db, lastValid, lastRecord, snapDir, findings, walIntegrity.status === 'corrupt')
   const version = guessVersion(db, snapInfo.clusterVersion, snapInfo.count, lastRecord, wal?.snapshotConfState === true, scan)
   noWalFindings(state, db, dbFile, snapInfo, version, findings)
@@ -202,7 +204,7 @@ export async function collectStatus(dir: string, opts: StatusOptions & StatusSou
     consistentTerm: db?.term ?? null,
     revision: db?.revision ?? null,
     compactRevision: db?.compactRevision ?? null,
-    members: { db: dbMembers, dbRemoved, walConfChanges: confChanges, selfRemovedInWal: selfRemoved, selfInDb, selfRemovedInDb },
+    members: { db: dbMembers, dbRemoved, walConfChanges: confChanges, selfRemovedInWal: selfRemoved, selfInDb, selfRemovedInDb, ...membership },
     version,
     compatibility,
     sizes,
@@ -214,6 +216,60 @@ export async function collectStatus(dir: string, opts: StatusOptions & StatusSou
 }
 
 const cmp = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0)
+
+type Side = 'voter' | 'learner' | 'removed' | 'absent'
+const inCluster = (x: Side): boolean => x === 'voter' || x === 'learner'
+
+/**
+ * Membership from the WAL's conf changes, the newest `.snap`'s v2 store and the db, side by side.
+ * A disagreement is named only where the sources should agree: the db and the `.snap` unless a
+ * committed conf change for that ID lies between the snapshot index and the db's consistent
+ * index; a committed conf change against each store whose index it covers. These divergences are
+ * what break 3.5 -> 3.6 upgrades ("too many learners", removed members coming back).
+ */
+function compareMembership(changes: StatusConfChange[], v2: SnapInfo['v2'], db: DbFacts | null, findings: StatusFinding[]): Pick<StatusResult['members'], 'bySource' | 'snapSource' | 'disagreements'> {
+  const dbSide = (id: bigint): Side | null => {
+    if (!db) return null
+    const m = db.members.find((x) => x.id === id)
+    return m ? (m.isLearner ? 'learner' : 'voter') : db.removedMembers.includes(id) ? 'removed' : 'absent'
+  }
+  const snapSide = (id: bigint): Side | null => {
+    if (!v2) return null
+    const m = v2.members.find((x) => x.id === id)
+    return m ? (m.isLearner ? 'learner' : 'voter') : v2.removed.includes(id) ? 'removed' : 'absent'
+  }
+  const committed = changes.filter((c) => c.committed && c.type !== 'update').map((c) => ({ ...c, node: idFromHex(c.nodeId) }))
+  const ids = new Set<bigint>([...committed.map((c) => c.node), ...(db?.members.map((m) => m.id) ?? []), ...(db?.removedMembers ?? []),
+    ...(v2?.members.map((m) => m.id) ?? []), ...(v2?.removed ?? [])])
+  const ci = db?.consistentIndex ?? null
+  const rows: StatusResult['members']['bySource'] = []
+  const disagreements: string[] = []
+  const expect = (c: StatusConfChange): Side => (c.type === 'remove' ? 'removed' : c.type === 'add-learner' ? 'learner' : 'voter')
+  const agrees = (want: Side, got: Side): boolean => (want === 'removed' ? !inCluster(got) : want === 'learner' ? inCluster(got) : got === 'voter')
+  for (const id of [...ids].sort(cmp)) {
+    const mine = committed.filter((c) => c.node === id)
+    const last = mine.length ? mine[mine.length - 1]! : null
+    const d = dbSide(id)
+    const sn = snapSide(id)
+    const hex = idHex(id)
+    rows.push({ id: hex, wal: last ? `${last.type}@${last.index}` : null, snap: sn, db: d })
+    if (d !== null && sn !== null && d !== sn && !(d === 'removed' && sn === 'absent') && !(d === 'absent' && sn === 'removed')) {
+      const between = mine.some((c) => c.index > v2!.index && (ci === null || c.index <= ci))
+      if (!between) disagreements.push(`member ${hex}: the db says ${d}, ${v2!.file} (index ${v2!.index}) says ${sn}, and no conf change between them explains it`)
+    }
+    for (const [what, side, upTo] of [['the db', d, ci], [v2 ? v2.file : '.snap', sn, v2?.index ?? null]] as const) {
+      if (side === null || upTo === null) continue
+      const applied = mine.filter((c) => c.index <= upTo)
+      const c = applied.length ? applied[applied.length - 1]! : null
+      if (c && !agrees(expect(c), side)) disagreements.push(`member ${hex}: ${what} says ${side}, but the WAL's committed ${c.type} at index ${c.index} (<= its index ${upTo}) makes it ${expect(c)}`)
+    }
+  }
+  for (const x of disagreements) {
+    findings.push({ severity: 'warning', code: 'membership-disagrees', detail: x,
+      hint: 'etcd 3.6 takes membership from the db: a member the v2 store or the WAL lists differently can come back or count as an extra learner after an upgrade; compare with `etcdctl member list` before upgrading' })
+  }
+  return { bySource: rows, snapSource: v2 ? { file: v2.file, index: v2.index } : null, disagreements }
+}
 
 function walFiles(walDir: string): string[] {
   try {
@@ -263,7 +319,11 @@ function sourceFailure(err: unknown, what: 'wal' | 'db', findings: StatusFinding
   throw err
 }
 
+/** Largest v2 store parsed for its membership (a 3.x store holds little else; a huge 2.x one is skipped). */
+const MAX_V2_PARSE = 64 << 20
+
 interface SnapInfo {
+  v2: { file: string; index: bigint; members: { id: bigint; isLearner: boolean }[]; removed: bigint[] } | null
   count: number
   newest: StatusResult['snapshot']['file']
   newestUsable: StatusResult['snapshot']['newestUsable']
@@ -276,7 +336,7 @@ interface SnapInfo {
  * is searched for `/0/version` with a bounded pattern, not parsed.
  */
 function snapFiles(snapDir: string | null, wal: WalFacts | null, findings: StatusFinding[]): SnapInfo {
-  const info: SnapInfo = { count: 0, newest: null, newestUsable: null, clusterVersion: null }
+  const info: SnapInfo = { v2: null, count: 0, newest: null, newestUsable: null, clusterVersion: null }
   if (!snapDir) return info
   const snaps = listSnapDir(snapDir).filter((e) => e.kind === 'snap').reverse()
   info.count = snaps.length
@@ -291,6 +351,15 @@ function snapFiles(snapDir: string | null, wal: WalFacts | null, findings: Statu
       term = d.metadata.term
       index = d.metadata.index
       if (info.clusterVersion === null) info.clusterVersion = clusterVersionOf(d.data)
+      if (info.v2 === null && d.data.length > 0 && d.data.length <= MAX_V2_PARSE) {
+        // The membership copy etcd keeps in the v2 store (/0/members): one side of the comparison.
+        try {
+          const v2 = summarizeV2Store(d.data, join('member/snap', e.name), d.dataOffset)
+          info.v2 = { file: e.name, index: d.metadata.index, members: v2.members, removed: v2.removedMembers.map((r) => r.id) }
+        } catch (err) {
+          if (!(err instanceof DecodeError)) throw err
+        }
+      }
     } catch (err) {
       if (err instanceof InputError && err.code === 'not-found') continue
       if (!(err instanceof DecodeError)) throw err

@@ -18,7 +18,7 @@ import { formatBytes, isPrintable, type FormattedBytes } from '../format/value.j
 import { classifyValue, type ValueClass } from '../format/k8s/value.js'
 import { IrrRequests } from '../format/raft/schemas.js'
 import type { LogEntry, LogSegment } from '../format/wal/log.js'
-import type { DecodedEntry, EntryPayload, EntryTypeName, MemberContext, Request, RequestOp, WalSnapshot } from '../format/raft/entry.js'
+import type { DecodedEntry, EntryPayload, EntryTypeName, MemberContext, Request, RequestOp, V2Request, WalSnapshot } from '../format/raft/entry.js'
 import { decodeHardState, decodeMetadata, decodeWalSnapshot } from '../format/raft/entry.js'
 import { decodeWal } from '../format/wal/decoder.js'
 import { RecordType } from '../format/wal/record.js'
@@ -619,6 +619,7 @@ function presentOp(r: RequestOp | Request, show: boolean): Record<string, unknow
     case 'leaseRevoke': return { kind: r.kind, id: idHex(r.id) }
     case 'leaseCheckpoint': return { kind: r.kind, checkpoints: r.checkpoints.map((c) => ({ id: idHex(c.id), remainingTtl: c.remainingTtl })) }
     case 'alarm': return { kind: r.kind, action: r.action, memberId: idHex(r.memberId), alarm: r.alarm }
+    case 'v2': return presentV2(r as V2Request, show)
     case 'clusterMemberAttrSet': return { ...(r as Record<string, unknown>), kind: r.kind, memberId: idHex(r.memberId as bigint) }
     case 'authRoleGrantPermission': {
       const perm = { ...(r.perm as Record<string, unknown>) }
@@ -637,6 +638,24 @@ function presentOp(r: RequestOp | Request, show: boolean): Record<string, unknow
       return o
     }
   }
+}
+/**
+ * A v2 Request (2.x, or wrapped in InternalRaftRequest.v2 up to 3.5). `val` and `prevValue` are
+ * user values under /1 and redacted like v3 values unless --show-values; etcd's own records under
+ * /0 (member attributes, cluster version) stay readable, like a conf change's member context.
+ */
+function presentV2(r: V2Request, show: boolean): Record<string, unknown> & { kind: string } {
+  const o: Record<string, unknown> & { kind: string } = { kind: 'v2' }
+  for (const [k, v] of Object.entries(r)) if (k !== 'kind') o[k] = v
+  o.id = idHex(r.id)
+  const internal = r.path === '/0/version' || r.path.startsWith('/0/members/')
+  if (!show && !internal) {
+    for (const k of ['val', 'prevValue'] as const) {
+      const v = r[k]
+      if (typeof v === 'string' && v !== '') o[k] = formatBytes(Buffer.from(v, 'utf8'), 'redacted')
+    }
+  }
+  return o
 }
 function memberOut(m: MemberContext): Record<string, unknown> {
   return { ...m, id: idHex(m.id) }
@@ -662,14 +681,9 @@ export function presentEntry(d: DecodedEntry, at: LogEntry, committed: boolean, 
         out.header = h
       }
       break
-    case 'v2Request': {
-      const r = p.request
-      const o: Record<string, unknown> & { kind: string } = { kind: 'v2' }
-      for (const [k, v] of Object.entries(r)) if (k !== 'kind') o[k] = v
-      o.id = idHex(r.id)
-      out.request = o
+    case 'v2Request':
+      out.request = presentV2(p.request, show)
       break
-    }
     case 'confChange': {
       const c = p.confChange
       const o: Record<string, unknown> = { type: c.type, nodeId: idHex(c.nodeId), id: idHex(c.id) }

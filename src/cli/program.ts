@@ -9,7 +9,9 @@ import { register as registerDb } from './commands/db.js'
 import { register as registerStatus } from './commands/status.js'
 import { register as registerCheck } from './commands/check.js'
 import { register as registerReplace } from './commands/replace.js'
+import { register as registerReport } from './commands/report.js'
 import { register as registerHistory } from './commands/history.js'
+import { register as registerIndex } from './commands/index.js'
 import { register as registerCompare } from './commands/compare.js'
 import { register as registerCerts } from './commands/certs.js'
 
@@ -29,7 +31,9 @@ export function createProgram(): Command {
   registerStatus(program)
   registerCheck(program)
   registerReplace(program)
+  registerReport(program)
   registerHistory(program)
+  registerIndex(program)
   registerCompare(program)
   registerCerts(program)
   // Subcommands do not inherit exitOverride: without it commander calls process.exit(1) itself.

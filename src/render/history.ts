@@ -4,6 +4,7 @@
  */
 import Table from 'cli-table3'
 import type { GetAtRevisionResult, HistoryEvent, HistoryResult } from '../app/history.js'
+import type { IndexResult } from '../app/index.js'
 import { bytesLabel } from '../format/value.js'
 import { toJson, toJsonLine } from './json.js'
 import type { OutputFormat } from './output.js'
@@ -66,4 +67,11 @@ export function renderGetAtRevision(r: GetAtRevisionResult, w: OutputFormat): st
     ['mod revision', String(kv.modRevision)], ['version', String(kv.version)], ['lease', kv.lease], ['value class', kv.valueClass], ['value', cut(bytesLabel(kv.value), 80)]]
   for (const [k, v] of rows) t.push({ [k]: v })
   return t.toString() + '\n'
+}
+
+export function renderIndex(r: IndexResult, w: OutputFormat): string {
+  if (w === 'json') return toJson(r) + '\n'
+  if (w === 'ndjson') return toJsonLine(r) + '\n'
+  const wal = r.wal ? `; WAL: ${r.wal.requests} key requests, ${r.wal.ranges} range deletes in ${r.wal.segments.length} segments` : '; WAL: not indexed'
+  return `${r.reused ? 'index current' : `index built (${r.reason})`}: ${r.indexPath}: ${r.keys} keys, ${r.revisions} revisions${wal}; ${r.seconds} s\n`
 }

@@ -27,7 +27,17 @@ function screen(r: StatusResult, simple: boolean): string {
   if (r.members.dbRemoved?.length) row('removed (db)', r.members.dbRemoved.map((m) => m.id).join(', '))
   if (r.members.walConfChanges.length) row('conf changes (wal)', r.members.walConfChanges.map((c) => `${c.type} ${c.nodeId}@${c.index}${c.committed ? '' : ' (uncommitted)'}`).join(', '))
   if (r.members.selfRemovedInWal) row('REMOVED', `this member was removed at index ${r.members.selfRemovedInWal.index}`)
-  row('version', `${v(r.version.etcdGuess)}${r.version.storageVersion ? `, storage ${r.version.storageVersion}` : ''}${r.version.clusterVersion ? `, cluster ${r.version.clusterVersion}` : ''}`)
+  row('version', `${v(r.version.etcdGuess)}${r.version.decidedBy ? ` (from ${r.version.decidedBy})` : ''}${r.version.storageVersion ? `, storage ${r.version.storageVersion}` : ''}${r.version.clusterVersion ? `, cluster ${r.version.clusterVersion}` : ''}`)
+  if (r.version.sources.length > 1) row('version sources', r.version.sources.map((x) => `${x.source} ${x.detail}`).join('; '))
+  if (r.members.bySource.length) {
+    row('membership', `member: wal / ${r.members.snapSource ? r.members.snapSource.file : '.snap'} / db`)
+    for (const m of r.members.bySource) row('', `${m.id}: ${v(m.wal)} / ${v(m.snap)} / ${v(m.db)}`)
+  }
+  if (r.compatibility) {
+    const c = r.compatibility
+    row('wal needs', c.walMinVersion ? `etcd >= ${c.walMinVersion.version} (${c.walMinVersion.because}); ${v(c.entriesAfterSnapshot)} entries after the snapshot, ${v(c.v2EntriesAfterSnapshot)} v2 (${v(c.v2DisallowedAfterSnapshot)} refused by 3.6)` : '-')
+    for (const x of c.verdicts) row(`etcd ${x.version}`, x.verdict)
+  }
   row('sizes', `wal ${r.sizes.walBytes} B in ${r.sizes.walSegments} segment(s), ${r.sizes.snapFiles} .snap ${r.sizes.snapBytes} B, db ${v(r.sizes.dbBytes)} B`)
   row('wal integrity', `${r.integrity.wal.status}: ${r.integrity.wal.detail}`)
   row('db integrity', `${r.integrity.db.status}: ${r.integrity.db.detail}`)

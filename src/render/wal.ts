@@ -37,7 +37,7 @@ export function entryDetail(e: WalEntryOut): string {
       const cmps = (r.compare as { key: string; target: string; result: string }[]).map((c) => `${c.target.toLowerCase()}(${JSON.stringify(c.key)}) ${c.result}`).join(', ')
       return `compare[${cmps}] success[${ops(r.success)}] failure[${ops(r.failure)}]`
     }
-    case 'v2': return `${r.method} ${r.path}${r.val ? ` ${JSON.stringify(r.val)}` : ''}`
+    case 'v2': return `${r.method} ${r.path}${r.val ? ` ${typeof r.val === 'object' ? bytesLabel(r.val as FormattedBytes) : JSON.stringify(r.val)}` : ''}`
     case 'unknown': return `${e.unknown?.reason ?? ''} ${e.unknown?.hex.slice(0, 32) ?? ''}`
     case 'noop': return ''
     default: {

@@ -95,6 +95,28 @@ describe('real-world corpus (etcd 2.0–3.6)', () => {
     expect(corpus.dirs).toEqual(Object.keys(E).sort())
   })
 
+  it('v2 PUT values are redacted by default like v3 values; etcd\'s own /0 records stay readable', async () => {
+    const dir = join(corpus.root, 'jteso__envoy__536f1d3')
+    const puts = (out: string) => out.trim().split('\n').map((l) => JSON.parse(l)).filter((x) => x.request?.kind === 'v2' && x.request.method === 'PUT')
+    const hidden = puts((await runInProcess(['wal', dir, '-w', 'ndjson'])).stdout)
+    const user = hidden.filter((x) => x.request.path.startsWith('/1/'))
+    expect(user.length).toBeGreaterThan(0)
+    for (const x of user) expect(x.request.val).toMatchObject({ redacted: true, len: expect.any(Number), sha256: expect.any(String) })
+    const own = hidden.filter((x) => x.request.path === '/0/version' || x.request.path.startsWith('/0/members/'))
+    expect(own.length).toBeGreaterThan(0)
+    for (const x of own) expect(typeof x.request.val).toBe('string')
+    const shown = puts((await runInProcess(['wal', dir, '-w', 'ndjson', '--show-values'])).stdout).filter((x) => x.request.path.startsWith('/1/'))
+    expect(shown.map((x) => typeof x.request.val)).toEqual(user.map(() => 'string'))
+  }, 120_000)
+
+  it('status on membership: the members of each source side by side (the 3-member 3.5 cluster)', async () => {
+    const r = await runInProcess(['status', join(corpus.root, 'gsh3729__twitter_distributed_system__64cb1cf__infra0'), '-w', 'json'])
+    const st = JSON.parse(r.stdout)
+    expect(st.members.bySource).toHaveLength(3)
+    for (const m of st.members.bySource) expect(m).toMatchObject({ wal: null, snap: null, db: 'voter' })
+    expect(st.compatibility.verdicts.map((v: { verdict: string }) => v.verdict.split(':')[0])).toEqual(['cannot start', 'cannot start', 'cannot start', 'cannot start'])
+  }, 120_000)
+
   for (const [name, want] of Object.entries(E)) {
     it(name, async () => {
       const dir = join(corpus.root, name)

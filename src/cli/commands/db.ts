@@ -167,7 +167,7 @@ export function register(program: Command): void {
         if (bucket !== 'key') throw new UsageError('--rev applies to the `key` bucket only', `etcd-inspect db get ${path} key <key> --rev R`)
         if (!/^\d+$/.test(opts.rev)) throw new UsageError(`--rev must be a non-negative integer, got "${opts.rev}"`)
         const { getAtRevision } = await import('../../app/history.js')
-        const { indexSources } = await import('../../app/index-query.js')
+        const { indexSources } = await import('../../app/index.js')
         const { renderGetAtRevision } = await import('../../render/history.js')
         const r = getAtRevision(path, key, BigInt(opts.rev), { hex: opts.hex, showValues: opts.showValues, valueFormat: valueFormat(opts.valueFormat) },
           indexSources(path, { stateDir: opts.stateDir }))

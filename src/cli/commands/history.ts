@@ -31,7 +31,7 @@ export function register(program: Command): void {
       const vf = opts.valueFormat
       if (vf !== undefined && vf !== 'auto' && vf !== 'hex' && vf !== 'ascii') throw new UsageError(`unknown --value-format "${vf}"`, 'use auto, hex or ascii')
       const { keyHistory } = await import('../../app/history.js')
-      const { indexSources } = await import('../../app/index-query.js')
+      const { indexSources } = await import('../../app/index.js')
       const { renderHistory } = await import('../../render/history.js')
       const r = keyHistory(path, key, {
         prefix: opts.prefix, hex: opts.hex, showValues: opts.showValues, valueFormat: vf, limit: opts.limit === undefined ? undefined : Number(opts.limit),

@@ -1,0 +1,307 @@
+/**
+ * `etcd-inspect index <dir>`: builds the LMDB history index of a data dir (io/index-store.ts) — user
+ * key -> revision keys from one pass over the db's `key` bucket, and user key -> WAL entry positions
+ * from one pass over the WAL — and the history sources that use it. The index belongs to one db
+ * identity (path, device, inode, size, mtime, meta txid, pgid) and one set of WAL segments (names and
+ * sizes): anything else and `history` scans instead (and `index` rebuilds), so a changed db is never
+ * read through an index of another.
+ */
+import { relative, resolve } from 'node:path'
+import { UsageError } from '../errors.js'
+import type { BoltFile } from '../format/bbolt/file.js'
+import { bucket as findBucket, iterate } from '../format/bbolt/walk.js'
+import { mvccKey } from '../format/backend/hash.js'
+import { decodeRevision, type Revision } from '../format/backend/revision.js'
+import { decodePayload, decodeEntry, type RequestOp } from '../format/raft/entry.js'
+import { decodeFrameSize, FRAME_HEADER_BYTES } from '../format/wal/frame.js'
+import { readLog } from '../format/wal/log.js'
+import { decodeRecord, RecordType } from '../format/wal/record.js'
+import { openFile, type ByteSource } from '../io/byte-source.js'
+import { fileIdentity, IndexStore, indexKey, packWalPos, sameIdentity, unpackWalPos, type IndexIdentity, type IndexMeta } from '../io/index-store.js'
+import { listWalDir } from '../io/wal-files.js'
+import { DEFAULT_STATE_DIR } from '../io/witness.js'
+import { locateDb } from '../io/bbolt-file.js'
+import { withDb } from './db.js'
+import { lookupRevisions, matchesKey, prefixEnd, requestsIn, type FoundRequest, type HistoryResult, type HistorySources, type KeyQuery } from './history.js'
+import { openWal } from './wal.js'
+
+export interface IndexOptions {
+  stateDir?: string
+  walDir?: string
+  /** Skip the WAL part. */
+  noWal?: boolean
+  /** Rebuild even when the index is current. */
+  force?: boolean
+  /** Writes per LMDB transaction (bounds its dirty pages). */
+  batch?: number
+}
+
+export interface IndexResult {
+  /** The index directory. */
+  indexPath: string
+  dbPath: string
+  /** The index was already current for this db (nothing written). */
+  reused: boolean
+  /** Why it was (re)built. */
+  reason: string
+  keys: number
+  revisions: number
+  wal: IndexMeta['wal']
+  seconds: number
+}
+
+/** The data dir of a located db (`<dir>/member/snap/db`), or null for a db file elsewhere. */
+function dataDirOf(dbPath: string): string | null {
+  const tail = '/member/snap/db'
+  return dbPath.endsWith(tail) ? dbPath.slice(0, -tail.length) || '/' : null
+}
+
+function walSegments(walDir: string): { name: string; size: number }[] {
+  return listWalDir(walDir).segments.map((s) => ({ name: s.name, size: s.size }))
+}
+
+const sameSegments = (a: { name: string; size: number }[], b: { name: string; size: number }[]): boolean =>
+  a.length === b.length && a.every((x, i) => x.name === b[i]!.name && x.size === b[i]!.size)
+
+/** Calls `fn` for every key an operation of a request writes: puts and single-key deletes; ranges apart. */
+function opKeys(op: RequestOp, key: (k: Uint8Array) => void, range: () => void): void {
+  if (op.kind === 'put') key(op.key)
+  else if (op.kind === 'deleteRange') { if (!op.rangeEnd || op.rangeEnd.length === 0) key(op.key); else range() }
+  else if (op.kind === 'txn') for (const o of [...op.success, ...op.failure]) opKeys(o, key, range)
+}
+
+export function buildIndex(path: string, opts: IndexOptions = {}): IndexResult {
+  const t0 = performance.now()
+  const stateDir = opts.stateDir ?? DEFAULT_STATE_DIR
+  const batch = opts.batch ?? 20000
+  const dbPath = locateDb(path).path
+  const dataDir = dataDirOf(dbPath)
+  const found = opts.noWal ? null : opts.walDir ?? (dataDir ? openWalDir(dataDir) : null)
+  const walDir = found === null ? null : resolve(found)
+  let store = IndexStore.open(stateDir, dbPath, true)!
+  try {
+    const { result } = withDb(path, (f) => {
+      const id: IndexIdentity = { ...fileIdentity(f.file), txid: String(f.meta.txid), pgid: String(f.meta.pgid) }
+      const old = store.readMeta()
+      const segs = walDir ? walSegments(walDir) : null
+      const current = old?.complete && sameIdentity(old, id) && (old.wal === null ? segs === null : segs !== null && sameSegments(old.wal.segments, segs))
+      if (current && !opts.force) return { meta: old!, reused: true, reason: 'current' }
+      const reason = opts.force ? 'forced' : !old ? 'new' : !old.complete ? 'an earlier build did not finish' : !sameIdentity(old, id) ? 'the db changed' : 'the WAL changed'
+      if (old) {
+        store.close()
+        IndexStore.remove(stateDir, dbPath)
+        store = IndexStore.open(stateDir, dbPath, true)!
+      }
+      const meta: IndexMeta = { ...id, builtAt: new Date().toISOString(), complete: false, keys: 0, revisions: 0, wal: null }
+      store.writeMeta(meta)
+      // Revisions: one pass over `key`, in transactions of `batch` writes.
+      const b = findBucket(f, 'key')
+      if (b) {
+        const it = iterate(f, b.bucket, { name: 'key', values: false })
+        for (let done = false; !done;) {
+          store.batch(() => {
+            for (let n = 0; n < batch; n++) {
+              const r = it.next()
+              if (r.done) { done = true; return }
+              const e = r.value
+              decodeRevision(e.key, f.file, e.pageOffset + e.at)
+              store.revs.put(indexKey(mvccKey(e, f)), Buffer.from(e.key))
+              meta.revisions++
+            }
+          })
+        }
+      }
+      meta.keys = store.revs.getKeysCount()
+      if (walDir && segs) meta.wal = indexWal(store, dataDir ?? walDir, walDir, segs, batch)
+      meta.complete = true
+      store.writeMeta(meta)
+      return { meta, reused: false, reason }
+    })
+    const m = result.meta
+    return { indexPath: store.path, dbPath, reused: result.reused, reason: result.reason, keys: m.keys, revisions: m.revisions, wal: m.wal, seconds: Math.round(performance.now() - t0) / 1000 }
+  } finally {
+    store.close()
+  }
+}
+
+function openWalDir(dataDir: string): string | null {
+  try {
+    return openWal(dataDir, {}).layout.walDir
+  } catch {
+    return null
+  }
+}
+
+/** Entries replaced later: a request at or above `fromIndex` logged before (segment, offset) was overwritten. */
+interface Replacement { fromIndex: string; segment: number; offset: number }
+
+function indexWal(store: IndexStore, dir: string, walDir: string, segs: { name: string; size: number }[], batch: number): NonNullable<IndexMeta['wal']> & { replacements?: Replacement[] } {
+  const { opened } = openWal(dir, { walDir })
+  const replacements: Replacement[] = []
+  let requests = 0
+  let ranges = 0
+  try {
+    const log = readLog(opened.segments, {})
+    const items = log.items
+    for (let done = false; !done;) {
+      store.batch(() => {
+        for (let n = 0; n < batch;) {
+          const r = items.next()
+          if (r.done) { done = true; return }
+          if (r.value.kind !== 'entry') continue
+          const e = r.value.entry
+          if (e.replaces?.length) replacements.push({ fromIndex: String(e.index), segment: e.segment, offset: e.offset })
+          if (e.entryType !== 0) continue
+          const p = decodePayload(e.entryType, e.data)
+          if (p.kind !== 'irr') continue
+          const req = p.request
+          if (req.kind !== 'put' && req.kind !== 'deleteRange' && req.kind !== 'txn') continue
+          const pos = packWalPos(e.index, e.segment, e.offset)
+          const seen = new Set<string>()
+          let ranged = false
+          opKeys(req as RequestOp, (k) => {
+            const ik = indexKey(k)
+            const t = ik.toString('latin1')
+            if (seen.has(t)) return
+            seen.add(t)
+            store.wal.put(ik, pos)
+            n++
+            requests++
+          }, () => { ranged = true })
+          if (ranged) { store.ranges.put(pos.subarray(0, 8), pos); ranges++; n++ }
+        }
+      })
+    }
+    const st = log.state
+    const snapshotIndex = st.snapshots.reduce((m, s) => (s.index > m ? s.index : m), 0n)
+    return {
+      dir: walDir, segments: segs, snapshotIndex: String(snapshotIndex), commit: st.hardState ? String(st.hardState.commit) : undefined,
+      firstIndex: st.firstIndex === undefined ? undefined : String(st.firstIndex), lastIndex: st.lastIndex === undefined ? undefined : String(st.lastIndex),
+      requests, ranges, ...(replacements.length ? { replacements } : {}),
+    }
+  } finally {
+    opened.close()
+  }
+}
+
+/** Reads the raft entry whose WAL record frame starts at `offset` (as the reader reported it). */
+export function readWalEntryAt(src: ByteSource, file: string, offset: number) {
+  const head = src.read(offset, FRAME_HEADER_BYTES)
+  if (head.length < FRAME_HEADER_BYTES) throw new UsageError(`${file}@${offset}: the WAL is shorter than the index says`, 'rebuild the index: etcd-inspect index <dir>')
+  const v = new DataView(head.buffer, head.byteOffset, 8)
+  const { recBytes } = decodeFrameSize(v.getUint32(0, true), v.getUint32(4, true))
+  const body = src.read(offset + FRAME_HEADER_BYTES, recBytes)
+  const rec = decodeRecord(body, 0, body.length, file, offset + FRAME_HEADER_BYTES)
+  if (rec.type !== RecordType.Entry) throw new UsageError(`${file}@${offset}: not an entry record (type ${rec.type})`, 'rebuild the index: etcd-inspect index <dir>')
+  return decodeEntry(rec.data, 0, rec.data.length, file, offset + FRAME_HEADER_BYTES)
+}
+
+/** Revisions in the index for the query: dup values of the key, or of every key in the prefix range. */
+function indexedRevisions(store: IndexStore, q: KeyQuery): Revision[] {
+  const out: Revision[] = []
+  const add = (v: Uint8Array) => out.push(decodeRevision(v))
+  if (!q.prefix) for (const v of store.revs.getValues(indexKey(q.key))) add(v)
+  else {
+    const end = prefixEnd(q.key)
+    for (const { value } of store.revs.getRange({ start: indexKey(q.key), ...(end ? { end: indexKey(end) } : {}) })) add(value)
+    out.sort((a, b) => (a.main !== b.main ? (a.main < b.main ? -1 : 1) : a.sub < b.sub ? -1 : a.sub > b.sub ? 1 : 0))
+  }
+  return out
+}
+
+/**
+ * The history sources backed by the index of `path`'s db, when it is current; each returns null
+ * (and says why in `notes`) when it is not, and `history` scans instead.
+ */
+export function indexSources(path: string, opts: { stateDir?: string; walDir?: string }): HistorySources & { notes: string[] } {
+  const notes: string[] = []
+  const stateDir = opts.stateDir ?? DEFAULT_STATE_DIR
+  let dbPath: string
+  try {
+    dbPath = locateDb(path).path
+  } catch {
+    return { notes }
+  }
+  let meta: IndexMeta | null = null
+  const withStore = <T>(fn: (s: IndexStore) => T): T | null => {
+    let s: IndexStore | null = null
+    try {
+      s = IndexStore.open(stateDir, dbPath, false)
+    } catch {
+      return null
+    }
+    if (!s) return null
+    try {
+      meta ??= s.readMeta()
+      return meta?.complete ? fn(s) : null
+    } finally {
+      s.close()
+    }
+  }
+  return {
+    notes,
+    revisions(f: BoltFile, q: KeyQuery) {
+      return withStore((s) => {
+        const id: IndexIdentity = { ...fileIdentity(f.file), txid: String(f.meta.txid), pgid: String(f.meta.pgid) }
+        if (!sameIdentity(meta!, id)) {
+          notes.push(`the index under ${s.path} was built for another state of this db (txid ${meta!.txid}, now ${id.txid}): scanned instead; run \`etcd-inspect index\` again`)
+          return null
+        }
+        // Keys longer than the LMDB key keep a hash: check the full key in the db.
+        return [...lookupRevisions(f, indexedRevisions(s, q))].filter((r) => matchesKey(q, r.kv.key))
+      })
+    },
+    walRequests(q, ctx) {
+      return withStore((s) => {
+        const w = meta!.wal as (IndexMeta['wal'] & { replacements?: Replacement[] }) | null
+        if (!w) return null
+        if (!sameSegments(w.segments, walSegments(w.dir))) {
+          notes.push('the WAL changed since the index was built: WAL scanned instead; run `etcd-inspect index` again')
+          return null
+        }
+        const positions = new Map<string, ReturnType<typeof unpackWalPos>>()
+        const add = (v: Uint8Array) => { const p = unpackWalPos(v); positions.set(`${p.segment}@${p.offset}`, p) }
+        if (!q.prefix) for (const v of s.wal.getValues(indexKey(q.key))) add(v)
+        else {
+          const end = prefixEnd(q.key)
+          for (const { value } of s.wal.getRange({ start: indexKey(q.key), ...(end ? { end: indexKey(end) } : {}) })) add(value)
+        }
+        for (const { value } of s.ranges.getRange({})) add(value)
+        const sorted = [...positions.values()].sort((a, b) => a.segment - b.segment || a.offset - b.offset)
+        const sources = new Map<number, ByteSource>()
+        const dir = dataDirOf(dbPath) ?? w.dir
+        let found: FoundRequest[] = []
+        try {
+          for (const p of sorted) {
+            const seg = w.segments[p.segment]!
+            const full = `${w.dir}/${seg.name}`
+            let src = sources.get(p.segment)
+            if (!src) sources.set(p.segment, (src = openFile(full)))
+            const d = readWalEntryAt(src, full, p.offset)
+            found.push(...requestsIn(d, { file: relative(dir, full) || full, offset: p.offset }, q, ctx))
+          }
+        } finally {
+          for (const src of sources.values()) src.close()
+        }
+        // Drop requests a later entry replaced (same rule as the scan).
+        for (const rp of w.replacements ?? []) {
+          const from = BigInt(rp.fromIndex)
+          found = found.filter((x) => !(x.out.index >= from && before(x.out, rp, w.segments)))
+        }
+        const snap = BigInt(w.snapshotIndex)
+        for (const x of found) if (x.out.index <= snap) x.out.beforeSnapshot = true
+        const wal: NonNullable<HistoryResult['wal']> = {
+          dir: w.dir, source: 'index', snapshotIndex: snap, firstIndex: w.firstIndex === undefined ? undefined : BigInt(w.firstIndex),
+          lastIndex: w.lastIndex === undefined ? undefined : BigInt(w.lastIndex), commit: w.commit === undefined ? undefined : BigInt(w.commit), requests: 0,
+        }
+        return { requests: found, wal }
+      })
+    },
+  }
+}
+
+/** True when the request at (file, offset) comes before the replacement in log order. */
+function before(x: { file: string; offset: number }, rp: Replacement, segs: { name: string }[]): boolean {
+  const seg = segs.findIndex((s) => x.file.endsWith(s.name))
+  return seg < rp.segment || (seg === rp.segment && x.offset < rp.offset)
+}
