@@ -1,8 +1,9 @@
 #!/bin/sh
 # bench/build-etcd-dump-logs.sh: build etcd-dump-logs 3.4 (the baseline of bench/wal.mjs) from Debian's
-# etcd source package with Debian's Go toolchain and Debian's golang-*-dev packages. Downloads nothing
-# but Debian packages: GOPROXY=off, GOFLAGS=-mod=mod is never used, GO111MODULE=off with GOPATH on
-# /usr/share/gocode (where the golang-*-dev packages install their sources).
+# etcd source package with Debian's Go toolchain and Debian's golang-*-dev packages (apt-get build-dep
+# etcd). Downloads nothing but Debian packages: GOPROXY=off and GO111MODULE=off, GOPATH = a dir with
+# the etcd sources at go.etcd.io/etcd + /usr/share/gocode (where the golang-*-dev packages install).
+# The source tree, GOPATH and Go cache stay outside the repository (SRC_DIR, default /work/etcd-src).
 #
 #   sh bench/build-etcd-dump-logs.sh      # as root (apt); binary: bench/.cache/etcd-dump-logs
 #   SRC_DIR=/work/etcd-src sh bench/build-etcd-dump-logs.sh

@@ -4,9 +4,11 @@
  * `etcdctl member list` and etcd's `types.ID` print it (format/ids.ts `idHex`) — in one field, never
  * beside a decimal copy. This runs every command that prints JSON (`-w json` and `-w ndjson`) on
  * every fixture data dir and the unpacked multiseg: wal, wal verify, snap, status, db status/check/
- * buckets, db keys of every bucket, db get of the ID-keyed buckets, check with no reachable endpoint
+ * buckets, db keys of every bucket, db get of the ID-keyed buckets, history of every key (`/`
+ * --prefix: request IDs, leases), check with no reachable endpoint
  * (its offline evidence), compare on the cluster3 members and replace status on an empty journal.
- * `replace plan|apply` and `certs` need a live cluster or a TLS set and print no data-dir IDs here.
+ * `replace plan|apply` and `certs` need a live cluster or a TLS set and print no data-dir IDs here;
+ * `report` writes HTML and `index` an LMDB file.
  *
  * The rule, applied to every object key of every JSON value:
  * - ID field: the key is `id`/`ID`, ends in `Id`/`ID` (memberId, clusterId, nodeId, leaseId,
@@ -107,7 +109,7 @@ describe('every JSON output prints IDs as etcdctl hex, once', () => {
     expect(idViolations({ detail: 'x', n: '3775283703364875144' }, dec)).toHaveLength(1)
   })
 
-  it('wal, wal verify, snap, status, db status|check|buckets|keys|get, check (offline evidence), compare, replace status on every fixture', () => {
+  it('wal, wal verify, snap, status, db status|check|buckets|keys|get, history, check (offline evidence), compare, replace status on every fixture', () => {
     const ms = extractMultiseg({ shared: true })
     const dirs = [...allDataDirs().map((d) => ({ name: `${d.fixture}/${d.key}`, dir: d.dir, ids: [d.manifest.memberId, d.manifest.clusterId] })),
       ...Object.entries(ms.dataDirs).map(([k, dir]) => ({ name: `multiseg/${k}`, dir, ids: [ms.manifest.dataDirs[k]!.memberId, ms.manifest.dataDirs[k]!.clusterId] }))]
@@ -115,6 +117,7 @@ describe('every JSON output prints IDs as etcdctl hex, once', () => {
     const formats = ['json', 'ndjson']
     const perDir = (dir: string): string[][] => [
       ['wal', dir], ['wal', 'verify', dir], ['snap', dir], ['status', dir], ['db', 'status', dir], ['db', 'check', dir], ['db', 'buckets', dir],
+      ['history', dir, '/', '--prefix'],
       ['check', dir, '--endpoints', '127.0.0.1:1', '--dial-timeout', '300ms', '--command-timeout', '500ms', '--no-witness', '--state-dir', stateDir],
     ]
     const cluster3 = dirs.filter((d) => d.name.startsWith('cluster3/')).map((d) => d.dir)
@@ -154,6 +157,6 @@ describe('every JSON output prints IDs as etcdctl hex, once', () => {
     }
     expect(problems).toEqual([])
     // The outputs did hold IDs of every kind the convention names.
-    for (const k of ['id', 'memberId', 'clusterId', 'nodeId', 'vote', 'lease']) expect(seen, k).toContain(k)
+    for (const k of ['id', 'memberId', 'clusterId', 'nodeId', 'vote', 'lease', 'requestId']) expect(seen, k).toContain(k)
   }, 300_000) // ~330 runs in one process: ~8 s of CPU, minutes of wall time on a loaded 2-core host
 })

@@ -16,7 +16,9 @@
 import { InputError, UsageError } from '../errors.js'
 import { BoltFile } from '../format/bbolt/file.js'
 import { compareBytes } from '../format/bbolt/element.js'
-import { bucket as findBucket, get, iterate } from '../format/bbolt/walk.js'
+import { bucket as findBucket, get, iterate, type Entry } from '../format/bbolt/walk.js'
+import { leafElements } from '../format/bbolt/element.js'
+import { PageFlag } from '../format/bbolt/page.js'
 import { mvccKey } from '../format/backend/hash.js'
 import { decodeKeyValue, type KeyValue } from '../format/backend/proto.js'
 import { decodeRevision, encodeRevision, type Revision } from '../format/backend/revision.js'
@@ -182,12 +184,22 @@ export function* scanRevisions(f: BoltFile, q: KeyQuery): Generator<FoundRevisio
   }
 }
 
-/** Reads the given revision keys (from the index) by point lookups, in the order given. */
-export function* lookupRevisions(f: BoltFile, revs: Iterable<Revision>): Generator<FoundRevision> {
+/**
+ * Reads the given revision keys (from the index) in the order given: on the leaf page the index
+ * recorded (valid while the db is the one it was built from), else by a lookup from the root.
+ */
+export function* lookupRevisions(f: BoltFile, revs: Iterable<Revision & { pgid?: bigint }>): Generator<FoundRevision> {
   const b = findBucket(f, 'key')
   if (!b) return
   for (const r of revs) {
-    const e = get(f, b.bucket, encodeRevision(r.main, r.sub, r.tombstone))
+    const k = encodeRevision(r.main, r.sub, r.tombstone)
+    let e: Entry | null = null
+    if (r.pgid !== undefined && r.pgid >= 2n && r.pgid < BigInt(f.hwm)) {
+      const page = f.page(r.pgid, [PageFlag.Leaf], 'the history index')
+      const el = leafElements(page).find((x) => compareBytes(x.key, k) === 0)
+      if (el) e = Object.assign(el, { pgid: page.id, pageOffset: page.offset, page })
+    }
+    e ??= get(f, b.bucket, k)
     if (!e) throw new InputError(`${f.file}: revision ${r.main}_${r.sub} from the index is not in the db`, f.file, 'stale-index', 'rebuild the index: etcd-inspect index <dir>')
     yield { rev: r, kv: decodeKeyValue(e.value, f.file, e.pageOffset + e.at) }
   }

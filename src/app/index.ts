@@ -17,7 +17,7 @@ import { decodeFrameSize, FRAME_HEADER_BYTES } from '../format/wal/frame.js'
 import { readLog } from '../format/wal/log.js'
 import { decodeRecord, RecordType } from '../format/wal/record.js'
 import { openFile, type ByteSource } from '../io/byte-source.js'
-import { fileIdentity, IndexStore, indexKey, packWalPos, sameIdentity, unpackWalPos, type IndexIdentity, type IndexMeta } from '../io/index-store.js'
+import { fileIdentity, INDEX_FORMAT, IndexStore, indexKey, packWalPos, sameIdentity, unpackWalPos, type IndexIdentity, type IndexMeta } from '../io/index-store.js'
 import { listWalDir } from '../io/wal-files.js'
 import { DEFAULT_STATE_DIR } from '../io/witness.js'
 import { locateDb } from '../io/bbolt-file.js'
@@ -48,6 +48,9 @@ export interface IndexResult {
   revisions: number
   wal: IndexMeta['wal']
   seconds: number
+  /** Of `seconds` (when built): the db pass and the WAL pass. */
+  dbSeconds?: number
+  walSeconds?: number
 }
 
 /** The data dir of a located db (`<dir>/member/snap/db`), or null for a db file elsewhere. */
@@ -84,15 +87,15 @@ export function buildIndex(path: string, opts: IndexOptions = {}): IndexResult {
       const id: IndexIdentity = { ...fileIdentity(f.file), txid: String(f.meta.txid), pgid: String(f.meta.pgid) }
       const old = store.readMeta()
       const segs = walDir ? walSegments(walDir) : null
-      const current = old?.complete && sameIdentity(old, id) && (old.wal === null ? segs === null : segs !== null && sameSegments(old.wal.segments, segs))
+      const current = old?.complete && old.format === INDEX_FORMAT && sameIdentity(old, id) && (old.wal === null ? segs === null : segs !== null && sameSegments(old.wal.segments, segs))
       if (current && !opts.force) return { meta: old!, reused: true, reason: 'current' }
-      const reason = opts.force ? 'forced' : !old ? 'new' : !old.complete ? 'an earlier build did not finish' : !sameIdentity(old, id) ? 'the db changed' : 'the WAL changed'
+      const reason = opts.force ? 'forced' : !old ? 'new' : !old.complete ? 'an earlier build did not finish' : old.format !== INDEX_FORMAT ? 'index format changed' : !sameIdentity(old, id) ? 'the db changed' : 'the WAL changed'
       if (old) {
         store.close()
         IndexStore.remove(stateDir, dbPath)
         store = IndexStore.open(stateDir, dbPath, true)!
       }
-      const meta: IndexMeta = { ...id, builtAt: new Date().toISOString(), complete: false, keys: 0, revisions: 0, wal: null }
+      const meta: IndexMeta = { ...id, format: INDEX_FORMAT, builtAt: new Date().toISOString(), complete: false, keys: 0, revisions: 0, wal: null }
       store.writeMeta(meta)
       // Revisions: one pass over `key`, in transactions of `batch` writes.
       const b = findBucket(f, 'key')
@@ -105,20 +108,27 @@ export function buildIndex(path: string, opts: IndexOptions = {}): IndexResult {
               if (r.done) { done = true; return }
               const e = r.value
               decodeRevision(e.key, f.file, e.pageOffset + e.at)
-              store.revs.put(indexKey(mvccKey(e, f)), Buffer.from(e.key))
+              // The revision key, then the leaf page it is on (valid while the db is unchanged).
+              const v = Buffer.alloc(e.key.length + 8)
+              v.set(e.key, 0)
+              v.writeBigUInt64BE(e.pgid, e.key.length)
+              store.revs.put(indexKey(mvccKey(e, f)), v)
               meta.revisions++
             }
           })
         }
       }
       meta.keys = store.revs.getKeysCount()
+      meta.dbSeconds = Math.round(performance.now() - t0) / 1000
       if (walDir && segs) meta.wal = indexWal(store, dataDir ?? walDir, walDir, segs, batch)
       meta.complete = true
       store.writeMeta(meta)
       return { meta, reused: false, reason }
     })
     const m = result.meta
-    return { indexPath: store.path, dbPath, reused: result.reused, reason: result.reason, keys: m.keys, revisions: m.revisions, wal: m.wal, seconds: Math.round(performance.now() - t0) / 1000 }
+    const seconds = Math.round(performance.now() - t0) / 1000
+    return { indexPath: store.path, dbPath, reused: result.reused, reason: result.reason, keys: m.keys, revisions: m.revisions, wal: m.wal, seconds,
+      ...(result.reused ? {} : { dbSeconds: m.dbSeconds ?? seconds, walSeconds: m.wal ? Math.round((seconds - (m.dbSeconds ?? 0)) * 1000) / 1000 : 0 }) }
   } finally {
     store.close()
   }
@@ -197,9 +207,12 @@ export function readWalEntryAt(src: ByteSource, file: string, offset: number) {
 }
 
 /** Revisions in the index for the query: dup values of the key, or of every key in the prefix range. */
-function indexedRevisions(store: IndexStore, q: KeyQuery): Revision[] {
-  const out: Revision[] = []
-  const add = (v: Uint8Array) => out.push(decodeRevision(v))
+function indexedRevisions(store: IndexStore, q: KeyQuery): (Revision & { pgid: bigint })[] {
+  const out: (Revision & { pgid: bigint })[] = []
+  const add = (v: Uint8Array) => {
+    const b = Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+    out.push({ ...decodeRevision(b.subarray(0, b.length - 8)), pgid: b.readBigUInt64BE(b.length - 8) })
+  }
   if (!q.prefix) for (const v of store.revs.getValues(indexKey(q.key))) add(v)
   else {
     const end = prefixEnd(q.key)
@@ -233,6 +246,7 @@ export function indexSources(path: string, opts: { stateDir?: string; walDir?: s
     if (!s) return null
     try {
       meta ??= s.readMeta()
+      if (meta?.complete && meta.format !== INDEX_FORMAT) { notes.push(`the index under ${s.path} has another format: scanned instead; run \`etcd-inspect index\` again`); return null }
       return meta?.complete ? fn(s) : null
     } finally {
       s.close()

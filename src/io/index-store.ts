@@ -3,8 +3,8 @@
  * data dir; `id` = first 16 hex digits of SHA-256 of the db file's real path). Named databases:
  *   meta   "db"  -> JSON: the db's identity when the index was built (dev, inode, size, mtime,
  *                   meta txid, pgid) and the WAL segments (name, size); `complete` is written last
- *   revs   user key -> revision keys (dupSort: one 17/18-byte `BE64(main)_BE64(sub)[t]` per
- *                   revision, so bytewise dup order is revision order)
+ *   revs   user key -> revisions (dupSort: per revision the 17/18-byte `BE64(main)_BE64(sub)[t]`
+ *                   key, so bytewise dup order is revision order, then BE64 of the leaf page it is on)
  *   wal    user key -> WAL positions (dupSort: BE64(raft index) BE32(segment #) BE64(offset))
  *   ranges BE64(raft index) BE32(segment #) BE64(offset) of every DeleteRange over a range
  * User keys longer than 480 bytes are stored as their first 440 bytes, 0xff, and the SHA-256 of the
@@ -27,11 +27,17 @@ export interface IndexIdentity {
   pgid: string
 }
 
+/** Layout version of the index: an index of another version is rebuilt, never read. */
+export const INDEX_FORMAT = 2
+
 export interface IndexMeta extends IndexIdentity {
+  format: number
   builtAt: string
   complete: boolean
   keys: number
   revisions: number
+  /** Seconds the db pass took. */
+  dbSeconds?: number
   wal: null | { dir: string; segments: { name: string; size: number }[]; snapshotIndex: string; commit?: string; firstIndex?: string; lastIndex?: string; requests: number; ranges: number }
 }
 

@@ -305,7 +305,7 @@ function membersSection(r: ReportResult): string {
   const list = [...rows.values()].sort((a, b) => a.idHex.localeCompare(b.idHex))
   const cell = (v: string): string => (v.startsWith('removed') || v.startsWith('Remove') ? `<span class="fail">${esc(v)}</span>` : v.startsWith('learner') ? `<span class="warn">${esc(v)}</span>` : esc(v))
   const trs = list.map((m) => [
-    `<code>${esc(m.idHex)}</code>${m.idHex === s.memberId ? ' <b>(this member)</b>' : ''}`, m.name ? esc(m.name) : '<span class="muted">(not started)</span>',
+    `<code>${esc(m.idHex)}</code>${m.idHex === s.memberId ? ' <b>(this member)</b>' : ''}`, m.name ? esc(m.name) : `<span class="muted">${[m.db, m.snap].some((v) => v === 'removed') ? '(removed)' : '(not started)'}</span>`,
     esc(m.peerURLs.join(', ')), cell(m.db), cell(m.snap), cell(m.wal),
   ])
   const dbSet = (s.members.db ?? []).map((m) => m.id).sort().join(',')

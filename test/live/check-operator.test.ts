@@ -1,13 +1,14 @@
 /**
  * What `check` tells the operator (issue 12), against one real 3-member TLS cluster run from env
  * files: every next-step command printed on the verdicts that print one is run as printed
- * (IN_USE, DATA_LOST, EMPTY_NOT_ADDED, EMPTY_READY_TO_JOIN, UNKNOWN, REMOVED_MEMBER); nothing an
- * operator must copy is truncated in the table or `-w simple`; a quorum outage is reported as
- * one, naming the members that answered and every endpoint that did not.
+ * (IN_USE, DATA_LOST, EMPTY_NOT_ADDED, EMPTY_READY_TO_JOIN, CONFIG_DRIFT, UNKNOWN, REMOVED_MEMBER,
+ * REMOVED_MEMBER/REPLACED, CORRUPT); nothing an operator must copy is truncated in the table or
+ * `-w simple`; a quorum outage is reported as one, naming the members that answered and every
+ * endpoint that did not.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync } from 'node:fs'
+import { closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { allocate, etcdctl } from '../support/etcd.js'
 import { killPidFile, memberList, runCli, runPrinted, startTlsCluster, waitHealthyURL, writeFakeSystemctl, type FakeSystemctl, type ScriptMember, type CliResult } from '../replace/helpers.js'
@@ -131,6 +132,27 @@ describe('check: next steps run as printed, nothing cut off', () => {
     await etcdctl(eps, ['member', 'remove', learner.id], members[0]!.tls)
   }, T)
 
+  it('CONFIG_DRIFT (name, peer URLs): the printed setting and member update run as printed', async () => {
+    const m2 = members[1]!
+    execFileSync('sh', [m2.scripts.stop])
+    const n = await checkJson(m2.dataDir, ['--name', 'm2-renamed'])
+    expect(n.verdict).toBe('CONFIG_DRIFT')
+    expect(n.commands).toEqual(['ETCD_NAME=m2'])
+    await pasteAll(n.commands)
+    const moved = `https://127.0.0.2:${(await allocate('m2b', '127.0.0.2', true)).peerPort}`
+    const u = await checkJson(m2.dataDir, ['--name', 'm2', '--initial-advertise-peer-urls', moved])
+    expect(u.verdict).toBe('CONFIG_DRIFT')
+    expect(u.subReason).toBe('PEER_URLS')
+    const rs = await pasteAll(u.commands)
+    expect(rs.map((r) => r.code)).toEqual(u.commands.map(() => 0))
+    const row = (await memberList([members[0]!.clientURL], m2.tls)).find((x) => x.name === 'm2')!
+    expect(row.peerURLs).toEqual([moved])
+    // Back as it was, and running.
+    await etcdctl([members[0]!.clientURL], ['member', 'update', row.id, `--peer-urls=${m2.peerURL}`], m2.tls)
+    execFileSync('sh', [m2.scripts.start])
+    await waitHealthyURL(m2.clientURL, m2.tls)
+  }, T)
+
   it('UNKNOWN with most of the cluster down: a quorum is not available, who answered, every silent endpoint, the majority advice', async () => {
     const [m1, m2, m3] = members as [ScriptMember, ScriptMember, ScriptMember]
     execFileSync('sh', [m2.scripts.stop])
@@ -179,4 +201,35 @@ describe('check: next steps run as printed, nothing cut off', () => {
     const again = await checkJson(m3.dataDir, args)
     expect(again.verdict).toBe('EMPTY_READY_TO_JOIN')
   }, T)
+
+  it('REMOVED_MEMBER/REPLACED and CORRUPT on the archived dir: their commands run as printed', async () => {
+    const m3 = members[2]!
+    const archived = join(base, readdirSync(base).find((n) => n.startsWith('m3.etcd.removed-'))!)
+    const args = ['--name', 'm3', '--initial-advertise-peer-urls', m3.peerURL]
+    // CORRUPT first, on a copy with a flipped byte inside a WAL record.
+    const bad = join(base, 'm3-corrupt')
+    cpSync(archived, bad, { recursive: true })
+    const walDir = join(bad, 'member', 'wal')
+    const seg = join(walDir, readdirSync(walDir).filter((f) => f.endsWith('.wal')).sort()[0]!)
+    const fd = openSync(seg, 'r+')
+    const b = Buffer.alloc(1)
+    readSync(fd, b, 0, 1, 200)
+    b[0] = b[0]! ^ 0xff
+    writeSync(fd, b, 0, 1, 200)
+    closeSync(fd)
+    const c = await checkJson(bad, [...args, '--config', m3.envFile, '--systemd-unit', 'etcd-m3.service'])
+    expect(c.verdict).toBe('CORRUPT')
+    const [cp] = await pasteAll(c.commands, fake.env)
+    // The plan refuses that dir (it belongs to a removed member, and the peer URL to a learner): not a usage error.
+    expect(cp!.code, cp!.stderr).toBe(7)
+    expect(cp!.stderr).toMatch(/^Error: .*; nothing was changed/)
+
+    const j = await checkJson(archived, args)
+    expect(j.verdict).toBe('REMOVED_MEMBER')
+    expect(j.subReason).toBe('REPLACED')
+    const rs = await pasteAll(j.commands)
+    expect(rs.map((r) => r.code)).toEqual(j.commands.map(() => 0))
+    expect(existsSync(archived)).toBe(false)
+  }, T)
+
 })

@@ -153,6 +153,21 @@ describe('etcd-inspect report in headless Chromium', () => {
     expect(probe.findings).toEqual([['torn-tail', String(wal.summary.lastIndex)]])
   }, 60_000)
 
+  it('a copy of crash with a flipped byte mid-log: CORRUPT, the finding marked after the last entry read, with its offset', async () => {
+    const d = join(tempDir('report-corrupt-'), 'data')
+    cpSync('fixtures/crash/data', d, { recursive: true })
+    const p = join(d, 'member', 'wal', readdirSync(join(d, 'member', 'wal')).filter((n) => n.endsWith('.wal')).sort().pop()!)
+    const b = readFileSync(p)
+    b[3000]! ^= 0xff
+    writeFileSync(p, b)
+    const { probe, wal, html } = await renderAndCheck('corrupt', d)
+    expect(probe.verdict).toBe('CORRUPT')
+    expect(wal.summary.end).toBe('corrupt')
+    const f = wal.findings.find((x: any) => x.severity === 'error')
+    expect(probe.findings).toEqual([[f.code, String(wal.summary.lastIndex)]])
+    expect(html).toContain(`${f.code} at ${f.file}@${f.offset}`)
+  }, 60_000)
+
   it('fixtures/cluster3/m1: membership from the db, the .snap and the WAL', async () => {
     const { probe, wal } = await renderAndCheck('cluster3-m1', 'fixtures/cluster3/m1')
     expect(wal.entries.some((e: any) => e.type === 'confChange')).toBe(true)

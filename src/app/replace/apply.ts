@@ -60,7 +60,7 @@ function crashHook(kind: string, phase: string): void {
 }
 
 /** The run in progress in this process, for interruptRun (one at most per process). */
-interface CurrentRun { plan: Plan; journal: Journal; lock?: OpLock; journaled: boolean; step?: Step; lastDone?: Step; lockTtlSec?: number }
+interface CurrentRun { plan: Plan; journal: Journal; lock?: OpLock; journaled: boolean; step?: Step; lastDone?: Step; lockTtlSec?: number; ended?: boolean }
 let current: CurrentRun | undefined
 
 /**
@@ -72,6 +72,10 @@ let current: CurrentRun | undefined
  */
 export function interruptRun(signal: string): string {
   const r = current
+  if (r?.ended) {
+    // Complete or failed, and journaled so: only the cluster lock's release was cut short.
+    return `replace ${r.plan.opId}: interrupted by ${signal} after the run ended (while releasing the cluster lock, whose lease expires by itself); \`etcd-inspect replace status --state-dir ${shellQuote(r.plan.stateDir)} --op ${r.plan.opId}\` shows where it stands`
+  }
   if (!r || !r.journaled) {
     r?.lock?.release()
     return `replace: interrupted by ${signal} before the operation started; nothing was changed`
@@ -229,7 +233,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
     journal.updateOp(plan.opId, { status: 'complete', lastError: undefined })
     return { opId: plan.opId, status: 'complete', resumed: !!opts.resumed, steps: outcomes, facts, totalMs: Date.now() - t0 }
   } finally {
-    current = undefined
+    run.ended = true
     if (clusterLock) {
       const released = await clusterLock.release()
       if (journal.getOp(plan.opId)) journal.append(plan.opId, { step: 0, kind: 'cluster-lock', phase: 'note', message: released ? 'released the cluster lock (lease revoked)' : `could not revoke the cluster lock's lease ${clusterLock.holder.leaseIdHex}; the key expires with it` })
@@ -237,6 +241,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
     if (!opts.ops) ops.close()
     lock?.release()
     journal.close()
+    current = undefined
   }
 }
 
