@@ -103,20 +103,37 @@ const HEX = bytesOf('0123456789abcdef')
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 
-/** The chunk being presented, for textScan's word reads. */
-let view: DataView = new DataView(new ArrayBuffer(0))
-// Output buffer of the chunk being presented (one chunk at a time per thread).
-let ob: Uint8Array = new Uint8Array(0)
-let op = 0
-
-function room(n: number): void {
-  if (op + n <= ob.length) return
-  const nb = new Uint8Array(Math.max(ob.length * 2, op + n))
-  nb.set(ob.subarray(0, op))
-  ob = nb
+/**
+ * Per-chunk state of the small readers and the line writer below: one per `presentChunk` call,
+ * passed along instead of module-level slots (the readers return a value and leave where they
+ * stopped in `lenEnd`, the entry header in `e*`, without allocating per call).
+ */
+class ChunkCursor {
+  /** The chunk being presented, for textScan's word reads. */
+  view: DataView
+  /** Output buffer and write position. */
+  ob: Uint8Array
+  op = 0
+  lenEnd = 0
+  eType = 0
+  eTerm = 0
+  eIndex = 0
+  eStart = 0
+  eEnd = 0
+  constructor(buf: Uint8Array, out: Uint8Array) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+    this.ob = out
+  }
 }
 
-/** Writers into o at p, returning the next position (locals, not the module's ob/op, on the hot path). */
+function room(c: ChunkCursor, n: number): void {
+  if (c.op + n <= c.ob.length) return
+  const nb = new Uint8Array(Math.max(c.ob.length * 2, c.op + n))
+  nb.set(c.ob.subarray(0, c.op))
+  c.ob = nb
+}
+
+/** Writers into o at p, returning the next position (locals, not the cursor's ob/op, on the hot path). */
 function put(o: Uint8Array, p: number, c: Uint8Array): number {
   const n = c.length
   // a native copy pays off past a couple of dozen bytes
@@ -169,11 +186,9 @@ export function presentChunk(job: ChunkJob, buf: Uint8Array, into?: Uint8Array):
   }
   // Lines are about as long as the records they come from; room() grows it for the long ones.
   const want = Math.max(4096, job.length + (job.length >>> 2))
-  ob = into !== undefined && into.length >= want ? into : new Uint8Array(want)
-  op = 0
+  const c = new ChunkCursor(buf, into !== undefined && into.length >= want ? into : new Uint8Array(want))
   const base = job.base
   const size = job.length
-  view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
   const rec: RecordPos = { type: 0, crc: 0, dataStart: 0, dataEnd: 0 }
   const h: EntryHeaderPos = { type: 0, term: 0n, index: 0n, dataStart: 0, dataEnd: 0 }
   let crc = job.first ? 0 : job.crc
@@ -192,7 +207,7 @@ export function presentChunk(job: ChunkJob, buf: Uint8Array, into?: Uint8Array):
     if (nPut > 0) countPuts()
     if (prev >= 0) {
       out.lastIndex = BigInt(prev)
-      out.lastTerm = BigInt(eTerm)
+      out.lastTerm = BigInt(c.eTerm)
       out.minTerm = BigInt(minTerm)
       out.maxTerm = BigInt(maxTerm)
     }
@@ -201,8 +216,7 @@ export function presentChunk(job: ChunkJob, buf: Uint8Array, into?: Uint8Array):
       out.uncommitted.from = BigInt(uFrom)
       out.uncommitted.to = BigInt(uTo)
     }
-    const lines = ob.subarray(0, op)
-    ob = new Uint8Array(0)
+    const lines = c.ob.subarray(0, c.op)
     return { lines, outcome: out }
   }
 
@@ -231,9 +245,9 @@ export function presentChunk(job: ChunkJob, buf: Uint8Array, into?: Uint8Array):
       crc = rec.crc
     } else {
       if (job.first && pos === 0) return finish('missing CRC record')
-      const c = crc32cRange(crc, buf, ds, de)
-      if (c !== rec.crc) return finish('CRC mismatch')
-      crc = c
+      const computed = crc32cRange(crc, buf, ds, de)
+      if (computed !== rec.crc) return finish('CRC mismatch')
+      crc = computed
       try {
         switch (rec.type) {
           case RecordType.Metadata:
@@ -252,17 +266,17 @@ export function presentChunk(job: ChunkJob, buf: Uint8Array, into?: Uint8Array):
             break
           }
           case RecordType.Entry: {
-            if (!entryHead(buf, ds, de)) {
+            if (!entryHead(c, buf, ds, de)) {
               decodeEntryHeaderInto(buf, ds, de, file, base, h)
               if (h.index > MAX_SAFE || h.term > MAX_SAFE) return finish('index or term beyond 2^53')
-              eType = h.type
-              eTerm = Number(h.term)
-              eIndex = Number(h.index)
-              eStart = h.dataStart
-              eEnd = h.dataEnd
+              c.eType = h.type
+              c.eTerm = Number(h.term)
+              c.eIndex = Number(h.index)
+              c.eStart = h.dataStart
+              c.eEnd = h.dataEnd
             }
-            const index = eIndex
-            const term = eTerm
+            const index = c.eIndex
+            const term = c.eTerm
             if (prev < 0) {
               out.firstIndex = BigInt(index)
               out.firstTerm = BigInt(term)
@@ -276,19 +290,19 @@ export function presentChunk(job: ChunkJob, buf: Uint8Array, into?: Uint8Array):
               if (uFrom < 0 || index < uFrom) uFrom = index
               if (index > uTo) uTo = index
             }
-            if (eType === 0 && putLine(buf, eStart, eEnd, index, term, base + off, committed, fileBytes)) nPut++
+            if (c.eType === 0 && putLine(c, buf, c.eStart, c.eEnd, index, term, base + off, committed, fileBytes)) nPut++
             else {
-              const data = buf.subarray(eStart, eEnd)
-              const type = ENTRY_TYPES[eType] ?? 'unknown'
-              const d: DecodedEntry = { type, entryType: eType, term: BigInt(term), index: BigInt(index), dataBytes: data.length, payload: decodePayload(eType, data) }
+              const data = buf.subarray(c.eStart, c.eEnd)
+              const type = ENTRY_TYPES[c.eType] ?? 'unknown'
+              const d: DecodedEntry = { type, entryType: c.eType, term: BigInt(term), index: BigInt(index), dataBytes: data.length, payload: decodePayload(c.eType, data) }
               if (nPut > 0) countPuts()
               out.byType[type] = (out.byType[type] ?? 0) + 1
               const k = kindOf(d.payload)
               out.byKind[k] = (out.byKind[k] ?? 0) + 1
-              const at = { segment: job.segment, file, offset: base + off, entryType: eType, term: d.term, index: d.index, data } as LogEntry
+              const at = { segment: job.segment, file, offset: base + off, entryType: c.eType, term: d.term, index: d.index, data } as LogEntry
               const line = entryLine(presentEntry(d, at, committed)) + '\n'
-              room(line.length * 3)
-              op += enc.encodeInto(line, ob.subarray(op)).written
+              room(c, line.length * 3)
+              c.op += enc.encodeInto(line, c.ob.subarray(c.op)).written
             }
             out.presented++
             out.entries++
@@ -324,7 +338,7 @@ export function presentChunk(job: ChunkJob, buf: Uint8Array, into?: Uint8Array):
  * header = 100 { id = 1 } } with one-byte tags, a printable ASCII key needing no JSON escape and a
  * nonzero id.
  */
-function putLine(b: Uint8Array, s: number, e: number, index: number, term: number, offset: number, committed: boolean, fileBytes: Uint8Array): boolean {
+function putLine(c: ChunkCursor, b: Uint8Array, s: number, e: number, index: number, term: number, offset: number, committed: boolean, fileBytes: Uint8Array): boolean {
   let q = s
   let ks = -1
   let ke = -1
@@ -335,29 +349,29 @@ function putLine(b: Uint8Array, s: number, e: number, index: number, term: numbe
   while (q < e) {
     const tag = b[q++]!
     if (tag === 0x22 && ks < 0) {
-      const pl = len(b, q, e)
+      const pl = len(c, b, q, e)
       if (pl < 0) return false
-      q = lenEnd
+      q = c.lenEnd
       const pe = q + pl
       // key = 1
       if (b[q] !== 0x0a) return false
-      const kl = len(b, q + 1, pe)
+      const kl = len(c, b, q + 1, pe)
       if (kl <= 0) return false
-      ks = lenEnd
+      ks = c.lenEnd
       ke = ks + kl
       for (let i = ks; i < ke; i++) if (KEY_BYTE[b[i]!] === 0) return false
       // value = 2, then nothing else (lease, prev_kv, ignore_* take the general path)
       if (b[ke] !== 0x12) return false
-      const vl = len(b, ke + 1, pe)
+      const vl = len(c, b, ke + 1, pe)
       if (vl < 0) return false
-      vs = lenEnd
+      vs = c.lenEnd
       ve = vs + vl
       if (ve !== pe) return false
       q = pe
     } else if (tag === 0xa2 && b[q] === 0x06 && is < 0) {
-      const hl = len(b, q + 1, e)
+      const hl = len(c, b, q + 1, e)
       if (hl < 0) return false
-      const hs = lenEnd
+      const hs = c.lenEnd
       const he = hs + hl
       if (b[hs] !== 0x08) return false
       is = hs + 1
@@ -375,14 +389,14 @@ function putLine(b: Uint8Array, s: number, e: number, index: number, term: numbe
   if (vs === ve) kind = 'opaque'
   else if (b0 === 0x6b || b0 === 0xd9 || b0 === 0x7b || b0 === 0x5b) kind = classifyKind(b.subarray(vs, ve))
   else {
-    const t = textScan(b, vs, ve)
+    const t = textScan(c, b, vs, ve)
     kind = t === 1 ? 'text' : t === 0 ? 'opaque' : classifyKind(b.subarray(vs, ve))
   }
   const tail = KIND_TAIL[kind]
   if (tail === undefined) return false
-  room(512 + (ke - ks) + fileBytes.length)
-  const o = ob
-  let p = put(o, op, P_INDEX)
+  room(c, 512 + (ke - ks) + fileBytes.length)
+  const o = c.ob
+  let p = put(o, c.op, P_INDEX)
   p = putUint(o, p, index)
   p = put(o, p, P_TERM)
   p = putUint(o, p, term)
@@ -399,7 +413,7 @@ function putLine(b: Uint8Array, s: number, e: number, index: number, term: numbe
   for (let i = 0; i < 16; i++) o[p++] = hx.charCodeAt(i)
   p = put(o, p, tail)
   p = putHexVarint(o, p, b, is, ie)
-  op = put(o, p, P_END)
+  c.op = put(o, p, P_END)
   return true
 }
 
@@ -409,39 +423,32 @@ function putLine(b: Uint8Array, s: number, e: number, index: number, term: numbe
  * checked four bytes at a time (SWAR: no byte below 0x20, none above 0x7e); anything else, byte
  * by byte.
  */
-function textScan(b: Uint8Array, s: number, e: number): number {
+function textScan(c: ChunkCursor, b: Uint8Array, s: number, e: number): number {
   let i = s
-  const dv = view
+  const dv = c.view
   for (const end4 = e - 3; i < end4; i += 4) {
     const x = dv.getUint32(i, true)
     if (((x - 0x20202020) & ~x & 0x80808080) !== 0 || (((x + 0x01010101) | x) & 0x80808080) !== 0) break
   }
   let r = 1
   for (; i < e; i++) {
-    const c = b[i]!
-    if (TEXT_BYTE[c] === 1) continue
-    if (c < 0x20 || c === 0x7f) return 0
+    const x = b[i]!
+    if (TEXT_BYTE[x] === 1) continue
+    if (x < 0x20 || x === 0x7f) return 0
     r = 2
   }
   return r
 }
 
-// Result slots of the small readers below (no allocation per call).
-let lenEnd = 0
-let eType = 0
-let eTerm = 0
-let eIndex = 0
-let eStart = 0
-let eEnd = 0
 
 /** A varint of at most 7 bytes (< 2^49) at b[q] before `end`: the value (lenEnd = next), or -1. */
-function num(b: Uint8Array, q: number, end: number): number {
+function num(c: ChunkCursor, b: Uint8Array, q: number, end: number): number {
   let n = 0
   for (let i = 0, m = 1; i < 7 && q < end; i++, m *= 128) {
     const x = b[q++]!
     n += (x & 0x7f) * m
     if (x < 0x80) {
-      lenEnd = q
+      c.lenEnd = q
       return n
     }
   }
@@ -452,30 +459,30 @@ function num(b: Uint8Array, q: number, end: number): number {
  * raftpb.Entry as gogo writes it (08 type, 10 term, 18 index, then 22 data or nothing) into the
  * e* variables; false for any other encoding (decodeEntryHeaderInto then reads it strictly).
  */
-function entryHead(b: Uint8Array, s: number, e: number): boolean {
+function entryHead(c: ChunkCursor, b: Uint8Array, s: number, e: number): boolean {
   if (b[s] !== 0x08 || b[s + 1]! > 2 || b[s + 2] !== 0x10) return false
-  const term = num(b, s + 3, e)
-  if (term < 0 || b[lenEnd] !== 0x18) return false
-  const index = num(b, lenEnd + 1, e)
+  const term = num(c, b, s + 3, e)
+  if (term < 0 || b[c.lenEnd] !== 0x18) return false
+  const index = num(c, b, c.lenEnd + 1, e)
   if (index < 0) return false
-  const q = lenEnd
+  const q = c.lenEnd
   if (q === e) {
-    eStart = eEnd = q
+    c.eStart = c.eEnd = q
   } else {
     if (b[q] !== 0x22) return false
-    const l = num(b, q + 1, e)
-    if (l < 0 || lenEnd + l !== e) return false
-    eStart = lenEnd
-    eEnd = e
+    const l = num(c, b, q + 1, e)
+    if (l < 0 || c.lenEnd + l !== e) return false
+    c.eStart = c.lenEnd
+    c.eEnd = e
   }
-  eType = b[s + 1]!
-  eTerm = term
-  eIndex = index
+  c.eType = b[s + 1]!
+  c.eTerm = term
+  c.eIndex = index
   return true
 }
 
 /** A length varint of at most 3 bytes at b[q] whose payload fits before `end`: the length (lenEnd = payload start), or -1. */
-function len(b: Uint8Array, q: number, end: number): number {
+function len(c: ChunkCursor, b: Uint8Array, q: number, end: number): number {
   let n = 0
   for (let i = 0, m = 1; i < 3; i++, m *= 128) {
     if (q >= end) return -1
@@ -483,7 +490,7 @@ function len(b: Uint8Array, q: number, end: number): number {
     n += (x & 0x7f) * m
     if (x < 0x80) {
       if (n > end - q) return -1
-      lenEnd = q
+      c.lenEnd = q
       return n
     }
   }

@@ -304,7 +304,8 @@ export function runWal(dir: string, opts: WalOptions = {}): WalResult {
 export function* streamWal(dir: string, opts: WalOptions = {}): Generator<WalStreamItem, void, undefined> {
   const { layout, listing, opened } = openWal(dir, opts)
   const pre = prePass(opened.segments, opts.fromSnapshot ?? false)
-  const replacedAt = opts.markReplaced ? replacedEntries(opened.segments, opts) : undefined
+  const replaced = opts.markReplaced ? replacedEntries(opened.segments, opts) : undefined
+  const replacedAt = replaced?.size ? replaced : undefined
   const commit = pre.hardState?.commit
   let fromSnapshot: { index: bigint; term: bigint } | undefined
   if (opts.fromSnapshot) {

@@ -99,7 +99,8 @@ class EntryTable {
     if (this.rows.length === 0) return ''
     const w = this.widths
     for (const r of this.rows) for (let i = 0; i < 4; i++) if (r[i]!.length > w[i]!) w[i] = r[i]!.length
-    const fmt = (r: readonly string[]) => (r.slice(0, 4).map((c, i) => (i < 2 ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join('  ') + '  ' + r[4]).trimEnd() + '\n'
+    const fmt = (r: readonly string[]) => r[0]!.padStart(w[0]!) + '  ' + r[1]!.padStart(w[1]!) + '  ' + r[2]!.padEnd(w[2]!) + '  ' +
+      (r[4] === '' ? r[3]! + '\n' : r[3]!.padEnd(w[3]!) + '  ' + r[4] + '\n')
     let out = this.started ? '' : fmt(TABLE_HEAD)
     this.started = true
     for (const r of this.rows) out += fmt(r)
@@ -234,11 +235,9 @@ function headerJson(h: Record<string, unknown>): string {
 
 const fileJson = new Map<string, string>()
 
-const ENTRY_PREFIX = '{"kind":"entry",'
-
 /** An entry as a member of the JSON document's `entries` (entryLine without the kind). */
 export function entryJson(e: WalEntryOut): string {
-  return '{' + entryLine(e).slice(ENTRY_PREFIX.length)
+  return entryLine(e, '{"index":"')
 }
 
 /**
@@ -246,14 +245,14 @@ export function entryJson(e: WalEntryOut): string {
  * decimal strings): the fixed fields and put requests are written by hand in presentEntry's key
  * order (about 5x faster than the general serialiser); anything else goes through toJsonLine.
  */
-export function entryLine(e: WalEntryOut): string {
+export function entryLine(e: WalEntryOut, head = '{"kind":"entry","index":"'): string {
   let f = fileJson.get(e.file)
   if (f === undefined) {
     f = toJsonLine(e.file)
     if (fileJson.size > 1024) fileJson.clear()
     fileJson.set(e.file, f)
   }
-  let s = '{"kind":"entry","index":"' + e.index + '","term":"' + e.term + '","type":' + jstr(e.type) + ',"file":' + f +
+  let s = head + e.index + '","term":"' + e.term + '","type":' + jstr(e.type) + ',"file":' + f +
     ',"offset":' + toJsonLine(e.offset) + ',"dataBytes":' + toJsonLine(e.dataBytes) + (e.committed ? ',"committed":true' : ',"committed":false')
   // presentEntry's key order: replaces, then request (+ header | + unknown) or confChange or confChangeV2; runWal adds replaced.
   if (e.replaces !== undefined) s += ',"replaces":' + toJsonLine(e.replaces)
