@@ -90,7 +90,7 @@ describe('the shared Kubernetes db (etcd 3.2 era, FORMATS §5.2 / §6.4)', () =>
       expect(es.map((e) => e.revision!.main)).toEqual([4n, 82702n, 82703n, 232274n])
       const pod = es[1]!.kv!
       expect(pod.key.text).toBe('/registry/pods/default/pi-dqtsw')
-      expect([pod.createRevision, pod.modRevision, pod.version, pod.lease]).toEqual([82648n, 82702n, 5n, 0n])
+      expect([pod.createRevision, pod.modRevision, pod.version, pod.lease]).toEqual([82648n, 82702n, 5n, '0'])
       expect(pod.value.redacted).toBe(true)
       expect(pod.value.text).toBeUndefined()
       expect(pod.valueClass).toEqual({ kind: 'k8s-protobuf', apiVersion: 'v1', objectKind: 'Pod', namespace: 'default', name: 'pi-dqtsw', generateName: 'pi-', uid: 'a4adc7ca-5b56-11e7-8d4b-42010a800002', creationTimestamp: 1498581334n })
