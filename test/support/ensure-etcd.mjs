@@ -1,5 +1,5 @@
-// Makes sure Debian's etcd-server and etcd-client (and openssl for the TLS tests) are installed
-// before the integration tests run: installs them with apt-get when running as root, otherwise
+// Makes sure Debian's etcd-server and etcd-client (and openssl for the TLS tests, chromium for the
+// report's headless-browser test) are installed before the integration tests run: installs them with apt-get when running as root, otherwise
 // fails naming the packages. Never lets the suite silently skip the real-etcd tests.
 import { execFileSync, spawnSync } from 'node:child_process'
 
@@ -7,6 +7,7 @@ const need = [
   ['etcd', 'etcd-server'],
   ['etcdctl', 'etcd-client'],
   ['openssl', 'openssl'],
+  ['chromium', 'chromium'],
 ]
 const has = (bin) => spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0
 const missing = need.filter(([bin]) => !has(bin)).map(([, pkg]) => pkg)
