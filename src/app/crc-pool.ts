@@ -18,7 +18,6 @@ const PARALLEL_MIN = 256 << 10
 /** Jobs in flight at most. */
 const WINDOW = 16
 
-export { loadNativeCrc32c }
 loadNativeCrc32c()
 
 type Segment = { crc: number; len: number; slot?: number }
