@@ -15,8 +15,8 @@
  */
 import { hash } from 'node:crypto'
 import { DecodeError } from '../errors.js'
-import { crc32cRange } from '../format/crc32c.js'
-import { FRAME_HEADER_BYTES } from '../format/wal/frame.js'
+import { CrcChain } from '../format/wal/chain.js'
+import { Frame, FrameCursor } from '../format/wal/frame.js'
 import { decodeRecordInto, RecordType, type RecordPos } from '../format/wal/record.js'
 import { bytesEqual, type SnapshotRecord, type LogEntry } from '../format/wal/log.js'
 import {
@@ -191,7 +191,8 @@ export function presentChunk(job: ChunkJob, buf: Uint8Array, into?: Uint8Array):
   const size = job.length
   const rec: RecordPos = { type: 0, crc: 0, dataStart: 0, dataEnd: 0 }
   const h: EntryHeaderPos = { type: 0, term: 0n, index: 0n, dataStart: 0, dataEnd: 0 }
-  let crc = job.first ? 0 : job.crc
+  // The chain carried in: the stored CRC of the record before the chunk (a segment head adopts its CRC record).
+  const chain = new CrcChain(job.first ? 0 : job.crc)
   let prev = -1
   let snapMax: bigint | null = null
   let minTerm = 0
@@ -200,10 +201,9 @@ export function presentChunk(job: ChunkJob, buf: Uint8Array, into?: Uint8Array):
   let uFrom = -1
   let uTo = -1
   let nPut = 0
-  let off = 0
   const finish = (why: string | null) => {
     out.irregular = why
-    out.crcEnd = crc
+    out.crcEnd = chain.value
     if (nPut > 0) countPuts()
     if (prev >= 0) {
       out.lastIndex = BigInt(prev)
@@ -220,16 +220,16 @@ export function presentChunk(job: ChunkJob, buf: Uint8Array, into?: Uint8Array):
     return { lines, outcome: out }
   }
 
-  while (off < size) {
-    if (size - off < FRAME_HEADER_BYTES) return finish('partial length word')
-    const lo = buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)
-    const hi = buf[off + 4]! | (buf[off + 5]! << 8) | (buf[off + 6]! << 16) | (buf[off + 7]! << 24)
-    const top = hi >>> 24
-    if ((lo === 0 && hi === 0) || top & 0x78) return finish('odd frame')
-    const recBytes = (lo >>> 0) + (hi & 0x00ffffff) * 0x1_0000_0000
-    const frameBytes = recBytes + (top & 0x80 ? top & 0x07 : 0)
-    if (frameBytes > size - off - FRAME_HEADER_BYTES) return finish('frame runs past the chunk')
-    const s = off + FRAME_HEADER_BYTES
+  const cur = FrameCursor.over(buf, base, size)
+  for (;;) {
+    const k = cur.next()
+    if (k === Frame.End) break
+    if (k === Frame.PartialWord) return finish('partial length word')
+    if (k === Frame.PastEnd) return finish('frame runs past the chunk')
+    if (k !== Frame.Ok || cur.reservedBits !== 0 || !cur.whole()) return finish('odd frame')
+    const s = cur.recStart
+    const recBytes = cur.recBytes
+    const at = cur.offset
     try {
       decodeRecordInto(buf, s, s + recBytes, file, base, rec)
     } catch (err) {
@@ -242,12 +242,10 @@ export function presentChunk(job: ChunkJob, buf: Uint8Array, into?: Uint8Array):
     if (rec.type === RecordType.Crc) {
       if (!job.first || pos !== 0) return finish('CRC record not first')
       out.crcRecord = rec.crc
-      crc = rec.crc
+      chain.crcRecord(rec.crc)
     } else {
       if (job.first && pos === 0) return finish('missing CRC record')
-      const computed = crc32cRange(crc, buf, ds, de)
-      if (computed !== rec.crc) return finish('CRC mismatch')
-      crc = computed
+      if (!chain.check(buf, ds, de, rec.crc)) return finish('CRC mismatch')
       try {
         switch (rec.type) {
           case RecordType.Metadata:
@@ -261,7 +259,7 @@ export function presentChunk(job: ChunkJob, buf: Uint8Array, into?: Uint8Array):
             break
           case RecordType.Snapshot: {
             const sn = decodeWalSnapshot(buf.subarray(ds, de), file, base + ds)
-            out.snapshots.push({ ...sn, file, offset: base + off })
+            out.snapshots.push({ ...sn, file, offset: at })
             if (snapMax === null || sn.index > snapMax) snapMax = sn.index
             break
           }
@@ -290,7 +288,7 @@ export function presentChunk(job: ChunkJob, buf: Uint8Array, into?: Uint8Array):
               if (uFrom < 0 || index < uFrom) uFrom = index
               if (index > uTo) uTo = index
             }
-            if (c.eType === 0 && putLine(c, buf, c.eStart, c.eEnd, index, term, base + off, committed, fileBytes)) nPut++
+            if (c.eType === 0 && putLine(c, buf, c.eStart, c.eEnd, index, term, at, committed, fileBytes)) nPut++
             else {
               const data = buf.subarray(c.eStart, c.eEnd)
               const type = ENTRY_TYPES[c.eType] ?? 'unknown'
@@ -299,8 +297,8 @@ export function presentChunk(job: ChunkJob, buf: Uint8Array, into?: Uint8Array):
               out.byType[type] = (out.byType[type] ?? 0) + 1
               const k = kindOf(d.payload)
               out.byKind[k] = (out.byKind[k] ?? 0) + 1
-              const at = { segment: job.segment, file, offset: base + off, entryType: c.eType, term: d.term, index: d.index, data } as LogEntry
-              const line = entryLine(presentEntry(d, at, committed)) + '\n'
+              const loc = { segment: job.segment, file, offset: at, entryType: c.eType, term: d.term, index: d.index, data } as LogEntry
+              const line = entryLine(presentEntry(d, loc, committed)) + '\n'
               room(c, line.length * 3)
               c.op += enc.encodeInto(line, c.ob.subarray(c.op)).written
             }
@@ -319,7 +317,7 @@ export function presentChunk(job: ChunkJob, buf: Uint8Array, into?: Uint8Array):
       }
     }
     out.records++
-    off += FRAME_HEADER_BYTES + frameBytes
+    cur.advance()
   }
   if (job.first && out.records === 0) return finish('empty segment')
   return finish(null)

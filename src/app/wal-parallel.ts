@@ -18,7 +18,7 @@ import { Worker } from 'node:worker_threads'
 import { hardStateOut, idHex } from '../format/ids.js'
 import { decodeMetadata, type HardState } from '../format/raft/entry.js'
 import { bytesEqual, type SegmentStats, type SnapshotRecord } from '../format/wal/log.js'
-import { FRAME_HEADER_BYTES } from '../format/wal/frame.js'
+import { FRAME_HEADER_BYTES, Frame, FrameCursor } from '../format/wal/frame.js'
 import { decodeRecordInto, type RecordPos } from '../format/wal/record.js'
 import { openFile } from '../io/byte-source.js'
 import { toJsonLine } from '../render/json.js'
@@ -92,51 +92,46 @@ function* chunker(paths: readonly string[], names: readonly string[], commit: bi
         const reuse = want === chunkBytes ? spare.pop() : undefined
         let buf = reuse ? new Uint8Array(reuse) : new Uint8Array(want)
         let got = src.readInto(pos, buf)
-        let off = 0
+        // The one frame reader over the bytes just read; the region runs to the end of the file,
+        // so a frame past the window is a ShortRead: the chunk ends before it.
+        const cur = FrameCursor.over(buf, pos, got, size)
         let lastStart = -1
         let lastEnd = -1
         let tail: Tail = 'more'
         let zeroTailBytes = 0
         for (;;) {
-          const at = pos + off
-          if (at === size) {
+          const r = cur.next()
+          if (r === Frame.End) {
             tail = 'eof'
             break
           }
-          if (size - at < FRAME_HEADER_BYTES) {
-            tail = 'odd'
-            break
-          }
-          if (off + FRAME_HEADER_BYTES > got) break
-          const lo = buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)
-          const hi = buf[off + 4]! | (buf[off + 5]! << 8) | (buf[off + 6]! << 16) | (buf[off + 7]! << 24)
-          if (lo === 0 && hi === 0) {
+          if (r === Frame.ShortRead) break
+          if (r === Frame.ZeroWord) {
             tail = k === n - 1 ? 'zero-tail' : 'odd'
-            zeroTailBytes = size - at
+            zeroTailBytes = cur.left
             break
           }
-          const top = hi >>> 24
-          const recBytes = (lo >>> 0) + (hi & 0x00ffffff) * 0x1_0000_0000
-          const frameBytes = recBytes + (top & 0x80 ? top & 0x07 : 0)
-          if (top & 0x78 || frameBytes > size - at - FRAME_HEADER_BYTES) {
+          if (r !== Frame.Ok || cur.reservedBits !== 0) {
             tail = 'odd'
             break
           }
-          if (off + FRAME_HEADER_BYTES + frameBytes > got) {
-            if (off > 0) break
-            // one frame larger than a chunk (bounded by the file size, checked above)
-            buf = new Uint8Array(FRAME_HEADER_BYTES + frameBytes)
+          if (!cur.whole()) {
+            if (cur.offset > pos) break
+            // one frame larger than a chunk (bounded by the file size, checked by next())
+            buf = new Uint8Array(FRAME_HEADER_BYTES + cur.frameBytes)
             got = src.readInto(pos, buf)
             if (got < buf.length) {
               tail = 'odd'
               break
             }
+            cur.rewind(buf, pos, got, size)
             continue
           }
-          lastStart = off + FRAME_HEADER_BYTES
-          lastEnd = lastStart + recBytes
-          off += FRAME_HEADER_BYTES + frameBytes
+          lastStart = cur.recStart
+          lastEnd = lastStart + cur.recBytes
+          cur.advance()
         }
+        const off = cur.offset - pos
         if (tail === 'more' && off === 0) tail = 'odd' // the file changed under us
         let nextCrc = crc
         if (lastStart >= 0) {

@@ -10,7 +10,7 @@ import { openFile } from '../io/byte-source.js'
 import { resolveDataDir, type DataDirLayout } from '../io/datadir.js'
 import { listWalDir, openSegments, type WalDirListing } from '../io/wal-files.js'
 import { bootSnapshotIndex, bytesEqual, logStartGap, readLog, type LogState, type SegmentStats, type SnapshotRecord } from '../format/wal/log.js'
-import type { WalEndStatus, WalFinding } from '../format/wal/decoder.js'
+import { endOfFindings, walFinding, type WalEndStatus, type WalFinding } from '../format/wal/findings.js'
 import { decodePayload, EntryType, type HardState } from '../format/raft/entry.js'
 import { hardStateOut, idHex, type HardStateOut } from '../format/ids.js'
 import { InputError } from '../errors.js'
@@ -99,13 +99,12 @@ export function openWal(dir: string, opts: WalReadOptions) {
 export function listingFindings(listing: WalDirListing, display: (name: string) => string): WalFinding[] {
   const out: WalFinding[] = []
   for (const g of listing.gaps) {
-    out.push({ severity: 'error', code: 'seq-gap', file: display(g.next.name), offset: -1,
-      detail: `wal: file sequence numbers do not increase continuously: ${g.after.name} (seq ${g.after.seq}) is followed by ${g.next.name} (seq ${g.next.seq})`,
-      hint: 'a segment is missing; etcd will not start from a snapshot before the gap: replace this member (etcd-inspect replace plan)' })
+    out.push(walFinding('seq-gap', display(g.next.name), -1,
+      `wal: file sequence numbers do not increase continuously: ${g.after.name} (seq ${g.after.seq}) is followed by ${g.next.name} (seq ${g.next.seq})`))
   }
-  for (const t of listing.tmp) out.push({ severity: 'info', code: 'tmp-file', file: display(t.name), offset: -1, detail: `wal: ${t.name} (${t.size} bytes) is the preallocated next segment; etcd ignores it` })
-  for (const b of listing.broken) out.push({ severity: 'info', code: 'broken-file', file: display(b.name), offset: -1, detail: `wal: ${b.name} (${b.size} bytes) is a copy made by a WAL repair (torn tail truncated); keep it for analysis` })
-  for (const u of listing.unknown) out.push({ severity: 'warning', code: 'unknown-file', file: display(u.name), offset: -1, detail: `wal: ${u.name} is not a WAL file; etcd ignores it` })
+  for (const t of listing.tmp) out.push(walFinding('tmp-file', display(t.name), -1, `wal: ${t.name} (${t.size} bytes) is the preallocated next segment; etcd ignores it`))
+  for (const b of listing.broken) out.push(walFinding('broken-file', display(b.name), -1, `wal: ${b.name} (${b.size} bytes) is a copy made by a WAL repair (torn tail truncated); keep it for analysis`))
+  for (const u of listing.unknown) out.push(walFinding('unknown-file', display(u.name), -1, `wal: ${u.name} is not a WAL file; etcd ignores it`))
   return out
 }
 
@@ -179,10 +178,8 @@ function memberFields(m: { name?: string; peerURLs?: string[]; clientURLs?: stri
 }
 
 /** Overall verdict: any error finding → corrupt; else a torn-tail finding → torn-tail; else clean. */
-export function endStatus(state: Pick<LogState, 'end'>, findings: readonly WalFinding[]): WalEndStatus {
-  if (findings.some((f) => f.severity === 'error') || state.end?.status === 'corrupt') return 'corrupt'
-  if (findings.some((f) => f.code === 'torn-tail') || state.end?.status === 'torn-tail') return 'torn-tail'
-  return 'clean'
+export function endStatus(state: Pick<LogState, 'end'>, findings: readonly { severity: string; code: string }[]): WalEndStatus {
+  return endOfFindings(findings, state.end?.status)
 }
 
 // ---------------------------------------------------------------------------------------------
