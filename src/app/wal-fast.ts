@@ -18,7 +18,8 @@ import { DecodeError } from '../errors.js'
 import { CrcChain } from '../format/wal/chain.js'
 import { Frame, FrameCursor } from '../format/wal/frame.js'
 import { decodeRecordInto, RecordType, type RecordPos } from '../format/wal/record.js'
-import { bytesEqual, type SnapshotRecord, type LogEntry } from '../format/wal/log.js'
+import type { SnapshotRecord, LogEntry } from '../format/wal/log.js'
+import { bytesEqual } from '../format/wal/links.js'
 import {
   decodeEntryHeaderInto, decodeHardState, decodePayload, decodeWalSnapshot, type DecodedEntry, type EntryHeaderPos, type EntryTypeName, type HardState,
 } from '../format/raft/entry.js'
@@ -56,6 +57,8 @@ export interface ChunkOutcome {
   /** Largest snapshot-record index before the first entry of the chunk. */
   snapBeforeFirst: bigint | null
   firstIndex?: bigint
+  /** File offset of the first entry's frame (-1: no entry). */
+  firstOffset: number
   firstTerm?: bigint
   lastIndex?: bigint
   lastTerm?: bigint
@@ -181,7 +184,7 @@ export function presentChunk(job: ChunkJob, buf: Uint8Array, into?: Uint8Array):
   // Indexes are numbers on the hot path (an index >= 2^53 stops the loop: the reader path takes it).
   const commitN = commit === undefined ? -1 : commit > MAX_SAFE ? Infinity : Number(commit)
   const out: ChunkOutcome = {
-    id: job.id, irregular: null, presented: 0, records: 0, entries: 0, crcRecord: null, metadata: null, snapBeforeFirst: null,
+    id: job.id, irregular: null, presented: 0, records: 0, entries: 0, crcRecord: null, metadata: null, snapBeforeFirst: null, firstOffset: -1,
     crcEnd: 0, snapshots: [], byType: {}, byKind: {}, uncommitted: { count: 0 },
   }
   // Lines are about as long as the records they come from; room() grows it for the long ones.
@@ -277,6 +280,7 @@ export function presentChunk(job: ChunkJob, buf: Uint8Array, into?: Uint8Array):
             const term = c.eTerm
             if (prev < 0) {
               out.firstIndex = BigInt(index)
+              out.firstOffset = at
               out.firstTerm = BigInt(term)
               out.snapBeforeFirst = snapMax
               minTerm = maxTerm = term

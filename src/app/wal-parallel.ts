@@ -17,7 +17,8 @@ import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { hardStateOut, idHex } from '../format/ids.js'
 import { decodeMetadata, type HardState } from '../format/raft/entry.js'
-import { bytesEqual, type SegmentStats, type SnapshotRecord } from '../format/wal/log.js'
+import type { SegmentStats, SnapshotRecord } from '../format/wal/log.js'
+import { LogLinks, type LinkPiece } from '../format/wal/links.js'
 import { FRAME_HEADER_BYTES, Frame, FrameCursor } from '../format/wal/frame.js'
 import { decodeRecordInto, type RecordPos } from '../format/wal/record.js'
 import { openFile } from '../io/byte-source.js'
@@ -236,49 +237,28 @@ export async function streamWalParallel(dir: string, opts: WalOptions, sink: Sin
     }
   }
 
-  // Links between chunks and segments, as the reader checks them (app/wal.ts verifyByScan mirrors the same rules).
-  let chain = 0
-  let meta: Uint8Array | null = null
-  let prevLast: bigint | undefined
-  let snapIndex: bigint | undefined
-  /** The head of segment k (its first chunk): the CRC record carries the chain, one metadata, the name follows. */
-  const headLinked = (k: number, o: ChunkOutcome): boolean => {
-    if (o.crcRecord === null || (chain !== 0 && o.crcRecord !== chain)) return false
-    if (o.metadata !== null) {
-      if (meta === null) meta = o.metadata
-      else if (!bytesEqual(meta, o.metadata)) return false
-    }
-    const nameIndex = segs[k]!.nameIndex
-    return prevLast === undefined || nameIndex === undefined || nameIndex === prevLast + 1n
-  }
+  // Links between chunks and segments, as the reader checks them (format/wal/links.ts).
+  const links = new LogLinks()
+  /** The piece of the log a chunk is, for the link rules. */
+  const piece = (job: ChunkJob, o: ChunkOutcome): LinkPiece => ({
+    file: job.file, head: job.first, nameIndex: segs[job.segment]!.nameIndex, crcRecord: o.crcRecord, metadata: o.metadata,
+    firstIndex: o.firstIndex, lastIndex: o.lastIndex, firstOffset: o.firstOffset, snapBeforeFirst: o.snapBeforeFirst, snapshots: o.snapshots, crcEnd: o.crcEnd,
+  })
   /**
-   * The first entry of segment k (in whichever chunk it comes: a segment of large entries may
-   * start with a chunk of only its head records): it follows the previous entry, and starts past
-   * the name's index only where a snapshot record allows it.
+   * The chunk links to what came before (a segment's head to the previous segment, its first
+   * entry, in whichever chunk it comes, to the previous entry and the segment's name); the log's
+   * first entry must follow the boot snapshot (with the pre-pass commit): anything else goes to
+   * the reader, which knows every record and the final commit.
    */
-  const firstEntryLinked = (k: number, o: ChunkOutcome): boolean => {
-    const first = o.firstIndex!
-    if (prevLast !== undefined && first !== prevLast + 1n) return false
-    let si = snapIndex
-    if (o.snapBeforeFirst !== null && (si === undefined || o.snapBeforeFirst > si)) si = o.snapBeforeFirst
-    // The log's first entry must follow the boot snapshot (logStartGap); one that a snapshot record
-    // before it does not cover goes to the reader, which knows every record and the final commit.
-    if (prevLast === undefined) {
-      const commit = pre.hardState?.commit ?? 0n
-      let boot = 0n
-      for (const o2 of outcomes) for (const r of o2.snapshots) if (r.index <= commit && r.index > boot) boot = r.index
-      if (o.snapBeforeFirst !== null && o.snapBeforeFirst <= commit && o.snapBeforeFirst > boot) boot = o.snapBeforeFirst
-      if (first > boot + 1n) return false
-    }
-    const nameIndex = segs[k]!.nameIndex
-    return nameIndex === undefined || first <= nameIndex + 1n || (si !== undefined && first <= si + 1n)
+  const linked = (job: ChunkJob, o: ChunkOutcome): boolean => {
+    const hadFirst = links.firstEntry !== undefined
+    if (links.add(piece(job, o)) !== null) return false
+    return hadFirst || links.firstEntry === undefined || links.startGap(pre.hardState?.commit ?? 0n) === undefined
   }
 
   const outcomes: ChunkOutcome[] = []
   const segStats: SegmentStats[] = []
   let cur: SegmentStats | undefined
-  /** The current segment has had an entry (its first-entry rule is checked). */
-  let entered = false
   let resumeAt: { segment: number; skip: number } | null = null
   let written = 0
   try {
@@ -296,15 +276,7 @@ export async function streamWalParallel(dir: string, opts: WalOptions, sink: Sin
         cur = { file: s.file, seq: s.seq, nameIndex: s.nameIndex, size: listing.segments[k]!.size, records: 0, entries: 0, zeroTail: false, zeroTailBytes: 0 }
       }
       const o = e.done?.outcome
-      // A segment's head must link to what came before; its first entry too, and every later chunk's
-      // first entry to the previous chunk's last.
-      let linked = o !== undefined && (!job.first || headLinked(k, o))
-      if (job.first) entered = false
-      if (linked && o!.firstIndex !== undefined) {
-        linked = entered ? o!.firstIndex === prevLast! + 1n : firstEntryLinked(k, o!)
-        entered = true
-      }
-      if (!linked || o === undefined) {
+      if (o === undefined || !linked(job, o)) {
         resumeAt = { segment: k, skip: written }
         break
       }
@@ -329,10 +301,7 @@ export async function streamWalParallel(dir: string, opts: WalOptions, sink: Sin
       if (o.lastIndex !== undefined) {
         st.lastIndex = o.lastIndex
         st.lastTerm = o.lastTerm
-        prevLast = o.lastIndex
       }
-      chain = o.crcEnd
-      for (const r of o.snapshots) if (snapIndex === undefined || r.index > snapIndex) snapIndex = r.index
       if (tail !== 'more') {
         // the reader's key order: zeroTail, zeroTailBytes, first/last index and term, end, lastValidOffset
         segStats.push({
@@ -379,6 +348,7 @@ export async function streamWalParallel(dir: string, opts: WalOptions, sink: Sin
   const last = segStats.at(-1)!
   let memberId: string | undefined
   let clusterId: string | undefined
+  const meta = links.metadata
   if (meta !== null) {
     const m = decodeMetadata(meta)
     memberId = idHex(m.nodeId)

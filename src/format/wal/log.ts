@@ -11,6 +11,9 @@
 import { DecodeError } from '../../errors.js'
 import { decodeWal, type DecodeWalOptions, type SegmentInput, type WalEndEvent, type WalSegmentEndEvent } from './decoder.js'
 import { walFinding, type WalFinding } from './findings.js'
+import { bootSnapshotIndex, bytesEqual, firstEntryFollowsName, logStartGap, nameFollows } from './links.js'
+
+export { bootSnapshotIndex, bytesEqual, logStartGap } from './links.js'
 import { RecordType } from './record.js'
 import { decodeEntryHeaderInto, decodeHardState, decodeMetadata, decodeWalSnapshot, type EntryHeaderPos, type HardState, type Metadata, type WalSnapshot } from '../raft/entry.js'
 import { idHex } from '../ids.js'
@@ -88,31 +91,6 @@ export interface LogState {
   end?: WalEndEvent
 }
 
-/**
- * The snapshot etcd boots from, as far as the WAL shows it: the newest snapshot record with index
- * <= commit (wal.go ValidSnapshotEntries; boot then takes the newest `.snap` among them), else the
- * empty {0, 0} snapshot etcd starts from without one.
- */
-export function bootSnapshotIndex(snapshots: readonly { index: bigint }[], commit: bigint | undefined): bigint {
-  let s = 0n
-  for (const r of snapshots) if (r.index <= (commit ?? 0n) && r.index > s) s = r.index
-  return s
-}
-
-/**
- * etcd's ReadAll from snapshot S keeps `ents[:e.Index-S-1]` for each entry past S, so the first
- * entry after S must be S+1: a log whose first entry is further on (segments purged without the
- * snapshot that covered them, a 2.x member copied without its snap dir) fails with "wal: slice
- * bounds out of range". The one home of that rule: the reader, the verify scan, the parallel
- * chunker, `status`'s sources and `snap`'s coverage all ask it. Undefined when the log is fine.
- */
-export function logStartGap(first: { index: bigint; file: string; offset: number } | undefined, snapIndex: bigint): WalFinding | undefined {
-  if (first === undefined || first.index <= snapIndex + 1n) return undefined
-  return walFinding('log-start-gap', first.file, first.offset,
-    `raft: the log's first entry is ${first.index} but it must continue from ${snapIndex === 0n ? 'index 0 (no usable snapshot record at or below the commit)' : `the snapshot at index ${snapIndex}`}, with entry ${snapIndex + 1n}: ${first.index - snapIndex - 1n} entries are missing (etcd: "wal: slice bounds out of range")`,
-    { index: first.index })
-}
-
 export type LogItem = { kind: 'entry'; entry: LogEntry } | { kind: 'finding'; finding: WalFinding }
 
 /**
@@ -181,7 +159,7 @@ function* run(segments: readonly LogSegment[], opts: ReadLogOptions, st: LogStat
         const seg = segments[ev.segment]!
         const prev = ev.segment > 0 ? st.segments[ev.segment - 1] : undefined
         prevSegLast = prev?.lastIndex ?? prevSegLast
-        if (seg.nameIndex !== undefined && prevSegLast !== undefined && seg.nameIndex !== prevSegLast + 1n) {
+        if (!nameFollows(seg.nameIndex, prevSegLast)) {
           yield push(walFinding('index-discontinuity', seg.file, -1,
             `wal: segment name says first index ${seg.nameIndex} but the previous segments end at index ${prevSegLast}`))
         }
@@ -285,7 +263,7 @@ function* run(segments: readonly LogSegment[], opts: ReadLogOptions, st: LogStat
               if (s.firstIndex === undefined) {
                 s.firstIndex = h.index
                 s.firstTerm = h.term
-                if (s.nameIndex !== undefined && h.index > s.nameIndex + 1n && !(lastSnapIndex !== undefined && h.index <= lastSnapIndex + 1n)) {
+                if (!firstEntryFollowsName(h.index, s.nameIndex, lastSnapIndex)) {
                   yield push(walFinding('index-discontinuity', ev.file, ev.offset,
                     `wal: first entry ${h.index} is more than one above the index ${s.nameIndex} in the segment name and no snapshot record covers the gap`, { variant: 'firstEntry', index: h.index }))
                 }
@@ -309,10 +287,4 @@ function* run(segments: readonly LogSegment[], opts: ReadLogOptions, st: LogStat
     const gap = logStartGap(firstEntry, bootSnapshotIndex(st.snapshots, st.hardState?.commit))
     if (gap) yield push(gap)
   }
-}
-
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
 }
