@@ -826,14 +826,8 @@ export function walSegmentPaths(dataDir: string, walDir?: string): string[] {
 /** Bytes read from the head of a segment: the CRC and metadata records (a few hundred bytes). */
 const HEAD_CHUNK = 64 * 1024
 
-/** Why a segment head does not identify its dir: where, and what was found there. */
-export interface WalHeadProblem {
-  file: string
-  /** Byte offset of the frame (0: the segment's first frame). */
-  offset: number
-  code: string
-  detail: string
-}
+/** Why a segment head does not identify its dir: a finding from the table, with file and offset. */
+export type WalHeadProblem = WalFinding
 
 /**
  * The identity in the metadata record that heads a segment, read with the checked reader
@@ -847,20 +841,24 @@ export function readSegmentHead(path: string): { identity: WalIdentity } | { pro
   try {
     for (const ev of decodeWal([{ file: path, source: src }], { chunkBytes: HEAD_CHUNK })) {
       // Anything the reader finds before the metadata record (a torn or short frame included) disqualifies the head.
-      if (ev.kind === 'finding') return { problem: { file: path, offset: ev.finding.offset, code: ev.finding.code, detail: ev.finding.detail } }
+      if (ev.kind === 'finding') {
+        // etcd writes a segment's head whole before it renames the segment into place: a head is never torn.
+        const f = ev.finding
+        return { problem: f.code === 'torn-tail' ? walFinding('missing-metadata', path, f.offset, `${f.detail}, before the metadata record (a segment head is written whole before the segment is renamed into place: it is never torn)`) : f }
+      }
       if (ev.kind !== 'record') continue
       if (ev.type === RecordType.Crc && ev.status === 'adopted') continue
       if (ev.type !== RecordType.Metadata || ev.status !== 'ok') {
-        return { problem: { file: path, offset: ev.offset, code: 'missing-metadata', detail: `wal: record at ${ev.offset} is a ${ev.type === RecordType.Crc ? 'second CRC' : `type ${ev.type}`} record (${ev.status}), not the checked metadata record that follows the CRC record` } }
+        return { problem: walFinding('missing-metadata', path, ev.offset, `wal: record at ${ev.offset} is a ${ev.type === RecordType.Crc ? 'second CRC' : `type ${ev.type}`} record (${ev.status}), not the checked metadata record that follows the CRC record`) }
       }
       try {
         const m = decodeMetadata(ev.data, path, ev.offset + 8 + (ev.recBytes - (ev.dataEnd - ev.dataStart)))
         return { identity: { memberId: m.nodeId, clusterId: m.clusterId, memberIdHex: idHex(m.nodeId), clusterIdHex: idHex(m.clusterId), segment: path } }
       } catch (err) {
-        return { problem: { file: path, offset: ev.offset, code: 'bad-protobuf', detail: `wal: the metadata record at ${ev.offset} passes its CRC but does not decode: ${err instanceof Error ? err.message : String(err)}` } }
+        return { problem: walFinding('bad-protobuf', path, ev.offset, `wal: the metadata record at ${ev.offset} passes its CRC but does not decode: ${err instanceof Error ? err.message : String(err)}`, { variant: 'payload' }) }
       }
     }
-    return { problem: { file: path, offset: 0, code: 'missing-metadata', detail: 'wal: the segment ends before a metadata record' } }
+    return { problem: walFinding('missing-metadata', path, 0, 'wal: the segment ends before a metadata record') }
   } finally {
     src.close()
   }

@@ -64,6 +64,8 @@ export const WAL_FINDINGS = {
     hint: 'the CRC record of the next segment shows whether records were lost (etcd-inspect wal verify)' },
   'empty-segment': { severity: 'error', means: 'a segment holds no records',
     hint: 'the file was not written by etcd or was zeroed; move it aside and compare with a healthy member' },
+  'missing-metadata': { severity: 'error', means: "a segment's CRC record is not followed by a checked metadata record (its head identifies no member)",
+    hint: 'the segment head is damaged or was not written by etcd, so it does not say whose data dir this is: check it with etcd-inspect wal verify' },
   'metadata-conflict': { severity: 'error', means: 'segments carry different metadata (member/cluster IDs)',
     hint: 'segments from different members are mixed in this WAL dir; etcd will not start: find the stray segment by its metadata' },
   'overwrite-below-commit': { severity: 'warning', means: 'an entry rewrites an index at or below the persisted commit',
