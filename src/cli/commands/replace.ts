@@ -4,6 +4,7 @@
  */
 import { Option, type Command } from 'commander'
 import { writeFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { createInterface } from 'node:readline/promises'
 import { UsageError } from '../../errors.js'
 import { outputFormat, outputOption } from '../common.js'
@@ -166,7 +167,8 @@ export function register(program: Command): void {
       const { renderPlan } = await import('../../render/replace.js')
       const plan = await buildPlan(planOptionsFrom(f)).finally(exitSoon)
       if (f.out) writeFileSync(f.out, JSON.stringify(plan, null, 2) + '\n', { mode: 0o600 })
-      process.stdout.write(renderPlan(plan, fmt))
+      const { applyCommand } = await import('../../app/replace/model.js')
+      process.stdout.write(renderPlan(plan, fmt, applyCommand(plan, f, f.out ? resolve(f.out) : undefined)))
     })
 
   addPlanOptions(replace.command('apply').description('run a plan (--plan file) or plan-and-run with the same flags as plan'))
