@@ -340,7 +340,8 @@ export const quotedCommands = (s: string): string[] => [...s.matchAll(/`([^`]+)`
 
 /**
  * Polls `cond` until it holds (every `everyMs`, at most `timeoutMs`): waits on the condition a
- * test needs, never on a fixed sleep. The last failure's message goes into the error.
+ * test needs, never on a fixed sleep. A thrown error counts as "not yet" (its message goes into
+ * the timeout error), except a failed assertion, which fails at once.
  */
 export async function until(cond: () => Promise<boolean> | boolean, what: string, timeoutMs = 60000, everyMs = 200): Promise<void> {
   const deadline = Date.now() + timeoutMs
@@ -349,6 +350,8 @@ export async function until(cond: () => Promise<boolean> | boolean, what: string
     try {
       if (await cond()) return
     } catch (e) {
+      // A failed assertion is an answer, not a transient error: no retrying it.
+      if ((e as Error).name === 'AssertionError') throw e
       last = (e as Error).message
     }
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ''}`)
