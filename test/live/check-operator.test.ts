@@ -254,6 +254,16 @@ describe('check: the printed next steps lead where the message says', () => {
     }, '3 started voters')
     for (const m of members) await waitHealthyURL(m.clientURL, m.tls)
   }
+  /** A copy of m3's data dir, taken while it is stopped; m3 runs again afterwards. */
+  async function copyOfM3(name: string): Promise<string> {
+    const m3 = members[2]!
+    execFileSync('sh', [m3.scripts.stop])
+    const copy = join(base, name)
+    cpSync(m3.dataDir, copy, { recursive: true })
+    execFileSync('sh', [m3.scripts.start])
+    await waitHealthyURL(m3.clientURL, m3.tls)
+    return copy
+  }
   /** Runs the printed `replace plan` and then the `replace apply` its output names: m3 is replaced. */
   async function planThenApply(j: { commands: string[] }, oldId: string): Promise<string> {
     const m3 = members[2]!
@@ -313,11 +323,7 @@ describe('check: the printed next steps lead where the message says', () => {
   it('DIVERGED: a fork of m3 (--force-new-cluster, written to) in its place; the printed plan and the apply it names replace m3', async () => {
     const m3 = members[2]!
     const oldId = await idOf('m3')
-    execFileSync('sh', [m3.scripts.stop])
-    const fork = join(base, 'm3-fork.etcd')
-    cpSync(m3.dataDir, fork, { recursive: true })
-    execFileSync('sh', [m3.scripts.start])
-    await waitHealthyURL(m3.clientURL, m3.tls)
+    const fork = await copyOfM3('m3-fork.etcd')
     // Without peer certificates: until it applies its own removal of m1 and m2, the fork still
     // dials them as m3 with a higher term, and the live members must never hear it.
     const slot = await allocate('m3', m3.host)
@@ -341,11 +347,7 @@ describe('check: the printed next steps lead where the message says', () => {
   it('ROLLED_BACK: an older copy of m3 in its place; the printed plan and the apply it names replace m3', async () => {
     const m3 = members[2]!
     const oldId = await idOf('m3')
-    execFileSync('sh', [m3.scripts.stop])
-    const copy = join(base, 'm3-old.etcd')
-    cpSync(m3.dataDir, copy, { recursive: true })
-    execFileSync('sh', [m3.scripts.start])
-    await waitHealthyURL(m3.clientURL, m3.tls)
+    const copy = await copyOfM3('m3-old.etcd')
     for (let i = 0; i < 3; i++) await etcdctl(eps, ['put', `after-copy/${i}`, 'x'], tls())
     // m3 acknowledged entries the copy lacks.
     const committed = await raftIndex(members[0]!.clientURL)

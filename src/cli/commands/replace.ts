@@ -11,22 +11,14 @@ import { outputFormat, outputOption } from '../common.js'
 import { addConnectionOptions, connectionOptionsFrom } from '../connection-options.js'
 import { parseGoDuration } from '../../cluster/connection.js'
 import { progress, progressDone } from '../../render/output.js'
-import type { ConnectionSpec, Plan, ProcessControlSpec } from '../../app/replace/model.js'
+import type { ApplyFlags, ConnectionSpec, Plan, ProcessControlSpec } from '../../app/replace/model.js'
 import type { PlanOptions } from '../../app/replace/plan.js'
 import { CLUSTER_LOCK_TTL_MAX, CLUSTER_LOCK_TTL_MIN, lockTtlProblem } from '../../app/replace/cluster-lock.js'
 
-interface PlanFlags {
+/** The flags of plan/apply/resume/status/abort; those `replace plan` passes on to its printed apply are ApplyFlags. */
+interface PlanFlags extends ApplyFlags {
   config?: string
-  configFormat?: string
-  member?: string
-  dataDir?: string
   stateDir?: string
-  stopCmd?: string
-  startCmd?: string
-  systemdUnit?: string
-  force?: boolean
-  stallTimeout?: string
-  startTimeout?: string
   out?: string
   writeOut?: string
   yes?: boolean
@@ -34,11 +26,6 @@ interface PlanFlags {
   fromPlan?: string
   op?: string
   removeLearner?: boolean
-  newConfig?: string
-  newStartCmd?: string
-  newStopCmd?: string
-  newSystemdUnit?: string
-  lockTtl?: string
   leaveRemoved?: boolean
 }
 
