@@ -18,6 +18,7 @@ import { readLog } from '../format/wal/log.js'
 import { decodeRecord, RecordType } from '../format/wal/record.js'
 import { openFile, type ByteSource } from '../io/byte-source.js'
 import { fileIdentity, INDEX_FORMAT, IndexStore, indexKey, packWalPos, sameIdentity, unpackWalPos, type IndexIdentity, type IndexMeta } from '../io/index-store.js'
+import { PairSorter } from '../io/sorted-runs.js'
 import { listWalDir } from '../io/wal-files.js'
 import { DEFAULT_STATE_DIR } from '../io/witness.js'
 import { locateDb } from '../io/bbolt-file.js'
@@ -76,7 +77,7 @@ function opKeys(op: RequestOp, key: (k: Uint8Array) => void, range: () => void):
 export function buildIndex(path: string, opts: IndexOptions = {}): IndexResult {
   const t0 = performance.now()
   const stateDir = opts.stateDir ?? DEFAULT_STATE_DIR
-  const batch = opts.batch ?? 20000
+  const batch = opts.batch ?? 50000
   const dbPath = locateDb(path).path
   const dataDir = dataDirOf(dbPath)
   const found = opts.noWal ? null : opts.walDir ?? (dataDir ? openWalDir(dataDir) : null)
@@ -97,28 +98,22 @@ export function buildIndex(path: string, opts: IndexOptions = {}): IndexResult {
       }
       const meta: IndexMeta = { ...id, format: INDEX_FORMAT, builtAt: new Date().toISOString(), complete: false, keys: 0, revisions: 0, wal: null }
       store.writeMeta(meta)
-      // Revisions: one pass over `key`, in transactions of `batch` writes.
+      // Revisions: one pass over `key`, sorted by user key outside LMDB (io/sorted-runs.ts), then
+      // written in key order.
+      const revs = new PairSorter(store.path, 'revs')
       const b = findBucket(f, 'key')
       if (b) {
-        const it = iterate(f, b.bucket, { name: 'key', values: false })
-        for (let done = false; !done;) {
-          store.batch(() => {
-            for (let n = 0; n < batch; n++) {
-              const r = it.next()
-              if (r.done) { done = true; return }
-              const e = r.value
-              decodeRevision(e.key, f.file, e.pageOffset + e.at)
-              // The revision key, then the leaf page it is on (valid while the db is unchanged).
-              const v = Buffer.alloc(e.key.length + 8)
-              v.set(e.key, 0)
-              v.writeBigUInt64BE(e.pgid, e.key.length)
-              store.revs.put(indexKey(mvccKey(e, f)), v)
-              meta.revisions++
-            }
-          })
+        const v = Buffer.alloc(26)
+        for (const e of iterate(f, b.bucket, { name: 'key', values: false })) {
+          decodeRevision(e.key, f.file, e.pageOffset + e.at)
+          // The revision key, then the leaf page it is on (valid while the db is unchanged).
+          v.set(e.key, 0)
+          v.writeBigUInt64BE(e.pgid, e.key.length)
+          revs.add(indexKey(mvccKey(e, f)), v.subarray(0, e.key.length + 8))
         }
       }
-      meta.keys = store.revs.getKeysCount()
+      meta.revisions = revs.added
+      meta.keys = writeSorted(store, store.revs, revs, batch)
       meta.dbSeconds = Math.round(performance.now() - t0) / 1000
       if (walDir && segs) meta.wal = indexWal(store, dataDir ?? walDir, walDir, segs, batch)
       meta.complete = true
@@ -132,6 +127,32 @@ export function buildIndex(path: string, opts: IndexOptions = {}): IndexResult {
   } finally {
     store.close()
   }
+}
+
+/**
+ * Writes the sorted pairs into `db`, `batch` puts per transaction; returns the number of distinct
+ * keys. In key order LMDB only appends at the right edge of its tree.
+ */
+function writeSorted(store: IndexStore, db: IndexStore['revs'], pairs: PairSorter, batch: number): number {
+  const it = pairs.drain()
+  let keys = 0
+  let last: Buffer | null = null
+  try {
+    for (let done = false; !done;) {
+      store.batch(() => {
+        for (let n = 0; n < batch; n++) {
+          const r = it.next()
+          if (r.done) { done = true; return }
+          const { key, value } = r.value
+          if (!last || !last.equals(key)) { keys++; last = Buffer.from(key) }
+          db.put(key, value)
+        }
+      })
+    }
+  } finally {
+    it.return(undefined)
+  }
+  return keys
 }
 
 function openWalDir(dataDir: string): string | null {
@@ -150,38 +171,33 @@ function indexWal(store: IndexStore, dir: string, walDir: string, segs: { name: 
   const replacements: Replacement[] = []
   let requests = 0
   let ranges = 0
+  const wal = new PairSorter(store.path, 'wal')
+  const rangeSorter = new PairSorter(store.path, 'ranges')
   try {
     const log = readLog(opened.segments, {})
-    const items = log.items
-    for (let done = false; !done;) {
-      store.batch(() => {
-        for (let n = 0; n < batch;) {
-          const r = items.next()
-          if (r.done) { done = true; return }
-          if (r.value.kind !== 'entry') continue
-          const e = r.value.entry
-          if (e.replaces?.length) replacements.push({ fromIndex: String(e.index), segment: e.segment, offset: e.offset })
-          if (e.entryType !== 0) continue
-          const p = decodePayload(e.entryType, e.data)
-          if (p.kind !== 'irr') continue
-          const req = p.request
-          if (req.kind !== 'put' && req.kind !== 'deleteRange' && req.kind !== 'txn') continue
-          const pos = packWalPos(e.index, e.segment, e.offset)
-          const seen = new Set<string>()
-          let ranged = false
-          opKeys(req as RequestOp, (k) => {
-            const ik = indexKey(k)
-            const t = ik.toString('latin1')
-            if (seen.has(t)) return
-            seen.add(t)
-            store.wal.put(ik, pos)
-            n++
-            requests++
-          }, () => { ranged = true })
-          if (ranged) { store.ranges.put(pos.subarray(0, 8), pos); ranges++; n++ }
-        }
-      })
+    for (const item of log.items) {
+      if (item.kind !== 'entry') continue
+      const e = item.entry
+      if (e.replaces?.length) replacements.push({ fromIndex: String(e.index), segment: e.segment, offset: e.offset })
+      if (e.entryType !== 0) continue
+      const p = decodePayload(e.entryType, e.data)
+      if (p.kind !== 'irr') continue
+      const req = p.request
+      if (req.kind !== 'put' && req.kind !== 'deleteRange' && req.kind !== 'txn') continue
+      const pos = packWalPos(e.index, e.segment, e.offset)
+      let ranged = false
+      // A key twice in one txn (both branches) is one position: counted once (the sort drops the repeat).
+      const seen = req.kind === 'txn' ? new Set<string>() : null
+      opKeys(req as RequestOp, (k) => {
+        const ik = indexKey(k)
+        if (seen) { const t = ik.toString('latin1'); if (seen.has(t)) return; seen.add(t) }
+        wal.add(ik, pos)
+        requests++
+      }, () => { ranged = true })
+      if (ranged) { rangeSorter.add(pos.subarray(0, 8), pos); ranges++ }
     }
+    writeSorted(store, store.wal, wal, batch)
+    writeSorted(store, store.ranges, rangeSorter, batch)
     const st = log.state
     const snapshotIndex = st.snapshots.reduce((m, s) => (s.index > m ? s.index : m), 0n)
     return {
@@ -191,6 +207,8 @@ function indexWal(store: IndexStore, dir: string, walDir: string, segs: { name: 
     }
   } finally {
     opened.close()
+    wal.dispose()
+    rangeSorter.dispose()
   }
 }
 
