@@ -9,7 +9,7 @@
 import { relative, resolve } from 'node:path'
 import { UsageError } from '../errors.js'
 import type { BoltFile } from '../format/bbolt/file.js'
-import { bucket as findBucket, iterate } from '../format/bbolt/walk.js'
+import { bucket as findBucket, leavesInFileOrder } from '../format/bbolt/walk.js'
 import { mvccKey } from '../format/backend/hash.js'
 import { decodeRevision, type Revision } from '../format/backend/revision.js'
 import { decodePayload, decodeEntry, type RequestOp } from '../format/raft/entry.js'
@@ -104,7 +104,7 @@ export function buildIndex(path: string, opts: IndexOptions = {}): IndexResult {
       const b = findBucket(f, 'key')
       if (b) {
         const v = Buffer.alloc(26)
-        for (const e of iterate(f, b.bucket, { name: 'key', values: false })) {
+        for (const e of leavesInFileOrder(f, b.bucket, { name: 'key', values: false })) {
           decodeRevision(e.key, f.file, e.pageOffset + e.at)
           // The revision key, then the leaf page it is on (valid while the db is unchanged).
           v.set(e.key, 0)

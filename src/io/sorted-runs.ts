@@ -20,14 +20,34 @@ const CHUNK_CHARS = 16 << 20
 const MERGE_BYTES = 16 << 20
 const WRITE_BYTES = 1 << 20
 
-const NUL = String.fromCharCode(0)
-const ESCAPED = String.fromCharCode(0, 1)
-const TERM = String.fromCharCode(0, 0)
+/** Node's Buffer methods behind toString/write('latin1'), without their argument checks. */
+interface Latin1 { latin1Slice(start: number, end: number): string; latin1Write(s: string, offset: number): number }
 
-function encodePair(key: Uint8Array, value: Uint8Array): string {
-  let k = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1')
-  if (k.includes(NUL)) k = k.replaceAll(NUL, ESCAPED)
-  return k + TERM + Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1')
+/** Writes `esc(key) 00 00 value` into `out`; returns its length. */
+function encodePair(out: Buffer, key: Uint8Array, value: Uint8Array): number {
+  let n = 0
+  if (key.indexOf(0) < 0) { out.set(key, 0); n = key.length } else for (const b of key) { out[n++] = b; if (b === 0) out[n++] = 1 }
+  out[n++] = 0
+  out[n++] = 0
+  out.set(value, n)
+  return n + value.length
+}
+
+/** The key and value of an encoded pair, unescaping the key in place. */
+function decodePair(b: Buffer, n: number): { key: Buffer; value: Buffer } {
+  let t = 0
+  let esc = false
+  for (; t + 1 < n; t++) {
+    if (b[t] !== 0) continue
+    if (b[t + 1] === 0) break
+    esc = true
+    t++
+  }
+  const value = b.subarray(t + 2, n)
+  if (!esc) return { key: b.subarray(0, t), value }
+  let k = 0
+  for (let i = 0; i < t; i++) { b[k++] = b[i]!; if (b[i] === 0) i++ }
+  return { key: b.subarray(0, k), value }
 }
 
 /** One run file being merged: a buffered reader of its pairs. */
@@ -57,7 +77,7 @@ class RunReader {
     }
     const len = this.buf.readUInt16LE(this.pos)
     if (this.end - this.pos < 2 + len) throw new Error(`${this.path}: run file ends inside a pair`)
-    this.head = this.buf.toString('latin1', this.pos + 2, this.pos + 2 + len)
+    this.head = (this.buf as Buffer & Latin1).latin1Slice(this.pos + 2, this.pos + 2 + len)
     this.pos += 2 + len
   }
   close(): void {
@@ -73,7 +93,7 @@ export class PairSorter {
   private chunk: string[] = []
   private chars = 0
   private readonly runs: string[] = []
-  private readonly scratch = Buffer.allocUnsafe(64 << 10)
+  private readonly scratch = Buffer.allocUnsafe(0xffff) as Buffer & Latin1
 
   constructor(private readonly dir: string, private readonly name: string, private readonly chunkChars = CHUNK_CHARS) {}
 
@@ -81,8 +101,9 @@ export class PairSorter {
   added = 0
 
   add(key: Uint8Array, value: Uint8Array): void {
-    const s = encodePair(key, value)
-    if (s.length > 0xffff) throw new RangeError(`pair of ${s.length} bytes is too long for a sort run`)
+    if (2 * key.length + value.length + 2 > this.scratch.length) throw new RangeError(`pair of ${key.length} + ${value.length} bytes is too long for a sort run`)
+    // One flat one-byte string a pair: V8 compares those with memcmp.
+    const s = this.scratch.latin1Slice(0, encodePair(this.scratch, key, value))
     this.chunk.push(s)
     this.chars += s.length
     this.added++
@@ -94,12 +115,12 @@ export class PairSorter {
     const path = join(this.dir, `sort-${this.name}-${this.runs.length}.run`)
     const fd = openSync(path, 'w', 0o600)
     try {
-      const out = Buffer.allocUnsafe(WRITE_BYTES)
+      const out = Buffer.allocUnsafe(WRITE_BYTES) as Buffer & Latin1
       let n = 0
       for (const s of this.chunk) {
         if (n + 2 + s.length > out.length) { writeAll(fd, out, n); n = 0 }
         out.writeUInt16LE(s.length, n)
-        n += 2 + out.write(s, n + 2, 'latin1')
+        n += 2 + out.latin1Write(s, n + 2)
       }
       writeAll(fd, out, n)
     } finally {
@@ -131,12 +152,7 @@ export class PairSorter {
       for (const s of sorted) {
         if (s === prev) continue
         prev = s
-        const t = s.indexOf(TERM)
-        let k = s.slice(0, t)
-        if (k.includes(NUL)) k = k.replaceAll(ESCAPED, NUL)
-        const kl = this.scratch.write(k, 0, 'latin1')
-        const vlen = this.scratch.write(s.slice(t + 2), kl, 'latin1')
-        yield { key: this.scratch.subarray(0, kl), value: this.scratch.subarray(kl, kl + vlen) }
+        yield decodePair(this.scratch, this.scratch.latin1Write(s, 0))
       }
     } finally {
       for (const r of readers) r.close()
