@@ -15,7 +15,7 @@ import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 
 /** Characters of pairs held in memory before a run is written (about 2 bytes a character in V8 plus the string header). */
-const CHUNK_CHARS = 16 << 20
+const CHUNK_CHARS = 4 << 20
 /** Bytes of read buffers shared by all runs during the merge. */
 const MERGE_BYTES = 16 << 20
 const WRITE_BYTES = 1 << 20
@@ -158,6 +158,23 @@ export class PairSorter {
       for (const r of readers) r.close()
       this.dispose()
     }
+  }
+
+  /**
+   * Writes what is held to run files and hands them over (to another thread's `adopt`): this
+   * sorter no longer owns them.
+   */
+  release(): string[] {
+    if (this.chunk.length) this.writeRun()
+    return this.runs.splice(0)
+  }
+
+  /** A sorter over run files another sorter released, with `added` pairs in them. */
+  static adopt(dir: string, name: string, runs: string[], added: number): PairSorter {
+    const s = new PairSorter(dir, name)
+    s.runs.push(...runs)
+    s.added = added
+    return s
   }
 
   /** Removes the run files (also after a failed build). */

@@ -100,7 +100,8 @@ const RUN_GAP = 8
  * leaves are read in page order, a run of nearby pages by one read of up to 4 MiB instead of one
  * read a page. The checks are `iterate`'s: page ids, types, bounds, a page reached twice. bbolt's
  * tree is balanced, so the children of a branch whose first child is a leaf are all leaves; a
- * branch found among them anyway is walked in key order.
+ * branch found among them anyway is walked in key order. The read buffer is reused: an element's
+ * key, value and page are valid only until the next element is asked for (copy what you keep).
  */
 export function* leavesInFileOrder(db: BoltFile, b: BucketRoot, opts: { name?: string; values?: boolean } = {}): Generator<Entry> {
   const name = opts.name ?? '?'
@@ -134,13 +135,15 @@ export function* leavesInFileOrder(db: BoltFile, b: BucketRoot, opts: { name?: s
   const isLeaf = (n: number) => (leaves[n >> 3]! & (1 << (n & 7))) !== 0
   const per = db.pageSize
   const maxPages = Math.max(1, Math.floor(RUN_BYTES / per))
+  // One buffer for every run (memory stays flat): what is yielded is valid until the next element.
+  const runBuf = new Uint8Array(maxPages * per)
   for (let n = 0; n < db.hwm;) {
     if (leaves[n >> 3] === 0) { n = (n | 7) + 1; continue }
     if (!isLeaf(n)) { n++; continue }
     // A run: from n to the last leaf page within reach (gaps of at most RUN_GAP pages).
     let end = n + 1
     for (let m = n + 1; m < db.hwm && m < n + maxPages && m - end < RUN_GAP; m++) if (isLeaf(m)) end = m + 1
-    const chunk = db.src.read(n * per, (end - n) * per)
+    const chunk = runBuf.subarray(0, db.src.readInto(n * per, runBuf.subarray(0, (end - n) * per)))
     for (let p = n; p < end; p++) {
       if (!isLeaf(p)) continue
       const page = db.pageOf(BigInt(p), chunk.subarray((p - n) * per), TREE_PAGES, 'a branch page of the bucket', values)
