@@ -37,6 +37,8 @@ export interface IndexOptions {
   noWal?: boolean
   /** Rebuild even when the index is current. */
   force?: boolean
+  /** The WAL pass in a worker thread: when the WAL is 64 MiB or more and there is a second CPU (auto), always, or never. */
+  walWorker?: 'auto' | 'always' | 'never'
   /** Writes per LMDB transaction (bounds its dirty pages). */
   batch?: number
 }
@@ -97,7 +99,7 @@ export async function buildIndex(path: string, opts: IndexOptions = {}): Promise
       const meta: IndexMeta = { ...id, format: INDEX_FORMAT, builtAt: new Date().toISOString(), complete: false, keys: 0, revisions: 0, wal: null }
       store.writeMeta(meta)
       // The WAL pass, beside the db pass when it is big (a worker thread), else after it.
-      if (walDir && segs) worker = startWalWorker(dataDir ?? walDir, walDir, store.path, segs)
+      if (walDir && segs) worker = startWalWorker(dataDir ?? walDir, walDir, store.path, segs, opts.walWorker ?? 'auto')
       // Revisions: one pass over `key`, sorted by user key outside LMDB (io/sorted-runs.ts), then
       // written in key order.
       const revs = new PairSorter(store.path, 'revs')
@@ -187,9 +189,9 @@ function workerFile(): string | null {
  * returns null (the caller runs it in this thread). The promise never rejects: null means the
  * worker failed and the pass must run here (where its error has its file, offset and exit code).
  */
-function startWalWorker(dir: string, walDir: string, indexPath: string, segs: { size: number }[]): { result: Promise<Collected | null>; stop: () => void } | null {
+function startWalWorker(dir: string, walDir: string, indexPath: string, segs: { size: number }[], when: 'auto' | 'always' | 'never'): { result: Promise<Collected | null>; stop: () => void } | null {
   const file = workerFile()
-  if (!file || availableParallelism() < 2 || segs.reduce((n, s) => n + s.size, 0) < WORKER_WAL_BYTES) return null
+  if (!file || when === 'never' || (when === 'auto' && (availableParallelism() < 2 || segs.reduce((n, s) => n + s.size, 0) < WORKER_WAL_BYTES))) return null
   const w = new Worker(file, { workerData: { dir, walDir, indexPath } })
   const result = new Promise<Collected | null>((resolvePromise) => {
     let settled = false
