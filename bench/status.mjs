@@ -6,12 +6,13 @@
  *   node bench/status.mjs [--runs 5] [--baseline-root DIR] [dir ...]
  *
  * Modes, measured in the same run: `fast` (the default read: last segment CRC-checked, older
- * segments of the boot range frame-scanned), `boot` (the previous default: the boot range with
+ * segments of the boot range frame-scanned; what `check` runs), `status` (`fast` plus the
+ * compatibility scan of the replayed entries, what the `status` command runs), `boot` (the previous default: the boot range with
  * the CRC chain), `all` (--all-wal-segments: a full WAL read). Dirs default to fixtures/single/data,
  * bench/.cache/multiseg (extracted from fixtures/multiseg) and bench/.cache/wal6 (node bench/wal.mjs
  * builds it). `--baseline-root` adds the collectStatus of another build (e.g. an export of main).
  *
- *   node bench/status.mjs --one <dir> <fast|boot|all> [root]   # one measurement, prints JSON
+ *   node bench/status.mjs --one <dir> <fast|status|boot|all> [root]   # one measurement, prints JSON
  */
 import { spawnSync, execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs'
@@ -27,7 +28,7 @@ if (process.argv[2] === '--one') {
   const t0 = performance.now()
   const { collectStatus } = await import(pathToFileURL(join(other ?? root, 'dist/app/status.js')).href)
   const t1 = performance.now()
-  const r = await collectStatus(dir, { skipLockCheck: true, ...(mode === 'all' ? { allWalSegments: true } : mode === 'boot' ? { walRead: 'boot' } : {}) })
+  const r = await collectStatus(dir, { skipLockCheck: true, ...(mode === 'all' ? { allWalSegments: true } : mode === 'boot' ? { walRead: 'boot' } : mode === 'status' ? { scanEntries: true } : {}) })
   const t2 = performance.now()
   console.log(JSON.stringify({ importMs: t1 - t0, ms: t2 - t1, walRange: r.walRange, wal: r.integrity.wal, lastIndex: String(r.lastIndex), commit: String(r.hardState?.commit), snapshotIndex: String(r.snapshotIndex), ok: r.integrity.ok }))
   process.exit(0)
@@ -72,11 +73,14 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   for (const d of dirs) {
     const segs = readdirSync(join(d, 'member/wal')).filter((n) => n.endsWith('.wal')).length
     const row = { dir: d, segments: segs, walMiB: +(walBytes(d) / 2 ** 20).toFixed(1) }
-    for (const mode of ['fast', 'boot', 'all']) row[mode] = offline(d, mode)
-    if (BASE) row.baseline = offline(d, 'boot', RUNS, BASE)
+    for (const mode of ['fast', 'status', 'boot', 'all']) row[mode] = offline(d, mode)
+    if (BASE) {
+      row.baseline = offline(d, 'boot', RUNS, BASE)
+      row.baselineStatus = offline(d, 'status', RUNS, BASE)
+    }
     results.push(row)
     const f = (x) => `${String(x.medianMs).padStart(5)} ms`
-    console.log(`${d.replace(root + '/', '').padEnd(40)} ${String(segs).padStart(2)} seg ${String(row.walMiB).padStart(7)} MiB  fast ${f(row.fast)} (${row.fast.last.walRange?.segmentsRead ?? 0} read)  boot ${f(row.boot)}  all-segments ${f(row.all)}${BASE ? `  baseline ${f(row.baseline)}` : ''}  ${row.fast.last.lastIndex === row.all.last.lastIndex && row.fast.last.commit === row.all.last.commit && row.fast.last.snapshotIndex === row.all.last.snapshotIndex ? 'same evidence' : 'EVIDENCE DIFFERS'}`)
+    console.log(`${d.replace(root + '/', '').padEnd(40)} ${String(segs).padStart(2)} seg ${String(row.walMiB).padStart(7)} MiB  fast ${f(row.fast)} (${row.fast.last.walRange?.segmentsRead ?? 0} read)  status ${f(row.status)}  boot ${f(row.boot)}  all-segments ${f(row.all)}${BASE ? `  baseline boot ${f(row.baseline)} status ${f(row.baselineStatus)}` : ''}  ${row.fast.last.lastIndex === row.all.last.lastIndex && row.fast.last.commit === row.all.last.commit && row.fast.last.snapshotIndex === row.all.last.snapshotIndex ? 'same evidence' : 'EVIDENCE DIFFERS'}`)
   }
   console.log(JSON.stringify({ bench: 'status', loadavg: loadavg(), results }))
 }

@@ -60,3 +60,13 @@ export class StalledError extends InspectError {
     super(message, code, hint)
   }
 }
+
+/**
+ * etcd-inspect itself is incomplete: a compiled file it needs (a worker thread's entry module) is
+ * missing from the install. Nothing was read or written; rebuilding or reinstalling fixes it.
+ */
+export class InstallError extends InspectError {
+  constructor(message: string, readonly path: string, hint = 'run `npm run build` (or reinstall etcd-inspect)') {
+    super(message, 'install', hint)
+  }
+}

@@ -4,7 +4,7 @@
  * before loading etcd3.
  */
 import { stat } from 'node:fs/promises'
-import { collectStatusOffThread } from './status-worker.js'
+import { collectStatusOffThread } from '../workers/status.js'
 import type { StatusResult } from './status-types.js'
 import { InputError } from '../errors.js'
 

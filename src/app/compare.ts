@@ -176,25 +176,33 @@ export async function compareDirs(dirs: string[], opts: CompareOptions = {}): Pr
     else if (by.length > 0 && by.length * 2 > others.length) removed.push([m, `${by.map((o) => o.m.dataDir).join(', ')} list${by.length === 1 ? 's' : ''} it in members_removed`])
   }
   for (const [m, why] of removed) { m.role = 'removed'; m.roleDetail = why }
-  const cands = rows.map((r) => r.m).filter((m) => m.role === 'member')
-  for (const m of rows.map((r) => r.m)) if (m.role !== 'member') { m.state = 'not-compared'; m.hashNote = `not compared: ${m.role}` }
+  const members0 = rows.map((r) => r.m).filter((m) => m.role === 'member')
+  // A db without a WAL (a restored or copied db, a dir whose WAL is lost) has no identity, but its
+  // db opened: it is hashed and compared like a member (an operator comparing restored copies
+  // expects it), never chosen as the reference or the restore source while member dirs exist.
+  const dbOnly = rows.map((r) => r.m).filter((m) => m.role === 'no-wal' && m.revision !== null)
+  // The dirs that pick the hash revision and the reference group: the members, else the db-only dirs.
+  const pool = members0.length ? members0 : dbOnly
+  const cands = [...members0, ...dbOnly]
+  for (const m of rows.map((r) => r.m)) if (!cands.includes(m)) { m.state = 'not-compared'; m.hashNote = `not compared: ${m.role}` }
+  const what = members0.length ? 'member' : 'db'
 
   // The hash revision.
   let rev: bigint | null = null
   let note = ''
-  if (cands.length > 0) {
-    const cmax = maxB(cands.map((m) => m.compactRevision ?? 0n))
-    const above = cands.filter((m) => (m.revision ?? 0n) > cmax)
+  if (pool.length > 0) {
+    const cmax = maxB(pool.map((m) => m.compactRevision ?? 0n))
+    const above = pool.filter((m) => (m.revision ?? 0n) > cmax)
     if (opts.rev !== undefined) {
       rev = opts.rev
       note = `--rev ${rev}`
     } else if (above.length > 0) {
       rev = minB(above.map((m) => m.revision!))
-      note = above.length === cands.length
-        ? `the highest revision every member holds (above every compaction: ${cmax})`
-        : `the highest revision the members above the compaction revision ${cmax} hold`
+      note = above.length === pool.length
+        ? `the highest revision every ${what} holds (above every compaction: ${cmax})`
+        : `the highest revision the ${what}s above the compaction revision ${cmax} hold`
     } else {
-      note = `no member holds a revision above the compaction revision ${cmax}`
+      note = `no ${what} holds a revision above the compaction revision ${cmax}`
     }
     if (rev !== null) {
       for (const m of cands) {
@@ -222,7 +230,7 @@ export async function compareDirs(dirs: string[], opts: CompareOptions = {}): Pr
   // Groups by hash; the reference group: most members, then the most up-to-date raft log, then revision.
   const hashed = cands.filter((m) => m.hash !== null)
   const groups = new Map<number, CompareMember[]>()
-  for (const m of hashed) groups.set(m.hash!, [...(groups.get(m.hash!) ?? []), m])
+  for (const m of hashed.filter((x) => pool.includes(x))) groups.set(m.hash!, [...(groups.get(m.hash!) ?? []), m])
   const logKey = (m: CompareMember): [bigint, bigint, bigint] => [m.lastTerm ?? 0n, m.lastIndex ?? 0n, m.revision ?? 0n]
   const better = (a: CompareMember, b: CompareMember): boolean => {
     const x = logKey(a)
@@ -243,7 +251,10 @@ export async function compareDirs(dirs: string[], opts: CompareOptions = {}): Pr
     for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! > y[i]!
     return false
   }
-  const source = refGroup ? refGroup.reduce((a, b) => (moreData(b, a) ? b : a)) : cands.length ? cands.reduce((a, b) => (moreData(b, a) ? b : a)) : null
+  const reference = refGroup ? refGroup.reduce((a, b) => (moreData(b, a) ? b : a)) : pool.length ? pool.reduce((a, b) => (moreData(b, a) ? b : a)) : null
+  // db-only dirs join the group whose hash they share.
+  if (refGroup) for (const m of dbOnly) if (!refGroup.includes(m) && m.hash === refGroup[0]!.hash) refGroup.push(m)
+  const source = reference
 
   for (const m of cands) {
     const top = source?.revision ?? null
@@ -295,7 +306,7 @@ export async function compareDirs(dirs: string[], opts: CompareOptions = {}): Pr
   }
   if (views.size > 1) reasons.push(`membership views differ: ${[...views].map(([v, ds]) => `${ds.join(', ')}: ${v || '(none)'}`).join('; ')}`)
   for (const m of members) if (m.role !== 'member' && m.role !== 'other-cluster') reasons.push(`${m.dataDir}: ${m.role}${m.roleDetail ? ` (${m.roleDetail})` : ''}`)
-  if (verdict === 'CONSISTENT') reasons.unshift(`all ${cands.length} members agree at revision ${rev}`)
+  if (verdict === 'CONSISTENT') reasons.unshift(members0.length ? `all ${members0.length} members${dbOnly.length ? ` and ${dbOnly.length} db-only dir(s)` : ''} agree at revision ${rev}` : `all ${dbOnly.length} dbs agree at revision ${rev}`)
   const agree = hashed.length === 0 ? null : new Set(hashed.map((m) => m.hash)).size === 1 && hashed.length === cands.length
 
   return {
@@ -305,7 +316,8 @@ export async function compareDirs(dirs: string[], opts: CompareOptions = {}): Pr
     clusterId,
     hash: { revision: rev, note, agree },
     members,
-    restore: source ? restorePlan(source, members, opts) : null,
+    // A restore plan names the source member and its peers: only a member dir (with a WAL) says who it is.
+    restore: source && source.role === 'member' ? restorePlan(source, members, opts) : null,
     live,
     elapsedMs: Math.round(performance.now() - started),
   }
@@ -321,7 +333,9 @@ async function readMember(dir: string, opts: CompareOptions): Promise<{ m: Compa
   }
   let st: StatusResult
   try {
-    st = await collectStatus(dir, { skipLockCheck: opts.skipLockCheck })
+    // The WAL framing only: what compare takes from it (identity, HardState, last index, conf
+    // changes) is in the record headers; a CRC pass over the last segment read all its bytes.
+    st = await collectStatus(dir, { skipLockCheck: opts.skipLockCheck, walRead: 'frames' })
   } catch (e) {
     if (!(e instanceof InspectError)) throw e
     m.role = 'unreadable'
@@ -342,7 +356,7 @@ async function readMember(dir: string, opts: CompareOptions): Promise<{ m: Compa
   m.etcdVersion = st.version.clusterVersion ?? st.version.etcdGuess
   m.errors = st.findings.filter((f) => f.severity === 'error').map((f) => f.detail)
   if (st.state === 'empty') { m.role = 'empty'; m.roleDetail = 'no WAL and no db: never started here, or its data is gone' }
-  else if (st.state === 'no-wal') { m.role = 'no-wal'; m.roleDetail = 'a db but no WAL: etcd would bootstrap it from flags' }
+  else if (st.state === 'no-wal') { m.role = 'no-wal'; m.roleDetail = 'a db but no WAL: no member identity (etcd would bootstrap a new member from flags); its db is still hashed and compared' }
   else if (st.integrity.db.status !== 'ok' && st.integrity.db.status !== 'not-checked') { m.role = 'unreadable'; m.roleDetail = `db ${st.integrity.db.status}: ${st.integrity.db.detail}` }
   else if (st.revision === null) { m.role = 'unreadable'; m.roleDetail = 'the db revision could not be read' }
   if (st.walDir && m.role === 'member') m.lastTerm = lastEntryTerm(st.walDir)

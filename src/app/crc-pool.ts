@@ -4,58 +4,44 @@
  * thread stays synchronous: it blocks with Atomics.wait only when the in-flight window is full or
  * at the end, so memory stays bounded (workers × 4 MiB) however large the db is.
  */
-import { existsSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { availableParallelism } from 'node:os'
-import { fileURLToPath } from 'node:url'
-import { Worker } from 'node:worker_threads'
 import { DecodeError } from '../errors.js'
 import { CORRUPT_HINT, type BoltFile } from '../format/bbolt/file.js'
-import { crc32cCombine, crc32cFast, useNativeCrc32c, type NativeCrc32c } from '../format/backend/crc32c-fast.js'
+import { crc32cCombine, crc32cFast } from '../format/backend/crc32c-fast.js'
 import { serialHasher, type Crc32cHasher } from '../format/backend/hash.js'
+import { openFile } from '../io/byte-source.js'
+import { fromSources, startWorker } from '../workers/pool.js'
+import { hashRange, loadNativeCrc32c, publish, type CrcJob } from '../workers/crc.js'
 
 /** Ranges at least this large go to a worker. */
 const PARALLEL_MIN = 256 << 10
 /** Jobs in flight at most. */
 const WINDOW = 16
 
-/** Uses the optional native `@node-rs/crc32` when it is installed (not a dependency by default). */
-export function loadNativeCrc32c(): boolean {
-  try {
-    const m = createRequire(import.meta.url)('@node-rs/crc32') as { crc32c?: NativeCrc32c }
-    return typeof m.crc32c === 'function' && useNativeCrc32c(m.crc32c)
-  } catch {
-    return false
-  }
-}
 loadNativeCrc32c()
-
-function workerFile(): string | null {
-  // dist/app/crc-worker.js next to this file; under vitest (src/*.ts) use the built copy.
-  const here = new URL('./crc-worker.js', import.meta.url)
-  const candidates = [fileURLToPath(here), fileURLToPath(new URL('../../dist/app/crc-worker.js', import.meta.url))]
-  return candidates.find((p) => existsSync(p)) ?? null
-}
 
 type Segment = { crc: number; len: number; slot?: number }
 
 /**
- * Returns a parallel hasher when it pays off (db >= 64 MiB, more than one CPU, worker file built),
- * else the serial one. `threads` overrides the worker count (0 = serial).
+ * Returns a parallel hasher when it pays off (db >= 64 MiB, more than one CPU), else the serial
+ * one. `threads` overrides the worker count (0 = serial). From the TypeScript sources (vitest) the
+ * jobs run in this thread through the worker's own `hashRange` (workers/pool.ts): the same
+ * windows, slots and combining, no stale compiled worker.
  */
 export function createHasher(db: BoltFile, threads?: number): { hasher: Crc32cHasher; threads: number } {
   const n = threads ?? Math.min(4, Math.max(0, availableParallelism()))
-  const file = workerFile()
-  if (n < 1 || !file || (threads === undefined && db.dataSize < 64 << 20)) return { hasher: serialHasher(db), threads: 0 }
+  if (n < 1 || (threads === undefined && db.dataSize < 64 << 20)) return { hasher: serialHasher(db), threads: 0 }
   const results = new SharedArrayBuffer(4 * WINDOW)
   const flagsBuf = new SharedArrayBuffer(4 * WINDOW)
   const flags = new Int32Array(flagsBuf)
   const res = new Uint32Array(results)
-  const workers = Array.from({ length: n }, () => {
-    const w = new Worker(file, { workerData: { path: db.src.path, results, flags: flagsBuf } })
-    w.unref()
-    return w
-  })
+  const workers: { postMessage(job: CrcJob): void; terminate(): unknown }[] = fromSources()
+    ? [inThread(db.src.path, res, flags)]
+    : Array.from({ length: n }, () => {
+      const w = startWorker('crc', { path: db.src.path, results, flags: flagsBuf })
+      w.unref()
+      return w
+    })
   const queue: Segment[] = []
   let cur: Segment = { crc: 0, len: 0 }
   let h = 0
@@ -120,4 +106,18 @@ export function createHasher(db: BoltFile, threads?: number): { hasher: Crc32cHa
   }
   hasher.close = () => { for (const w of workers) void w.terminate() }
   return { hasher, threads: n }
+}
+
+/** The crc worker's job loop run in this thread (from the sources): each job is done when posted. */
+function inThread(path: string, res: Uint32Array, flags: Int32Array): { postMessage(job: CrcJob): void; terminate(): void } {
+  const src = openFile(path)
+  const buf = new Uint8Array(4 << 20)
+  let open = true
+  return {
+    postMessage: (job) => publish(res, flags, job.slot, hashRange(src, buf, job)),
+    terminate: () => {
+      if (open) src.close()
+      open = false
+    },
+  }
 }

@@ -8,11 +8,12 @@
  */
 import { collectStatus, type StatusResult } from './status.js'
 import { runSnap, type SnapResult } from './snap.js'
-import { streamWal, type WalResultSummary, type WalStreamItem } from './wal.js'
+import { kindOf, streamWal, type WalResultSummary, type WalStreamItem } from './wal.js'
 import { collectDbSpace, type DbSpaceResult } from './db-space.js'
 import type { SnapshotRecord, SegmentStats } from '../format/wal/log.js'
 import type { WalEndStatus } from '../format/wal/decoder.js'
 import { InspectError } from '../errors.js'
+import { idHex } from '../format/ids.js'
 
 /** Default number of index buckets of the timeline (a bar each; at most twice this while folding). */
 export const DEFAULT_TIMELINE_BUCKETS = 200
@@ -243,7 +244,8 @@ export function buildTimeline(items: Iterable<WalStreamItem>, opts: { buckets?: 
     }
     b.entries++
     b.byType[e.type] = (b.byType[e.type] ?? 0) + 1
-    const kind = e.request?.kind ?? e.type
+    const p = e.payload
+    const kind = kindOf(p)
     b.byKind[kind] = (b.byKind[kind] ?? 0) + 1
     b.dataBytes += e.dataBytes
     if (e.term < b.minTerm) b.minTerm = e.term
@@ -255,16 +257,17 @@ export function buildTimeline(items: Iterable<WalStreamItem>, opts: { buckets?: 
       push(terms, { index: e.index, term: e.term, label: prevTerm === null ? `log starts in term ${e.term}` : `term ${prevTerm} → ${e.term}`, committed: e.committed })
       prevTerm = e.term
     }
-    if (e.confChange) {
-      push(confChanges, { index: e.index, term: e.term, change: String(e.confChange.type), nodeIdHex: String(e.confChange.nodeId), committed: e.committed, label: `${e.confChange.type} ${e.confChange.nodeId}` })
-    } else if (e.confChangeV2) {
-      const changes = (e.confChangeV2.changes as { type: string; nodeId: string }[]) ?? []
+    if (p.kind === 'confChange') {
+      const c = p.confChange
+      push(confChanges, { index: e.index, term: e.term, change: c.type, nodeIdHex: idHex(c.nodeId), committed: e.committed, label: `${c.type} ${idHex(c.nodeId)}` })
+    } else if (p.kind === 'confChangeV2') {
+      const changes = p.confChangeV2.changes
       const change = changes.map((c) => c.type).join('+') || 'ConfChangeV2'
-      const node = changes.map((c) => c.nodeId).join(',')
+      const node = changes.map((c) => idHex(c.nodeId)).join(',')
       push(confChanges, { index: e.index, term: e.term, change, nodeIdHex: node, committed: e.committed, label: `${change} ${node}` })
     }
-    if (kind === 'compaction') {
-      const rev = e.request?.revision
+    if (p.kind === 'irr' && p.request.kind === 'compaction') {
+      const rev = p.request.revision
       push(compactions, { index: e.index, term: e.term, revision: rev === undefined ? null : String(rev), committed: e.committed, label: `compact to revision ${rev ?? '?'}` })
     }
     lastSeen = e.index

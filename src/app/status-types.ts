@@ -202,8 +202,10 @@ export interface StatusOptions {
    * How the WAL is read when `allWalSegments` is not set. `fast` (default): the last segment with
    * its CRC chain, older segments of the boot range frame-only (cost bounded by one segment).
    * `boot`: the boot range (from the segment covering the last snapshot) with the CRC chain.
+   * `frames`: as `fast`, but the last segment is frame-checked too, no CRC (`compare`: it needs the
+   * identity and progress of each dir, not the integrity of its WAL).
    */
-  walRead?: 'fast' | 'boot'
+  walRead?: 'fast' | 'boot' | 'frames'
   /**
    * Decode the WAL entries after the last snapshot for the version and compatibility answers
    * (`status` does; `check`'s offline evidence does not need them and skips the cost).

@@ -116,8 +116,8 @@ export async function collectStatus(dir: string, opts: StatusOptions & StatusSou
   } else {
     try {
       const mode = opts.allWalSegments ? 'all' : opts.walRead ?? 'fast'
-      const reader = opts.readWal ?? (mode === 'fast' ? readWalFactsFast : readWalFacts)
-      wal = await reader(walDir, { fromIndex: walHint })
+      const reader = opts.readWal ?? (mode === 'fast' || mode === 'frames' ? readWalFactsFast : readWalFacts)
+      wal = await reader(walDir, { fromIndex: walHint, ...(mode === 'frames' ? { crcLastSegment: false } : {}) })
       walIntegrity = walEnd(wal, findings)
     } catch (err) {
       walIntegrity = sourceFailure(err, 'wal', findings)
@@ -295,7 +295,9 @@ function walEnd(wal: WalFacts, findings: StatusFinding[]): StatusResult['integri
     ? `${wal.range.segmentsRead} of ${wal.range.segmentsTotal} segments read, from ${wal.range.fromSegment} (as etcd at boot)`
     : `${wal.segments.length} segment(s)`
   // Say which checks ran: the fast reader checks the CRC chain in the last segment only.
-  const crc = wal.crcChecked && wal.range && wal.crcChecked.segments < wal.range.segmentsRead
+  const crc = wal.crcChecked?.segments === 0
+    ? '; frame-checked only, no CRC (etcd-inspect wal verify or status --all-wal-segments checks the chain)'
+    : wal.crcChecked && wal.range && wal.crcChecked.segments < wal.range.segmentsRead
     ? `; CRC chain checked from ${wal.crcChecked.fromSegment} (${wal.crcChecked.segments} of ${wal.range.segmentsRead} segments read), the older ones frame-checked only (etcd-inspect wal verify or status --all-wal-segments checks the whole chain)`
     : null
   if (e.status === 'ok') return { status: 'ok', detail: crc ? `${range}${crc}; clean end` : `${range}, CRC chain intact, clean end` }

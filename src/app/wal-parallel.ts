@@ -1,30 +1,28 @@
 /**
- * `etcd-inspect wal -w ndjson` on worker threads. This thread reads the segments once, cuts them
- * into chunks of whole frames (looking only at the length words) and hands each chunk to a worker
- * with the CRC chain as the stored CRC of the record before it; workers present their chunks
- * (app/wal-fast.ts) and this thread checks the links between chunks and segments and writes the
- * lines in log order. The output is byte-identical to the reader path (`streamWal` +
- * `renderWalStream`); where anything is not regular, the reader path takes over at the exact
- * entry where the workers stopped, so findings and the summary are the reader's.
+ * `etcd-inspect wal` on worker threads, in every format. This thread reads the segments once, cuts
+ * them into chunks of whole frames (looking only at the length words) and hands each chunk to a
+ * worker (workers/wal-chunk.ts, through the pool of workers/pool.ts) with the CRC chain as the
+ * stored CRC of the record before it; workers present their chunks (app/wal-fast.ts walks them,
+ * the render module of the format writes them) and this thread checks the links between chunks
+ * and segments and yields the written blocks in log order. The output is byte-identical to the
+ * reader path (`streamWal` + `renderWalStream`); where anything is not regular, the reader path
+ * takes over at the exact entry where the workers stopped, so findings and the summary are the
+ * reader's.
  *
  * Memory stays bounded: at most PER_WORKER chunks per worker are out at a time, and the next one is
- * read only when the oldest is written, so a slow reader of stdout holds everything back.
+ * read only when the oldest is consumed, so a slow reader of stdout holds everything back.
  */
-import { existsSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { relative } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { Worker } from 'node:worker_threads'
 import { hardStateOut, idHex } from '../format/ids.js'
 import { decodeMetadata, type HardState } from '../format/raft/entry.js'
 import { bytesEqual, type SegmentStats, type SnapshotRecord } from '../format/wal/log.js'
 import { FRAME_HEADER_BYTES } from '../format/wal/frame.js'
 import { decodeRecordInto, type RecordPos } from '../format/wal/record.js'
 import { openFile } from '../io/byte-source.js'
-import { toJsonLine } from '../render/json.js'
-import type { Sink } from '../render/output.js'
-import { renderWalStream } from '../render/wal.js'
-import { listingFindings, openWal, prePass, streamWal, type WalOptions, type WalResult, type WalResultSummary } from './wal.js'
+import { orderedMap, type PoolJob } from '../workers/pool.js'
+import type { ChunkReply, ChunkRequest, ChunkStyle } from '../workers/wal-chunk.js'
+import { listingFindings, openWal, prePass, replacedEntries, streamWal, type WalOptions, type WalResult, type WalResultSummary, type WalStreamItem } from './wal.js'
 import type { ChunkJob, ChunkOutcome } from './wal-fast.js'
 
 /** Bytes of whole frames per chunk handed to a worker. */
@@ -35,6 +33,8 @@ const PER_WORKER = 2
 const MIN_BYTES = 8 * 1024 * 1024
 
 export interface ParallelOptions {
+  /** What the workers write: the output format (default ndjson). */
+  style?: ChunkStyle
   /** Worker threads (default: available CPUs, at most 4; the reader path when that is 1). */
   threads?: number
   /** Use workers whatever the size of the log (tests). */
@@ -43,15 +43,26 @@ export interface ParallelOptions {
   chunkBytes?: number
 }
 
-/** Messages from a worker (app/wal-worker.ts). */
-export type WorkerMessage =
-  | { t: 'done'; outcome: ChunkOutcome; lines: Uint8Array; input: ArrayBuffer }
-  | { t: 'error'; id: number; message: string }
+/**
+ * Entries the workers wrote, in log order: `entries` of them in `bytes` (table rows: with their
+ * cell ends in `rows`). `release` hands the output buffer back for reuse once the bytes are
+ * written out (after the sink is done with them).
+ */
+export interface WalBlock {
+  kind: 'block'
+  bytes: Uint8Array
+  entries: number
+  rows?: Int32Array
+  release?: () => void
+}
 
-function workerFile(): string | null {
-  // dist/app/wal-worker.js next to this file; under vitest (src/*.ts) the built copy.
-  const candidates = [fileURLToPath(new URL('./wal-worker.js', import.meta.url)), fileURLToPath(new URL('../../dist/app/wal-worker.js', import.meta.url))]
-  return candidates.find((p) => existsSync(p)) ?? null
+/** A started parallel run: its items (for renderWalStream), and where the reader took over once they are read. */
+export interface ParallelRun {
+  items: AsyncGenerator<WalStreamItem | WalBlock>
+  /** Set once the items are read: where the reader path took over, if it did. */
+  resumedAt?: { segment: number; skip: number }
+  /** The summary result, once the items are read. */
+  result?: Omit<WalResult, 'entries'>
 }
 
 /** Options the workers reproduce exactly; anything else (filters, values, tolerant) takes the reader path. */
@@ -161,15 +172,16 @@ function* chunker(paths: readonly string[], names: readonly string[], commit: bi
 }
 
 /**
- * Writes the ndjson of `wal -w ndjson` to `sink` and returns the summary result (and where the
- * reader path took over, if it did), or returns null without writing anything when the reader path
- * should do it all (options, a small log, one CPU).
+ * Starts `wal` on worker threads: the items to render (header, directory findings, the workers'
+ * blocks, the reader path's items after a takeover, the summary), or null when the reader path
+ * should do it all (options, a small log, one CPU, entries a later one replaced in a format that
+ * marks them).
  */
-export async function streamWalParallel(dir: string, opts: WalOptions, sink: Sink, cfg: ParallelOptions = {}): Promise<{ result: Omit<WalResult, 'entries'> | undefined; resumedAt?: { segment: number; skip: number } } | null> {
+export async function streamWalParallel(dir: string, opts: WalOptions, cfg: ParallelOptions = {}): Promise<ParallelRun | null> {
   if (!eligible(opts)) return null
+  const style = cfg.style ?? 'ndjson'
   const threads = cfg.threads ?? Math.min(4, availableParallelism())
-  const file = workerFile()
-  if (threads < 1 || (threads < 2 && !cfg.force) || !file) return null
+  if (threads < 1 || (threads < 2 && !cfg.force)) return null
   const { layout, listing, opened } = openWal(dir, opts)
   let pre: ReturnType<typeof prePass>
   const display = (name: string) => relative(dir, `${layout.walDir}/${name}`) || name
@@ -177,69 +189,43 @@ export async function streamWalParallel(dir: string, opts: WalOptions, sink: Sin
   try {
     const bytes = listing.segments.reduce((a, s) => a + s.size, 0)
     if (findings.some((f) => f.severity !== 'info') || (bytes < MIN_BYTES && !cfg.force)) return null
+    // table, simple and json mark the entries a later one replaced, known only further on: those logs go to the reader
+    if (style !== 'ndjson' && replacedEntries(opened.segments, opts).size > 0) return null
     pre = prePass(opened.segments, false)
   } finally {
     opened.close()
   }
-  const segs = opened.segments
+  const run: ParallelRun = { items: undefined as unknown as ParallelRun['items'] }
+  run.items = parallelItems(dir, opts, cfg, style, threads, { layout, listing, segs: opened.segments, findings, pre }, run)
+  return run
+}
+
+async function* parallelItems(dir: string, opts: WalOptions, cfg: ParallelOptions, style: ChunkStyle, threads: number,
+  w: { layout: ReturnType<typeof openWal>['layout']; listing: ReturnType<typeof openWal>['listing']; segs: ReturnType<typeof openWal>['opened']['segments']; findings: ReturnType<typeof listingFindings>; pre: ReturnType<typeof prePass> },
+  run: ParallelRun): AsyncGenerator<WalStreamItem | WalBlock> {
+  const { layout, listing, segs, findings, pre } = w
   const n = segs.length
-  for (const f of findings) await sink.write(toJsonLine({ kind: 'finding', ...f }) + '\n')
+  const files = { tmp: listing.tmp, broken: listing.broken, unknown: listing.unknown }
+  yield { kind: 'header', header: { version: 1, dir, walDir: layout.walDir, memberId: pre.memberId, clusterId: pre.clusterId, hardState: hardStateOut(pre.hardState), fromSnapshot: undefined, files } }
+  for (const f of findings) yield { kind: 'finding', finding: f }
 
   const chunkBytes = cfg.chunkBytes ?? CHUNK
   const spare: ArrayBuffer[] = []
-  // Output buffers go round too, once the sink is done with them (writeOwned); a chunk's lines are
-  // about as long as its records, longer ones get a new buffer that is then left to the GC.
+  // Output buffers go round too, once the sink is done with them (WalBlock.release); a chunk's
+  // output is about as long as its records, longer ones get a new buffer left to the GC.
   const outBytes = chunkBytes + (chunkBytes >>> 2) + 4096
   const outSpare: ArrayBuffer[] = []
   const pieces = chunker(listing.segments.map((s) => s.path), segs.map((s) => s.file), pre.hardState?.commit, chunkBytes, spare)
-  const pool = Array.from({ length: threads }, () => ({ w: new Worker(file), busy: 0 }))
-  /** Chunks dispatched and not yet written, by id. */
-  const pending = new Map<number, { piece: Piece; slot: number; done?: { outcome: ChunkOutcome; lines: Uint8Array }; error?: string }>()
-  let exhausted = false
-  let wake: (() => void) | null = null
-  const signal = () => {
-    const w = wake
-    wake = null
-    w?.()
-  }
-  const waitFor = async (cond: () => boolean) => {
-    while (!cond()) await new Promise<void>((r) => { wake = r })
-  }
-  let poolError: string | undefined
-  pool.forEach((p, slot) => {
-    p.w.on('message', (m: WorkerMessage) => {
-      const id = m.t === 'done' ? m.outcome.id : m.id
-      const e = pending.get(id)
-      if (e) {
-        if (m.t === 'done') {
-          e.done = { outcome: m.outcome, lines: m.lines }
-          if (m.input.byteLength === chunkBytes) spare.push(m.input)
-        }
-        else e.error = m.message
-      }
-      pool[slot]!.busy--
-      signal()
-    })
-    p.w.on('error', (e) => {
-      poolError ??= e.message
-      signal()
-    })
-  })
-  const dispatch = () => {
-    while (!exhausted && pending.size < threads * PER_WORKER) {
-      const r = pieces.next()
-      if (r.done) {
-        exhausted = true
-        break
-      }
-      let slot = 0
-      for (let i = 1; i < pool.length; i++) if (pool[i]!.busy < pool[slot]!.busy) slot = i
-      pool[slot]!.busy++
-      pending.set(r.value.job.id, { piece: r.value, slot })
+  /** Chunks handed to the pool, in order (the pool answers in the same order). */
+  const sent: Piece[] = []
+  function* jobs(): Generator<PoolJob<ChunkRequest>> {
+    for (const piece of pieces) {
+      sent.push(piece)
       const out = outSpare.pop() ?? new ArrayBuffer(outBytes)
-      pool[slot]!.w.postMessage({ job: r.value.job, buffer: r.value.buffer, out }, [r.value.buffer, out])
+      yield { job: { job: piece.job, style, buffer: piece.buffer, out }, transfer: [piece.buffer, out] }
     }
   }
+  const results = orderedMap<ChunkRequest, ChunkReply>('wal-chunk', jobs(), { threads, window: PER_WORKER })
 
   // Links between chunks and segments, as the reader checks them (app/wal.ts verifyByScan mirrors the same rules).
   let chain = 0
@@ -288,19 +274,19 @@ export async function streamWalParallel(dir: string, opts: WalOptions, sink: Sin
   let written = 0
   try {
     for (let id = 0; resumeAt === null; id++) {
-      dispatch()
-      if (!pending.has(id)) break // every chunk written
-      const e = pending.get(id)!
-      await waitFor(() => e.done !== undefined || e.error !== undefined || poolError !== undefined)
-      pending.delete(id)
-      const { job, tail, zeroTailBytes } = e.piece
+      const r = await results.next()
+      if (r.done) break // every chunk written
+      const piece = sent.shift()!
+      const { job, tail, zeroTailBytes } = piece
       const k = job.segment
       if (job.first) {
         written = 0
         const s = segs[k]!
         cur = { file: s.file, seq: s.seq, nameIndex: s.nameIndex, size: listing.segments[k]!.size, records: 0, entries: 0, zeroTail: false, zeroTailBytes: 0 }
       }
-      const o = e.done?.outcome
+      const reply = r.value.ok ? r.value.result : undefined
+      const o = reply?.outcome
+      if (reply && reply.input.byteLength === chunkBytes) spare.push(reply.input)
       // A segment's head must link to what came before; its first entry too, and every later chunk's
       // first entry to the previous chunk's last.
       let linked = o !== undefined && (!job.first || headLinked(k, o))
@@ -313,11 +299,9 @@ export async function streamWalParallel(dir: string, opts: WalOptions, sink: Sin
         resumeAt = { segment: k, skip: written }
         break
       }
-      const lines = e.done!.lines
-      const mine = lines.buffer.byteLength === outBytes
-      if (lines.length > 0 && mine && sink.writeOwned) await sink.writeOwned(lines)
-      else if (lines.length > 0) await sink.write(lines)
-      if (mine && (lines.length === 0 || sink.writeOwned)) outSpare.push(lines.buffer as ArrayBuffer)
+      const bytes = reply!.bytes
+      const mine = bytes.buffer.byteLength === outBytes
+      yield { kind: 'block', bytes, entries: o.presented, rows: reply!.rows, release: mine ? () => void outSpare.push(bytes.buffer as ArrayBuffer) : undefined }
       written += o.presented
       if (o.irregular !== null || tail === 'odd') {
         resumeAt = { segment: k, skip: written }
@@ -348,11 +332,17 @@ export async function streamWalParallel(dir: string, opts: WalOptions, sink: Sin
       }
     }
   } finally {
-    await Promise.all(pool.map((p) => p.w.terminate()))
+    await results.return(undefined)
   }
   if (resumeAt === null && segStats.length !== n) resumeAt = { segment: segStats.length, skip: 0 }
   if (resumeAt !== null) {
-    return { result: await renderWalStream(streamWal(dir, { ...opts, resume: resumeAt }), sink), resumedAt: resumeAt }
+    run.resumedAt = resumeAt
+    // (no entry was replaced: streamWalParallel checked that for the formats that mark them)
+    for (const it of streamWal(dir, { ...opts, resume: resumeAt })) {
+      if (it.kind === 'summary') run.result = it.result
+      yield it
+    }
+    return
   }
 
   // Every segment was regular: the summary the reader path would have built.
@@ -397,7 +387,7 @@ export async function streamWalParallel(dir: string, opts: WalOptions, sink: Sin
     version: 1, dir, walDir: layout.walDir, memberId, clusterId, hardState: hardStateOut(hardState), fromSnapshot: undefined,
     segments: segStats, files: { tmp: listing.tmp, broken: listing.broken, unknown: listing.unknown }, snapshots, findings, summary,
   }
-  await sink.write(toJsonLine({ kind: 'summary', ...result }) + '\n')
-  return { result }
+  run.result = result
+  yield { kind: 'summary', result }
 }
 

@@ -203,7 +203,7 @@ export interface WalOptions extends WalReadOptions {
   member?: bigint
   /** Start after the newest WAL snapshot record at or below the HardState commit (what etcd does at boot). */
   fromSnapshot?: boolean
-  /** Print put values (printable text as text, else hex) instead of length + sha256. */
+  /** Print put values (printable text as text, else hex) instead of length + sha256 (render/wal-entry.ts; the parallel path steps aside). */
   showValues?: boolean
   /**
    * Continue output another reader started (app/wal-parallel.ts): no header or directory findings,
@@ -216,30 +216,27 @@ export interface WalOptions extends WalReadOptions {
    * second reader pass only when the log holds overwrites at all). The ndjson contract leaves it out.
    */
   markReplaced?: boolean
+  /**
+   * Entries keep their bytes: decoded from a copy of the entry data, not from views of the
+   * reader's buffer (which the next read overwrites). For callers that hold entries (runWal).
+   */
+  ownBytes?: boolean
 }
 
-/** A presented value: redacted by default. */
-export type ValueOut = FormattedBytes & { type?: string }
-
-/** One entry in the JSON contract (docs/wal.md). */
-export interface WalEntryOut {
-  index: bigint
-  term: bigint
-  type: EntryTypeName
+/**
+ * One decoded entry as `wal` streams it: the entry union (format/raft/entry.ts) plus where it is
+ * and what the rest of the log made of it. Presentation (JSON shape, redaction, value classes) is
+ * render/wal-entry.ts.
+ */
+export interface WalEntry extends DecodedEntry {
   file: string
   offset: number
-  dataBytes: number
-  /** index <= last HardState.commit */
+  /** index <= last HardState.commit (false for an entry a later one replaced) */
   committed: boolean
   /** entries (index, term) this one replaced: uncommitted entries overwritten by a new leader */
   replaces?: { index: bigint; term: bigint; file: string; offset: number }[]
-  /** true when a later entry with the same index replaced this one */
+  /** a later entry with the same index replaced this one (only with `markReplaced`) */
   replaced?: boolean
-  request?: Record<string, unknown> & { kind: string }
-  header?: Record<string, unknown>
-  confChange?: Record<string, unknown>
-  confChangeV2?: Record<string, unknown>
-  unknown?: { reason: string; hex: string }
 }
 
 export interface WalResultSummary {
@@ -271,23 +268,23 @@ export interface WalResult {
   segments: SegmentStats[]
   files: Pick<WalDirListing, 'tmp' | 'broken' | 'unknown'>
   snapshots: SnapshotRecord[]
-  entries: WalEntryOut[]
+  entries: WalEntry[]
   findings: WalFinding[]
   summary: WalResultSummary
 }
 
 /** Items of the streaming variant, in order: entries and findings, then one summary. */
 export type WalStreamItem =
-  | { kind: 'entry'; entry: WalEntryOut }
+  | { kind: 'entry'; entry: WalEntry }
   | { kind: 'finding'; finding: WalFinding }
   | { kind: 'header'; header: Omit<WalResult, 'entries' | 'findings' | 'summary' | 'segments' | 'snapshots'> }
   | { kind: 'summary'; result: Omit<WalResult, 'entries'> }
 
 /** The full result (all selected entries in memory). Use `streamWal` for large logs. */
 export function runWal(dir: string, opts: WalOptions = {}): WalResult {
-  const entries: WalEntryOut[] = []
+  const entries: WalEntry[] = []
   let last: Omit<WalResult, 'entries'> | undefined
-  for (const item of streamWal(dir, { ...opts, markReplaced: true })) {
+  for (const item of streamWal(dir, { ...opts, markReplaced: true, ownBytes: true })) {
     if (item.kind === 'entry') entries.push(item.entry)
     else if (item.kind === 'summary') last = item.result
   }
@@ -336,7 +333,7 @@ export function* streamWal(dir: string, opts: WalOptions = {}): Generator<WalStr
         continue
       }
       const e = item.entry
-      const decoded: DecodedEntry = { type: entryTypeName(e.entryType), entryType: e.entryType, term: e.term, index: e.index, dataBytes: e.data.length, payload: decodePayload(e.entryType, e.data) }
+      const decoded: DecodedEntry = { type: entryTypeName(e.entryType), entryType: e.entryType, term: e.term, index: e.index, dataBytes: e.data.length, payload: decodePayload(e.entryType, opts.ownBytes ? e.data.slice() : e.data) }
       byType[decoded.type] = (byType[decoded.type] ?? 0) + 1
       const k = kindOf(decoded.payload)
       byKind[k] = (byKind[k] ?? 0) + 1
@@ -359,7 +356,8 @@ export function* streamWal(dir: string, opts: WalOptions = {}): Generator<WalStr
           continue
         }
       }
-      const out = presentEntry(decoded, e, committed, opts)
+      const out: WalEntry = { ...decoded, file: e.file, offset: e.offset, committed }
+      if (e.replaces?.length) out.replaces = e.replaces
       if (replacedAt?.has(`${e.file}@${e.offset}`)) {
         // the index is committed, but with the entry that replaced this one
         out.replaced = true
@@ -556,157 +554,6 @@ function reqTouches(r: Request | RequestOp, key?: Uint8Array, prefix?: Uint8Arra
     }
     default: return false
   }
-}
-
-// Presentation: bytes → text/hex, values redacted unless --show-values, IDs → etcdctl hex.
-function keyOut(o: Record<string, unknown>, name: string, b: Uint8Array | undefined): void {
-  if (b === undefined) return
-  if (isPrintable(b)) o[name] = Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8')
-  else {
-    o[name] = '0x' + Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
-    o[name + 'Encoding'] = 'hex'
-  }
-}
-function valueOut(v: Uint8Array, show: boolean, c: ValueClass = classifyValue(v)): ValueOut {
-  const f: ValueOut = formatBytes(v, show ? 'auto' : 'redacted')
-  if (c.kind !== 'opaque') f.type = c.kind
-  return f
-}
-function presentOp(r: RequestOp | Request, show: boolean): Record<string, unknown> & { kind: string } {
-  const o: Record<string, unknown> & { kind: string } = { kind: r.kind }
-  switch (r.kind) {
-    case 'put':
-      keyOut(o, 'key', r.key)
-      {
-        // Classified as `db keys` classifies a stored value (format/k8s/value.ts), payload not printed.
-        const c = classifyValue(r.value)
-        o.value = valueOut(r.value, show, c)
-        o.valueClass = c
-      }
-      if (r.lease !== 0n) o.lease = idHex(r.lease)
-      if (r.prevKv) o.prevKv = true
-      if (r.ignoreValue) o.ignoreValue = true
-      if (r.ignoreLease) o.ignoreLease = true
-      return o
-    case 'deleteRange':
-    case 'range':
-      for (const [k, v] of Object.entries(r)) {
-        if (k === 'kind') continue
-        if (v instanceof Uint8Array) keyOut(o, k, v)
-        else o[k] = v
-      }
-      return o
-    case 'txn':
-      o.compare = r.compare.map((c) => {
-        const co: Record<string, unknown> = { result: c.result, target: c.target }
-        keyOut(co, 'key', c.key)
-        keyOut(co, 'rangeEnd', c.rangeEnd)
-        if (c.version !== undefined) co.version = c.version
-        if (c.createRevision !== undefined) co.createRevision = c.createRevision
-        if (c.modRevision !== undefined) co.modRevision = c.modRevision
-        if (c.lease !== undefined) co.lease = idHex(c.lease)
-        if (c.value !== undefined) co.value = valueOut(c.value, show)
-        // proto3 zero values are not written: fill the compared field so the JSON says what is compared.
-        if (c.target === 'VERSION' && c.version === undefined) co.version = 0n
-        if (c.target === 'CREATE' && c.createRevision === undefined) co.createRevision = 0n
-        if (c.target === 'MOD' && c.modRevision === undefined) co.modRevision = 0n
-        return co
-      })
-      o.success = r.success.map((x) => presentOp(x, show))
-      o.failure = r.failure.map((x) => presentOp(x, show))
-      return o
-    case 'leaseGrant': return { kind: r.kind, id: idHex(r.id), ttl: r.ttl }
-    case 'leaseRevoke': return { kind: r.kind, id: idHex(r.id) }
-    case 'leaseCheckpoint': return { kind: r.kind, checkpoints: r.checkpoints.map((c) => ({ id: idHex(c.id), remainingTtl: c.remainingTtl })) }
-    case 'alarm': return { kind: r.kind, action: r.action, memberId: idHex(r.memberId), alarm: r.alarm }
-    case 'v2': return presentV2(r as V2Request, show)
-    case 'clusterMemberAttrSet': return { ...(r as Record<string, unknown>), kind: r.kind, memberId: idHex(r.memberId as bigint) }
-    case 'authRoleGrantPermission': {
-      const perm = { ...(r.perm as Record<string, unknown>) }
-      keyOut(perm, 'key', perm.key as Uint8Array)
-      keyOut(perm, 'rangeEnd', perm.rangeEnd as Uint8Array | undefined)
-      return { kind: r.kind, name: r.name, perm }
-    }
-    case 'authRoleRevokePermission': {
-      const out: Record<string, unknown> & { kind: string } = { kind: r.kind, role: r.role }
-      keyOut(out, 'key', r.key as Uint8Array | undefined)
-      keyOut(out, 'rangeEnd', r.rangeEnd as Uint8Array | undefined)
-      return out
-    }
-    default: {
-      for (const [k, v] of Object.entries(r)) if (k !== 'kind') o[k] = v instanceof Uint8Array ? formatBytes(v, 'auto') : v
-      return o
-    }
-  }
-}
-/**
- * A v2 Request (2.x, or wrapped in InternalRaftRequest.v2 up to 3.5). `val` and `prevValue` are
- * user values under /1 and redacted like v3 values unless --show-values; etcd's own records under
- * /0 (member attributes, cluster version) stay readable, like a conf change's member context.
- */
-function presentV2(r: V2Request, show: boolean): Record<string, unknown> & { kind: string } {
-  const o: Record<string, unknown> & { kind: string } = { kind: 'v2' }
-  for (const [k, v] of Object.entries(r)) if (k !== 'kind') o[k] = v
-  o.id = idHex(r.id)
-  const internal = r.path === '/0/version' || r.path.startsWith('/0/members/')
-  if (!show && !internal) {
-    for (const k of ['val', 'prevValue'] as const) {
-      const v = r[k]
-      if (typeof v === 'string' && v !== '') o[k] = formatBytes(Buffer.from(v, 'utf8'), 'redacted')
-    }
-  }
-  return o
-}
-function memberOut(m: MemberContext): Record<string, unknown> {
-  return { ...m, id: idHex(m.id) }
-}
-
-/** Turns one decoded entry into its JSON-contract shape (copies every byte it keeps). */
-export function presentEntry(d: DecodedEntry, at: LogEntry, committed: boolean, opts: { showValues?: boolean } = {}): WalEntryOut {
-  const show = opts.showValues ?? false
-  const out: WalEntryOut = { index: d.index, term: d.term, type: d.type, file: at.file, offset: at.offset, dataBytes: d.dataBytes, committed }
-  if (at.replaces?.length) out.replaces = at.replaces
-  const p = d.payload
-  switch (p.kind) {
-    case 'noop':
-      out.request = { kind: 'noop' }
-      break
-    case 'irr':
-      out.request = presentOp(p.request, show)
-      if (p.header) {
-        const h: Record<string, unknown> = {}
-        if (p.header.id !== undefined) h.id = idHex(p.header.id)
-        if (p.header.username) h.username = p.header.username
-        if (p.header.authRevision !== undefined) h.authRevision = p.header.authRevision
-        out.header = h
-      }
-      break
-    case 'v2Request':
-      out.request = presentV2(p.request, show)
-      break
-    case 'confChange': {
-      const c = p.confChange
-      const o: Record<string, unknown> = { type: c.type, nodeId: idHex(c.nodeId), id: idHex(c.id) }
-      if (c.member) o.member = memberOut(c.member)
-      if (c.context) o.context = formatBytes(c.context, 'auto')
-      if (c.idMismatch) o.idMismatch = true
-      out.confChange = o
-      break
-    }
-    case 'confChangeV2': {
-      const c = p.confChangeV2
-      const o: Record<string, unknown> = { transition: c.transition, changes: c.changes.map((x) => ({ type: x.type, nodeId: idHex(x.nodeId) })) }
-      if (c.member) o.member = memberOut(c.member)
-      if (c.context) o.context = formatBytes(c.context, 'auto')
-      out.confChangeV2 = o
-      break
-    }
-    case 'unknown':
-      out.request = { kind: 'unknown' }
-      out.unknown = { reason: p.reason, hex: Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength).toString('hex') }
-      break
-  }
-  return out
 }
 
 // ---------------------------------------------------------------------------------------------

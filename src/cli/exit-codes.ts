@@ -2,7 +2,7 @@
  * The one table that maps outcomes to process exit codes (documented in the README).
  * Codes below 10 are general; 10-30 are the pre-restart verdicts of `check` (RECOVERY.md §4).
  */
-import { ClusterError, DecodeError, InputError, InspectError, StalledError, UnsafeOperationError, UsageError } from '../errors.js'
+import { ClusterError, DecodeError, InputError, InspectError, InstallError, StalledError, UnsafeOperationError, UsageError } from '../errors.js'
 
 export const ExitCode = {
   OK: 0,
@@ -41,6 +41,8 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof StalledError) return ExitCode.Stalled
   if (err instanceof ClusterError) return ExitCode.Cluster
   if (err instanceof UnsafeOperationError) return ExitCode.Refused
+  // a missing compiled worker is a broken install: the internal code, with the one line saying so
+  if (err instanceof InstallError) return ExitCode.Internal
   if (err instanceof InspectError) return ExitCode.Corrupt
   return ExitCode.Internal
 }

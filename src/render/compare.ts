@@ -20,7 +20,13 @@ const v = (x: bigint | number | string | null | undefined): string => (x === nul
 const hex8 = (h: number | null): string => (h === null ? '-' : h.toString(16).padStart(8, '0'))
 
 function state(m: CompareMember): string {
+  // A db without a WAL is still hashed and compared (app/compare.ts): its role, then its state.
+  if (m.role === 'no-wal' && m.state !== 'not-compared') return `NO-WAL, ${memberState(m)}`
   if (m.role !== 'member') return m.role.toUpperCase()
+  return memberState(m)
+}
+
+function memberState(m: CompareMember): string {
   if (m.state === 'behind' && m.lacks) return `behind (lacks ${m.lacks.from}..${m.lacks.to})`
   if (m.state === 'diverged') return `DIVERGED${m.divergence?.firstRevision != null ? ` at ${m.divergence.firstRevision}` : ''}`
   return m.state
@@ -65,7 +71,7 @@ function text(r: CompareResult, simple: boolean): string {
   for (const x of r.reasons) lines.push(`  ${x}`)
   lines.push(`hash revision: ${v(r.hash.revision)} (${r.hash.note})${r.hash.agree === null ? '' : r.hash.agree ? ': all agree' : ': they differ'}`)
   for (const m of r.members) {
-    if (m.hashNote && m.role === 'member') lines.push(`  ${m.dataDir}: ${m.hashNote}`)
+    if (m.hashNote && (m.role === 'member' || m.role === 'no-wal')) lines.push(`  ${m.dataDir}: ${m.hashNote}`)
     const d = m.divergence
     if (!d) continue
     lines.push(`divergence of ${m.dataDir} from ${d.against}: ${d.detail}`)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { decodeEntry, decodeNormal, decodePayload, parseMemberContext } from '../../src/format/raft/entry.js'
-import { presentEntry } from '../../src/app/wal.js'
+import { presentEntry } from '../../src/render/wal-entry.js'
 import { toJson } from '../../src/render/json.js'
 import { pb, msg, entry, confChange, irrPut } from '../support/wal-writer.js'
 
@@ -50,7 +50,7 @@ describe('EntryNormal classification (FORMATS §3.3)', () => {
     for (const [field, body, kind] of cases) {
       const d = decodeEntry(entry(2, 10, irr(field, body)))
       expect(d.payload).toMatchObject({ kind: 'irr', request: { kind, password: { redacted: true, len: 14 } } })
-      const json = toJson(presentEntry(d, { segment: 0, file: 'f', offset: 0, entryType: 0, term: 2n, index: 10n, data: new Uint8Array() }, true, { showValues: true }))
+      const json = toJson(presentEntry({ ...d, file: 'f', offset: 0, committed: true }, { showValues: true }))
       expect(json).not.toContain('hunter2')
       expect(json).not.toContain('hashhashhash')
     }
@@ -82,7 +82,7 @@ describe('conf changes', () => {
     expect(d.payload).toMatchObject({ kind: 'confChange', confChange: { type: 'ConfChangeAddNode', nodeId: 3422665156528897914n,
       member: { id: 3422665156528897914n, name: 'default', peerURLs: ['https://kubernetes-master:2380'] } } })
     expect((d.payload as { confChange: { idMismatch?: boolean } }).confChange.idMismatch).toBeUndefined()
-    const out = presentEntry(d, { segment: 0, file: 'f', offset: 0, entryType: 1, term: 1n, index: 1n, data: new Uint8Array() }, true)
+    const out = presentEntry({ ...d, file: 'f', offset: 0, committed: true })
     expect(out.confChange).toMatchObject({ type: 'ConfChangeAddNode', nodeId: '2f7fbfd36802ff7a', member: { id: '2f7fbfd36802ff7a' } })
   })
   it('learner add, promote, remove (no context), update', () => {

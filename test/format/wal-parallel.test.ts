@@ -1,21 +1,23 @@
 /**
- * The parallel `wal -w ndjson` (app/wal-parallel.ts + app/wal-fast.ts on worker threads) must
- * print exactly what the reader path prints (`streamWal` + `renderWalStream`), byte for byte, on
- * every real fixture and on every damaged or unusual log; on regular logs the workers must do all
- * of it (no takeover), and where something is irregular the reader must take over at the exact
- * entry where the workers stopped. Small chunks make every log cross many chunk boundaries.
+ * The parallel `wal` (app/wal-parallel.ts + app/wal-fast.ts + the render writers on the pool's
+ * workers) must print exactly what the reader path prints (`streamWal` + `renderWalStream`), byte
+ * for byte, in every format, on every real fixture and on every damaged or unusual log; on regular
+ * logs the workers must do all of it (no takeover), and where something is irregular the reader
+ * must take over at the exact entry where the workers stopped. Small chunks make every log cross
+ * many chunk boundaries.
  *
- * The workers run the built dist/app/wal-worker.js (`npm test` builds first).
+ * Under vitest the pool runs the chunk jobs in this thread from the TypeScript sources
+ * (workers/pool.ts); test/workers/pool.test.ts runs the compiled workers.
  */
 import { afterAll, describe, expect, it } from 'vitest'
 import { cpSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { streamWal, verifyByScan, verifyWal, type WalOptions } from '../../src/app/wal.js'
+import { runWal, streamWal, verifyByScan, verifyWal, type WalOptions } from '../../src/app/wal.js'
 import { streamWalParallel, type ParallelOptions } from '../../src/app/wal-parallel.js'
 import { walName } from '../../src/format/wal/segment-name.js'
 import { renderWalStream } from '../../src/render/wal.js'
-import type { Sink } from '../../src/render/output.js'
+import type { OutputFormat, Sink } from '../../src/render/output.js'
 import { allDataDirs, extractMultiseg, materialize } from '../support/fixtures.js'
 import { firstSegment, irrPut, lastFrameOffset, msg, pb, WalWriter, writeWalDir } from '../support/wal-writer.js'
 
@@ -41,18 +43,21 @@ function sink(owned: boolean): Sink & { text(): string; owned: number } {
 
 const SMALL: ParallelOptions = { threads: 2, force: true, chunkBytes: 4096 }
 
-async function compare(dir: string, cfg: ParallelOptions = SMALL, opts: WalOptions = {}) {
+const FORMATS: OutputFormat[] = ['ndjson', 'json', 'table', 'simple']
+
+async function compare(dir: string, cfg: ParallelOptions = SMALL, opts: WalOptions = {}, format: OutputFormat = 'ndjson') {
   const reader = sink(false)
-  await renderWalStream(streamWal(dir, opts), reader)
+  await renderWalStream(streamWal(dir, { ...opts, markReplaced: format !== 'ndjson' }), reader, format)
   const par = sink(true)
-  const r = await streamWalParallel(dir, opts, par, cfg)
-  expect(r).not.toBeNull()
+  const run = await streamWalParallel(dir, opts, { ...cfg, style: format })
+  expect(run).not.toBeNull()
+  const result = await renderWalStream(run!.items, par, format)
   const a = par.text().split('\n')
   const b = reader.text().split('\n')
   // line by line first, so a failure names the first differing line rather than a 1 MB string
-  for (let i = 0; i < Math.max(a.length, b.length); i++) if (a[i] !== b[i]) expect({ line: i + 1, text: a[i] }).toEqual({ line: i + 1, text: b[i] })
+  for (let i = 0; i < Math.max(a.length, b.length); i++) if (a[i] !== b[i]) expect({ format, line: i + 1, text: a[i] }).toEqual({ format, line: i + 1, text: b[i] })
   expect(a.length).toBeGreaterThan(1)
-  return { r: r!, lines: b.length - 1, owned: par.owned }
+  return { r: { result, resumedAt: run!.resumedAt }, lines: b.length - 1, owned: par.owned }
 }
 
 function multisegCopy(): { dir: string; wal: string; segs: string[] } {
@@ -64,13 +69,21 @@ function multisegCopy(): { dir: string; wal: string; segs: string[] } {
   return { dir, wal, segs: readdirSync(wal).filter((n) => n.endsWith('.wal')).sort() }
 }
 
-describe('wal -w ndjson in parallel: every fixture, byte for byte', () => {
+describe('wal in parallel: every fixture, every format, byte for byte', () => {
   for (const d of allDataDirs()) {
     it(`${d.fixture}/${d.key}`, async () => {
-      const { r } = await compare(d.dir)
-      // the workers do it all exactly where the verify scan calls the log regular
-      if (verifyByScan(d.dir, {}) !== null) expect(r.resumedAt).toBeUndefined()
-      else expect(r.resumedAt).toBeDefined()
+      const replaced = runWal(d.dir).summary.replaced > 0
+      for (const format of FORMATS) {
+        // the formats that mark replaced entries leave a log with overwrites to the reader
+        if (format !== 'ndjson' && replaced) {
+          expect(await streamWalParallel(d.dir, {}, { ...SMALL, style: format })).toBeNull()
+          continue
+        }
+        const { r } = await compare(d.dir, SMALL, {}, format)
+        // the workers do it all exactly where the verify scan calls the log regular
+        if (verifyByScan(d.dir, {}) !== null) expect(r.resumedAt).toBeUndefined()
+        else expect(r.resumedAt).toBeDefined()
+      }
     })
   }
   it('multiseg (full-size segments, the chain across them), 1 MiB and 64 KiB chunks', async () => {
@@ -79,6 +92,8 @@ describe('wal -w ndjson in parallel: every fixture, byte for byte', () => {
     expect(big.r.resumedAt).toBeUndefined()
     expect(big.r.result!.segments.length).toBeGreaterThanOrEqual(2)
     expect(big.owned).toBeGreaterThan(1)
+    // the other writers on full-size segments (the same frames as above; json and table cover the line and row writers)
+    for (const format of ['json', 'table'] as const) expect((await compare(m.dataDir, { threads: 2, force: true, chunkBytes: 256 * 1024 }, {}, format)).r.resumedAt).toBeUndefined()
     const small = await compare(m.dataDir, { threads: 3, force: true, chunkBytes: 64 * 1024 })
     expect(small.r.resumedAt).toBeUndefined()
   })
@@ -98,25 +113,29 @@ describe('wal -w ndjson in parallel: the reader takes over where the log is not 
     const b = readFileSync(f)
     b[40_000] ^= 0x01
     writeFileSync(f, b)
-    const { r } = await compare(m.dir, { threads: 2, force: true, chunkBytes: 16 * 1024 })
-    expect(r.resumedAt?.segment).toBe(0)
-    // the entries before the damaged record came from the workers
-    expect(r.resumedAt!.skip).toBeGreaterThan(0)
-    expect(r.result!.summary.end).toBe('corrupt')
+    for (const format of FORMATS) {
+      const { r } = await compare(m.dir, { threads: 2, force: true, chunkBytes: 16 * 1024 }, {}, format)
+      expect(r.resumedAt?.segment).toBe(0)
+      // the entries before the damaged record came from the workers
+      expect(r.resumedAt!.skip).toBeGreaterThan(0)
+      expect(r.result!.summary.end).toBe('corrupt')
+    }
   })
   it('the last segment cut inside a frame: torn tail', async () => {
     const m = multisegCopy()
     const end = verifyWal(m.dir).segments.at(-1)!.lastValidOffset!
     truncateSync(join(m.wal, m.segs.at(-1)!), end - 7)
-    const { r } = await compare(m.dir, { threads: 2, force: true, chunkBytes: 32 * 1024 })
-    expect(r.resumedAt?.segment).toBe(m.segs.length - 1)
-    expect(r.result!.summary.end).toBe('torn-tail')
+    for (const format of ['ndjson', 'table'] as const) {
+      const { r } = await compare(m.dir, { threads: 2, force: true, chunkBytes: 32 * 1024 }, {}, format)
+      expect(r.resumedAt?.segment).toBe(m.segs.length - 1)
+      expect(r.result!.summary.end).toBe('torn-tail')
+    }
   })
   it('a missing middle segment: the listing finding sends it all to the reader', async () => {
     const m = multisegCopy()
     if (m.segs.length < 3) return void expect(m.segs.length).toBe(2)
     renameSync(join(m.wal, m.segs[1]!), join(m.dir, 'aside.wal'))
-    expect(await streamWalParallel(m.dir, {}, sink(false), SMALL)).toBeNull()
+    expect(await streamWalParallel(m.dir, {}, SMALL)).toBeNull()
   })
   it('a chain break between segments: takeover at the head of the second', async () => {
     const a = firstSegment()
@@ -151,8 +170,11 @@ describe('wal -w ndjson in parallel: the reader takes over where the log is not 
     for (let i = 1; i <= 40; i++) w.entry(1, i, irrPut(`/k/${i}`, 'v'.repeat(200)))
     for (let i = 45; i <= 80; i++) w.entry(1, i, irrPut(`/k/${i}`, 'v'.repeat(200)))
     w.state(1, 1, 80)
-    const { r } = await compare(writeWalDir([[0n, 0n, w.cut(4096)]], temps, 'wal-par-'), { threads: 2, force: true, chunkBytes: 1024 })
-    expect(r.resumedAt).toEqual({ segment: 0, skip: 40 })
+    const d = writeWalDir([[0n, 0n, w.cut(4096)]], temps, 'wal-par-')
+    for (const format of FORMATS) {
+      const { r } = await compare(d, { threads: 2, force: true, chunkBytes: 1024 }, {}, format)
+      expect(r.resumedAt).toEqual({ segment: 0, skip: 40 })
+    }
   })
   it('a segment name that disagrees with its entries', async () => {
     const w = firstSegment()
@@ -227,6 +249,7 @@ describe('wal -w ndjson in parallel: the put fast path and the general path agre
       expect(lines).toBe(i + 1)
       expect(r.result!.summary.uncommitted.count).toBeGreaterThan(0)
     }
+    for (const format of FORMATS) expect((await compare(d, { threads: 2, force: true, chunkBytes: 512 }, {}, format)).r.resumedAt).toBeUndefined()
   })
   it('an index of 2^53 or more is left to the reader (exact 64-bit output)', async () => {
     const w = firstSegment()
@@ -244,11 +267,9 @@ describe('wal -w ndjson in parallel: when it steps aside entirely', () => {
   it('options it does not reproduce, a small log without force, one thread without force', async () => {
     const d = allDataDirs()[0]!.dir
     for (const opts of [{ key: '/a' }, { prefix: '/a' }, { startIndex: 1n }, { showValues: true }, { tolerant: true }, { fromSnapshot: true }, { types: ['put'] }] as WalOptions[]) {
-      const s = sink(false)
-      expect(await streamWalParallel(d, opts, s, SMALL)).toBeNull()
-      expect(s.text()).toBe('')
+      expect(await streamWalParallel(d, opts, SMALL)).toBeNull()
     }
-    expect(await streamWalParallel(d, {}, sink(false), { threads: 2 })).toBeNull()
-    expect(await streamWalParallel(d, {}, sink(false), { threads: 1, chunkBytes: 4096 })).toBeNull()
+    expect(await streamWalParallel(d, {}, { threads: 2 })).toBeNull()
+    expect(await streamWalParallel(d, {}, { threads: 1, chunkBytes: 4096 })).toBeNull()
   })
 })

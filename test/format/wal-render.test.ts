@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { rmSync } from 'node:fs'
 import { runWal, streamWal, type WalStreamItem } from '../../src/app/wal.js'
 import { renderWalStream } from '../../src/render/wal.js'
+import { presentWalResult } from '../../src/render/wal-entry.js'
 import { jsonReplacer, toJson, toJsonLine } from '../../src/render/json.js'
 import type { Sink } from '../../src/render/output.js'
 import { firstSegment, irrPut, writeWalDir } from '../support/wal-writer.js'
@@ -61,7 +62,7 @@ describe('wal output streams in every format', () => {
       const sink = collect()
       await renderWalStream(streamWal(d, { markReplaced: true }), sink, 'json')
       const streamed = JSON.parse(sink.text())
-      const full = JSON.parse(toJson(runWal(d)))
+      const full = JSON.parse(toJson(presentWalResult(runWal(d))))
       expect(streamed).toEqual(full)
       expect(sink.writes).toBeGreaterThanOrEqual(1)
     }
@@ -115,7 +116,7 @@ describe('wal output streams in every format', () => {
   })
   it('put values are classified as db keys classifies them, in every format, payload redacted', async () => {
     const single = allDataDirs().find((d) => d.fixture === 'single')!.dir
-    const r = runWal(single)
+    const r = presentWalResult(runWal(single))
     const puts = r.entries.map((e) => e.request).filter((q) => q?.kind === 'put') as unknown as { key: string; value: Record<string, unknown>; valueClass: Record<string, unknown> }[]
     const pod = puts.find((p) => p.valueClass.kind === 'k8s-protobuf' && p.valueClass.objectKind === 'Pod')!
     expect(pod.valueClass).toMatchObject({ apiVersion: 'v1', namespace: 'default', name: 'pi-dqtsw' })
@@ -135,7 +136,7 @@ describe('wal output streams in every format', () => {
       }
     }
     // --show-values prints the payload; the class stays
-    const shown = runWal(single, { showValues: true }).entries.map((e) => e.request).find((q) => q?.kind === 'put' && (q.valueClass as { name?: string }).name === 'pi-dqtsw')!
+    const shown = presentWalResult(runWal(single), { showValues: true }).entries.map((e) => e.request).find((q) => q?.kind === 'put' && (q.valueClass as { name?: string }).name === 'pi-dqtsw')!
     expect(shown.value).toHaveProperty('hex')
   })
 })

@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest'
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { buildTimeline, collectReport, type ReportResult } from '../../src/app/report.js'
-import type { WalStreamItem, WalEntryOut } from '../../src/app/wal.js'
+import type { WalStreamItem, WalEntry } from '../../src/app/wal.js'
+import type { EntryPayload } from '../../src/format/raft/entry.js'
 import { renderReport } from '../../src/render/report.js'
 import { esc } from '../../src/render/report-html.js'
 import { runCli } from '../support/cli.js'
@@ -28,9 +29,9 @@ function* synth(o: SynthOpts): Generator<WalStreamItem> {
     const term = BigInt(1 + Math.floor((i - 1) / (o.termEvery ?? o.n)))
     const isConf = conf.has(i)
     const kind = isConf ? 'confChange' : o.compactEvery && i % o.compactEvery === 0 ? 'compaction' : i % 3 === 0 ? 'txn' : 'put'
-    const e: WalEntryOut = { index: BigInt(i), term, type: isConf ? 'confChange' : 'normal', file: 'member/wal/0.wal', offset: i * 64, dataBytes: 40, committed: BigInt(i) <= commit }
-    if (isConf) e.confChange = { type: 'ConfChangeAddNode', nodeId: (0x1000 + i).toString(16).padStart(16, '0') }
-    else e.request = kind === 'compaction' ? { kind, revision: BigInt(i) } : { kind }
+    const payload = (isConf ? { kind: 'confChange', confChange: { type: 'ConfChangeAddNode', nodeId: BigInt(0x1000 + i), id: 0n } }
+      : { kind: 'irr', request: kind === 'compaction' ? { kind, revision: BigInt(i), physical: false } : { kind } }) as EntryPayload
+    const e: WalEntry = { index: BigInt(i), term, type: isConf ? 'confChange' : 'normal', entryType: isConf ? 1 : 0, file: 'member/wal/0.wal', offset: i * 64, dataBytes: 40, committed: BigInt(i) <= commit, payload }
     byType[e.type] = (byType[e.type] ?? 0) + 1
     byKind[kind] = (byKind[kind] ?? 0) + 1
     yield { kind: 'entry', entry: e }

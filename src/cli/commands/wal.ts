@@ -26,7 +26,7 @@ export interface WalCliFlags {
   threads?: string
 }
 
-/** `--threads`: worker threads for `-w ndjson` (undefined: the default, CPUs up to 4). */
+/** `--threads`: worker threads for `wal` (undefined: the default, CPUs up to 4). */
 export function walThreads(v: string | undefined): number | undefined {
   if (v === undefined) return undefined
   if (!/^\d+$/.test(v.trim()) || Number(v) < 1 || Number(v) > 64) throw new UsageError(`--threads "${v}" is not a thread count`, 'give 1 to 64; 1 reads on one thread only (spares a busy host)')
@@ -98,7 +98,7 @@ export function register(program: Command): void {
     .option('--member <id>', 'conf changes for this member ID (hex)')
     .option('--from-snapshot', 'start after the newest snapshot at or below the commit index, as etcd does at boot')
     .addOption(new Option('--show-values', 'print put values (text, else hex) instead of length + sha256'))
-    .option('--threads <n>', 'threads for -w ndjson on large logs (default: CPUs, at most 4; 1 = one thread, to spare a busy host)')
+    .option('--threads <n>', 'threads on large logs (default: CPUs, at most 4; 1 = one thread, to spare a busy host)')
     .action(async (dir: string, flags: WalCliFlags) => {
       const format = outputFormat(flags)
       const opts = await walOptions(flags)
@@ -107,9 +107,10 @@ export function register(program: Command): void {
       const { renderWalStream } = await import('../../render/wal.js')
       const { streamSink } = await import('../../render/output.js')
       const sink = streamSink(process.stdout)
-      // Every format streams; large regular logs go to worker threads for ndjson (app/wal-parallel.ts), same bytes either way.
-      const par = format !== 'ndjson' || threads === 1 ? null : await (await import('../../app/wal-parallel.js')).streamWalParallel(dir, opts, sink, { threads })
-      const last = par ? par.result : await renderWalStream(streamWal(dir, { ...opts, markReplaced: format !== 'ndjson' }), sink, format)
+      // Every format streams; large regular logs go to worker threads (app/wal-parallel.ts), same bytes either way.
+      const par = threads === 1 ? null : await (await import('../../app/wal-parallel.js')).streamWalParallel(dir, opts, { threads, style: format })
+      const items = par ? par.items : streamWal(dir, { ...opts, markReplaced: format !== 'ndjson' })
+      const last = await renderWalStream(items, sink, format, { showValues: opts.showValues })
       const end = last?.summary.end ?? 'corrupt'
       const line = verdictLine(end, last?.findings ?? [])
       if (line) process.stderr.write(line + '\n')

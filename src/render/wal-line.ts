@@ -1,0 +1,346 @@
+/**
+ * THE JSON line of a WAL entry, in one home: `entryLine` writes any presented entry
+ * (render/wal-entry.ts) as text, byte-identical to toJsonLine of it (bigints as decimal strings);
+ * `EntryLineWriter` writes the lines of a chunk of entries as bytes for the workers of the parallel
+ * path (app/wal-parallel.ts, workers/wal-chunk.ts). The writer's fast path takes the dominant
+ * entry, a put of a printable key with a text/opaque/cbor value (format/raft/put-shape.ts),
+ * straight from the WAL bytes into the output; every other entry goes through presentEntry +
+ * entryLine. test/format/wal-parallel.test.ts compares every line of every fixture and of a log
+ * of every kind of value with the reader path.
+ */
+import { hash } from 'node:crypto'
+import { jsonString, toJsonLine } from './json.js'
+import type { FormattedBytes } from '../format/value.js'
+import { classifyKind, type ValueClass } from '../format/k8s/value.js'
+import { matchPut, newPutShape } from '../format/raft/put-shape.js'
+import type { ChunkEntrySink } from '../app/wal-fast.js'
+import type { WalEntry } from '../app/wal.js'
+import { presentEntry, type WalEntryOut } from './wal-entry.js'
+
+const jstr = jsonString
+
+function valueJson(v: FormattedBytes & { type?: string }): string {
+  // formatBytes' key order: len, then sha256 + redacted, or text, or hex; valueOut appends type.
+  let s = '{"len":' + v.len
+  if (v.sha256 !== undefined) s += ',"sha256":' + jstr(v.sha256)
+  if (v.text !== undefined) s += ',"text":' + jstr(v.text)
+  if (v.hex !== undefined) s += ',"hex":' + jstr(v.hex)
+  if (v.redacted !== undefined) s += ',"redacted":' + v.redacted
+  if (v.type !== undefined) s += ',"type":' + jstr(v.type)
+  return s + '}'
+}
+
+const PUT_KEYS = new Set(['kind', 'key', 'keyEncoding', 'value', 'valueClass', 'lease', 'prevKv', 'ignoreValue', 'ignoreLease'])
+/** The classes without details, as JSON (the common ones). */
+const PLAIN_CLASS: Record<string, string> = { opaque: '{"kind":"opaque"}', text: '{"kind":"text"}', cbor: '{"kind":"cbor"}' }
+
+function classJson(c: ValueClass): string {
+  return (Object.keys(c).length === 1 ? PLAIN_CLASS[c.kind] : undefined) ?? toJsonLine(c)
+}
+const HEADER_KEYS = new Set(['id', 'username', 'authRevision'])
+
+function hasOnly(o: object, keys: Set<string>): boolean {
+  for (const k in o) if (!keys.has(k)) return false
+  return true
+}
+
+function requestJson(r: NonNullable<WalEntryOut['request']>): string {
+  if (r.kind !== 'put' || !hasOnly(r, PUT_KEYS) || typeof r.key !== 'string') return toJsonLine(r)
+  // presentOp's key order for a put: kind, key, keyEncoding, value, valueClass, lease, prevKv, ignoreValue, ignoreLease.
+  let s = '{"kind":"put","key":' + jstr(r.key)
+  if (r.keyEncoding !== undefined) s += ',"keyEncoding":' + toJsonLine(r.keyEncoding)
+  if (r.value !== undefined) s += ',"value":' + valueJson(r.value as FormattedBytes)
+  if (r.valueClass !== undefined) s += ',"valueClass":' + classJson(r.valueClass as ValueClass)
+  if (r.lease !== undefined) s += ',"lease":' + toJsonLine(r.lease)
+  if (r.prevKv !== undefined) s += ',"prevKv":' + toJsonLine(r.prevKv)
+  if (r.ignoreValue !== undefined) s += ',"ignoreValue":' + toJsonLine(r.ignoreValue)
+  if (r.ignoreLease !== undefined) s += ',"ignoreLease":' + toJsonLine(r.ignoreLease)
+  return s + '}'
+}
+
+function headerJson(h: Record<string, unknown>): string {
+  if (!hasOnly(h, HEADER_KEYS) || (h.id !== undefined && typeof h.id !== 'string')) return toJsonLine(h)
+  // presentEntry's key order: id, username, authRevision.
+  let s = ''
+  if (h.id !== undefined) s += ',"id":' + jstr(h.id as string)
+  if (h.username !== undefined) s += ',"username":' + toJsonLine(h.username)
+  if (h.authRevision !== undefined) s += ',"authRevision":' + toJsonLine(h.authRevision)
+  return '{' + s.slice(1) + '}'
+}
+
+const fileJson = new Map<string, string>()
+
+/** An entry as a member of the JSON document's `entries` (entryLine without the kind). */
+export function entryJson(e: WalEntryOut): string {
+  return entryLine(e, '{"index":"')
+}
+
+/**
+ * One `{"kind":"entry",…}` line, byte-identical to toJsonLine of the presented entry (bigints as
+ * decimal strings): the fixed fields and put requests are written by hand in presentEntry's key
+ * order (about 5x faster than the general serialiser); anything else goes through toJsonLine.
+ */
+export function entryLine(e: WalEntryOut, head = '{"kind":"entry","index":"'): string {
+  let f = fileJson.get(e.file)
+  if (f === undefined) {
+    f = toJsonLine(e.file)
+    if (fileJson.size > 1024) fileJson.clear()
+    fileJson.set(e.file, f)
+  }
+  let s = head + e.index + '","term":"' + e.term + '","type":' + jstr(e.type) + ',"file":' + f +
+    ',"offset":' + toJsonLine(e.offset) + ',"dataBytes":' + toJsonLine(e.dataBytes) + (e.committed ? ',"committed":true' : ',"committed":false')
+  // presentEntry's key order: replaces, then request (+ header | + unknown) or confChange or confChangeV2; runWal adds replaced.
+  if (e.replaces !== undefined) s += ',"replaces":' + toJsonLine(e.replaces)
+  if (e.request !== undefined) s += ',"request":' + requestJson(e.request)
+  if (e.header !== undefined) s += ',"header":' + headerJson(e.header)
+  if (e.confChange !== undefined) s += ',"confChange":' + toJsonLine(e.confChange)
+  if (e.confChangeV2 !== undefined) s += ',"confChangeV2":' + toJsonLine(e.confChangeV2)
+  if (e.unknown !== undefined) s += ',"unknown":' + toJsonLine(e.unknown)
+  if (e.replaced !== undefined) s += ',"replaced":' + toJsonLine(e.replaced)
+  return s + '}'
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// The byte writer of the parallel path.
+// ---------------------------------------------------------------------------------------------
+
+const enc = new TextEncoder()
+const bytesOf = (s: string) => enc.encode(s)
+
+/** What comes before an entry object: a line of its own (ndjson), or a member of the JSON document's `entries`. */
+export type LineStyle = 'ndjson' | 'json'
+/** ndjson: `{"kind":"entry",…}\n`; json: `,\n    {…}` (the renderer drops the comma before the document's first entry). */
+const HEADS: Record<LineStyle, { head: string; before: string; after: string }> = {
+  ndjson: { head: '{"kind":"entry","index":"', before: '', after: '\n' },
+  json: { head: '{"index":"', before: ',\n    ', after: '' },
+}
+
+const P_TERM = bytesOf('","term":"')
+const P_DATA = bytesOf(',"dataBytes":')
+const P_COMMITTED = bytesOf(',"committed":true,"request":{"kind":"put","key":"')
+const P_UNCOMMITTED = bytesOf(',"committed":false,"request":{"kind":"put","key":"')
+const P_LEN = bytesOf('","value":{"len":')
+const P_SHA = bytesOf(',"sha256":"')
+/**
+ * The rest of a put line after the SHA-256, by value class: the classes without details only; a
+ * Kubernetes object, JSON or an encrypted value names its object, key or provider (valueClass), so
+ * it takes the general path (presentEntry + entryLine), like every other request.
+ */
+const KIND_TAIL: Record<string, Uint8Array> = {
+  opaque: bytesOf('","redacted":true},"valueClass":{"kind":"opaque"}},"header":{"id":"'),
+  text: bytesOf('","redacted":true,"type":"text"},"valueClass":{"kind":"text"}},"header":{"id":"'),
+  cbor: bytesOf('","redacted":true,"type":"cbor"},"valueClass":{"kind":"cbor"}},"header":{"id":"'),
+}
+/** Value bytes that keep a value `text` on the ASCII fast path: printable, \t, \n, \r. */
+const TEXT_BYTE = new Uint8Array(256)
+for (let c = 0x20; c < 0x7f; c++) TEXT_BYTE[c] = 1
+TEXT_BYTE[0x09] = TEXT_BYTE[0x0a] = TEXT_BYTE[0x0d] = 1
+/** Key bytes written as they are in a JSON string: printable ASCII but `"` and `\`. */
+const KEY_BYTE = new Uint8Array(256)
+for (let c = 0x20; c < 0x7f; c++) KEY_BYTE[c] = 1
+KEY_BYTE[0x22] = KEY_BYTE[0x5c] = 0
+const HEX = bytesOf('0123456789abcdef')
+
+/**
+ * Writes the lines of one chunk's entries into one buffer (reused across chunks when it is large
+ * enough, grown for long lines). `begin` a chunk, hand it the entries, `take` the bytes.
+ */
+export class EntryLineWriter implements ChunkEntrySink {
+  private buf: Uint8Array = new Uint8Array(0)
+  private view: DataView = new DataView(new ArrayBuffer(0))
+  private fileBytes: Uint8Array = new Uint8Array(0)
+  private ob: Uint8Array = new Uint8Array(0)
+  private op = 0
+  private readonly pre: Uint8Array
+  private readonly head: string
+  private readonly before: string
+  private readonly after: string
+  private readonly end: Uint8Array
+  private readonly shape = newPutShape()
+  /** Entries written since `begin`. */
+  count = 0
+
+  constructor(style: LineStyle) {
+    const h = HEADS[style]
+    this.head = h.head
+    this.before = h.before
+    this.after = h.after
+    this.pre = bytesOf(h.before + h.head)
+    this.end = bytesOf('"}}' + h.after)
+  }
+
+  /**
+   * Starts a chunk: `buf` holds its frames (the positions handed to `raw` are into it), `out` is a
+   * buffer to write into when it is at least `want` bytes long (else a new one: a buffer handed out
+   * by `take` is never written again).
+   */
+  begin(buf: Uint8Array, file: string, out?: Uint8Array, want = 4096): void {
+    this.buf = buf
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+    this.fileBytes = bytesOf('","type":"normal","file":' + JSON.stringify(file) + ',"offset":')
+    this.ob = out !== undefined && out.length >= want ? out : new Uint8Array(want)
+    this.op = 0
+    this.count = 0
+  }
+
+  /** The bytes written since `begin` (a view of the output buffer). */
+  take(): Uint8Array {
+    return this.ob.subarray(0, this.op)
+  }
+
+  entry(e: WalEntry): void {
+    const line = this.before + entryLine(presentEntry(e), this.head) + this.after
+    this.room(line.length * 3)
+    this.op += enc.encodeInto(line, this.ob.subarray(this.op)).written
+    this.count++
+  }
+
+  /**
+   * Writes the line of a normal entry whose data is buf[s, e) from its bytes and returns true, or
+   * returns false (nothing written) when it is not the put shape this writes: a printable ASCII key
+   * needing no JSON escape, and a value of a class without details (text, opaque, cbor).
+   */
+  raw(s: number, e: number, index: number, term: number, offset: number, committed: boolean): boolean {
+    const b = this.buf
+    const p = this.shape
+    if (!matchPut(b, s, e, p)) return false
+    const ks = p.keyStart
+    const ke = p.keyEnd
+    const vs = p.valueStart
+    const ve = p.valueEnd
+    for (let i = ks; i < ke; i++) if (KEY_BYTE[b[i]!] === 0) return false
+    // classifyValue's kind: the envelopes it knows by their first byte go the long way; the rest is
+    // text when printable (isPrintable: ASCII without controls but \t \n \r, or valid UTF-8).
+    let kind: string
+    const b0 = b[vs]
+    if (vs === ve) kind = 'opaque'
+    else if (b0 === 0x6b || b0 === 0xd9 || b0 === 0x7b || b0 === 0x5b) kind = classifyKind(b.subarray(vs, ve))
+    else {
+      const t = textScan(this.view, b, vs, ve)
+      kind = t === 1 ? 'text' : t === 0 ? 'opaque' : classifyKind(b.subarray(vs, ve))
+    }
+    const tail = KIND_TAIL[kind]
+    if (tail === undefined) return false
+    const fileBytes = this.fileBytes
+    this.room(512 + (ke - ks) + fileBytes.length)
+    const o = this.ob
+    let q = put(o, this.op, this.pre)
+    q = putUint(o, q, index)
+    q = put(o, q, P_TERM)
+    q = putUint(o, q, term)
+    q = put(o, q, fileBytes)
+    q = putUint(o, q, offset)
+    q = put(o, q, P_DATA)
+    q = putUint(o, q, e - s)
+    q = put(o, q, committed ? P_COMMITTED : P_UNCOMMITTED)
+    for (let i = ks; i < ke; i++) o[q++] = b[i]!
+    q = put(o, q, P_LEN)
+    q = putUint(o, q, ve - vs)
+    q = put(o, q, P_SHA)
+    const hx = hash('sha256', b.subarray(vs, ve), 'hex')
+    for (let i = 0; i < 16; i++) o[q++] = hx.charCodeAt(i)
+    q = put(o, q, tail)
+    q = putHexVarint(o, q, b, p.idStart, p.idEnd)
+    this.op = put(o, q, this.end)
+    this.count++
+    return true
+  }
+
+  private room(n: number): void {
+    if (this.op + n <= this.ob.length) return
+    const nb = new Uint8Array(Math.max(this.ob.length * 2, this.op + n))
+    nb.set(this.ob.subarray(0, this.op))
+    this.ob = nb
+  }
+}
+
+/** Writers into o at p, returning the next position. */
+function put(o: Uint8Array, p: number, c: Uint8Array): number {
+  const n = c.length
+  // a native copy pays off past a couple of dozen bytes
+  if (n > 24) {
+    o.set(c, p)
+    return p + n
+  }
+  for (let i = 0; i < n; i++) o[p++] = c[i]!
+  return p
+}
+
+/** A non-negative integer below 2^53 in decimal. */
+function putUint(o: Uint8Array, p: number, n: number): number {
+  if (n < 10) {
+    o[p] = 0x30 + n
+    return p + 1
+  }
+  let d = 1
+  for (let m = 10; m <= n && d < 16; m *= 10) d++
+  if (d >= 16) {
+    const s = String(n)
+    for (let i = 0; i < s.length; i++) o[p++] = s.charCodeAt(i)
+    return p
+  }
+  const end = p + d
+  let q = end
+  while (n >= 10) {
+    const r = n % 10
+    n = (n - r) / 10
+    o[--q] = 0x30 + r
+  }
+  o[--q] = 0x30 + n
+  return end
+}
+
+/**
+ * 1 when b[s, e) is ASCII text (printable, \t \n \r), 0 when a control byte makes it opaque,
+ * 2 when bytes beyond ASCII leave it to the exact UTF-8 check. The common all-printable value is
+ * checked four bytes at a time (SWAR: no byte below 0x20, none above 0x7e); anything else, byte
+ * by byte.
+ */
+function textScan(dv: DataView, b: Uint8Array, s: number, e: number): number {
+  let i = s
+  for (const end4 = e - 3; i < end4; i += 4) {
+    const x = dv.getUint32(i, true)
+    if (((x - 0x20202020) & ~x & 0x80808080) !== 0 || (((x + 0x01010101) | x) & 0x80808080) !== 0) break
+  }
+  let r = 1
+  for (; i < e; i++) {
+    const x = b[i]!
+    if (TEXT_BYTE[x] === 1) continue
+    if (x < 0x20 || x === 0x7f) return 0
+    r = 2
+  }
+  return r
+}
+
+/** The u64 varint at b[s, e) (checked by matchPut) in etcdctl's hex: lowercase, no padding. */
+function putHexVarint(o: Uint8Array, p: number, b: Uint8Array, s: number, e: number): number {
+  let lo = 0
+  let hi = 0
+  for (let i = 0, q = s; q < e; i++, q++) {
+    const x = b[q]! & 0x7f
+    if (i < 4) lo |= x << (7 * i)
+    else if (i === 4) {
+      lo |= (x & 0x0f) << 28
+      hi = x >>> 4
+    } else hi |= x << (7 * i - 32)
+  }
+  lo >>>= 0
+  hi >>>= 0
+  let started = false
+  for (let sh = 28; sh >= 0; sh -= 4) {
+    const d = (hi >>> sh) & 0xf
+    if (d !== 0 || started) {
+      o[p++] = HEX[d]!
+      started = true
+    }
+  }
+  for (let sh = 28; sh >= 0; sh -= 4) {
+    const d = (lo >>> sh) & 0xf
+    if (d !== 0 || started || sh === 0) {
+      o[p++] = HEX[d]!
+      started = true
+    }
+  }
+  return p
+}

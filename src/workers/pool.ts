@@ -1,0 +1,184 @@
+/**
+ * The one worker-thread pool of etcd-inspect: where a worker's compiled entry file is, a loud
+ * InstallError when the build lacks it, jobs handed out with a bounded window (back-pressure: the
+ * next job is taken only when an earlier result has been consumed) and results given back in job
+ * order. Its users: the parallel `wal` chunks (workers/wal-chunk.ts), the db hash
+ * (app/crc-pool.ts, workers/crc.ts) and `check`'s off-thread status (workers/status.ts).
+ *
+ * From the TypeScript sources (vitest) a worker thread cannot load the entry modules, so jobs run
+ * in this thread through the same `handle` functions: tests exercise the sources, never a stale
+ * dist/. test/workers/pool.test.ts also runs the compiled workers of the build.
+ */
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
+import { InstallError } from '../errors.js'
+
+export type WorkerName = 'wal-chunk' | 'crc' | 'status'
+
+/** A worker's job handler: the result and the buffers to transfer (not copy) with it. */
+export type Handler<J, R> = (job: J) => { result: R; transfer?: ArrayBuffer[] } | Promise<{ result: R; transfer?: ArrayBuffer[] }>
+
+/** The entry modules' handlers, for jobs run in this thread. */
+const HANDLERS: Record<'wal-chunk' | 'status', () => Promise<Handler<never, unknown>>> = {
+  'wal-chunk': async () => (await import('./wal-chunk.js')).handle as Handler<never, unknown>,
+  status: async () => (await import('./status.js')).handle as Handler<never, unknown>,
+}
+
+/** True when this module runs from the TypeScript sources (vitest): jobs then run in this thread. */
+export function fromSources(base: string = import.meta.url): boolean {
+  return base.endsWith('.ts')
+}
+
+/**
+ * The compiled entry file of worker `name` next to this module (dist/workers/NAME.js); null from
+ * the sources. Throws InstallError when the build does not have it: a missing worker is never
+ * silently replaced by something else.
+ */
+export function workerFile(name: WorkerName, base: string = import.meta.url): string | null {
+  if (fromSources(base)) return null
+  const path = fileURLToPath(new URL(`./${name}.js`, base))
+  if (!existsSync(path)) throw new InstallError(`etcd-inspect is incomplete: the compiled worker ${path} is missing`, path)
+  return path
+}
+
+/** Starts worker `name` (compiled build only; throws InstallError without it). */
+export function startWorker(name: WorkerName, data: Record<string, unknown> = {}): Worker {
+  const file = workerFile(name)
+  if (file === null) throw new InstallError(`worker ${name}: worker threads need the compiled build`, name)
+  return new Worker(file, { workerData: { ...data, entry: name } })
+}
+
+/** Messages between the pool and an entry module. */
+type Reply<R> = { seq: number; ok: true; result: R } | { seq: number; ok: false; message: string }
+
+/**
+ * Called by an entry module at load: in a worker started as `name`, answers each job with its
+ * handler's result (errors as a message; the pool's caller decides what they mean).
+ */
+export function serve<J, R>(name: WorkerName, handle: Handler<J, R>): void {
+  if (isMainThread || !parentPort || (workerData as { entry?: string } | null)?.entry !== name) return
+  const port = parentPort
+  port.on('message', async ({ seq, job }: { seq: number; job: J }) => {
+    try {
+      const { result, transfer } = await handle(job)
+      port.postMessage({ seq, ok: true, result } satisfies Reply<R>, transfer ?? [])
+    } catch (err) {
+      port.postMessage({ seq, ok: false, message: (err as Error)?.message ?? String(err) } satisfies Reply<R>)
+    }
+  })
+}
+
+/** A job and the buffers to transfer with it. */
+export interface PoolJob<J> {
+  job: J
+  transfer?: ArrayBuffer[]
+}
+
+/** A result in job order: the handler's result, or the message of what it threw. */
+export type PoolResult<R> = { ok: true; result: R } | { ok: false; message: string }
+
+/**
+ * Runs `jobs` on `threads` workers of entry `name` (in this thread from the sources, or with
+ * `inThread`), at most `threads * window` jobs out at a time, and yields the results in job order.
+ * Jobs are taken from the iterator only as results are consumed, so memory stays bounded however
+ * many there are. Stopping the iteration stops the workers.
+ */
+export async function* orderedMap<J, R>(name: 'wal-chunk', jobs: Iterator<PoolJob<J>>, opts: { threads: number; window?: number; inThread?: boolean }): AsyncGenerator<PoolResult<R>> {
+  if (opts.inThread || fromSources()) {
+    const handle = (await HANDLERS[name]()) as Handler<J, R>
+    for (let r = jobs.next(); !r.done; r = jobs.next()) {
+      let out: PoolResult<R>
+      try {
+        out = { ok: true, result: (await handle(r.value.job)).result }
+      } catch (err) {
+        out = { ok: false, message: (err as Error)?.message ?? String(err) }
+      }
+      yield out
+    }
+    return
+  }
+  const threads = Math.max(1, opts.threads)
+  const limit = threads * (opts.window ?? 2)
+  const workers = Array.from({ length: threads }, () => ({ w: startWorker(name), busy: 0 }))
+  const done = new Map<number, PoolResult<R>>()
+  let failure: string | undefined
+  let wake: (() => void) | null = null
+  const signal = () => {
+    const w = wake
+    wake = null
+    w?.()
+  }
+  workers.forEach((p) => {
+    p.w.on('message', (m: Reply<R>) => {
+      done.set(m.seq, m.ok ? { ok: true, result: m.result } : { ok: false, message: m.message })
+      p.busy--
+      signal()
+    })
+    p.w.on('error', (e) => {
+      failure ??= e.message
+      signal()
+    })
+    p.w.on('exit', (code) => {
+      failure ??= `worker ${name} exited with code ${code}`
+      signal()
+    })
+  })
+  let sent = 0
+  let exhausted = false
+  try {
+    for (let seq = 0; ; seq++) {
+      while (!exhausted && sent - seq < limit) {
+        const r = jobs.next()
+        if (r.done) {
+          exhausted = true
+          break
+        }
+        // the least busy worker: a slow chunk does not hold up the others
+        let slot = workers[0]!
+        for (const p of workers) if (p.busy < slot.busy) slot = p
+        slot.busy++
+        slot.w.postMessage({ seq: sent++, job: r.value.job }, r.value.transfer ?? [])
+      }
+      if (seq >= sent) return
+      while (!done.has(seq) && failure === undefined) await new Promise<void>((r) => { wake = r })
+      const res = done.get(seq)
+      if (res === undefined) {
+        yield { ok: false, message: failure! }
+        return
+      }
+      done.delete(seq)
+      yield res
+    }
+  } finally {
+    for (const p of workers) p.w.removeAllListeners('exit')
+    await Promise.all(workers.map((p) => p.w.terminate()))
+  }
+}
+
+/**
+ * Runs one job of entry `name` on a worker thread of its own (in this thread from the sources or
+ * with `inThread`): for work that should overlap with this thread's (check reading the WAL while
+ * the gRPC client loads).
+ */
+export async function runOnce<J, R>(name: 'status', job: J, opts: { inThread?: boolean } = {}): Promise<PoolResult<R>> {
+  if (opts.inThread || fromSources()) {
+    const handle = (await HANDLERS[name]()) as Handler<J, R>
+    try {
+      return { ok: true, result: (await handle(job)).result }
+    } catch (err) {
+      return { ok: false, message: (err as Error)?.message ?? String(err) }
+    }
+  }
+  const w = startWorker(name)
+  try {
+    return await new Promise<PoolResult<R>>((resolve) => {
+      w.once('message', (m: Reply<R>) => resolve(m.ok ? { ok: true, result: m.result } : { ok: false, message: m.message }))
+      w.once('error', (e) => resolve({ ok: false, message: e.message }))
+      w.once('exit', (code) => resolve({ ok: false, message: `worker ${name} exited with code ${code}` }))
+      w.postMessage({ seq: 0, job })
+    })
+  } finally {
+    void w.terminate()
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The worker pool (src/workers/pool.ts). Under vitest every pool user runs its jobs in this
+ * thread from the TypeScript sources, so the other tests exercise the sources, never a compiled
+ * copy. This file runs the real compiled workers of dist/ (`npm test` builds first; the first test
+ * fails when dist/ is older than its sources, so a stale build is never what passes), and checks
+ * that a build without its worker fails loudly.
+ */
+import { afterAll, describe, expect, it } from 'vitest'
+import { spawnSync } from 'node:child_process'
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { InstallError } from '../../src/errors.js'
+import { fromSources, orderedMap, workerFile } from '../../src/workers/pool.js'
+import type { ChunkReply, ChunkRequest } from '../../src/workers/wal-chunk.js'
+import { allDataDirs, extractMultiseg } from '../support/fixtures.js'
+import { REPO_ROOT } from '../support/cli.js'
+
+const DIST = join(REPO_ROOT, 'dist')
+const MAIN = join(DIST, 'cli/main.js')
+const temps: string[] = []
+afterAll(() => temps.forEach((t) => rmSync(t, { recursive: true, force: true })))
+
+function cli(args: string[], main = MAIN) {
+  const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', maxBuffer: 256 << 20 })
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr }
+}
+
+describe('the pool from the sources (what every other test runs)', () => {
+  it('runs jobs in this thread: no compiled file is looked for', async () => {
+    expect(fromSources()).toBe(true)
+    expect(workerFile('wal-chunk')).toBeNull()
+  })
+  it('a compiled pool whose worker file is missing throws InstallError naming the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pool-missing-'))
+    temps.push(dir)
+    const base = pathToFileURL(join(dir, 'pool.js')).href
+    expect(() => workerFile('wal-chunk', base)).toThrow(InstallError)
+    expect(() => workerFile('wal-chunk', base)).toThrow(join(dir, 'wal-chunk.js'))
+    writeFileSync(join(dir, 'wal-chunk.js'), '')
+    expect(workerFile('wal-chunk', base)).toBe(join(dir, 'wal-chunk.js'))
+  })
+  it('results come back in job order; a throwing job is a result, not a crash', async () => {
+    function* jobs() {
+      for (let i = 0; i < 3; i++) {
+        // an empty chunk of a non-first position presents nothing; a bad style throws in the writer
+        yield { job: { job: { id: i, segment: 0, file: 'x', first: false, base: 0, length: 0, crc: 0 }, style: (i === 1 ? 'nope' : 'ndjson') as ChunkRequest['style'], buffer: new ArrayBuffer(8) } }
+      }
+    }
+    const got: unknown[] = []
+    for await (const r of orderedMap<ChunkRequest, ChunkReply>('wal-chunk', jobs(), { threads: 2 })) got.push(r.ok ? r.result.outcome.id : 'error')
+    expect(got).toEqual([0, 'error', 2])
+  })
+})
+
+describe('the compiled workers of dist/', () => {
+  it('dist/ is built from the current sources (else: npm run build)', () => {
+    const stale: string[] = []
+    for (const e of readdirSync(join(REPO_ROOT, 'src'), { recursive: true, withFileTypes: true })) {
+      if (!e.isFile() || !e.name.endsWith('.ts') || e.name.endsWith('.d.ts')) continue
+      const src = join(e.parentPath, e.name)
+      const out = join(DIST, relative(join(REPO_ROOT, 'src'), src)).replace(/\.ts$/, '.js')
+      if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) stale.push(relative(REPO_ROOT, out))
+    }
+    expect(stale).toEqual([])
+  })
+  it('wal on the wal-chunk workers prints what one thread prints (line and row writers), and fails loudly without them', () => {
+    const m = extractMultiseg({ shared: true })
+    for (const format of ['ndjson', 'table']) {
+      const par = cli(['wal', m.dataDir, '-w', format, '--threads', '2'])
+      const one = cli(['wal', m.dataDir, '-w', format, '--threads', '1'])
+      expect(par.code, format).toBe(0)
+      expect(par.err, format).toBe('')
+      expect(par.out.length, format).toBeGreaterThan(1000)
+      expect(par.out, format).toBe(one.out)
+    }
+    // the same build without its worker: one line naming the missing file, exit 70, nothing printed
+    const root = mkdtempSync(join(tmpdir(), 'pool-nodist-'))
+    temps.push(root)
+    cpSync(DIST, join(root, 'dist'), { recursive: true })
+    cpSync(join(REPO_ROOT, 'package.json'), join(root, 'package.json'))
+    symlinkSync(join(REPO_ROOT, 'node_modules'), join(root, 'node_modules'))
+    rmSync(join(root, 'dist/workers/wal-chunk.js'))
+    const broken = cli(['wal', m.dataDir, '-w', 'ndjson', '--threads', '2'], join(root, 'dist/cli/main.js'))
+    expect(broken.code).toBe(70)
+    expect(broken.out).toBe('')
+    expect(broken.err.trim().split('\n')).toHaveLength(1)
+    expect(broken.err).toContain('dist/workers/wal-chunk.js is missing')
+    expect(broken.err).toContain('npm run build')
+    // one thread needs no worker
+    expect(cli(['wal', m.dataDir, '-w', 'ndjson', '--threads', '1'], join(root, 'dist/cli/main.js')).code).toBe(0)
+  })
+  it('db hash on the crc workers equals one thread; status on its worker equals in-thread', async () => {
+    const { dbStatus } = await import(pathToFileURL(join(DIST, 'app/db.js')).href) as typeof import('../../src/app/db.js')
+    const m = extractMultiseg({ shared: true })
+    const one = dbStatus(m.dataDir, undefined, { threads: 0 })
+    const two = dbStatus(m.dataDir, undefined, { threads: 2 })
+    expect(two.hashThreads).toBe(2)
+    expect(two.hash).toBe(one.hash)
+    const { collectStatusOffThread } = await import(pathToFileURL(join(DIST, 'workers/status.js')).href) as typeof import('../../src/workers/status.js')
+    const { collectStatus } = await import('../../src/app/status.js')
+    const d = allDataDirs()[0]!.dir
+    const json = (r: object) => JSON.stringify({ ...r, elapsedMs: 0 }, (_k, v) => (typeof v === 'bigint' ? String(v) : v))
+    expect(json(await collectStatusOffThread(d)))
+      .toBe(json(await collectStatus(d)))
+  })
+})
