@@ -17,7 +17,7 @@ import { bucket as findBucket, leavesInFileOrder } from '../format/bbolt/walk.js
 import { mvccKey } from '../format/backend/hash.js'
 import { decodeRevision, type Revision } from '../format/backend/revision.js'
 import { decodeEntry } from '../format/raft/entry.js'
-import { decodeFrameSize, FRAME_HEADER_BYTES } from '../format/wal/frame.js'
+import { Frame, FrameCursor } from '../format/wal/frame.js'
 import { decodeRecord, RecordType } from '../format/wal/record.js'
 import { openFile, type ByteSource } from '../io/byte-source.js'
 import { fileIdentity, INDEX_FORMAT, IndexStore, indexKey, sameIdentity, unpackWalPos, type IndexIdentity, type IndexMeta } from '../io/index-store.js'
@@ -212,14 +212,13 @@ function walMeta(walDir: string, segs: { name: string; size: number }[], c: Coll
 
 /** Reads the raft entry whose WAL record frame starts at `offset` (as the reader reported it). */
 export function readWalEntryAt(src: ByteSource, file: string, offset: number) {
-  const head = src.read(offset, FRAME_HEADER_BYTES)
-  if (head.length < FRAME_HEADER_BYTES) throw new UsageError(`${file}@${offset}: the WAL is shorter than the index says`, 'rebuild the index: etcd-inspect index <dir>')
-  const v = new DataView(head.buffer, head.byteOffset, 8)
-  const { recBytes } = decodeFrameSize(v.getUint32(0, true), v.getUint32(4, true))
-  const body = src.read(offset + FRAME_HEADER_BYTES, recBytes)
-  const rec = decodeRecord(body, 0, body.length, file, offset + FRAME_HEADER_BYTES)
+  // The one frame reader: the length word checked against the file before the frame is read.
+  const cur = new FrameCursor(64 * 1024).reset(src, offset)
+  const k = cur.next()
+  if (k !== Frame.Ok || !cur.whole()) throw new UsageError(`${file}@${offset}: ${k === Frame.ZeroWord ? 'no WAL record there (a zero length word)' : 'the WAL is shorter than the index says'}`, 'rebuild the index: etcd-inspect index <dir>')
+  const rec = decodeRecord(cur.buf, cur.recStart, cur.recStart + cur.recBytes, file, cur.start)
   if (rec.type !== RecordType.Entry) throw new UsageError(`${file}@${offset}: not an entry record (type ${rec.type})`, 'rebuild the index: etcd-inspect index <dir>')
-  return decodeEntry(rec.data, 0, rec.data.length, file, offset + FRAME_HEADER_BYTES)
+  return decodeEntry(rec.data, 0, rec.data.length, file, cur.start + cur.recStart)
 }
 
 /** Revisions in the index for the query: dup values of the key, or of every key in the prefix range. */

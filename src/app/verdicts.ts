@@ -376,11 +376,32 @@ export function decide(input: DecideInput): Decision {
   if (W !== p.clusterId) {
     const restored = restoreFingerprint(o)
     const inL = findById(p.members, N)
-    return done('FOREIGN_CLUSTER', `the data dir belongs to cluster ${o.clusterId}, the live cluster (${p.answeredVoters.length} of ${p.voters} voters agree) is ${p.clusterIdHex}${restored ? '; the dir has the shape of an unstarted snapshot restore' : ''}`, 'never start it here: archive the dir and join fresh as a learner (no remove step unless its ID is a member)', [
+    const name = c.name ?? selfDb?.name ?? 'NAME'
+    const reason = `the data dir belongs to cluster ${o.clusterId}, the live cluster (${p.answeredVoters.length} of ${p.voters} voters agree) is ${p.clusterIdHex}${restored ? '; the dir has the shape of an unstarted snapshot restore' : ''}`
+    const sub = restored ? 'RESTORED_SNAPSHOT' : 'OLD_CLUSTER'
+    // This host's peer URL may be registered already, and etcd refuses a `member add` for it
+    // ("Peer URLs already exists"): the owner decides the way back in.
+    const owners = [...(inL ? [inL] : []), ...byUrl.filter((m) => m.id !== inL?.id)]
+    const live = owners.find((m) => view.answers.some((a) => a.status && a.status.header.memberId === m.id && a.status.header.clusterId === p.clusterId))
+    if (live) {
+      return done('FOREIGN_CLUSTER', `${reason}; member ${live.idHex} (${live.name}) owns ${live.peerURLs.join(',')} and is running`, `never start it here: archive the dir; member ${live.idHex} runs with this host's peer URL: find out which host runs it before adding anything`, [archive(o.memberId ?? 'unknown')], sub)
+    }
+    const unstarted = byUrl.find((m) => !m.started)
+    if (unstarted && !inL) {
+      // Added for this peer URL and never started: the empty dir joins as that member.
+      return done('FOREIGN_CLUSTER', `${reason}; member ${unstarted.idHex} was added for ${unstarted.peerURLs.join(',')} and never started`, 'never start it here: archive the dir, then start with an empty dir and --initial-cluster-state=existing: the member is already added', [
+        archive(o.memberId ?? 'unknown'),
+        `ETCD_INITIAL_CLUSTER_STATE=existing`,
+        `ETCD_INITIAL_CLUSTER=${renderInitialCluster(p.members.filter((m) => m.id !== unstarted.id), { name, peerURLs: unstarted.peerURLs })}`,
+      ], sub)
+    }
+    // A member that holds this ID or this host's peer URL and does not answer is what this host
+    // used to run: its data is not in this dir, so it is removed and added again as a learner.
+    return done('FOREIGN_CLUSTER', `${reason}${owners.length ? `; ${owners.map((m) => `member ${m.idHex}${m.name ? ` (${m.name})` : ''}`).join(', ')}, not answering, ${owners.length > 1 ? 'hold' : 'holds'} this ${inL ? 'member ID or ' : ''}peer URL` : ''}`, `never start it here: archive the dir and join fresh as a learner${owners.length ? ` (after removing ${owners.map((m) => m.idHex).join(', ')}, whose data this dir is not)` : ''}`, [
       archive(o.memberId ?? 'unknown'),
-      ...(inL ? [`${ctl} member remove ${inL.idHex}`] : []),
-      `${ctl} member add ${q(c.name ?? selfDb?.name ?? 'NAME')} --peer-urls=${myUrls.join(',') || 'PEER_URL'} --learner`,
-    ], restored ? 'RESTORED_SNAPSHOT' : 'OLD_CLUSTER')
+      ...owners.map((m) => `${ctl} member remove ${m.idHex}`),
+      `${ctl} member add ${q(name)} --peer-urls=${myUrls.join(',') || 'PEER_URL'} --learner`,
+    ], sub)
   }
 
   // 4. REMOVED_MEMBER

@@ -10,8 +10,10 @@ import type { OutputFormat } from './output.js'
 
 const table = (head: string[]): Table.Table => new Table({ head, style: { head: [], border: [] }, wordWrap: true })
 
-export function renderPlan(p: Plan, fmt: OutputFormat): string {
+/** `next`: the printed `replace apply` line (app/replace/model.ts applyCommand), for table and simple. */
+export function renderPlan(p: Plan, fmt: OutputFormat, next?: string): string {
   if (fmt === 'json' || fmt === 'ndjson') return fmt === 'json' ? toJson(p) + '\n' : JSON.stringify(p) + '\n'
+  const tail = next ? `next: review the steps, then run them: \`${next}\`${next.includes(' --plan ') ? '' : ' (it plans again from the live cluster; to run exactly this plan, add -o FILE here and apply --plan FILE)'}\n` : ''
   const lines = [
     `replace plan ${p.opId} (version ${p.version}, mode ${p.mode}, reason ${p.reason})`,
     `cluster ${p.cluster.idHex}, leader ${p.cluster.leaderHex}, members: ${p.cluster.members.map((m) => `${m.name || '(unstarted)'}=${m.idHex}${m.isLearner ? ' (learner)' : ''}`).join(', ')}`,
@@ -21,11 +23,12 @@ export function renderPlan(p: Plan, fmt: OutputFormat): string {
     `TLS: ${p.tls.checked ? (p.tls.findings.length ? p.tls.findings.join('; ') : 'server and peer certs OK') : 'not checked (no https URLs)'}`,
     ...p.warnings.map((w) => `warning: ${w}`),
   ]
-  if (fmt === 'simple') return lines.join('\n') + '\n' + p.steps.map((s) => `${s.n} ${s.kind}${s.destructive ? ' !' : ''} ${s.title}`).join('\n') + '\n'
+  if (fmt === 'simple') return lines.join('\n') + '\n' + p.steps.map((s) => `${s.n} ${s.kind}${s.destructive ? ' !' : ''} ${s.title}`).join('\n') + '\n' + tail
   const t = table(['#', 'step', 'destructive', 'actions', 'rollback'])
   for (const s of p.steps) t.push([String(s.n), `${s.kind}\n${s.title}`, s.destructive ? 'yes' : 'no', s.actions.join('\n'), s.rollback])
   const cfg = p.steps.find((s) => s.kind === 'write-config')
-  return lines.join('\n') + '\n' + t.toString() + '\n' + (cfg && cfg.kind === 'write-config' ? `config diff:\n${cfg.diff}` : '')
+  const diff = cfg && cfg.kind === 'write-config' ? `config diff:\n${cfg.diff}` : ''
+  return lines.join('\n') + '\n' + t.toString() + '\n' + diff + (diff && !diff.endsWith('\n') ? '\n' : '') + tail
 }
 
 export function renderApply(r: ApplyResult, fmt: OutputFormat): string {

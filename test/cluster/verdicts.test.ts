@@ -109,6 +109,26 @@ describe('verdict order', () => {
     const d = run(dir(), analyseAnswers([answer(CID, M[0]!, replaced), answer(CID, M[1]!, replaced)]), { config: { peerURLs: [peer(2)] } })
     expect([d.verdict, d.subReason]).toEqual(['REMOVED_MEMBER', 'REPLACED'])
   })
+  it('FOREIGN_CLUSTER: the way back in depends on who holds this host\'s peer URL', () => {
+    const foreign = dir({ cluster: 0xfen, member: 0xf1n })
+    // Nobody: archive, add as a learner.
+    const fresh = run(foreign, healthy(), { config: { name: 'm9', peerURLs: ['https://127.0.0.9:2380'] } })
+    expect(fresh.commands.slice(1)).toEqual(['etcdctl member add m9 --peer-urls=https://127.0.0.9:2380 --learner'])
+    // m3 owns it and is down: its data is not in this dir; remove it first, or the add is refused.
+    const stopped = analyseAnswers([answer(CID, M[0]!, members()), answer(CID, M[1]!, members()), down('https://127.0.0.3:2379')])
+    const gone = run(foreign, stopped, { config: { name: 'm3', peerURLs: [peer(2)] } })
+    expect([gone.verdict, gone.commands.length]).toEqual(['FOREIGN_CLUSTER', 3])
+    expect(gone.commands[0]).toMatch(/^mv \/data \/data\.removed-f1-/)
+    expect(gone.commands.slice(1)).toEqual(['etcdctl member remove a3', `etcdctl member add m3 --peer-urls=${peer(2)} --learner`])
+    // m3 owns it and answers: nothing is removed or added.
+    const running = run(foreign, healthy(), { config: { name: 'm3', peerURLs: [peer(2)] } })
+    expect(running.commands).toHaveLength(1)
+    expect(running.next).toContain('find out which host runs it')
+    // Added and never started: archive, then start with the printed settings.
+    const added = healthy(members(M, [{ id: 0xb1n, name: '', peer: 'https://127.0.0.8:2380', learner: true }]))
+    const ready = run(foreign, added, { config: { name: 'm9', peerURLs: ['https://127.0.0.8:2380'] } })
+    expect(ready.commands.slice(1)).toEqual(['ETCD_INITIAL_CLUSTER_STATE=existing', `ETCD_INITIAL_CLUSTER=m1=${peer(0)},m2=${peer(1)},m3=${peer(2)},m9=https://127.0.0.8:2380`])
+  })
   it('a stale endpoint downgrades destructive verdicts to UNKNOWN', () => {
     const gone = members([M[0]!, M[1]!])
     const other = [memberFrom({ ID: '77', name: 'old', peerURLs: ['https://127.0.0.4:2380'], clientURLs: [], isLearner: false })]

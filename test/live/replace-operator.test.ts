@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { execFileSync } from 'node:child_process'
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { etcdctl } from '../support/etcd.js'
 import { killPidFile, memberList, quotedCommands, runCli, runPrinted, spawnCli, startTlsCluster, waitStopped, type ScriptMember } from '../replace/helpers.js'
@@ -60,6 +60,11 @@ describe('replace: read-only queries and an empty state dir', () => {
     const r = await runCli(['replace', 'resume', '--state-dir', state, '--yes'])
     expect(r.code).toBe(2)
     expect(r.stderr).toBe(`Error: no unfinished operation in ${state} (no journal there) (pass --state-dir DIR if the run used another state dir; \`etcd-inspect replace status --state-dir ${state}\` lists the operations there)\n`)
+    // The status command it names runs as printed, and creates nothing either.
+    const [listCmd] = quoted(r.stderr)
+    const listed = await sh(listCmd!)
+    expect(listed.code, listed.stderr).toBe(0)
+    expect(listed.stdout).toBe(st.stdout)
     const a = await runCli(['replace', 'abort', '--state-dir', state, '--yes'])
     expect(a.code).toBe(2)
     expect(a.stderr).toContain(`no unfinished operation in ${state} (no journal there)`)
@@ -73,15 +78,19 @@ describe('replace: killed after the removal', () => {
   let pid = 0
   let oldId = ''
   let abortLine = ''
+  let abortCmd = ''
 
   it('status shows the killed run as interrupted, the step it stopped at and the exact resume command', async () => {
     const m = members[0]!
     oldId = (await memberList(eps, m.tls)).find((x) => x.name === m.name)!.id
     const planFile = join(base, 'plan-kill.json')
-    const p = await runCli(['replace', 'plan', ...planArgs(m, state()), '-w', 'json', '-o', planFile])
+    const p = await runCli(['replace', 'plan', ...planArgs(m, state()), '-o', planFile])
     expect(p.code, p.stderr).toBe(0)
-    opId = JSON.parse(p.stdout).opId
-    const run = spawnCli(['replace', 'apply', '--plan', planFile, '--yes'], { ETCD_INSPECT_REPLACE_CRASH: 'archive-data-dir:done' })
+    opId = JSON.parse(readFileSync(planFile, 'utf8')).opId
+    // The plan names the command that runs exactly it; run that (killed after the archive step).
+    const [applyCmd] = quoted(p.stdout.split('\n').find((l) => l.startsWith('next: '))!)
+    expect(applyCmd).toBe(`etcd-inspect replace apply --plan ${planFile} --yes`)
+    const run = spawnCli(applyCmd!.split(' ').slice(1), { ETCD_INSPECT_REPLACE_CRASH: 'archive-data-dir:done' })
     pid = run.pid
     const crashed = await run.done
     expect(crashed.signal).toBe('SIGKILL')
@@ -116,10 +125,12 @@ describe('replace: killed after the removal', () => {
     expect(p.code, p.stderr).toBe(0)
     const w = p.stdout.split('\n').filter((l) => l.includes(`operation ${opId}`))
     expect(w).toEqual([`warning: operation ${opId} (target m1 ${oldId}) is unfinished (running) in ${state()}: apply refuses a new plan there until it is finished (\`etcd-inspect replace resume --state-dir ${state()} --op ${opId} --yes\`) or aborted (\`etcd-inspect replace abort --state-dir ${state()} --op ${opId} --yes\`)`])
+    abortCmd = quoted(w[0]!)[1]!
   }, T)
 
   it('abort refuses once the member is removed, saying the cluster state and the commands that finish the job', async () => {
-    const a = await runCli(['replace', 'abort', '--state-dir', state(), '--yes'])
+    // As the plan's warning printed it.
+    const a = await sh(abortCmd)
     abortLine = a.stderr
     expect(a.code).toBe(7)
     const ids = (await memberList(eps, members[1]!.tls)).map((x) => x.id)

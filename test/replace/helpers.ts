@@ -337,3 +337,48 @@ export function runPrinted(cmd: string, env: NodeJS.ProcessEnv = {}, timeoutMs =
 
 /** The commands a message quotes in backticks. */
 export const quotedCommands = (s: string): string[] => [...s.matchAll(/`([^`]+)`/g)].map((m) => m[1]!)
+
+/**
+ * Polls `cond` until it holds (every `everyMs`, at most `timeoutMs`): waits on the condition a
+ * test needs, never on a fixed sleep. A thrown error counts as "not yet" (its message goes into
+ * the timeout error), except a failed assertion, which fails at once.
+ */
+export async function until(cond: () => Promise<boolean> | boolean, what: string, timeoutMs = 60000, everyMs = 200): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let last = ''
+  for (;;) {
+    try {
+      if (await cond()) return
+    } catch (e) {
+      // A failed assertion is an answer, not a transient error: no retrying it.
+      if ((e as Error).name === 'AssertionError') throw e
+      last = (e as Error).message
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ''}`)
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+}
+
+/** The ETCD_* settings of an env file, as the environment etcd (and an ExecStartPre= check) sees. */
+export function envFileSettings(file: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const i = line.indexOf('=')
+    if (i > 0 && !line.startsWith('#')) out[line.slice(0, i)] = line.slice(i + 1)
+  }
+  return out
+}
+
+/** Puts printed `KEY=value` settings into an env file, as an operator edits it (replacing each key's line). */
+export function putEnvSettings(file: string, settings: string[]): void {
+  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '')
+  for (const s of settings) {
+    const key = s.slice(0, s.indexOf('=') + 1)
+    if (!/^[A-Z_]+=/.test(key)) throw new Error(`not a setting: ${s}`)
+    const i = lines.findIndex((l) => l.startsWith(key))
+    if (i >= 0) lines[i] = s
+    else lines.push(s)
+  }
+  writeFileSync(file, lines.join('\n') + '\n')
+}
+

@@ -4,7 +4,7 @@
  * operations it performs, and rollback notes. 64-bit IDs are etcdctl hex strings here.
  */
 
-import { shellQuote, type FlagSource } from '../shell.js'
+import { connectionFlagsText, shellQuote, type FlagSource } from '../shell.js'
 
 export const PLAN_VERSION = 1
 
@@ -16,6 +16,46 @@ export function resumeCommand(stateDir: string, opId: string): string {
 /** The command that marks `opId` aborted. */
 export function abortCommand(stateDir: string, opId: string): string {
   return `etcd-inspect replace abort --state-dir ${shellQuote(stateDir)} --op ${opId} --yes`
+}
+
+/** What `replace plan` was given that the plan does not record, for the printed `replace apply`. */
+export interface ApplyFlags {
+  configFormat?: string
+  member?: string
+  dataDir?: string
+  stopCmd?: string
+  startCmd?: string
+  systemdUnit?: string
+  force?: boolean
+  stallTimeout?: string
+  startTimeout?: string
+  lockTtl?: string
+  newConfig?: string
+  newStartCmd?: string
+  newStopCmd?: string
+  newSystemdUnit?: string
+}
+
+/**
+ * The command that runs what `replace plan` just showed: the plan file when it was written (apply
+ * refuses it as stale if the cluster changed), else `apply` with the same flags (it plans again;
+ * `--member` pins the target, so a changed cluster is refused rather than another member replaced).
+ */
+export function applyCommand(plan: Plan, f: ApplyFlags, planFile?: string): string {
+  if (planFile) return `etcd-inspect replace apply --plan ${shellQuote(planFile)} --yes`
+  const flags: [string, string | boolean | undefined][] = [
+    ['--config', plan.configPath], ['--config-format', f.configFormat], ['--member', f.member ?? plan.target.idHex], ['--data-dir', f.dataDir],
+    ['--state-dir', plan.stateDir], ['--systemd-unit', f.systemdUnit], ['--stop-cmd', f.stopCmd], ['--start-cmd', f.startCmd],
+    ['--new-config', f.newConfig], ['--new-systemd-unit', f.newSystemdUnit], ['--new-start-cmd', f.newStartCmd], ['--new-stop-cmd', f.newStopCmd],
+    ['--force', f.force], ['--stall-timeout', f.stallTimeout], ['--start-timeout', f.startTimeout], ['--lock-ttl', f.lockTtl],
+  ]
+  const parts = ['etcd-inspect replace apply']
+  for (const [k, v] of flags) {
+    if (v === true) parts.push(k)
+    else if (typeof v === 'string') parts.push(`${k} ${shellQuote(v)}`)
+  }
+  parts.push(connectionFlagsText(plan.connection), '--yes')
+  return parts.join(' ')
 }
 
 export interface PlanMember {

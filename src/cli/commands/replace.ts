@@ -4,28 +4,21 @@
  */
 import { Option, type Command } from 'commander'
 import { writeFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { createInterface } from 'node:readline/promises'
 import { UsageError } from '../../errors.js'
 import { outputFormat, outputOption } from '../common.js'
 import { addConnectionOptions, connectionOptionsFrom } from '../connection-options.js'
 import { parseGoDuration } from '../../cluster/settings.js'
 import { progress, progressDone } from '../../render/output.js'
-import type { ConnectionSpec, Plan, ProcessControlSpec } from '../../app/replace/model.js'
+import type { ApplyFlags, ConnectionSpec, Plan, ProcessControlSpec } from '../../app/replace/model.js'
 import type { PlanOptions } from '../../app/replace/plan.js'
 import { CLUSTER_LOCK_TTL_MAX, CLUSTER_LOCK_TTL_MIN, lockTtlProblem } from '../../app/replace/cluster-lock.js'
 
-interface PlanFlags {
+/** The flags of plan/apply/resume/status/abort; those `replace plan` passes on to its printed apply are ApplyFlags. */
+interface PlanFlags extends ApplyFlags {
   config?: string
-  configFormat?: string
-  member?: string
-  dataDir?: string
   stateDir?: string
-  stopCmd?: string
-  startCmd?: string
-  systemdUnit?: string
-  force?: boolean
-  stallTimeout?: string
-  startTimeout?: string
   out?: string
   writeOut?: string
   yes?: boolean
@@ -33,11 +26,6 @@ interface PlanFlags {
   fromPlan?: string
   op?: string
   removeLearner?: boolean
-  newConfig?: string
-  newStartCmd?: string
-  newStopCmd?: string
-  newSystemdUnit?: string
-  lockTtl?: string
   leaveRemoved?: boolean
 }
 
@@ -166,7 +154,8 @@ export function register(program: Command): void {
       const { renderPlan } = await import('../../render/replace.js')
       const plan = await buildPlan(planOptionsFrom(f)).finally(exitSoon)
       if (f.out) writeFileSync(f.out, JSON.stringify(plan, null, 2) + '\n', { mode: 0o600 })
-      process.stdout.write(renderPlan(plan, fmt))
+      const { applyCommand } = await import('../../app/replace/model.js')
+      process.stdout.write(renderPlan(plan, fmt, applyCommand(plan, f, f.out ? resolve(f.out) : undefined)))
     })
 
   addPlanOptions(replace.command('apply').description('run a plan (--plan file) or plan-and-run with the same flags as plan'))
