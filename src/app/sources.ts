@@ -9,12 +9,13 @@ import { join } from 'node:path'
 import { InputError, InspectError } from '../errors.js'
 import { readDbSummary } from './db-summary.js'
 import type { Finding } from './finding.js'
-import { endStatus } from './wal.js'
 import { listWalDir, openSegments, type WalDirListing } from '../io/wal-files.js'
 import { openFile } from '../io/byte-source.js'
 import { listNames } from '../io/dir.js'
 import { scanSegment, type SegmentScan } from '../io/wal-scan.js'
-import { bootSnapshotIndex, logStartGap, readLog, type LogState } from '../format/wal/log.js'
+import { readLog, type LogState } from '../format/wal/log.js'
+import { bootSnapshotIndex, logStartGap } from '../format/wal/links.js'
+import { endOfFindings, walFinding, type WalFinding } from '../format/wal/findings.js'
 import { decodeMetadata, decodePayload, EntryType } from '../format/raft/entry.js'
 import { idHex } from '../format/ids.js'
 
@@ -192,26 +193,25 @@ function gapFindings(listing: WalDirListing, read: Set<string>): Findings {
   const findings: Findings = []
   for (const g of listing.gaps) {
     const inRange = read.has(g.next.name) && read.has(g.after.name)
-    findings.push({ severity: inRange ? 'error' : 'warning', code: 'seq-gap', file: g.next.name,
-      detail: `wal: file sequence numbers do not increase continuously: ${g.after.name} (seq ${g.after.seq}) is followed by ${g.next.name} (seq ${g.next.seq})`
+    findings.push(factsFinding(walFinding('seq-gap', g.next.name, -1,
+      `wal: file sequence numbers do not increase continuously: ${g.after.name} (seq ${g.after.seq}) is followed by ${g.next.name} (seq ${g.next.seq})`
         + (inRange ? '' : ' (before the segment etcd starts reading from)'),
-      hint: inRange ? 'a segment is missing; etcd will not start: replace this member (etcd-inspect replace plan)' : 'etcd does not read these older segments; no action needed' })
+      { severity: inRange ? 'error' : 'warning', variant: inRange ? 'inRange' : 'outOfRange' })))
   }
   return findings
 }
 
-function logFindings(state: LogState): Findings {
-  const out: Findings = []
-  for (const f of state.findings) {
-    if (f.severity === 'info') continue
-    out.push({ severity: f.severity, code: f.code, file: f.file, ...(f.offset >= 0 ? { offset: f.offset } : {}), detail: f.detail, ...(f.hint ? { hint: f.hint } : {}) })
-  }
-  return out
+/** A WAL finding in the shape `status`/`check` print (no offset when it is about the whole file). */
+function factsFinding(f: WalFinding): Finding {
+  return { severity: f.severity, code: f.code, file: f.file, ...(f.offset >= 0 ? { offset: f.offset } : {}), detail: f.detail, ...(f.hint ? { hint: f.hint } : {}) }
+}
+
+function logFindings(findings: readonly WalFinding[]): Findings {
+  return findings.filter((f) => f.severity !== 'info').map(factsFinding)
 }
 
 function endOf(findings: Findings, logEnd: LogState['end'] | undefined, extraCorrupt: boolean): WalFacts['end'] {
-  const asWal = findings.map((f) => ({ ...f, file: f.file ?? '', offset: f.offset ?? -1 }))
-  const end = extraCorrupt ? 'corrupt' : endStatus({ end: logEnd }, asWal)
+  const end = extraCorrupt ? 'corrupt' : endOfFindings(findings, logEnd?.status)
   const endFinding = end === 'corrupt' ? findings.find((f) => f.severity === 'error') : end === 'torn-tail' ? findings.find((f) => f.code === 'torn-tail') : undefined
   return {
     status: end === 'clean' ? 'ok' : end,
@@ -223,7 +223,7 @@ function readRange(walDir: string, listing: WalDirListing, start: number): WalFa
   const segs = listing.segments.slice(start)
   const { state, confs } = readLogged(segs)
   const findings = gapFindings(listing, new Set(segs.map((g) => g.name)))
-  findings.push(...logFindings(state))
+  findings.push(...logFindings(state.findings))
   const first = listing.segments[0]!
   return {
     walDir,
@@ -287,7 +287,7 @@ function readLast(seg: WalDirListing['segments'][number], crc = true): LastSegme
     return {
       ...(state.metadata ? { metadata: { nodeId: state.metadata.nodeId, clusterId: state.metadata.clusterId } } : {}),
       hardState: state.hardState, firstIndex: state.firstIndex, lastIndex: state.lastIndex,
-      snapshots: state.snapshots, confs, findings: logFindings(state), end: state.end,
+      snapshots: state.snapshots, confs, findings: logFindings(state.findings), end: state.end,
       firstEntry: state.segments[0]?.firstIndex !== undefined
         ? { index: state.segments[0].firstIndex, offset: scan.firstIndex === state.segments[0].firstIndex ? scan.firstEntryOffset : -1 } : undefined,
     }
@@ -353,7 +353,7 @@ export const readWalFactsFast: WalFactsReader = async (walDir, hint = {}) => {
   }
   scans.reverse() // log order
   const findings = gapFindings(listing, new Set(all.slice(start).map((g) => g.name)))
-  for (const s of scans) findings.push(...s.findings)
+  for (const s of scans) findings.push(...logFindings(s.findings))
   // Metadata is identical in every segment (wal.go ReadAll: "conflicting metadata found").
   for (const s of scans) {
     if (!s.metadata) continue
@@ -365,9 +365,8 @@ export const readWalFactsFast: WalFactsReader = async (walDir, hint = {}) => {
     }
     if (!metadata && m) metadata = m
     else if (!m || !metadata || m.nodeId !== metadata.nodeId || m.clusterId !== metadata.clusterId) {
-      findings.push({ severity: 'error', code: 'metadata-conflict', file: s.file,
-        detail: `wal: conflicting metadata found: ${m ? `member ${idHex(m.nodeId)} cluster ${idHex(m.clusterId)}` : 'undecodable bytes'}, but ${all[lastI]!.name} says member ${metadata ? idHex(metadata.nodeId) : '?'} cluster ${metadata ? idHex(metadata.clusterId) : '?'}`,
-        hint: 'segments from different members are mixed in this WAL dir; etcd will not start: find the stray segment by its metadata' })
+      findings.push(factsFinding(walFinding('metadata-conflict', s.file, -1,
+        `wal: conflicting metadata found: ${m ? `member ${idHex(m.nodeId)} cluster ${idHex(m.clusterId)}` : 'undecodable bytes'}, but ${all[lastI]!.name} says member ${metadata ? idHex(metadata.nodeId) : '?'} cluster ${metadata ? idHex(metadata.clusterId) : '?'}`)))
     }
   }
   findings.push(...state.findings)
@@ -377,7 +376,7 @@ export const readWalFactsFast: WalFactsReader = async (walDir, hint = {}) => {
     : state.firstEntry ? { ...state.firstEntry, file: all[lastI]!.name } : undefined
   const bootSnaps = [...scans.flatMap((s) => s.snapshots), ...state.snapshots]
   const gap = logStartGap(firstEntry, bootSnapshotIndex(bootSnaps, hardState?.commit ?? undefined))
-  if (gap) findings.push({ severity: gap.severity, code: gap.code, file: gap.file, ...(gap.offset >= 0 ? { offset: gap.offset } : {}), detail: gap.detail, ...(gap.hint ? { hint: gap.hint } : {}) })
+  if (gap) findings.push(factsFinding(gap))
   // Conf changes in log order; one is void when a later entry rewrote its index (a new leader).
   const confs: WalConfChange[] = []
   const mins = [...scans.map((s) => s.minIndex), state.firstIndex ?? null]

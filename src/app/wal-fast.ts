@@ -15,10 +15,11 @@
  * so findings are always the reader's.
  */
 import { DecodeError } from '../errors.js'
-import { crc32cRange } from '../format/crc32c.js'
-import { FRAME_HEADER_BYTES } from '../format/wal/frame.js'
+import { CrcChain } from '../format/wal/chain.js'
+import { Frame, FrameCursor } from '../format/wal/frame.js'
 import { decodeRecordInto, RecordType, type RecordPos } from '../format/wal/record.js'
-import { bytesEqual, type SnapshotRecord, type LogEntry } from '../format/wal/log.js'
+import type { SnapshotRecord, LogEntry } from '../format/wal/log.js'
+import { bytesEqual } from '../format/wal/links.js'
 import {
   decodeEntryHeaderInto, decodeHardState, decodePayload, decodeWalSnapshot, type DecodedEntry, type EntryHeaderPos, type EntryTypeName, type HardState,
 } from '../format/raft/entry.js'
@@ -54,6 +55,8 @@ export interface ChunkOutcome {
   /** Largest snapshot-record index before the first entry of the chunk. */
   snapBeforeFirst: bigint | null
   firstIndex?: bigint
+  /** File offset of the first entry's frame (-1: no entry). */
+  firstOffset: number
   firstTerm?: bigint
   lastIndex?: bigint
   lastTerm?: bigint
@@ -105,7 +108,7 @@ export function presentChunk(job: ChunkJob, buf: Uint8Array, sink: ChunkEntrySin
   // Indexes are numbers on the hot path (an index >= 2^53 stops the loop: the reader path takes it).
   const commitN = commit === undefined ? -1 : commit > MAX_SAFE ? Infinity : Number(commit)
   const out: ChunkOutcome = {
-    id: job.id, irregular: null, presented: 0, records: 0, entries: 0, crcRecord: null, metadata: null, snapBeforeFirst: null,
+    id: job.id, irregular: null, presented: 0, records: 0, entries: 0, crcRecord: null, metadata: null, snapBeforeFirst: null, firstOffset: -1,
     crcEnd: 0, snapshots: [], byType: {}, byKind: {}, uncommitted: { count: 0 },
   }
   const c = new ChunkCursor()
@@ -113,7 +116,8 @@ export function presentChunk(job: ChunkJob, buf: Uint8Array, sink: ChunkEntrySin
   const size = job.length
   const rec: RecordPos = { type: 0, crc: 0, dataStart: 0, dataEnd: 0 }
   const h: EntryHeaderPos = { type: 0, term: 0n, index: 0n, dataStart: 0, dataEnd: 0 }
-  let crc = job.first ? 0 : job.crc
+  // The chain carried in: the stored CRC of the record before the chunk (a segment head adopts its CRC record).
+  const chain = new CrcChain(job.first ? 0 : job.crc)
   let prev = -1
   let snapMax: bigint | null = null
   let minTerm = 0
@@ -122,10 +126,9 @@ export function presentChunk(job: ChunkJob, buf: Uint8Array, sink: ChunkEntrySin
   let uFrom = -1
   let uTo = -1
   let nPut = 0
-  let off = 0
   const finish = (why: string | null) => {
     out.irregular = why
-    out.crcEnd = crc
+    out.crcEnd = chain.value
     if (nPut > 0) countPuts()
     if (prev >= 0) {
       out.lastIndex = BigInt(prev)
@@ -141,16 +144,16 @@ export function presentChunk(job: ChunkJob, buf: Uint8Array, sink: ChunkEntrySin
     return out
   }
 
-  while (off < size) {
-    if (size - off < FRAME_HEADER_BYTES) return finish('partial length word')
-    const lo = buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)
-    const hi = buf[off + 4]! | (buf[off + 5]! << 8) | (buf[off + 6]! << 16) | (buf[off + 7]! << 24)
-    const top = hi >>> 24
-    if ((lo === 0 && hi === 0) || top & 0x78) return finish('odd frame')
-    const recBytes = (lo >>> 0) + (hi & 0x00ffffff) * 0x1_0000_0000
-    const frameBytes = recBytes + (top & 0x80 ? top & 0x07 : 0)
-    if (frameBytes > size - off - FRAME_HEADER_BYTES) return finish('frame runs past the chunk')
-    const s = off + FRAME_HEADER_BYTES
+  const cur = FrameCursor.over(buf, base, size)
+  for (;;) {
+    const k = cur.next()
+    if (k === Frame.End) break
+    if (k === Frame.PartialWord) return finish('partial length word')
+    if (k === Frame.PastEnd) return finish('frame runs past the chunk')
+    if (k !== Frame.Ok || cur.reservedBits !== 0 || !cur.whole()) return finish('odd frame')
+    const s = cur.recStart
+    const recBytes = cur.recBytes
+    const at = cur.offset
     try {
       decodeRecordInto(buf, s, s + recBytes, file, base, rec)
     } catch (err) {
@@ -163,12 +166,10 @@ export function presentChunk(job: ChunkJob, buf: Uint8Array, sink: ChunkEntrySin
     if (rec.type === RecordType.Crc) {
       if (!job.first || pos !== 0) return finish('CRC record not first')
       out.crcRecord = rec.crc
-      crc = rec.crc
+      chain.crcRecord(rec.crc)
     } else {
       if (job.first && pos === 0) return finish('missing CRC record')
-      const computed = crc32cRange(crc, buf, ds, de)
-      if (computed !== rec.crc) return finish('CRC mismatch')
-      crc = computed
+      if (!chain.check(buf, ds, de, rec.crc)) return finish('CRC mismatch')
       try {
         switch (rec.type) {
           case RecordType.Metadata:
@@ -182,7 +183,7 @@ export function presentChunk(job: ChunkJob, buf: Uint8Array, sink: ChunkEntrySin
             break
           case RecordType.Snapshot: {
             const sn = decodeWalSnapshot(buf.subarray(ds, de), file, base + ds)
-            out.snapshots.push({ ...sn, file, offset: base + off })
+            out.snapshots.push({ ...sn, file, offset: at })
             if (snapMax === null || sn.index > snapMax) snapMax = sn.index
             break
           }
@@ -200,6 +201,7 @@ export function presentChunk(job: ChunkJob, buf: Uint8Array, sink: ChunkEntrySin
             const term = c.eTerm
             if (prev < 0) {
               out.firstIndex = BigInt(index)
+              out.firstOffset = at
               out.firstTerm = BigInt(term)
               out.snapBeforeFirst = snapMax
               minTerm = maxTerm = term
@@ -211,11 +213,11 @@ export function presentChunk(job: ChunkJob, buf: Uint8Array, sink: ChunkEntrySin
               if (uFrom < 0 || index < uFrom) uFrom = index
               if (index > uTo) uTo = index
             }
-            if (c.eType === 0 && sink.raw(c.eStart, c.eEnd, index, term, base + off, committed)) nPut++
+            if (c.eType === 0 && sink.raw(c.eStart, c.eEnd, index, term, at, committed)) nPut++
             else {
               const data = buf.subarray(c.eStart, c.eEnd)
               const type = ENTRY_TYPES[c.eType] ?? 'unknown'
-              const d: WalEntry = { type, entryType: c.eType, term: BigInt(term), index: BigInt(index), dataBytes: data.length, payload: decodePayload(c.eType, data), file, offset: base + off, committed }
+              const d: WalEntry = { type, entryType: c.eType, term: BigInt(term), index: BigInt(index), dataBytes: data.length, payload: decodePayload(c.eType, data), file, offset: at, committed }
               if (nPut > 0) countPuts()
               out.byType[type] = (out.byType[type] ?? 0) + 1
               const k = kindOf(d.payload)
@@ -237,7 +239,7 @@ export function presentChunk(job: ChunkJob, buf: Uint8Array, sink: ChunkEntrySin
       }
     }
     out.records++
-    off += FRAME_HEADER_BYTES + frameBytes
+    cur.advance()
   }
   if (job.first && out.records === 0) return finish('empty segment')
   return finish(null)

@@ -16,8 +16,9 @@ import { availableParallelism } from 'node:os'
 import { relative } from 'node:path'
 import { hardStateOut, idHex } from '../format/ids.js'
 import { decodeMetadata, type HardState } from '../format/raft/entry.js'
-import { bytesEqual, type SegmentStats, type SnapshotRecord } from '../format/wal/log.js'
-import { FRAME_HEADER_BYTES } from '../format/wal/frame.js'
+import type { SegmentStats, SnapshotRecord } from '../format/wal/log.js'
+import { LogLinks, type LinkPiece } from '../format/wal/links.js'
+import { FRAME_HEADER_BYTES, Frame, FrameCursor } from '../format/wal/frame.js'
 import { decodeRecordInto, type RecordPos } from '../format/wal/record.js'
 import { openFile } from '../io/byte-source.js'
 import { orderedMap, type PoolJob } from '../workers/pool.js'
@@ -31,6 +32,22 @@ const CHUNK = 1024 * 1024
 const PER_WORKER = 2
 /** Below this many bytes of segments, starting workers costs more than it saves. */
 const MIN_BYTES = 8 * 1024 * 1024
+
+/**
+ * Whether the workers beat the reader path on one thread, from the log's size and its average
+ * record size (the pre-pass walks the last segment anyway). Per-entry and per-byte costs measured
+ * on bench/wal.mjs's two logs (docs/wal.md): the reader path ~9 µs per entry, the workers' fast path
+ * ~2.75 µs per entry spread over the workers; both ~2.1 ns per byte (CRC-32C + SHA-256 of values);
+ * starting the workers and moving chunks ~0.5 s. A log of a few thousand 100 KB values is done
+ * sooner on one thread (walbig: 1.31 vs 1.53 s); a log of a million small entries is not.
+ */
+export function workersPayOff(bytes: number, sample: { records: number; bytes: number }, threads: number): boolean {
+  if (sample.records === 0) return true
+  const entries = bytes / (sample.bytes / sample.records + 8)
+  const serial = entries * 9e-6 + bytes * 2.1e-9
+  const parallel = (entries * 2.75e-6 + bytes * 2.1e-9) / Math.max(1, threads) + 0.5
+  return parallel < serial
+}
 
 export interface ParallelOptions {
   /** What the workers write: the output format (default ndjson). */
@@ -103,51 +120,46 @@ function* chunker(paths: readonly string[], names: readonly string[], commit: bi
         const reuse = want === chunkBytes ? spare.pop() : undefined
         let buf = reuse ? new Uint8Array(reuse) : new Uint8Array(want)
         let got = src.readInto(pos, buf)
-        let off = 0
+        // The one frame reader over the bytes just read; the region runs to the end of the file,
+        // so a frame past the window is a ShortRead: the chunk ends before it.
+        const cur = FrameCursor.over(buf, pos, got, size)
         let lastStart = -1
         let lastEnd = -1
         let tail: Tail = 'more'
         let zeroTailBytes = 0
         for (;;) {
-          const at = pos + off
-          if (at === size) {
+          const r = cur.next()
+          if (r === Frame.End) {
             tail = 'eof'
             break
           }
-          if (size - at < FRAME_HEADER_BYTES) {
-            tail = 'odd'
-            break
-          }
-          if (off + FRAME_HEADER_BYTES > got) break
-          const lo = buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)
-          const hi = buf[off + 4]! | (buf[off + 5]! << 8) | (buf[off + 6]! << 16) | (buf[off + 7]! << 24)
-          if (lo === 0 && hi === 0) {
+          if (r === Frame.ShortRead) break
+          if (r === Frame.ZeroWord) {
             tail = k === n - 1 ? 'zero-tail' : 'odd'
-            zeroTailBytes = size - at
+            zeroTailBytes = cur.left
             break
           }
-          const top = hi >>> 24
-          const recBytes = (lo >>> 0) + (hi & 0x00ffffff) * 0x1_0000_0000
-          const frameBytes = recBytes + (top & 0x80 ? top & 0x07 : 0)
-          if (top & 0x78 || frameBytes > size - at - FRAME_HEADER_BYTES) {
+          if (r !== Frame.Ok || cur.reservedBits !== 0) {
             tail = 'odd'
             break
           }
-          if (off + FRAME_HEADER_BYTES + frameBytes > got) {
-            if (off > 0) break
-            // one frame larger than a chunk (bounded by the file size, checked above)
-            buf = new Uint8Array(FRAME_HEADER_BYTES + frameBytes)
+          if (!cur.whole()) {
+            if (cur.offset > pos) break
+            // one frame larger than a chunk (bounded by the file size, checked by next())
+            buf = new Uint8Array(FRAME_HEADER_BYTES + cur.frameBytes)
             got = src.readInto(pos, buf)
             if (got < buf.length) {
               tail = 'odd'
               break
             }
+            cur.rewind(buf, pos, got, size)
             continue
           }
-          lastStart = off + FRAME_HEADER_BYTES
-          lastEnd = lastStart + recBytes
-          off += FRAME_HEADER_BYTES + frameBytes
+          lastStart = cur.recStart
+          lastEnd = lastStart + cur.recBytes
+          cur.advance()
         }
+        const off = cur.offset - pos
         if (tail === 'more' && off === 0) tail = 'odd' // the file changed under us
         let nextCrc = crc
         if (lastStart >= 0) {
@@ -189,9 +201,11 @@ export async function streamWalParallel(dir: string, opts: WalOptions, cfg: Para
   try {
     const bytes = listing.segments.reduce((a, s) => a + s.size, 0)
     if (findings.some((f) => f.severity !== 'info') || (bytes < MIN_BYTES && !cfg.force)) return null
+    pre = prePass(opened.segments, false)
+    // --threads N asks for the workers; by default they start only where they pay off
+    if (cfg.threads === undefined && !cfg.force && !workersPayOff(bytes, pre.sample, threads)) return null
     // table, simple and json mark the entries a later one replaced, known only further on: those logs go to the reader
     if (style !== 'ndjson' && replacedEntries(opened.segments, opts).size > 0) return null
-    pre = prePass(opened.segments, false)
   } finally {
     opened.close()
   }
@@ -227,49 +241,28 @@ async function* parallelItems(dir: string, opts: WalOptions, cfg: ParallelOption
   }
   const results = orderedMap<ChunkRequest, ChunkReply>('wal-chunk', jobs(), { threads, window: PER_WORKER })
 
-  // Links between chunks and segments, as the reader checks them (app/wal.ts verifyByScan mirrors the same rules).
-  let chain = 0
-  let meta: Uint8Array | null = null
-  let prevLast: bigint | undefined
-  let snapIndex: bigint | undefined
-  /** The head of segment k (its first chunk): the CRC record carries the chain, one metadata, the name follows. */
-  const headLinked = (k: number, o: ChunkOutcome): boolean => {
-    if (o.crcRecord === null || (chain !== 0 && o.crcRecord !== chain)) return false
-    if (o.metadata !== null) {
-      if (meta === null) meta = o.metadata
-      else if (!bytesEqual(meta, o.metadata)) return false
-    }
-    const nameIndex = segs[k]!.nameIndex
-    return prevLast === undefined || nameIndex === undefined || nameIndex === prevLast + 1n
-  }
+  // Links between chunks and segments, as the reader checks them (format/wal/links.ts).
+  const links = new LogLinks()
+  /** The piece of the log a chunk is, for the link rules. */
+  const linkPiece = (job: ChunkJob, o: ChunkOutcome): LinkPiece => ({
+    file: job.file, head: job.first, nameIndex: segs[job.segment]!.nameIndex, crcRecord: o.crcRecord, metadata: o.metadata,
+    firstIndex: o.firstIndex, lastIndex: o.lastIndex, firstOffset: o.firstOffset, snapBeforeFirst: o.snapBeforeFirst, snapshots: o.snapshots, crcEnd: o.crcEnd,
+  })
   /**
-   * The first entry of segment k (in whichever chunk it comes: a segment of large entries may
-   * start with a chunk of only its head records): it follows the previous entry, and starts past
-   * the name's index only where a snapshot record allows it.
+   * The chunk links to what came before (a segment's head to the previous segment, its first
+   * entry, in whichever chunk it comes, to the previous entry and the segment's name); the log's
+   * first entry must follow the boot snapshot (with the pre-pass commit): anything else goes to
+   * the reader, which knows every record and the final commit.
    */
-  const firstEntryLinked = (k: number, o: ChunkOutcome): boolean => {
-    const first = o.firstIndex!
-    if (prevLast !== undefined && first !== prevLast + 1n) return false
-    let si = snapIndex
-    if (o.snapBeforeFirst !== null && (si === undefined || o.snapBeforeFirst > si)) si = o.snapBeforeFirst
-    // The log's first entry must follow the boot snapshot (logStartGap); one that a snapshot record
-    // before it does not cover goes to the reader, which knows every record and the final commit.
-    if (prevLast === undefined) {
-      const commit = pre.hardState?.commit ?? 0n
-      let boot = 0n
-      for (const o2 of outcomes) for (const r of o2.snapshots) if (r.index <= commit && r.index > boot) boot = r.index
-      if (o.snapBeforeFirst !== null && o.snapBeforeFirst <= commit && o.snapBeforeFirst > boot) boot = o.snapBeforeFirst
-      if (first > boot + 1n) return false
-    }
-    const nameIndex = segs[k]!.nameIndex
-    return nameIndex === undefined || first <= nameIndex + 1n || (si !== undefined && first <= si + 1n)
+  const linked = (job: ChunkJob, o: ChunkOutcome): boolean => {
+    const hadFirst = links.firstEntry !== undefined
+    if (links.add(linkPiece(job, o)) !== null) return false
+    return hadFirst || links.firstEntry === undefined || links.startGap(pre.hardState?.commit ?? 0n) === undefined
   }
 
   const outcomes: ChunkOutcome[] = []
   const segStats: SegmentStats[] = []
   let cur: SegmentStats | undefined
-  /** The current segment has had an entry (its first-entry rule is checked). */
-  let entered = false
   let resumeAt: { segment: number; skip: number } | null = null
   let written = 0
   try {
@@ -287,15 +280,7 @@ async function* parallelItems(dir: string, opts: WalOptions, cfg: ParallelOption
       const reply = r.value.ok ? r.value.result : undefined
       const o = reply?.outcome
       if (reply && reply.input.byteLength === chunkBytes) spare.push(reply.input)
-      // A segment's head must link to what came before; its first entry too, and every later chunk's
-      // first entry to the previous chunk's last.
-      let linked = o !== undefined && (!job.first || headLinked(k, o))
-      if (job.first) entered = false
-      if (linked && o!.firstIndex !== undefined) {
-        linked = entered ? o!.firstIndex === prevLast! + 1n : firstEntryLinked(k, o!)
-        entered = true
-      }
-      if (!linked || o === undefined) {
+      if (o === undefined || !linked(job, o)) {
         resumeAt = { segment: k, skip: written }
         break
       }
@@ -318,10 +303,7 @@ async function* parallelItems(dir: string, opts: WalOptions, cfg: ParallelOption
       if (o.lastIndex !== undefined) {
         st.lastIndex = o.lastIndex
         st.lastTerm = o.lastTerm
-        prevLast = o.lastIndex
       }
-      chain = o.crcEnd
-      for (const r of o.snapshots) if (snapIndex === undefined || r.index > snapIndex) snapIndex = r.index
       if (tail !== 'more') {
         // the reader's key order: zeroTail, zeroTailBytes, first/last index and term, end, lastValidOffset
         segStats.push({
@@ -374,6 +356,7 @@ async function* parallelItems(dir: string, opts: WalOptions, cfg: ParallelOption
   const last = segStats.at(-1)!
   let memberId: string | undefined
   let clusterId: string | undefined
+  const meta = links.metadata
   if (meta !== null) {
     const m = decodeMetadata(meta)
     memberId = idHex(m.nodeId)

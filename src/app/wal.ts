@@ -9,8 +9,9 @@ import { join, relative } from 'node:path'
 import { openFile } from '../io/byte-source.js'
 import { resolveDataDir, type DataDirLayout } from '../io/datadir.js'
 import { listWalDir, openSegments, type WalDirListing } from '../io/wal-files.js'
-import { bootSnapshotIndex, bytesEqual, logStartGap, readLog, type LogState, type SegmentStats, type SnapshotRecord } from '../format/wal/log.js'
-import type { WalEndStatus, WalFinding } from '../format/wal/decoder.js'
+import { readLog, type LogState, type SegmentStats, type SnapshotRecord } from '../format/wal/log.js'
+import { LogLinks } from '../format/wal/links.js'
+import { endOfFindings, walFinding, type WalEndStatus, type WalFinding } from '../format/wal/findings.js'
 import { decodePayload, EntryType, type HardState } from '../format/raft/entry.js'
 import { hardStateOut, idHex, type HardStateOut } from '../format/ids.js'
 import { InputError } from '../errors.js'
@@ -99,13 +100,12 @@ export function openWal(dir: string, opts: WalReadOptions) {
 export function listingFindings(listing: WalDirListing, display: (name: string) => string): WalFinding[] {
   const out: WalFinding[] = []
   for (const g of listing.gaps) {
-    out.push({ severity: 'error', code: 'seq-gap', file: display(g.next.name), offset: -1,
-      detail: `wal: file sequence numbers do not increase continuously: ${g.after.name} (seq ${g.after.seq}) is followed by ${g.next.name} (seq ${g.next.seq})`,
-      hint: 'a segment is missing; etcd will not start from a snapshot before the gap: replace this member (etcd-inspect replace plan)' })
+    out.push(walFinding('seq-gap', display(g.next.name), -1,
+      `wal: file sequence numbers do not increase continuously: ${g.after.name} (seq ${g.after.seq}) is followed by ${g.next.name} (seq ${g.next.seq})`))
   }
-  for (const t of listing.tmp) out.push({ severity: 'info', code: 'tmp-file', file: display(t.name), offset: -1, detail: `wal: ${t.name} (${t.size} bytes) is the preallocated next segment; etcd ignores it` })
-  for (const b of listing.broken) out.push({ severity: 'info', code: 'broken-file', file: display(b.name), offset: -1, detail: `wal: ${b.name} (${b.size} bytes) is a copy made by a WAL repair (torn tail truncated); keep it for analysis` })
-  for (const u of listing.unknown) out.push({ severity: 'warning', code: 'unknown-file', file: display(u.name), offset: -1, detail: `wal: ${u.name} is not a WAL file; etcd ignores it` })
+  for (const t of listing.tmp) out.push(walFinding('tmp-file', display(t.name), -1, `wal: ${t.name} (${t.size} bytes) is the preallocated next segment; etcd ignores it`))
+  for (const b of listing.broken) out.push(walFinding('broken-file', display(b.name), -1, `wal: ${b.name} (${b.size} bytes) is a copy made by a WAL repair (torn tail truncated); keep it for analysis`))
+  for (const u of listing.unknown) out.push(walFinding('unknown-file', display(u.name), -1, `wal: ${u.name} is not a WAL file; etcd ignores it`))
   return out
 }
 
@@ -179,10 +179,8 @@ function memberFields(m: { name?: string; peerURLs?: string[]; clientURLs?: stri
 }
 
 /** Overall verdict: any error finding → corrupt; else a torn-tail finding → torn-tail; else clean. */
-export function endStatus(state: Pick<LogState, 'end'>, findings: readonly WalFinding[]): WalEndStatus {
-  if (findings.some((f) => f.severity === 'error') || state.end?.status === 'corrupt') return 'corrupt'
-  if (findings.some((f) => f.code === 'torn-tail') || state.end?.status === 'torn-tail') return 'torn-tail'
-  return 'clean'
+export function endStatus(state: Pick<LogState, 'end'>, findings: readonly { severity: string; code: string }[]): WalEndStatus {
+  return endOfFindings(findings, state.end?.status)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -380,6 +378,15 @@ export function* streamWal(dir: string, opts: WalOptions = {}): Generator<WalStr
     fromSnapshot, segments: state.segments, files, snapshots: state.snapshots, findings: all, summary } }
 }
 
+/** What the pre-pass learns; `sample` counts the records it walked (their sizes tell small entries from big values). */
+export interface PrePass {
+  hardState?: HardState
+  snapshots: WalSnapshot[]
+  memberId?: string
+  clusterId?: string
+  sample: { records: number; bytes: number }
+}
+
 /**
  * The framing-only pre-pass of `streamWal`: no CRC, no entry decoding; just the last HardState,
  * the snapshot records (only when `snapshots` is asked for) and the identity. Bad bytes are left to
@@ -388,8 +395,8 @@ export function* streamWal(dir: string, opts: WalOptions = {}): Generator<WalStr
  * and the last HardState from the last segment that holds one (etcd writes one at the start of
  * every segment): usually one segment is read instead of all of them.
  */
-export function prePass(segments: readonly LogSegment[], snapshots: boolean): { hardState?: HardState; snapshots: WalSnapshot[]; memberId?: string; clusterId?: string } {
-  const out: { hardState?: HardState; snapshots: WalSnapshot[]; memberId?: string; clusterId?: string } = { snapshots: [] }
+export function prePass(segments: readonly LogSegment[], snapshots: boolean): PrePass {
+  const out: PrePass = { snapshots: [], sample: { records: 0, bytes: 0 } }
   /** Scans segments[from..to) (the last one keeps its last-segment rules); stops when `done` says so. */
   const scan = (from: number, to: number, onRecord: (type: number, data: Uint8Array) => boolean): void => {
     // decodeWal treats the last segment it is given as the last one: hand it the real tail when it is included.
@@ -397,6 +404,8 @@ export function prePass(segments: readonly LogSegment[], snapshots: boolean): { 
     const lastIsReal = to === segments.length
     for (const ev of decodeWal(lastIsReal ? list : [...list, EMPTY_SEGMENT], { verifyCrc: false, tolerant: true })) {
       if (ev.kind !== 'record') continue
+      out.sample.records++
+      out.sample.bytes += ev.data.length
       try {
         if (onRecord(ev.type, ev.data)) return
       } catch {}
@@ -617,36 +626,23 @@ export function verifyByScan(dir: string, opts: WalReadOptions): VerifyResult | 
     return null
   }
   const segments: VerifySegment[] = []
-  let meta: Uint8Array | null = null
   let hardState: HardState | undefined
-  let chain = 0
-  let prevLast: bigint | undefined
-  let snapIndex: bigint | undefined
-  let firstEntry: { index: bigint; file: string; offset: number } | undefined
-  const snapshots: { index: bigint }[] = []
+  // The rules between segments (format/wal/links.ts), as the reader checks them.
+  const links = new LogLinks()
+  let meta: Uint8Array | null = null
   try {
     const n = opened.segments.length
     for (let i = 0; i < n; i++) {
       const seg = opened.segments[i]!
       const scan = scanSegment(seg.file, seg.source, { crc: true, zeroTail: i === n - 1 })
-      if (scan.corrupt || scan.irregular || scan.findings.length > 0 || scan.metadata === null || scan.crcRecord === null) return null
-      // The reader adopts the first CRC record it meets while its chain value is still 0.
-      if (chain !== 0 && scan.crcRecord !== chain) return null
-      chain = scan.crcEnd
-      if (meta === null) meta = scan.metadata
-      else if (!bytesEqual(meta, scan.metadata)) return null
-      // What the reader would flag between segments: names that disagree with the entries, gaps.
-      if (prevLast !== undefined && seg.nameIndex !== undefined && seg.nameIndex !== prevLast + 1n) return null
-      snapshots.push(...scan.snapshots)
-      if (scan.firstIndex !== null) {
-        firstEntry ??= { index: scan.firstIndex, file: seg.file, offset: scan.firstEntryOffset }
-        if (prevLast !== undefined && scan.firstIndex !== prevLast + 1n) return null
-        // A member that joined from a snapshot starts its log after the snapshot record's index.
-        for (const r of scan.snapshots) if (r.pos < scan.firstEntryPos && (snapIndex === undefined || r.index > snapIndex)) snapIndex = r.index
-        if (seg.nameIndex !== undefined && scan.firstIndex > seg.nameIndex + 1n && !(snapIndex !== undefined && scan.firstIndex <= snapIndex + 1n)) return null
-        prevLast = scan.lastIndex!
-      }
-      for (const r of scan.snapshots) if (snapIndex === undefined || r.index > snapIndex) snapIndex = r.index
+      if (scan.corrupt || scan.irregular || scan.findings.length > 0 || scan.metadata === null) return null
+      let snapBeforeFirst: bigint | null = null
+      for (const r of scan.snapshots) if (r.pos < scan.firstEntryPos && (snapBeforeFirst === null || r.index > snapBeforeFirst)) snapBeforeFirst = r.index
+      const broken = links.add({ file: seg.file, head: true, nameIndex: seg.nameIndex, crcRecord: scan.crcRecord, metadata: scan.metadata,
+        firstIndex: scan.firstIndex ?? undefined, lastIndex: scan.lastIndex ?? undefined, firstOffset: scan.firstEntryOffset,
+        snapBeforeFirst, snapshots: scan.snapshots, crcEnd: scan.crcEnd })
+      if (broken !== null) return null
+      meta ??= scan.metadata
       if (scan.hardState) hardState = scan.hardState
       segments.push({ file: seg.file, size: seg.source.byteLength, records: scan.records, entries: scan.entries,
         firstIndex: scan.firstIndex ?? undefined, lastIndex: scan.lastIndex ?? undefined, status: 'ok', end: scan.end, lastValidOffset: scan.lastValidOffset })
@@ -654,7 +650,7 @@ export function verifyByScan(dir: string, opts: WalReadOptions): VerifyResult | 
   } finally {
     opened.close()
   }
-  if (logStartGap(firstEntry, bootSnapshotIndex(snapshots, hardState?.commit))) return null
+  if (links.startGap(hardState?.commit)) return null
   let m: { nodeId: bigint; clusterId: bigint }
   try {
     m = decodeMetadata(meta!)
@@ -688,47 +684,70 @@ export function walSegmentPaths(dataDir: string, walDir?: string): string[] {
 /** Bytes read from the head of a segment: the CRC and metadata records (a few hundred bytes). */
 const HEAD_CHUNK = 64 * 1024
 
+/** Why a segment head does not identify its dir: a finding from the table, with file and offset. */
+export type WalHeadProblem = WalFinding
+
 /**
- * The identity in the metadata record that heads a segment, read with the WAL reader (decodeWal):
- * frames bounds-checked, the CRC record adopted and the metadata record's CRC verified against it,
- * so a damaged or forged head never identifies a dir. Undefined when the head does not hold a
- * checked metadata record. Reads only the head (the generator stops there). Throws InputError on I/O.
+ * The identity in the metadata record that heads a segment, read with the checked reader
+ * (decodeWal over the one frame reader): frames bounds-checked (a short frame is a problem, never
+ * clamped), the CRC record adopted and the metadata record's CRC verified against it, so a
+ * damaged or forged head never identifies a dir. Reads only the head (the generator stops at the
+ * metadata record). Either the identity or the problem (file and offset). Throws InputError on I/O.
  */
-export function readSegmentIdentity(path: string): WalIdentity | undefined {
+export function readSegmentHead(path: string): { identity: WalIdentity } | { problem: WalHeadProblem } {
   const src = openFile(path)
   try {
     for (const ev of decodeWal([{ file: path, source: src }], { chunkBytes: HEAD_CHUNK })) {
-      if (ev.kind === 'finding' && ev.finding.severity === 'error') return undefined
+      // Anything the reader finds before the metadata record (a torn or short frame included) disqualifies the head.
+      if (ev.kind === 'finding') {
+        // etcd writes a segment's head whole before it renames the segment into place: a head is never torn.
+        const f = ev.finding
+        return { problem: f.code === 'torn-tail' ? walFinding('missing-metadata', path, f.offset, `${f.detail}, before the metadata record (a segment head is written whole before the segment is renamed into place: it is never torn)`) : f }
+      }
       if (ev.kind !== 'record') continue
       if (ev.type === RecordType.Crc && ev.status === 'adopted') continue
-      if (ev.type !== RecordType.Metadata || ev.status !== 'ok') return undefined
-      let m: { nodeId: bigint; clusterId: bigint }
-      try {
-        m = decodeMetadata(ev.data)
-      } catch {
-        return undefined
+      if (ev.type !== RecordType.Metadata || ev.status !== 'ok') {
+        return { problem: walFinding('missing-metadata', path, ev.offset, `wal: record at ${ev.offset} is a ${ev.type === RecordType.Crc ? 'second CRC' : `type ${ev.type}`} record (${ev.status}), not the checked metadata record that follows the CRC record`) }
       }
-      return { memberId: m.nodeId, clusterId: m.clusterId, memberIdHex: idHex(m.nodeId), clusterIdHex: idHex(m.clusterId), segment: path }
+      try {
+        const m = decodeMetadata(ev.data, path, ev.offset + 8 + (ev.recBytes - (ev.dataEnd - ev.dataStart)))
+        return { identity: { memberId: m.nodeId, clusterId: m.clusterId, memberIdHex: idHex(m.nodeId), clusterIdHex: idHex(m.clusterId), segment: path } }
+      } catch (err) {
+        return { problem: walFinding('bad-protobuf', path, ev.offset, `wal: the metadata record at ${ev.offset} passes its CRC but does not decode: ${err instanceof Error ? err.message : String(err)}`, { variant: 'payload' }) }
+      }
     }
-    return undefined
+    return { problem: walFinding('missing-metadata', path, 0, 'wal: the segment ends before a metadata record') }
   } finally {
     src.close()
   }
 }
 
+/** `readSegmentHead`'s identity, or undefined. */
+export function readSegmentIdentity(path: string): WalIdentity | undefined {
+  const h = readSegmentHead(path)
+  return 'identity' in h ? h.identity : undefined
+}
+
 /**
  * The identity of a data dir's WAL: the checked metadata record of the first segment, or with
  * `allSegments` of every segment, which must all agree (etcd: "conflicting metadata found").
- * Undefined when the dir has no WAL segment or a head does not identify it.
+ * `problem`: the first head that is damaged (file and offset). Neither: no WAL segment, or heads
+ * that disagree.
  */
-export function readWalIdentity(dataDir: string, opts: { walDir?: string; allSegments?: boolean } = {}): WalIdentity | undefined {
+export function checkWalIdentity(dataDir: string, opts: { walDir?: string; allSegments?: boolean } = {}): { identity?: WalIdentity; problem?: WalHeadProblem } {
   const segs = walSegmentPaths(dataDir, opts.walDir)
-  if (segs.length === 0) return undefined
-  const first = readSegmentIdentity(segs[0]!)
-  if (!first || !opts.allSegments) return first
+  if (segs.length === 0) return {}
+  const first = readSegmentHead(segs[0]!)
+  if ('problem' in first || !opts.allSegments) return first
   for (const s of segs.slice(1)) {
-    const id = readSegmentIdentity(s)
-    if (!id || id.memberId !== first.memberId || id.clusterId !== first.clusterId) return undefined
+    const h = readSegmentHead(s)
+    if ('problem' in h) return h
+    if (h.identity.memberId !== first.identity.memberId || h.identity.clusterId !== first.identity.clusterId) return {}
   }
   return first
+}
+
+/** `checkWalIdentity`'s identity: undefined when there is no WAL or a head does not identify the dir. */
+export function readWalIdentity(dataDir: string, opts: { walDir?: string; allSegments?: boolean } = {}): WalIdentity | undefined {
+  return checkWalIdentity(dataDir, opts).identity
 }

@@ -11,13 +11,13 @@
  * What it does not check: the CRC chain (`wal verify`, `status --all-wal-segments`), index gaps.
  */
 import { DecodeError } from '../errors.js'
-import { crc32cRange } from '../format/crc32c.js'
-import { FRAME_HEADER_BYTES } from '../format/wal/frame.js'
+import { CrcChain, ChainLink } from '../format/wal/chain.js'
+import { Frame, FrameCursor, type RandomAccess } from '../format/wal/frame.js'
+import { framingFinding, walFinding, type SegmentEnd, type WalFinding, type WalFindingCode } from '../format/wal/findings.js'
 import { decodeRecordInto, RecordType, type RecordPos } from '../format/wal/record.js'
 import {
   decodeEntryHeaderAt, decodeHardState, decodePayload, decodeWalSnapshot, EntryType, type HardState,
 } from '../format/raft/entry.js'
-import type { RandomAccess } from '../format/wal/decoder.js'
 
 /** Frames above this many bytes are not read whole (only their head). */
 const BIG_FRAME = 64 * 1024
@@ -38,15 +38,8 @@ export interface ScannedConfChange {
   peerURLs?: string[]
 }
 
-/** A finding, as the WAL decoder reports them (STYLE §5). */
-export interface ScanFinding {
-  severity: 'error' | 'warning'
-  code: string
-  file: string
-  offset: number
-  detail: string
-  hint?: string
-}
+/** A finding, from the one table (format/wal/findings.ts). */
+export type ScanFinding = WalFinding
 
 export interface ScanOptions {
   /**
@@ -55,6 +48,11 @@ export interface ScanOptions {
    * short only sets `irregular`/`corrupt`: torn-tail classification is the full reader's job.
    */
   crc?: boolean
+  /**
+   * With `crc`: the chain value carried in from the segments before (their final value). The
+   * segment's CRC record must then carry it, else `chainBreak` is set; 0 (default): adopt it.
+   */
+  seed?: number
   /**
    * A zero length word ends the segment quietly (its preallocated tail). Default: with `crc` (the
    * last segment); otherwise it is a warning, since etcd cuts older segments without one.
@@ -92,8 +90,10 @@ export interface SegmentScan {
   crcRecord: number | null
   /** With `crc`: the chain value after the last record read (what the next segment must carry in). */
   crcEnd: number
-  /** How the scan ended: at EOF, at a zero length word, or at damage (a finding says where). */
-  end: 'eof' | 'zero-tail' | 'stopped'
+  /** With `crc` and a `seed`: the segment's CRC record does not carry the seed. */
+  chainBreak: boolean
+  /** How the scan ended: at EOF, at a zero length word, or at damage ('corrupt': a finding says where). */
+  end: Extract<SegmentEnd, 'eof' | 'zero-tail' | 'corrupt'>
   /** Offset just past the last frame read whole or skipped. */
   lastValidOffset: number
   /** Bytes from the zero word to EOF. */
@@ -103,8 +103,6 @@ export interface SegmentScan {
   /** File offset of the first entry record's frame (-1: none). */
   firstEntryOffset: number
 }
-
-const CORRUPT_HINT = 'corruption before the last segment: etcd will not start; replace this member (etcd-inspect replace plan)'
 
 /** Reads a varint of at most 10 bytes at `p` (bounded by `end`) as bigint; returns [value, next] or null. */
 function varint(buf: Uint8Array, p: number, end: number): { v: bigint; p: number } | null {
@@ -130,37 +128,16 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
   const out: SegmentScan = {
     file, records: 0, metadata: null, hardState: null, snapshots: [], entries: 0, minIndex: null, firstIndex: null, lastIndex: null,
     confChanges: [], overwrites: [], corrupt: false, irregular: false, findings: [],
-    crcRecord: null, crcEnd: 0, end: 'stopped', lastValidOffset: 0, zeroTailBytes: 0, firstEntryPos: -1, firstEntryOffset: -1,
+    crcRecord: null, crcEnd: 0, chainBreak: false, end: 'corrupt', lastValidOffset: 0, zeroTailBytes: 0, firstEntryPos: -1, firstEntryOffset: -1,
   }
   const checkCrc = opts.crc ?? false
   const zeroTailOk = opts.zeroTail ?? checkCrc
-  let crc = 0
-  const size = source.byteLength
-  const base = new Uint8Array(CHUNK)
-  let buf: Uint8Array = base
-  let bufStart = 0
-  let bufLen = 0
+  const chain = new CrcChain(opts.seed ?? 0)
   // After a big frame, the next length word is read with a small window: reading the file in
   // 1 MiB chunks would read the big payloads the scan skips.
-  let window = CHUNK
-  const ensure = (at: number, n: number): number => {
-    if (at >= bufStart && at + n <= bufStart + bufLen) return at - bufStart
-    if (n > base.length) {
-      buf = new Uint8Array(n)
-      bufStart = at
-      bufLen = source.readInto(at, buf)
-      return bufLen >= n ? 0 : -1
-    }
-    if (buf !== base) {
-      buf = base
-      bufLen = 0
-    }
-    bufStart = at
-    bufLen = source.readInto(at, buf.subarray(0, Math.min(Math.max(n, window), size - at)))
-    return bufLen >= n ? 0 : -1
-  }
-  const fail = (code: string, offset: number, detail: string, hint = CORRUPT_HINT) => {
-    out.findings.push({ severity: 'error', code, file, offset, detail, hint })
+  const cur = new FrameCursor(CHUNK, SMALL_WINDOW).reset(source)
+  const fail = (code: WalFindingCode, offset: number, detail: string, variant?: string) => {
+    out.findings.push(walFinding(code, file, offset, detail, { variant }))
     out.corrupt = true
   }
   const rec: RecordPos = { type: 0, crc: 0, dataStart: 0, dataEnd: 0 }
@@ -204,68 +181,54 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
     }
   }
 
-  let off = 0
   for (;;) {
-    const left = size - off
-    if (left === 0) {
+    const off = cur.offset
+    const k = cur.next()
+    if (k === Frame.End) {
       out.end = 'eof'
       break
     }
-    if (left < FRAME_HEADER_BYTES) {
-      fail(off === 0 ? 'bad-frame' : 'truncated-segment', off, `wal: partial length word: ${left} bytes left at end of file, need 8 (not the last segment)`)
-      break
-    }
-    let p = ensure(off, FRAME_HEADER_BYTES)
-    const lo = buf[p]! | (buf[p + 1]! << 8) | (buf[p + 2]! << 16) | (buf[p + 3]! << 24)
-    const hi = buf[p + 4]! | (buf[p + 5]! << 8) | (buf[p + 6]! << 16) | (buf[p + 7]! << 24)
-    if (lo === 0 && hi === 0) {
+    if (k === Frame.ZeroWord) {
       out.end = 'zero-tail'
-      out.zeroTailBytes = left
+      out.zeroTailBytes = cur.left
       if (zeroTailOk) break // the preallocated tail of the last segment
-      out.findings.push({ severity: 'warning', code: 'zero-tail-before-last', file, offset: off,
-        detail: `wal: zero length word at ${off} in a segment that is not the last (${left} bytes not read); etcd cuts segments without a zero tail`,
-        hint: 'the CRC record of the next segment shows whether records were lost (etcd-inspect wal verify)' })
+      out.findings.push(walFinding('zero-tail-before-last', file, off,
+        `wal: zero length word at ${off} in a segment that is not the last (${cur.left} bytes not read); etcd cuts segments without a zero tail`))
       break
     }
-    const top = hi >>> 24
-    const recBytes = (lo >>> 0) + (hi & 0x00ffffff) * 0x1_0000_0000
-    const padBytes = top & 0x80 ? top & 0x07 : 0
-    const frameBytes = recBytes + padBytes
-    if (top & 0x78) out.irregular = true // reserved bits: the full reader warns about them
-    // Never trust a length: against the bytes left before reading or allocating.
-    if (frameBytes > left - FRAME_HEADER_BYTES) {
-      fail(off === 0 ? 'bad-frame' : 'truncated-segment', off,
-        `wal: frame length ${recBytes}+${padBytes} pad runs past the end of the file: ${left - FRAME_HEADER_BYTES} bytes left (not the last segment: etcd would stop reading here)`)
+    if (k !== Frame.Ok) {
+      // Never a torn tail here: that classification is the full reader's (the caller falls back to it).
+      out.findings.push(framingFinding(cur, k, file, false))
+      out.corrupt = true
       break
     }
+    const recBytes = cur.recBytes
+    if (cur.reservedBits !== 0) out.irregular = true // reserved bits: the full reader warns about them
     const pos = out.records
     const hadEntries = out.entries > 0
     let handled = false
-    if (frameBytes > BIG_FRAME && !checkCrc) {
-      window = SMALL_WINDOW
-      const hp = ensure(off, FRAME_HEADER_BYTES + HEAD_BYTES)
-      handled = hp >= 0 && bigFrame(buf, hp + FRAME_HEADER_BYTES, recBytes, pos)
-    } else window = CHUNK
+    if (cur.frameBytes > BIG_FRAME && !checkCrc) handled = cur.head(HEAD_BYTES) && bigFrame(cur.buf, cur.recStart, recBytes, pos)
     if (!handled) {
-      p = ensure(off, FRAME_HEADER_BYTES + frameBytes)
-      if (p < 0) {
-        fail('truncated-segment', off, `wal: short read of a ${frameBytes}-byte frame`)
+      if (!cur.whole()) {
+        out.findings.push(framingFinding(cur, Frame.ShortRead, file, false))
+        out.corrupt = true
         break
       }
-      const s = p + FRAME_HEADER_BYTES
+      const buf = cur.buf
+      const s = cur.recStart
       // Hot path: a normal entry in gogo's canonical encoding, parsed inline with numbers (no
       // objects, no bigint) while the index stays below 2^53; anything else takes the strict path.
       if (pos > 0 && normalEntry(buf, s, s + recBytes)) {
         if (!hadEntries) out.firstEntryOffset = off
         out.records++
-        off += FRAME_HEADER_BYTES + frameBytes
-        out.lastValidOffset = off
+        cur.advance()
+        out.lastValidOffset = cur.offset
         continue
       }
       try {
-        decodeRecordInto(buf, s, s + recBytes, file, bufStart, rec)
+        decodeRecordInto(buf, s, s + recBytes, file, cur.start, rec)
         if (checkCrc && !crcOk(pos, rec.type, rec.crc, buf, rec.dataStart, rec.dataEnd)) break
-        if (!record(pos, off, rec.type, buf, rec.dataStart, rec.dataEnd, bufStart)) break
+        if (!record(pos, off, rec.type, buf, rec.dataStart, rec.dataEnd, cur.start)) break
       } catch (err) {
         if (!(err instanceof DecodeError)) throw err
         fail('bad-protobuf', off, `wal: record at ${off} is not a walpb.Record: ${err.detail} (at ${err.offset})`)
@@ -274,19 +237,18 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
     }
     if (!hadEntries && out.entries > 0) out.firstEntryOffset = off
     out.records++
-    off += FRAME_HEADER_BYTES + frameBytes
-    out.lastValidOffset = off
+    cur.advance()
+    out.lastValidOffset = cur.offset
   }
-  out.crcEnd = crc
-  if (out.corrupt) out.end = 'stopped'
+  out.crcEnd = chain.value
+  if (out.corrupt) out.end = 'corrupt'
   if (!big && firstN >= 0) {
     out.firstIndex = BigInt(firstN)
     out.lastIndex = BigInt(lastN)
     out.minIndex = BigInt(minN)
   }
   if (out.records === 0 && !out.corrupt) {
-    fail('empty-segment', 0, 'wal: segment holds no records; etcd creates every segment with a CRC and a metadata record',
-      'the file was not written by etcd or was zeroed; move it aside and compare with a healthy member')
+    fail('empty-segment', 0, 'wal: segment holds no records; etcd creates every segment with a CRC and a metadata record')
   }
   return out
 
@@ -340,12 +302,8 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
       if (i === 6) return false
     }
     if (q > e || index > Number.MAX_SAFE_INTEGER || term > Number.MAX_SAFE_INTEGER) return false
-    if (checkCrc) {
-      if (stored > 0xffffffff) return false
-      const c = crc32cRange(crc, b, dataStart, e)
-      if (c !== stored) return false // the strict path records it
-      crc = c
-    }
+    // A mismatch is left to the strict path, which records it.
+    if (checkCrc && (stored > 0xffffffff || !chain.check(b, dataStart, e, stored))) return false
     if (out.entries++ === 0) out.firstEntryPos = out.records
     if (prevN >= 0 && index !== prevN + 1) out.irregular = true
     if (prevN >= 0 && index <= prevN) overwriteN(index)
@@ -361,24 +319,24 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
     if (type === RecordType.Crc) {
       if (pos !== 0) out.irregular = true
       else out.crcRecord = stored
-      crc = stored
+      if (chain.crcRecord(stored) === ChainLink.Break) {
+        out.chainBreak = true
+        out.irregular = true
+      }
       return true
     }
-    const c = crc32cRange(crc, b, ds, de)
-    if (c !== stored) {
+    if (!chain.check(b, ds, de, stored)) {
       out.irregular = true
       out.corrupt = true
       return false
     }
-    crc = c
     return true
   }
 
   /** Handles one decoded record; false stops the scan (a finding was recorded). */
   function record(pos: number, off: number, type: number, b: Uint8Array, ds: number, de: number, bStart: number): boolean {
     if (pos === 0 && type !== RecordType.Crc) {
-      fail('missing-crc-record', off, `wal: segment does not start with a CRC record (first record has type ${type}); etcd starts every segment with one`,
-        'the segment was not written by etcd or its head was overwritten; do not start etcd on it until explained')
+      fail('missing-crc-record', off, `wal: segment does not start with a CRC record (first record has type ${type}); etcd starts every segment with one`)
     }
     const dataOff = bStart + ds
     try {
@@ -407,8 +365,7 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
       }
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err
-      fail('bad-protobuf', off, `wal: ${['', 'metadata', 'entry', 'state', 'crc', 'snapshot'][type] ?? 'record'} record at ${off} does not decode: ${err.detail}`,
-        'etcd panics on such a record (MustUnmarshal); the writer was buggy or the bytes were forged')
+      fail('bad-protobuf', off, `wal: ${['', 'metadata', 'entry', 'state', 'crc', 'snapshot'][type] ?? 'record'} record at ${off} does not decode: ${err.detail}`, 'payload')
       return false
     }
   }

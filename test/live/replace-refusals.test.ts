@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { etcdctl, freePort, startEtcd, type EtcdMember } from '../support/etcd.js'
 import { hashTree } from '../support/tree-hash.js'
@@ -101,6 +101,27 @@ describe('replace refusals (nothing changed, one line, exit code)', () => {
   it('refuses a data dir that belongs to another member', async () => {
     const m3 = members[2]!
     await expectRefused(args(m3, join(base, 's1'), ['--data-dir', members[0]!.dataDir]), 7, /^Error: data dir .*m1\.etcd belongs to member m1 [0-9a-f]+, not to the target [0-9a-f]+; nothing was changed/, m3, join(base, 's1'))
+  })
+
+  it('refuses a data dir whose WAL head is damaged, naming the file and the offset (the checked reader)', async () => {
+    const m3 = members[2]!
+    const wal = join(m3.dataDir, 'member', 'wal')
+    const first = readdirSync(wal).filter((n) => n.endsWith('.wal')).sort()[0]!
+    // the head of m3's first segment (CRC record, metadata record, ...): 4 KiB, one metadata byte flipped
+    const head = Buffer.alloc(4096)
+    const fd = openSync(join(wal, first), 'r')
+    readSync(fd, head, 0, head.length, 0)
+    closeSync(fd)
+    // segment 0's CRC record stores 0 (08 04 10 00 + 4 pad): the metadata frame is at 16, its data after the 8-byte word and 08 01 10 <crc> 1a <len>
+    expect([...head.subarray(24, 26)]).toEqual([0x08, 0x01])
+    head[16 + 8 + 12] ^= 0x01
+    const dir = join(base, 'damaged-head')
+    mkdirSync(join(dir, 'member', 'wal'), { recursive: true })
+    const seg = join(dir, 'member', 'wal', first)
+    writeFileSync(seg, head)
+    const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    await expectRefused(args(m3, join(base, 's-head'), ['--data-dir', dir]), 7,
+      new RegExp(`^Error: ${esc(seg)} at offset 16: wal: crc mismatch: expected [0-9a-f]{8} computed [0-9a-f]{8}: the WAL head that identifies ${esc(dir)} is damaged \\(crc-mismatch\\); nothing was changed`), m3, join(base, 's-head'))
   })
 
   it('refuses a peer cert whose SANs miss the peer URL', async () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { readWalIdentity, walSegmentPaths } from '../../src/app/wal.js'
+import { checkWalIdentity, readWalIdentity, walSegmentPaths } from '../../src/app/wal.js'
+import { UnsafeOperationError } from '../../src/errors.js'
 import { identifyDataDir } from '../../src/app/replace/steps.js'
 import { planOptionsFrom } from '../../src/cli/commands/replace.js'
 import { walName } from '../../src/format/wal/segment-name.js'
@@ -44,6 +45,35 @@ describe('data dir identity from the WAL metadata record, through the checked re
     b[at + 1] = 0x91
     writeFileSync(seg, b)
     expect(readWalIdentity(d)).toBeUndefined()
+  })
+  // The CRC record of the first segment (chain 0) is 08 04 10 00 + 4 pad bytes: the metadata frame starts at 16.
+  const META_AT = 16
+  it('a damaged head is a problem with file and offset, and replace refuses it (plan and the archive step)', async () => {
+    const flipped = dataDir([[node, cluster]])
+    const seg = walSegmentPaths(flipped)[0]!
+    const b = readFileSync(seg)
+    b[b.indexOf(Buffer.from([0x08, 0x90, 0xe4])) + 1] = 0x91
+    writeFileSync(seg, b)
+    expect(checkWalIdentity(flipped)).toEqual({ problem: expect.objectContaining({ code: 'crc-mismatch', file: seg, offset: META_AT, severity: 'error' }) })
+    for (const opts of [{ headers: true }, { quick: true }]) {
+      const e = await identifyDataDir(flipped, opts).then(() => undefined, (x: unknown) => x)
+      expect(e).toBeInstanceOf(UnsafeOperationError)
+      expect((e as UnsafeOperationError).code).toBe('data-dir-head-damaged')
+      expect((e as Error).message).toContain(`${seg} at offset ${META_AT}: wal: crc mismatch`)
+    }
+    // cut inside the metadata frame: a short frame is an error at its offset, never clamped, never a torn tail
+    const cut = dataDir([[node, cluster]])
+    const seg2 = walSegmentPaths(cut)[0]!
+    truncateSync(seg2, META_AT + 12)
+    expect(checkWalIdentity(cut).problem).toMatchObject({ code: 'missing-metadata', file: seg2, offset: META_AT, detail: expect.stringMatching(/runs past the end of the file: 4 bytes left, before the metadata record/) })
+    await expect(identifyDataDir(cut, { headers: true })).rejects.toThrow(`${seg2} at offset ${META_AT}: `)
+    // only the second segment's head is damaged: a quick look (first head) identifies, the plan (every head) refuses
+    const second = dataDir([[node, cluster], [node, cluster]])
+    const seg3 = walSegmentPaths(second)[1]!
+    truncateSync(seg3, 5)
+    expect(readWalIdentity(second)?.memberIdHex).toBe('fedcba9876543210')
+    expect(checkWalIdentity(second, { allSegments: true }).problem).toMatchObject({ code: 'bad-frame', file: seg3, offset: 0 })
+    await expect(identifyDataDir(second, { headers: true })).rejects.toThrow(`${seg3} at offset 0: wal: partial length word`)
   })
   it('segments that disagree: undefined for the plan (every head), the first one for a quick look', async () => {
     const d = dataDir([[node, cluster], [node + 1n, cluster]])

@@ -36,7 +36,7 @@ function* synth(o: SynthOpts): Generator<WalStreamItem> {
     byKind[kind] = (byKind[kind] ?? 0) + 1
     yield { kind: 'entry', entry: e }
   }
-  const findings = o.tornAfter ? [{ severity: 'warning' as const, code: 'torn-tail', file: 'member/wal/0.wal', offset: (o.n + 1) * 64, detail: 'wal: torn' }] : []
+  const findings = o.tornAfter ? [{ severity: 'warning' as const, code: 'torn-tail' as const, file: 'member/wal/0.wal', offset: (o.n + 1) * 64, detail: 'wal: torn' }] : []
   for (const f of findings) yield { kind: 'finding', finding: f }
   const tail = o.uncommittedTail ?? 0
   yield { kind: 'summary', result: { version: 1, dir: 'x', walDir: 'x/member/wal', hardState: { term: 1n, vote: '0000000000000000', commit }, files: { tmp: [], broken: [], unknown: [] },

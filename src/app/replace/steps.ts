@@ -16,7 +16,7 @@ import type { Journal } from '../../io/journal.js'
 import type { ClusterOps, EndpointStatus, MemberListResult } from './cluster-ops.js'
 import type { Plan, PlanMember, Step } from './model.js'
 import { checkInPlace } from './quorum.js'
-import { readWalIdentity, walSegmentPaths } from '../wal.js'
+import { checkWalIdentity, readWalIdentity, walSegmentPaths } from '../wal.js'
 import { idFromHex } from '../../format/ids.js'
 
 export type Evidence = Record<string, unknown>
@@ -603,7 +603,13 @@ export async function identifyDataDir(dataDir: string, opts: { quick?: boolean; 
     return checkLocks([...(existsSync(db) ? [db] : []), ...segs]).held
   }
   if (opts.quick || opts.headers) {
-    const id = readWalIdentity(dataDir, { allSegments: opts.headers && !opts.quick })
+    const { identity: id, problem } = checkWalIdentity(dataDir, { allSegments: opts.headers && !opts.quick })
+    // A damaged head identifies nothing, and the archive step reads the same head: refuse here,
+    // naming the byte, rather than guess the owner from what follows it.
+    if (problem) {
+      throw new UnsafeOperationError(`${problem.file} at offset ${problem.offset}: ${problem.detail}: the WAL head that identifies ${dataDir} is damaged (${problem.code}); nothing was changed`,
+        'data-dir-head-damaged', `etcd-inspect wal verify ${dataDir}; if the dir is to be replaced anyway, move it aside by hand and plan again`)
+    }
     if (id) return { memberIdHex: id.memberIdHex, clusterIdHex: id.clusterIdHex, inUse: await locked(), source: 'wal-header' }
     if (opts.quick) return undefined
   }

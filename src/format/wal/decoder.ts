@@ -12,50 +12,20 @@
  * read sequentially into one reused buffer (default 4 MiB) with a partial frame carried across
  * chunk boundaries, so memory stays flat whatever the number of segments.
  */
-import { crc32cUpdate } from '../crc32c.js'
 import { DecodeError } from '../../errors.js'
-import { FRAME_HEADER_BYTES, isTornEntry } from './frame.js'
+import { ChainLink, CrcChain } from './chain.js'
+import { framingFinding, walFinding, worseEnd, type SegmentEnd, type WalEndStatus, type WalFinding } from './findings.js'
+import { FRAME_HEADER_BYTES, Frame, FrameCursor, isTornEntry, mayBeTorn, type RandomAccess } from './frame.js'
 import { RecordType, decodeRecordInto, type RecordPos } from './record.js'
 
-/** Positioned reads (structurally an io/ ByteSource). */
-export interface RandomAccess {
-  readonly byteLength: number
-  /** Reads into `target` from `offset`; returns the number of bytes read (short only at EOF). */
-  readInto(offset: number, target: Uint8Array): number
-}
+export type { RandomAccess } from './frame.js'
+export type { SegmentEnd, WalEndStatus, WalFinding } from './findings.js'
 
 /** One segment to decode, in log order. `file` is the name used in results and errors. */
 export interface SegmentInput {
   file: string
   source: RandomAccess
 }
-
-/** A finding: data, not prose (STYLE §5). CRC values are 8-digit lowercase hex. */
-export interface WalFinding {
-  severity: 'error' | 'warning' | 'info'
-  /** Stable code: torn-tail, crc-mismatch, crc-chain-break, truncated-segment, bad-protobuf, … */
-  code: string
-  file: string
-  /** Absolute byte offset in `file` (frame start), or -1 when the finding is about the whole file. */
-  offset: number
-  detail: string
-  expected?: string
-  computed?: string
-  hint?: string
-  /** Raft index the finding is about, when there is one. */
-  index?: bigint
-}
-
-/** How a segment ended. */
-export type SegmentEnd =
-  | 'eof' // the last frame ended exactly at the end of the file
-  | 'zero-tail' // a zero length word: the preallocated tail (normal for the last segment)
-  | 'torn-tail' // a torn write at the end of the last segment
-  | 'corrupt' // reading stopped at corruption
-  | 'skipped' // --tolerant jumped over the rest of the file after a frame it could not delimit
-
-/** End-of-log verdict, as etcd would see it on boot (STYLE §6). */
-export type WalEndStatus = 'clean' | 'torn-tail' | 'corrupt'
 
 export type WalEvent =
   | { kind: 'segment-start'; segment: number; file: string; byteLength: number }
@@ -125,8 +95,6 @@ export interface DecodeWalOptions {
 }
 
 const DEFAULT_CHUNK = 4 * 1024 * 1024
-const TORN_HINT = 'a torn write at the end of the last segment is normal after a crash or power loss; etcd repairs it on start (keeps a .broken copy)'
-const CORRUPT_HINT_LAST = 'etcd will refuse to start on this WAL: restore the member from a healthy peer (etcd-inspect replace plan)'
 
 const hex8 = (v: number): string => (v >>> 0).toString(16).padStart(8, '0')
 
@@ -138,9 +106,8 @@ const hex8 = (v: number): string => (v >>> 0).toString(16).padStart(8, '0')
 export function* decodeWal(segments: readonly SegmentInput[], opts: DecodeWalOptions = {}): Generator<WalEvent, void, undefined> {
   const tolerant = opts.tolerant ?? false
   const verify = opts.verifyCrc ?? true
-  let buf: Uint8Array = new Uint8Array(Math.max(64, opts.chunkBytes ?? DEFAULT_CHUNK))
-  const baseBuf = buf
-  let crc = (opts.initialCrc ?? 0) >>> 0
+  const cur = new FrameCursor(opts.chunkBytes ?? DEFAULT_CHUNK)
+  const chain = new CrcChain(opts.initialCrc ?? 0)
   let status: WalEndStatus = 'clean'
   let lastValidFile: string | undefined
   let lastValidOff = 0
@@ -151,124 +118,78 @@ export function* decodeWal(segments: readonly SegmentInput[], opts: DecodeWalOpt
     const size = source.byteLength
     const isLast = si === segments.length - 1
     yield { kind: 'segment-start', segment: si, file, byteLength: size }
-    buf = baseBuf
-    let bufStart = 0 // file offset of buf[0]
-    let bufLen = 0 // valid bytes in buf
-    let off = 0
+    cur.reset(source)
     let records = 0
     let end: SegmentEnd = 'eof'
     let zeroTailBytes = 0
     let stop = false
 
-    /** Makes [at, at + n) available in buf; returns the index of `at` in buf, or -1 on a short read. */
-    const ensure = (at: number, n: number): number => {
-      if (at >= bufStart && at + n <= bufStart + bufLen) return at - bufStart
-      if (n > buf.length) {
-        // A frame larger than the chunk: a one-off buffer of exactly its size (already bounded by
-        // the file size by the caller, so a hostile length word cannot make us allocate more).
-        buf = new Uint8Array(n)
-        bufStart = at
-        bufLen = source.readInto(at, buf)
-        return bufLen >= n ? 0 : -1
-      }
-      if (buf !== baseBuf) {
-        buf = baseBuf
-        bufLen = 0
-      }
-      // Carry the partial frame already in the buffer to its front, then read the rest.
-      let kept = 0
-      if (at >= bufStart && at < bufStart + bufLen) {
-        kept = bufStart + bufLen - at
-        buf.copyWithin(0, at - bufStart, bufLen)
-      }
-      bufStart = at
-      const want = Math.min(buf.length, size - at) - kept
-      const got = want > 0 ? source.readInto(at + kept, want === buf.length - kept ? buf.subarray(kept) : buf.subarray(kept, kept + want)) : 0
-      bufLen = kept + got
-      return bufLen >= n ? 0 : -1
-    }
-
     const finding = (f: WalFinding) => ({ kind: 'finding' as const, segment: si, finding: f })
+    const hintAt = isLast ? 'last' : undefined
 
     for (;;) {
-      // Segments are created complete (written as .tmp, fsynced, renamed), so a frame that fails at
-      // offset 0 is never a torn write: the file is not a WAL segment (etcd would "repair" it to 0 bytes).
-      const tornOk = isLast && off > 0
+      const off = cur.offset
+      const tornOk = mayBeTorn(isLast, off)
       const left = size - off
-      if (left === 0) {
+      const k = cur.next()
+      if (k === Frame.End) {
         end = 'eof'
         break
       }
-      if (left < FRAME_HEADER_BYTES) {
+      if (k === Frame.PartialWord) {
         // etcd: a partial length word is io.ErrUnexpectedEOF.
-        const f = frameProblem(file, off, tornOk, `wal: partial length word: ${left} bytes left at end of file, need 8`)
-        yield finding(f)
+        yield finding(framingFinding(cur, k, file, tornOk))
         end = tornOk ? 'torn-tail' : 'corrupt'
-        status = worse(status, tornOk ? 'torn-tail' : 'corrupt')
+        status = worseEnd(status, end)
         if (!isLast && tolerant) { end = 'skipped'; break }
         stop = true
         break
       }
-      let p = ensure(off, FRAME_HEADER_BYTES)
-      const lo = buf[p]! | (buf[p + 1]! << 8) | (buf[p + 2]! << 16) | (buf[p + 3]! << 24)
-      const hi = buf[p + 4]! | (buf[p + 5]! << 8) | (buf[p + 6]! << 16) | (buf[p + 7]! << 24)
-      if (lo === 0 && hi === 0) {
+      if (k === Frame.ZeroWord) {
         // Hit the preallocated space: etcd drops the rest of this file (decoder.go).
         end = 'zero-tail'
         zeroTailBytes = left
         if (!isLast) {
-          yield finding({ severity: 'warning', code: 'zero-tail-before-last', file, offset: off,
-            detail: `wal: zero length word at ${off} in a segment that is not the last (${left} bytes not read); etcd cuts segments without a zero tail`,
-            hint: 'the CRC record of the next segment shows whether records were lost' })
+          yield finding(walFinding('zero-tail-before-last', file, off,
+            `wal: zero length word at ${off} in a segment that is not the last (${left} bytes not read); etcd cuts segments without a zero tail`))
         }
         break
       }
-      // decodeFrameSize, inlined (no object per record)
-      const top = hi >>> 24
-      const recBytes = (lo >>> 0) + (hi & 0x00ffffff) * 0x1_0000_0000
-      const padBytes = top & 0x80 ? top & 0x07 : 0
-      const reservedBits = (top >>> 3) & 0x0f
-      const frameBytes = recBytes + padBytes
-      // Never trust a length: check it against the bytes left BEFORE reading or allocating.
-      if (frameBytes > left - FRAME_HEADER_BYTES) {
-        const f = frameProblem(file, off, tornOk,
-          `wal: frame length ${recBytes}+${padBytes} pad (word ${wordHex(lo, hi)}) runs past the end of the file: ${left - FRAME_HEADER_BYTES} bytes left`)
-        yield finding(f)
-        status = worse(status, tornOk ? 'torn-tail' : 'corrupt')
+      const { recBytes, padBytes, frameBytes } = cur
+      if (k === Frame.PastEnd) {
+        yield finding(framingFinding(cur, k, file, tornOk))
+        status = worseEnd(status, tornOk ? 'torn-tail' : 'corrupt')
         end = tornOk ? 'torn-tail' : !isLast && tolerant ? 'skipped' : 'corrupt'
         if (isLast || !tolerant) stop = true
         break
       }
-      if (reservedBits !== 0) {
-        yield finding({ severity: 'warning', code: 'frame-reserved-bits', file, offset: off,
-          detail: `wal: length word ${wordHex(lo, hi)} has bits 59..62 set (${reservedBits.toString(2)}); etcd ignores them` })
+      if (k === Frame.Ok && cur.reservedBits !== 0) {
+        yield finding(walFinding('frame-reserved-bits', file, off,
+          `wal: length word ${cur.wordHex()} has bits 59..62 set (${cur.reservedBits.toString(2)}); etcd ignores them`))
       }
-      p = ensure(off, FRAME_HEADER_BYTES + frameBytes)
-      if (p < 0) {
+      if (k !== Frame.Ok || !cur.whole()) {
         // The file shrank under us (a live member truncating a tail): same as a short read.
-        const f = frameProblem(file, off, tornOk, `wal: short read of a ${frameBytes}-byte frame`)
-        yield finding(f)
-        status = worse(status, tornOk ? 'torn-tail' : 'corrupt')
+        yield finding(framingFinding(cur, Frame.ShortRead, file, tornOk))
+        status = worseEnd(status, tornOk ? 'torn-tail' : 'corrupt')
         end = tornOk ? 'torn-tail' : 'corrupt'
         stop = true; break
       }
-      const recStart = p + FRAME_HEADER_BYTES
+      const buf = cur.buf
+      const recStart = cur.recStart
       try {
-        decodeRecordInto(buf, recStart, recStart + recBytes, file, bufStart, rec)
+        decodeRecordInto(buf, recStart, recStart + recBytes, file, cur.start, rec)
       } catch (err) {
         if (!(err instanceof DecodeError)) throw err
         if (tornOk && isTornEntry(buf.subarray(recStart, recStart + frameBytes), off + FRAME_HEADER_BYTES)) {
-          yield finding(tornFinding(file, off, `wal: torn write: record at ${off} does not decode (${err.detail}) and holds an all-zero 512-byte sector`))
-          status = worse(status, 'torn-tail')
+          yield finding(walFinding('torn-tail', file, off, `wal: torn write: record at ${off} does not decode (${err.detail}) and holds an all-zero 512-byte sector`))
+          status = worseEnd(status, 'torn-tail')
           end = 'torn-tail'
           stop = true; break
         }
-        yield finding({ severity: 'error', code: 'bad-protobuf', file, offset: off,
-          detail: `wal: record at ${off} is not a walpb.Record: ${err.detail} (at ${err.offset})`,
-          hint: isLast ? CORRUPT_HINT_LAST : 'corruption before the last segment: etcd will not start; replace this member (etcd-inspect replace plan)' })
+        yield finding(walFinding('bad-protobuf', file, off, `wal: record at ${off} is not a walpb.Record: ${err.detail} (at ${err.offset})`, { variant: hintAt }))
         status = 'corrupt'
         if (!tolerant) { end = 'corrupt'; stop = true; break }
-        off += FRAME_HEADER_BYTES + frameBytes
+        cur.advance()
         continue
       }
 
@@ -277,20 +198,20 @@ export function* decodeWal(segments: readonly SegmentInput[], opts: DecodeWalOpt
       const dataStart = rec.dataStart
       const dataEnd = rec.dataEnd
       let recStatus: WalRecordEvent['status'] = 'unverified'
-      let computed = crc
+      let computed = chain.value
       if (type === RecordType.Crc) {
         if (records !== 0) {
-          yield finding({ severity: 'warning', code: 'crc-record-not-first', file, offset: off,
-            detail: `wal: CRC record at ${off} is record ${records + 1} of the segment; etcd writes it first` })
+          yield finding(walFinding('crc-record-not-first', file, off, `wal: CRC record at ${off} is record ${records + 1} of the segment; etcd writes it first`))
         }
+        // The CRC record replaces the running value (wal.go: decoder.updateCRC(rec.Crc)).
+        const link = chain.crcRecord(stored)
         if (!verify) recStatus = 'unverified'
-        else if (crc === 0) recStatus = 'adopted'
-        else if (crc !== stored) {
+        else if (link === ChainLink.Adopted) recStatus = 'adopted'
+        else if (link === ChainLink.Break) {
           recStatus = 'crc-chain-break'
-          yield finding({ severity: 'error', code: 'crc-chain-break', file, offset: off,
-            detail: `wal: crc mismatch: CRC record at ${off} stores ${hex8(stored)} but the chain up to here computes ${hex8(crc)}: records were lost or changed before this segment`,
-            expected: hex8(stored), computed: hex8(crc),
-            hint: 'an earlier segment is damaged or was replaced; etcd will not start: replace this member (etcd-inspect replace plan)' })
+          yield finding(walFinding('crc-chain-break', file, off,
+            `wal: crc mismatch: CRC record at ${off} stores ${hex8(stored)} but the chain up to here computes ${hex8(computed)}: records were lost or changed before this segment`,
+            { expected: hex8(stored), computed: hex8(computed) }))
           status = 'corrupt'
           if (!tolerant) {
             yield new WalRecordEvent(si, file, off, recBytes, padBytes, type, stored, computed, recStatus, buf, dataStart, dataEnd)
@@ -298,29 +219,24 @@ export function* decodeWal(segments: readonly SegmentInput[], opts: DecodeWalOpt
             stop = true; break
           }
         } else recStatus = 'ok'
-        // The CRC record replaces the running value (wal.go: decoder.updateCRC(rec.Crc)).
-        crc = stored
       } else {
         if (records === 0) {
-          yield finding({ severity: 'error', code: 'missing-crc-record', file, offset: off,
-            detail: `wal: segment does not start with a CRC record (first record has type ${type}); etcd starts every segment with one`,
-            hint: 'the segment was not written by etcd or its head was overwritten; do not start etcd on it until explained' })
+          yield finding(walFinding('missing-crc-record', file, off,
+            `wal: segment does not start with a CRC record (first record has type ${type}); etcd starts every segment with one`))
           status = 'corrupt'
         }
         if (verify) {
-          computed = crc32cUpdate(crc, buf.subarray(dataStart, dataEnd))
-          if (computed !== stored) {
+          if (!chain.check(buf, dataStart, dataEnd, stored)) {
+            computed = chain.computed
             if (tornOk && isTornEntry(buf.subarray(recStart, recStart + frameBytes), off + FRAME_HEADER_BYTES)) {
-              yield finding(tornFinding(file, off, `wal: torn write: record at ${off} fails its CRC (expected ${hex8(stored)} computed ${hex8(computed)}) and holds an all-zero 512-byte sector`))
-              status = worse(status, 'torn-tail')
+              yield finding(walFinding('torn-tail', file, off, `wal: torn write: record at ${off} fails its CRC (expected ${hex8(stored)} computed ${hex8(computed)}) and holds an all-zero 512-byte sector`))
+              status = worseEnd(status, 'torn-tail')
               end = 'torn-tail'
               stop = true; break
             }
             recStatus = 'crc-mismatch'
-            yield finding({ severity: 'error', code: 'crc-mismatch', file, offset: off,
-              detail: `wal: crc mismatch: expected ${hex8(stored)} computed ${hex8(computed)}`,
-              expected: hex8(stored), computed: hex8(computed),
-              hint: isLast ? CORRUPT_HINT_LAST : 'corruption before the last segment: etcd will not start; replace this member (etcd-inspect replace plan)' })
+            yield finding(walFinding('crc-mismatch', file, off, `wal: crc mismatch: expected ${hex8(stored)} computed ${hex8(computed)}`,
+              { variant: hintAt, expected: hex8(stored), computed: hex8(computed) }))
             status = 'corrupt'
             if (!tolerant) {
               yield new WalRecordEvent(si, file, off, recBytes, padBytes, type, stored, computed, recStatus, buf, dataStart, dataEnd)
@@ -328,58 +244,32 @@ export function* decodeWal(segments: readonly SegmentInput[], opts: DecodeWalOpt
               stop = true; break
             }
             // Re-seed from the stored value so one damaged record is reported once, not the rest of the log.
-            crc = stored
+            chain.reseed(stored)
           } else {
-            crc = computed
+            computed = chain.value
             recStatus = 'ok'
           }
         }
         if (!(type >= 1 && type <= 5)) {
-          yield finding({ severity: 'error', code: 'unknown-record-type', file, offset: off,
-            detail: `wal: unexpected block type ${Number.isNaN(type) ? '(out of range)' : type} at ${off}; etcd knows types 1..5`,
-            hint: CORRUPT_HINT_LAST })
+          yield finding(walFinding('unknown-record-type', file, off,
+            `wal: unexpected block type ${Number.isNaN(type) ? '(out of range)' : type} at ${off}; etcd knows types 1..5`, { variant: 'last' }))
           status = 'corrupt'
           if (!tolerant) { end = 'corrupt'; stop = true; break }
         }
       }
       records++
       yield new WalRecordEvent(si, file, off, recBytes, padBytes, type, stored, computed, recStatus, buf, dataStart, dataEnd)
-      off += FRAME_HEADER_BYTES + frameBytes
+      cur.advance()
       lastValidFile = file
-      lastValidOff = off
+      lastValidOff = cur.offset
     }
     if (records === 0 && !stop && end !== 'skipped') {
-      yield finding({ severity: 'error', code: 'empty-segment', file, offset: 0,
-        detail: `wal: segment holds no records (${end === 'zero-tail' ? `${zeroTailBytes} zero bytes` : 'empty file'}); etcd creates every segment with a CRC and a metadata record`,
-        hint: 'the file was not written by etcd or was zeroed; move it aside and compare with a healthy member' })
+      yield finding(walFinding('empty-segment', file, 0,
+        `wal: segment holds no records (${end === 'zero-tail' ? `${zeroTailBytes} zero bytes` : 'empty file'}); etcd creates every segment with a CRC and a metadata record`))
       status = 'corrupt'
     }
-    yield { kind: 'segment-end', segment: si, file, end, lastValidOffset: off, zeroTailBytes, records }
+    yield { kind: 'segment-end', segment: si, file, end, lastValidOffset: cur.offset, zeroTailBytes, records }
     if (stop) break
   }
-  yield { kind: 'end', status, crc, lastValid: lastValidFile === undefined ? undefined : { file: lastValidFile, offset: lastValidOff } }
-}
-
-function wordHex(lo: number, hi: number): string {
-  return '0x' + (hi >>> 0).toString(16).padStart(8, '0') + (lo >>> 0).toString(16).padStart(8, '0')
-}
-
-function worse(a: WalEndStatus, b: WalEndStatus): WalEndStatus {
-  const rank = { clean: 0, 'torn-tail': 1, corrupt: 2 }
-  return rank[b] > rank[a] ? b : a
-}
-
-function tornFinding(file: string, offset: number, detail: string): WalFinding {
-  return { severity: 'warning', code: 'torn-tail', file, offset, detail, hint: TORN_HINT }
-}
-
-/** A frame that cannot be read whole: torn tail in the last segment, corruption anywhere else. */
-function frameProblem(file: string, offset: number, tornOk: boolean, detail: string): WalFinding {
-  if (tornOk) return tornFinding(file, offset, detail)
-  if (offset === 0) {
-    return { severity: 'error', code: 'bad-frame', file, offset, detail: detail + ' (in the first frame: this file is not a WAL segment)',
-      hint: 'move the file out of the WAL dir if it does not belong there; otherwise the segment is destroyed: replace this member (etcd-inspect replace plan)' }
-  }
-  return { severity: 'error', code: 'truncated-segment', file, offset, detail: detail + ' (not the last segment: etcd would silently stop reading here and drop later segments)',
-    hint: 'a segment before the last is cut short: etcd will not see the entries after it; replace this member (etcd-inspect replace plan)' }
+  yield { kind: 'end', status, crc: chain.value, lastValid: lastValidFile === undefined ? undefined : { file: lastValidFile, offset: lastValidOff } }
 }

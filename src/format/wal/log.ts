@@ -9,7 +9,11 @@
  * Pure: consumes `decodeWal` events; entry payloads are not decoded here (the caller decides).
  */
 import { DecodeError } from '../../errors.js'
-import { decodeWal, type DecodeWalOptions, type SegmentInput, type WalEndEvent, type WalFinding, type WalSegmentEndEvent } from './decoder.js'
+import { decodeWal, type DecodeWalOptions, type SegmentInput, type WalEndEvent, type WalSegmentEndEvent } from './decoder.js'
+import { walFinding, type WalFinding } from './findings.js'
+import { bootSnapshotIndex, bytesEqual, firstEntryFollowsName, logStartGap, nameFollows } from './links.js'
+
+export { bootSnapshotIndex, bytesEqual, logStartGap } from './links.js'
 import { RecordType } from './record.js'
 import { decodeEntryHeaderInto, decodeHardState, decodeMetadata, decodeWalSnapshot, type EntryHeaderPos, type HardState, type Metadata, type WalSnapshot } from '../raft/entry.js'
 import { idHex } from '../ids.js'
@@ -87,31 +91,6 @@ export interface LogState {
   end?: WalEndEvent
 }
 
-/**
- * The snapshot etcd boots from, as far as the WAL shows it: the newest snapshot record with index
- * <= commit (wal.go ValidSnapshotEntries; boot then takes the newest `.snap` among them), else the
- * empty {0, 0} snapshot etcd starts from without one.
- */
-export function bootSnapshotIndex(snapshots: readonly { index: bigint }[], commit: bigint | undefined): bigint {
-  let s = 0n
-  for (const r of snapshots) if (r.index <= (commit ?? 0n) && r.index > s) s = r.index
-  return s
-}
-
-/**
- * etcd's ReadAll from snapshot S keeps `ents[:e.Index-S-1]` for each entry past S, so the first
- * entry after S must be S+1: a log whose first entry is further on (segments purged without the
- * snapshot that covered them, a 2.x member copied without its snap dir) fails with "wal: slice
- * bounds out of range". The one home of that rule: the reader, the verify scan, the parallel
- * chunker, `status`'s sources and `snap`'s coverage all ask it. Undefined when the log is fine.
- */
-export function logStartGap(first: { index: bigint; file: string; offset: number } | undefined, snapIndex: bigint): WalFinding | undefined {
-  if (first === undefined || first.index <= snapIndex + 1n) return undefined
-  return { severity: 'error', code: 'log-start-gap', file: first.file, offset: first.offset, index: first.index,
-    detail: `raft: the log's first entry is ${first.index} but it must continue from ${snapIndex === 0n ? 'index 0 (no usable snapshot record at or below the commit)' : `the snapshot at index ${snapIndex}`}, with entry ${snapIndex + 1n}: ${first.index - snapIndex - 1n} entries are missing (etcd: "wal: slice bounds out of range")`,
-    hint: 'etcd cannot replay this log: restore the snap dir and the segments that held the missing entries, or replace this member (etcd-inspect replace plan)' }
-}
-
 export type LogItem = { kind: 'entry'; entry: LogEntry } | { kind: 'finding'; finding: WalFinding }
 
 /**
@@ -180,10 +159,9 @@ function* run(segments: readonly LogSegment[], opts: ReadLogOptions, st: LogStat
         const seg = segments[ev.segment]!
         const prev = ev.segment > 0 ? st.segments[ev.segment - 1] : undefined
         prevSegLast = prev?.lastIndex ?? prevSegLast
-        if (seg.nameIndex !== undefined && prevSegLast !== undefined && seg.nameIndex !== prevSegLast + 1n) {
-          yield push({ severity: 'warning', code: 'index-discontinuity', file: seg.file, offset: -1,
-            detail: `wal: segment name says first index ${seg.nameIndex} but the previous segments end at index ${prevSegLast}`,
-            hint: 'entries between segments may be missing; compare with the snapshot index' })
+        if (!nameFollows(seg.nameIndex, prevSegLast)) {
+          yield push(walFinding('index-discontinuity', seg.file, -1,
+            `wal: segment name says first index ${seg.nameIndex} but the previous segments end at index ${prevSegLast}`))
         }
         break
       }
@@ -216,9 +194,8 @@ function* run(segments: readonly LogSegment[], opts: ReadLogOptions, st: LogStat
                   const m = decodeMetadata(ev.data)
                   what = `member ${idHex(m.nodeId)} cluster ${idHex(m.clusterId)}`
                 } catch {}
-                yield push({ severity: 'error', code: 'metadata-conflict', file: ev.file, offset: ev.offset,
-                  detail: `wal: conflicting metadata found: ${what}, but ${metaFile} says member ${st.metadata?.nodeIdHex ?? '?'} cluster ${st.metadata?.clusterIdHex ?? '?'}`,
-                  hint: 'segments from different members are mixed in this WAL dir; etcd will not start: find the stray segment by its metadata' })
+                yield push(walFinding('metadata-conflict', ev.file, ev.offset,
+                  `wal: conflicting metadata found: ${what}, but ${metaFile} says member ${st.metadata?.nodeIdHex ?? '?'} cluster ${st.metadata?.clusterIdHex ?? '?'}`))
               }
               break
             }
@@ -259,14 +236,12 @@ function* run(segments: readonly LogSegment[], opts: ReadLogOptions, st: LogStat
                 e!.replaces = replaced
                 st.replacedCount += replaced.length
                 if (h.index <= commit) {
-                  yield push({ severity: 'warning', code: 'overwrite-below-commit', file: ev.file, offset: ev.offset, index: h.index,
-                    detail: `raft: entry ${h.index} (term ${h.term}) rewrites an index at or below the persisted commit ${commit}`,
-                    hint: 'raft never rewrites committed entries: this WAL holds conflicting histories' })
+                  yield push(walFinding('overwrite-below-commit', ev.file, ev.offset,
+                    `raft: entry ${h.index} (term ${h.term}) rewrites an index at or below the persisted commit ${commit}`, { index: h.index }))
                 }
               } else if (lastIndex !== undefined && h.index > lastIndex + 1n && !(lastSnapIndex !== undefined && lastSnapIndex + 1n >= h.index)) {
-                yield push({ severity: 'warning', code: 'index-gap', file: ev.file, offset: ev.offset, index: h.index,
-                  detail: `raft: entry ${h.index} follows entry ${lastIndex}: ${h.index - lastIndex - 1n} entries missing (etcd: "wal: slice bounds out of range")`,
-                  hint: 'entries are missing from the log; etcd 3.4/3.5 refuse to read it' })
+                yield push(walFinding('index-gap', ev.file, ev.offset,
+                  `raft: entry ${h.index} follows entry ${lastIndex}: ${h.index - lastIndex - 1n} entries missing (etcd: "wal: slice bounds out of range")`, { index: h.index }))
               }
               lastIndex = h.index
               if (h.index > commit) {
@@ -288,9 +263,9 @@ function* run(segments: readonly LogSegment[], opts: ReadLogOptions, st: LogStat
               if (s.firstIndex === undefined) {
                 s.firstIndex = h.index
                 s.firstTerm = h.term
-                if (s.nameIndex !== undefined && h.index > s.nameIndex + 1n && !(lastSnapIndex !== undefined && h.index <= lastSnapIndex + 1n)) {
-                  yield push({ severity: 'warning', code: 'index-discontinuity', file: ev.file, offset: ev.offset, index: h.index,
-                    detail: `wal: first entry ${h.index} is more than one above the index ${s.nameIndex} in the segment name and no snapshot record covers the gap` })
+                if (!firstEntryFollowsName(h.index, s.nameIndex, lastSnapIndex)) {
+                  yield push(walFinding('index-discontinuity', ev.file, ev.offset,
+                    `wal: first entry ${h.index} is more than one above the index ${s.nameIndex} in the segment name and no snapshot record covers the gap`, { variant: 'firstEntry', index: h.index }))
                 }
               }
               s.lastIndex = h.index
@@ -301,9 +276,8 @@ function* run(segments: readonly LogSegment[], opts: ReadLogOptions, st: LogStat
           }
         } catch (err) {
           if (!(err instanceof DecodeError)) throw err
-          yield push({ severity: 'error', code: 'bad-protobuf', file: ev.file, offset: ev.offset,
-            detail: `wal: ${['', 'metadata', 'entry', 'state', 'crc', 'snapshot'][ev.type] ?? 'record'} record at ${ev.offset} passes its CRC but does not decode: ${err.detail}`,
-            hint: 'etcd panics on such a record (MustUnmarshal); the writer was buggy or the bytes were forged' })
+          yield push(walFinding('bad-protobuf', ev.file, ev.offset,
+            `wal: ${['', 'metadata', 'entry', 'state', 'crc', 'snapshot'][ev.type] ?? 'record'} record at ${ev.offset} passes its CRC but does not decode: ${err.detail}`, { variant: 'payload' }))
         }
         break
       }
@@ -313,10 +287,4 @@ function* run(segments: readonly LogSegment[], opts: ReadLogOptions, st: LogStat
     const gap = logStartGap(firstEntry, bootSnapshotIndex(st.snapshots, st.hardState?.commit))
     if (gap) yield push(gap)
   }
-}
-
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
 }
