@@ -10,10 +10,13 @@
  * `--value`-byte values (1 M x 900 B is about 1.1 GB of db), put in txns of `--batch`, every 10th
  * key deleted, and 100 keys `/registry/configmaps/hot/cm-NN` put 50 times each (singly, so the WAL
  * holds their requests). Each measurement is the real CLI in a fresh process under /usr/bin/time
- * (wall seconds, peak RSS), plus the in-process query time `history` reports (`elapsedMs`).
+ * (wall seconds, peak RSS), plus the in-process query time `history` reports (`elapsedMs`) and
+ * `node -e 0` (node's own start-up, the floor of a fresh process); `index` also reports how long
+ * its db pass took (`dbSeconds`) and what the WAL pass added after it (`walSeconds`).
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
+import { spawnSync } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { arg, loadInTxns, podKey, startBuildEtcd, timedCli } from './db-etcd.mjs'
@@ -72,22 +75,33 @@ if (!existsSync(cli)) throw new Error('run `npm run build` first')
 const expected = JSON.parse(readFileSync(sideFile, 'utf8'))
 const stateDir = join(cache, `history-${n}-state`)
 rmSync(stateDir, { recursive: true, force: true })
+const loadavgAtStart = loadavg().map((x) => +x.toFixed(2))
 const dbBytes = statSync(join(dataDir, 'member', 'snap', 'db')).size
 const status = timed(['db', 'status', dataDir, '-w', 'json'])
 const index = timed(['index', dataDir, '--state-dir', stateDir, '-w', 'json'])
+const ij = JSON.parse(index.stdout)
+const indexSplit = { dbSeconds: ij.dbSeconds, walSeconds: ij.walSeconds }
 const key = '/registry/configmaps/hot/cm-42'
 const q = (extra) => {
   const t = timed(['history', dataDir, key, '--state-dir', stateDir, '-w', 'json', ...extra])
   const j = JSON.parse(t.stdout)
   return { cliSeconds: t.seconds, peakRssMB: t.peakRssMB, elapsedMs: j.elapsedMs, source: j.source, revisions: j.events.filter((e) => e.revision).length, walRequests: j.events.filter((e) => e.wal).length }
 }
+// Node's own start-up, the floor of any fresh `etcd-inspect` process.
+const nodeStart = () => {
+  const tfile = join(cache, 'time.out')
+  spawnSync('/usr/bin/time', ['-f', '%e %M', '-o', tfile, process.execPath, '-e', '0'])
+  const [sec, kb] = readFileSync(tfile, 'utf8').trim().split('\n').pop().split(' ').map(Number)
+  return { seconds: sec, peakRssMB: +(kb / 1024).toFixed(1) }
+}
+const nodeE0 = [nodeStart(), nodeStart(), nodeStart()]
 const withIndex = [q([]), q([]), q([])]
 const scan = q(['--no-index'])
 const result = {
-  node: process.version, loadavg: loadavg().map((x) => +x.toFixed(2)), dbBytes, keys: expected.keys, buildSeconds: expected.buildSeconds,
+  node: process.version, loadavgAtStart, loadavg: loadavg().map((x) => +x.toFixed(2)), dbBytes, keys: expected.keys, buildSeconds: expected.buildSeconds,
   dbStatus: { seconds: status.seconds, peakRssMB: status.peakRssMB },
-  index: { seconds: index.seconds, peakRssMB: index.peakRssMB, ratioToDbStatus: +(index.seconds / status.seconds).toFixed(2) },
-  historyWithIndex: withIndex, historyScan: scan,
+  index: { seconds: index.seconds, peakRssMB: index.peakRssMB, ratioToDbStatus: +(index.seconds / status.seconds).toFixed(2), ...indexSplit },
+  nodeE0, historyWithIndex: withIndex, historyScan: scan,
   targetsMet: index.seconds <= 2 * status.seconds && withIndex.every((h) => h.elapsedMs < 100 && h.source === 'index'),
 }
 console.log(JSON.stringify(result, null, 2))

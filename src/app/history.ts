@@ -323,6 +323,8 @@ export function joinHistory(revs: { key: Uint8Array; r: FoundRevision; out: Hist
 export interface HistorySources {
   /** Why a source was not used (filled while answering). */
   notes?: string[]
+  /** Releases what the sources hold open (called once the answer is complete). */
+  close?: () => void
   revisions?: (f: BoltFile, q: KeyQuery) => Iterable<FoundRevision> | null
   walRequests?: (q: KeyQuery, ctx: Parameters<typeof requestsIn>[3]) => { requests: FoundRequest[]; wal: NonNullable<HistoryResult['wal']> } | null
 }
@@ -357,6 +359,14 @@ export function scanWalRequests(dir: string, walDir: string | undefined, q: KeyQ
 
 /** The core of `history`. */
 export function keyHistory(path: string, keyArg: string, opts: HistoryOptions = {}, sources: HistorySources = {}): HistoryResult {
+  try {
+    return keyHistoryWith(path, keyArg, opts, sources)
+  } finally {
+    sources.close?.()
+  }
+}
+
+function keyHistoryWith(path: string, keyArg: string, opts: HistoryOptions, sources: HistorySources): HistoryResult {
   const t0 = performance.now()
   const q: KeyQuery = { key: parseUserKey(keyArg, opts.hex), prefix: !!opts.prefix }
   if (q.key.length === 0 && !q.prefix) throw new UsageError('the key is empty', 'give a key, or --prefix with a prefix ("" with --prefix: every key)')
@@ -413,6 +423,14 @@ export interface GetAtRevisionResult extends DbFileInfo {
 }
 
 export function getAtRevision(path: string, keyArg: string, rev: bigint, opts: Pick<HistoryOptions, 'hex' | 'showValues' | 'valueFormat' | 'noIndex'> = {}, sources: HistorySources = {}): GetAtRevisionResult {
+  try {
+    return getAtRevisionWith(path, keyArg, rev, opts, sources)
+  } finally {
+    sources.close?.()
+  }
+}
+
+function getAtRevisionWith(path: string, keyArg: string, rev: bigint, opts: Pick<HistoryOptions, 'hex' | 'showValues' | 'valueFormat' | 'noIndex'>, sources: HistorySources): GetAtRevisionResult {
   const key = parseUserKey(keyArg, opts.hex)
   const mode: BytesMode = opts.showValues ? (opts.valueFormat ?? 'auto') : 'redacted'
   const { db, result } = withDb(path, (f) => {

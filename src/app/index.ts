@@ -6,18 +6,23 @@
  * sizes): anything else and `history` scans instead (and `index` rebuilds), so a changed db is never
  * read through an index of another.
  */
+import { existsSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { relative, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
 import { UsageError } from '../errors.js'
 import type { BoltFile } from '../format/bbolt/file.js'
-import { bucket as findBucket, iterate } from '../format/bbolt/walk.js'
+import { bucket as findBucket, leavesInFileOrder } from '../format/bbolt/walk.js'
 import { mvccKey } from '../format/backend/hash.js'
 import { decodeRevision, type Revision } from '../format/backend/revision.js'
-import { decodePayload, decodeEntry, type RequestOp } from '../format/raft/entry.js'
+import { decodeEntry } from '../format/raft/entry.js'
 import { Frame, FrameCursor } from '../format/wal/frame.js'
-import { readLog } from '../format/wal/log.js'
 import { decodeRecord, RecordType } from '../format/wal/record.js'
 import { openFile, type ByteSource } from '../io/byte-source.js'
-import { fileIdentity, INDEX_FORMAT, IndexStore, indexKey, packWalPos, sameIdentity, unpackWalPos, type IndexIdentity, type IndexMeta } from '../io/index-store.js'
+import { fileIdentity, INDEX_FORMAT, IndexStore, indexKey, sameIdentity, unpackWalPos, type IndexIdentity, type IndexMeta } from '../io/index-store.js'
+import { PairSorter } from '../io/sorted-runs.js'
+import { collectWal, type Replacement, type WalStats } from './index-wal.js'
 import { listWalDir } from '../io/wal-files.js'
 import { DEFAULT_STATE_DIR } from '../io/witness.js'
 import { locateDb } from '../io/bbolt-file.js'
@@ -32,6 +37,8 @@ export interface IndexOptions {
   noWal?: boolean
   /** Rebuild even when the index is current. */
   force?: boolean
+  /** The WAL pass in a worker thread: when the WAL is 64 MiB or more and there is a second CPU (auto), always, or never. */
+  walWorker?: 'auto' | 'always' | 'never'
   /** Writes per LMDB transaction (bounds its dirty pages). */
   batch?: number
 }
@@ -66,22 +73,16 @@ function walSegments(walDir: string): { name: string; size: number }[] {
 const sameSegments = (a: { name: string; size: number }[], b: { name: string; size: number }[]): boolean =>
   a.length === b.length && a.every((x, i) => x.name === b[i]!.name && x.size === b[i]!.size)
 
-/** Calls `fn` for every key an operation of a request writes: puts and single-key deletes; ranges apart. */
-function opKeys(op: RequestOp, key: (k: Uint8Array) => void, range: () => void): void {
-  if (op.kind === 'put') key(op.key)
-  else if (op.kind === 'deleteRange') { if (!op.rangeEnd || op.rangeEnd.length === 0) key(op.key); else range() }
-  else if (op.kind === 'txn') for (const o of [...op.success, ...op.failure]) opKeys(o, key, range)
-}
-
-export function buildIndex(path: string, opts: IndexOptions = {}): IndexResult {
+export async function buildIndex(path: string, opts: IndexOptions = {}): Promise<IndexResult> {
   const t0 = performance.now()
   const stateDir = opts.stateDir ?? DEFAULT_STATE_DIR
-  const batch = opts.batch ?? 20000
+  const batch = opts.batch ?? 50000
   const dbPath = locateDb(path).path
   const dataDir = dataDirOf(dbPath)
   const found = opts.noWal ? null : opts.walDir ?? (dataDir ? openWalDir(dataDir) : null)
   const walDir = found === null ? null : resolve(found)
   let store = IndexStore.open(stateDir, dbPath, true)!
+  let worker = null as ReturnType<typeof startWalWorker>
   try {
     const { result } = withDb(path, (f) => {
       const id: IndexIdentity = { ...fileIdentity(f.file), txid: String(f.meta.txid), pgid: String(f.meta.pgid) }
@@ -97,41 +98,71 @@ export function buildIndex(path: string, opts: IndexOptions = {}): IndexResult {
       }
       const meta: IndexMeta = { ...id, format: INDEX_FORMAT, builtAt: new Date().toISOString(), complete: false, keys: 0, revisions: 0, wal: null }
       store.writeMeta(meta)
-      // Revisions: one pass over `key`, in transactions of `batch` writes.
+      // The WAL pass, beside the db pass when it is big (a worker thread), else after it.
+      if (walDir && segs) worker = startWalWorker(dataDir ?? walDir, walDir, store.path, segs, opts.walWorker ?? 'auto')
+      // Revisions: one pass over `key`, sorted by user key outside LMDB (io/sorted-runs.ts), then
+      // written in key order.
+      const revs = new PairSorter(store.path, 'revs')
       const b = findBucket(f, 'key')
       if (b) {
-        const it = iterate(f, b.bucket, { name: 'key', values: false })
-        for (let done = false; !done;) {
-          store.batch(() => {
-            for (let n = 0; n < batch; n++) {
-              const r = it.next()
-              if (r.done) { done = true; return }
-              const e = r.value
-              decodeRevision(e.key, f.file, e.pageOffset + e.at)
-              // The revision key, then the leaf page it is on (valid while the db is unchanged).
-              const v = Buffer.alloc(e.key.length + 8)
-              v.set(e.key, 0)
-              v.writeBigUInt64BE(e.pgid, e.key.length)
-              store.revs.put(indexKey(mvccKey(e, f)), v)
-              meta.revisions++
-            }
-          })
+        const v = Buffer.alloc(26)
+        for (const e of leavesInFileOrder(f, b.bucket, { name: 'key', values: false })) {
+          decodeRevision(e.key, f.file, e.pageOffset + e.at)
+          // The revision key, then the leaf page it is on (valid while the db is unchanged).
+          v.set(e.key, 0)
+          v.writeBigUInt64BE(e.pgid, e.key.length)
+          revs.add(indexKey(mvccKey(e, f)), v.subarray(0, e.key.length + 8))
         }
       }
-      meta.keys = store.revs.getKeysCount()
+      meta.revisions = revs.added
+      meta.keys = writeSorted(store, store.revs, revs, batch)
       meta.dbSeconds = Math.round(performance.now() - t0) / 1000
-      if (walDir && segs) meta.wal = indexWal(store, dataDir ?? walDir, walDir, segs, batch)
-      meta.complete = true
-      store.writeMeta(meta)
-      return { meta, reused: false, reason }
+      return { meta, reused: false, reason, segs }
     })
     const m = result.meta
+    if (!result.reused) {
+      if (walDir && result.segs) {
+        const c = (worker ? await worker.result : null) ?? collectWal(dataDir ?? walDir, walDir, store.path)
+        writeSorted(store, store.wal, c.wal, batch)
+        writeSorted(store, store.ranges, c.ranges, batch)
+        m.wal = walMeta(walDir, result.segs, c)
+      }
+      m.complete = true
+      store.writeMeta(m)
+    }
     const seconds = Math.round(performance.now() - t0) / 1000
     return { indexPath: store.path, dbPath, reused: result.reused, reason: result.reason, keys: m.keys, revisions: m.revisions, wal: m.wal, seconds,
       ...(result.reused ? {} : { dbSeconds: m.dbSeconds ?? seconds, walSeconds: m.wal ? Math.round((seconds - (m.dbSeconds ?? 0)) * 1000) / 1000 : 0 }) }
   } finally {
+    worker?.stop()
     store.close()
   }
+}
+
+/**
+ * Writes the sorted pairs into `db`, `batch` puts per transaction; returns the number of distinct
+ * keys. In key order LMDB only appends at the right edge of its tree.
+ */
+function writeSorted(store: IndexStore, db: IndexStore['revs'], pairs: PairSorter, batch: number): number {
+  const it = pairs.drain()
+  let keys = 0
+  let last: Buffer | null = null
+  try {
+    for (let done = false; !done;) {
+      store.batch(() => {
+        for (let n = 0; n < batch; n++) {
+          const r = it.next()
+          if (r.done) { done = true; return }
+          const { key, value } = r.value
+          if (!last || !last.equals(key)) { keys++; last = Buffer.from(key) }
+          db.put(key, value)
+        }
+      })
+    }
+  } finally {
+    it.return(undefined)
+  }
+  return keys
 }
 
 function openWalDir(dataDir: string): string | null {
@@ -142,56 +173,41 @@ function openWalDir(dataDir: string): string | null {
   }
 }
 
-/** Entries replaced later: a request at or above `fromIndex` logged before (segment, offset) was overwritten. */
-interface Replacement { fromIndex: string; segment: number; offset: number }
+/** Bytes of WAL from which the WAL pass runs in a worker thread, beside the db pass. */
+const WORKER_WAL_BYTES = 64 << 20
 
-function indexWal(store: IndexStore, dir: string, walDir: string, segs: { name: string; size: number }[], batch: number): NonNullable<IndexMeta['wal']> & { replacements?: Replacement[] } {
-  const { opened } = openWal(dir, { walDir })
-  const replacements: Replacement[] = []
-  let requests = 0
-  let ranges = 0
-  try {
-    const log = readLog(opened.segments, {})
-    const items = log.items
-    for (let done = false; !done;) {
-      store.batch(() => {
-        for (let n = 0; n < batch;) {
-          const r = items.next()
-          if (r.done) { done = true; return }
-          if (r.value.kind !== 'entry') continue
-          const e = r.value.entry
-          if (e.replaces?.length) replacements.push({ fromIndex: String(e.index), segment: e.segment, offset: e.offset })
-          if (e.entryType !== 0) continue
-          const p = decodePayload(e.entryType, e.data)
-          if (p.kind !== 'irr') continue
-          const req = p.request
-          if (req.kind !== 'put' && req.kind !== 'deleteRange' && req.kind !== 'txn') continue
-          const pos = packWalPos(e.index, e.segment, e.offset)
-          const seen = new Set<string>()
-          let ranged = false
-          opKeys(req as RequestOp, (k) => {
-            const ik = indexKey(k)
-            const t = ik.toString('latin1')
-            if (seen.has(t)) return
-            seen.add(t)
-            store.wal.put(ik, pos)
-            n++
-            requests++
-          }, () => { ranged = true })
-          if (ranged) { store.ranges.put(pos.subarray(0, 8), pos); ranges++; n++ }
-        }
-      })
-    }
-    const st = log.state
-    const snapshotIndex = st.snapshots.reduce((m, s) => (s.index > m ? s.index : m), 0n)
-    return {
-      dir: walDir, segments: segs, snapshotIndex: String(snapshotIndex), commit: st.hardState ? String(st.hardState.commit) : undefined,
-      firstIndex: st.firstIndex === undefined ? undefined : String(st.firstIndex), lastIndex: st.lastIndex === undefined ? undefined : String(st.lastIndex),
-      requests, ranges, ...(replacements.length ? { replacements } : {}),
-    }
-  } finally {
-    opened.close()
-  }
+type Collected = { stats: WalStats; wal: PairSorter; ranges: PairSorter }
+
+function workerFile(): string | null {
+  // dist/app/index-worker.js next to this file; under vitest (src/*.ts) the built copy.
+  const candidates = [fileURLToPath(new URL('./index-worker.js', import.meta.url)), fileURLToPath(new URL('../../dist/app/index-worker.js', import.meta.url))]
+  return candidates.find((p) => existsSync(p)) ?? null
+}
+
+/**
+ * Starts the WAL pass in a worker thread when the WAL is big and there is a second CPU, else
+ * returns null (the caller runs it in this thread). The promise never rejects: null means the
+ * worker failed and the pass must run here (where its error has its file, offset and exit code).
+ */
+function startWalWorker(dir: string, walDir: string, indexPath: string, segs: { size: number }[], when: 'auto' | 'always' | 'never'): { result: Promise<Collected | null>; stop: () => void } | null {
+  const file = workerFile()
+  if (!file || when === 'never' || (when === 'auto' && (availableParallelism() < 2 || segs.reduce((n, s) => n + s.size, 0) < WORKER_WAL_BYTES))) return null
+  const w = new Worker(file, { workerData: { dir, walDir, indexPath } })
+  const result = new Promise<Collected | null>((resolvePromise) => {
+    let settled = false
+    const done = (c: Collected | null) => { if (!settled) { settled = true; resolvePromise(c) } }
+    w.on('message', (m: { ok: true; stats: WalStats; wal: { runs: string[]; added: number }; ranges: { runs: string[]; added: number } } | { ok: false }) => {
+      done(m.ok ? { stats: m.stats, wal: PairSorter.adopt(indexPath, 'wal', m.wal.runs, m.wal.added), ranges: PairSorter.adopt(indexPath, 'ranges', m.ranges.runs, m.ranges.added) } : null)
+    })
+    w.on('error', () => done(null))
+    w.on('exit', () => done(null))
+  })
+  return { result, stop: () => void w.terminate() }
+}
+
+function walMeta(walDir: string, segs: { name: string; size: number }[], c: Collected): NonNullable<IndexMeta['wal']> & { replacements?: Replacement[] } {
+  const { replacements, ...rest } = c.stats
+  return { dir: walDir, segments: segs, ...rest, ...(replacements.length ? { replacements } : {}) }
 }
 
 /** Reads the raft entry whose WAL record frame starts at `offset` (as the reader reported it). */
@@ -235,24 +251,28 @@ export function indexSources(path: string, opts: { stateDir?: string; walDir?: s
     return { notes }
   }
   let meta: IndexMeta | null = null
+  // One open of the index for both sources (an LMDB open is most of a query's cost); `close` ends it.
+  let store: IndexStore | null | undefined
   const withStore = <T>(fn: (s: IndexStore) => T): T | null => {
-    let s: IndexStore | null = null
-    try {
-      s = IndexStore.open(stateDir, dbPath, false)
-    } catch {
-      return null
+    if (store === undefined) {
+      try {
+        store = IndexStore.open(stateDir, dbPath, false)
+      } catch {
+        store = null
+      }
     }
+    const s = store
     if (!s) return null
-    try {
-      meta ??= s.readMeta()
-      if (meta?.complete && meta.format !== INDEX_FORMAT) { notes.push(`the index under ${s.path} has another format: scanned instead; run \`etcd-inspect index\` again`); return null }
-      return meta?.complete ? fn(s) : null
-    } finally {
-      s.close()
-    }
+    meta ??= s.readMeta()
+    if (meta?.complete && meta.format !== INDEX_FORMAT) { notes.push(`the index under ${s.path} has another format: scanned instead; run \`etcd-inspect index\` again`); return null }
+    return meta?.complete ? fn(s) : null
   }
   return {
     notes,
+    close() {
+      store?.close()
+      store = null
+    },
     revisions(f: BoltFile, q: KeyQuery) {
       return withStore((s) => {
         const id: IndexIdentity = { ...fileIdentity(f.file), txid: String(f.meta.txid), pgid: String(f.meta.pgid) }

@@ -33,6 +33,22 @@ const PER_WORKER = 2
 /** Below this many bytes of segments, starting workers costs more than it saves. */
 const MIN_BYTES = 8 * 1024 * 1024
 
+/**
+ * Whether the workers beat the reader path on one thread, from the log's size and its average
+ * record size (the pre-pass walks the last segment anyway). Per-entry and per-byte costs measured
+ * on bench/wal.mjs's two logs (docs/wal.md): the reader path ~9 µs per entry, the workers' fast path
+ * ~2.75 µs per entry spread over the workers; both ~2.1 ns per byte (CRC-32C + SHA-256 of values);
+ * starting the workers and moving chunks ~0.5 s. A log of a few thousand 100 KB values is done
+ * sooner on one thread (walbig: 1.31 vs 1.53 s); a log of a million small entries is not.
+ */
+export function workersPayOff(bytes: number, sample: { records: number; bytes: number }, threads: number): boolean {
+  if (sample.records === 0) return true
+  const entries = bytes / (sample.bytes / sample.records + 8)
+  const serial = entries * 9e-6 + bytes * 2.1e-9
+  const parallel = (entries * 2.75e-6 + bytes * 2.1e-9) / Math.max(1, threads) + 0.5
+  return parallel < serial
+}
+
 export interface ParallelOptions {
   /** What the workers write: the output format (default ndjson). */
   style?: ChunkStyle
@@ -185,9 +201,11 @@ export async function streamWalParallel(dir: string, opts: WalOptions, cfg: Para
   try {
     const bytes = listing.segments.reduce((a, s) => a + s.size, 0)
     if (findings.some((f) => f.severity !== 'info') || (bytes < MIN_BYTES && !cfg.force)) return null
+    pre = prePass(opened.segments, false)
+    // --threads N asks for the workers; by default they start only where they pay off
+    if (cfg.threads === undefined && !cfg.force && !workersPayOff(bytes, pre.sample, threads)) return null
     // table, simple and json mark the entries a later one replaced, known only further on: those logs go to the reader
     if (style !== 'ndjson' && replacedEntries(opened.segments, opts).size > 0) return null
-    pre = prePass(opened.segments, false)
   } finally {
     opened.close()
   }

@@ -378,6 +378,15 @@ export function* streamWal(dir: string, opts: WalOptions = {}): Generator<WalStr
     fromSnapshot, segments: state.segments, files, snapshots: state.snapshots, findings: all, summary } }
 }
 
+/** What the pre-pass learns; `sample` counts the records it walked (their sizes tell small entries from big values). */
+export interface PrePass {
+  hardState?: HardState
+  snapshots: WalSnapshot[]
+  memberId?: string
+  clusterId?: string
+  sample: { records: number; bytes: number }
+}
+
 /**
  * The framing-only pre-pass of `streamWal`: no CRC, no entry decoding; just the last HardState,
  * the snapshot records (only when `snapshots` is asked for) and the identity. Bad bytes are left to
@@ -386,8 +395,8 @@ export function* streamWal(dir: string, opts: WalOptions = {}): Generator<WalStr
  * and the last HardState from the last segment that holds one (etcd writes one at the start of
  * every segment): usually one segment is read instead of all of them.
  */
-export function prePass(segments: readonly LogSegment[], snapshots: boolean): { hardState?: HardState; snapshots: WalSnapshot[]; memberId?: string; clusterId?: string } {
-  const out: { hardState?: HardState; snapshots: WalSnapshot[]; memberId?: string; clusterId?: string } = { snapshots: [] }
+export function prePass(segments: readonly LogSegment[], snapshots: boolean): PrePass {
+  const out: PrePass = { snapshots: [], sample: { records: 0, bytes: 0 } }
   /** Scans segments[from..to) (the last one keeps its last-segment rules); stops when `done` says so. */
   const scan = (from: number, to: number, onRecord: (type: number, data: Uint8Array) => boolean): void => {
     // decodeWal treats the last segment it is given as the last one: hand it the real tail when it is included.
@@ -395,6 +404,8 @@ export function prePass(segments: readonly LogSegment[], snapshots: boolean): { 
     const lastIsReal = to === segments.length
     for (const ev of decodeWal(lastIsReal ? list : [...list, EMPTY_SEGMENT], { verifyCrc: false, tolerant: true })) {
       if (ev.kind !== 'record') continue
+      out.sample.records++
+      out.sample.bytes += ev.data.length
       try {
         if (onRecord(ev.type, ev.data)) return
       } catch {}

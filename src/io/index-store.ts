@@ -93,7 +93,7 @@ export class IndexStore {
       if (!create) return null
       mkdirSync(path, { recursive: true, mode: 0o700 })
     }
-    const root = open({ path, noSync: true, compression: false, maxDbs: 8 }) as RootDatabase
+    const root = open({ path, noSync: true, compression: false, maxDbs: 8, ...(create ? {} : { readOnly: true }) }) as RootDatabase
     const bin = { keyEncoding: 'binary' as const, encoding: 'binary' as const, dupSort: true }
     return new IndexStore(path, root,
       root.openDB({ name: 'meta', encoding: 'string' }) as unknown as Database<string, string>,

@@ -12,7 +12,7 @@ import { hash } from 'node:crypto'
 import { jsonString, toJsonLine } from './json.js'
 import type { FormattedBytes } from '../format/value.js'
 import { classifyKind, type ValueClass } from '../format/k8s/value.js'
-import { matchPut, newPutShape } from '../format/raft/put-shape.js'
+import { matchPut, newPutShape, type PutShape } from '../format/raft/put-shape.js'
 import type { ChunkEntrySink } from '../app/wal-fast.js'
 import type { WalEntry } from '../app/wal.js'
 import { presentEntry, type WalEntryOut } from './wal-entry.js'
@@ -204,24 +204,13 @@ export class EntryLineWriter implements ChunkEntrySink {
   raw(s: number, e: number, index: number, term: number, offset: number, committed: boolean): boolean {
     const b = this.buf
     const p = this.shape
-    if (!matchPut(b, s, e, p)) return false
+    const kind = fastPut(this.view, b, s, e, p)
+    if (kind === null) return false
+    const tail = KIND_TAIL[kind]!
     const ks = p.keyStart
     const ke = p.keyEnd
     const vs = p.valueStart
     const ve = p.valueEnd
-    for (let i = ks; i < ke; i++) if (KEY_BYTE[b[i]!] === 0) return false
-    // classifyValue's kind: the envelopes it knows by their first byte go the long way; the rest is
-    // text when printable (isPrintable: ASCII without controls but \t \n \r, or valid UTF-8).
-    let kind: string
-    const b0 = b[vs]
-    if (vs === ve) kind = 'opaque'
-    else if (b0 === 0x6b || b0 === 0xd9 || b0 === 0x7b || b0 === 0x5b) kind = classifyKind(b.subarray(vs, ve))
-    else {
-      const t = textScan(this.view, b, vs, ve)
-      kind = t === 1 ? 'text' : t === 0 ? 'opaque' : classifyKind(b.subarray(vs, ve))
-    }
-    const tail = KIND_TAIL[kind]
-    if (tail === undefined) return false
     const fileBytes = this.fileBytes
     this.room(512 + (ke - ks) + fileBytes.length)
     const o = this.ob
@@ -238,8 +227,7 @@ export class EntryLineWriter implements ChunkEntrySink {
     q = put(o, q, P_LEN)
     q = putUint(o, q, ve - vs)
     q = put(o, q, P_SHA)
-    const hx = hash('sha256', b.subarray(vs, ve), 'hex')
-    for (let i = 0; i < 16; i++) o[q++] = hx.charCodeAt(i)
+    q = putSha16(o, q, b, vs, ve)
     q = put(o, q, tail)
     q = putHexVarint(o, q, b, p.idStart, p.idEnd)
     this.op = put(o, q, this.end)
@@ -255,8 +243,41 @@ export class EntryLineWriter implements ChunkEntrySink {
   }
 }
 
+/** The value classes the fast paths write: those without details (the rest name an object, key or provider). */
+export type FastPutKind = 'text' | 'opaque' | 'cbor'
+
+/**
+ * The fast paths' test (the line writer here, the row writer of render/wal.ts): the normal entry at
+ * b[s, e) is the put shape (format/raft/put-shape.ts, positions into `p`), its key is printable
+ * ASCII needing no JSON escape, and its value is of a class without details; that class, else null.
+ */
+export function fastPut(view: DataView, b: Uint8Array, s: number, e: number, p: PutShape): FastPutKind | null {
+  if (!matchPut(b, s, e, p)) return null
+  for (let i = p.keyStart; i < p.keyEnd; i++) if (KEY_BYTE[b[i]!] === 0) return null
+  // classifyValue's kind: the envelopes it knows by their first byte go the long way; the rest is
+  // text when printable (isPrintable: ASCII without controls but \t \n \r, or valid UTF-8).
+  const vs = p.valueStart
+  const ve = p.valueEnd
+  let kind: string
+  const b0 = b[vs]
+  if (vs === ve) kind = 'opaque'
+  else if (b0 === 0x6b || b0 === 0xd9 || b0 === 0x7b || b0 === 0x5b) kind = classifyKind(b.subarray(vs, ve))
+  else {
+    const t = textScan(view, b, vs, ve)
+    kind = t === 1 ? 'text' : t === 0 ? 'opaque' : classifyKind(b.subarray(vs, ve))
+  }
+  return kind === 'text' || kind === 'opaque' || kind === 'cbor' ? kind : null
+}
+
+/** The first 16 hex digits of the SHA-256 of b[s, e) (format/value.ts sha256Prefix), written at o[p]. */
+export function putSha16(o: Uint8Array, p: number, b: Uint8Array, s: number, e: number): number {
+  const hx = hash('sha256', b.subarray(s, e), 'hex')
+  for (let i = 0; i < 16; i++) o[p++] = hx.charCodeAt(i)
+  return p
+}
+
 /** Writers into o at p, returning the next position. */
-function put(o: Uint8Array, p: number, c: Uint8Array): number {
+export function put(o: Uint8Array, p: number, c: Uint8Array): number {
   const n = c.length
   // a native copy pays off past a couple of dozen bytes
   if (n > 24) {
@@ -268,7 +289,7 @@ function put(o: Uint8Array, p: number, c: Uint8Array): number {
 }
 
 /** A non-negative integer below 2^53 in decimal. */
-function putUint(o: Uint8Array, p: number, n: number): number {
+export function putUint(o: Uint8Array, p: number, n: number): number {
   if (n < 10) {
     o[p] = 0x30 + n
     return p + 1

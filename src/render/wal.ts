@@ -12,7 +12,8 @@ import type { VerifyResult, WalEntry, WalResult, WalStreamItem } from '../app/wa
 import type { ChunkEntrySink } from '../app/wal-fast.js'
 import type { WalBlock } from '../app/wal-parallel.js'
 import { presentEntry, presentWalResult, type PresentOptions, type WalEntryOut } from './wal-entry.js'
-import { entryJson, entryLine } from './wal-line.js'
+import { entryJson, entryLine, fastPut, put, putSha16, putUint, type FastPutKind } from './wal-line.js'
+import { newPutShape } from '../format/raft/put-shape.js'
 import type { WalFinding } from '../format/wal/decoder.js'
 import { bytesLabel, type FormattedBytes } from '../format/value.js'
 import { valueClassLabel, type ValueClass } from '../format/k8s/value.js'
@@ -103,7 +104,7 @@ class RowBytes {
     this.bytes = new Uint8Array(bytes)
     this.ends = new Int32Array(rows * 5)
   }
-  private room(bytes: number, rows: number): void {
+  room(bytes: number, rows: number): void {
     if (this.op + bytes > this.bytes.length) {
       const nb = new Uint8Array(Math.max(this.bytes.length * 2, this.op + bytes))
       nb.set(this.bytes.subarray(0, this.op))
@@ -250,6 +251,27 @@ class EntryTable {
   }
 }
 
+const B_NORMAL = enc.encode('normal')
+const B_NORMAL_UNCOMMITTED = enc.encode('normal (uncommitted)')
+const B_PUT = enc.encode('put')
+const B_SIMPLE_PUT = enc.encode(' normal put ')
+const B_SIMPLE_PUT_UNCOMMITTED = enc.encode(' normal put uncommitted ')
+const B_KEY = enc.encode('key="')
+const B_VALUE = enc.encode('" value=<redacted len:')
+const B_SHA = enc.encode(' sha256:')
+const B_KIND: Record<FastPutKind, Uint8Array> = { text: enc.encode('> text'), opaque: enc.encode('> opaque'), cbor: enc.encode('> cbor') }
+
+/** entryDetail of a fast-path put (key printable, needing no escape; value redacted, class without details). */
+function putPutDetail(o: Uint8Array, q: number, b: Uint8Array, ks: number, ke: number, vs: number, ve: number, kind: FastPutKind): number {
+  q = put(o, q, B_KEY)
+  for (let i = ks; i < ke; i++) o[q++] = b[i]!
+  q = put(o, q, B_VALUE)
+  q = putUint(o, q, ve - vs)
+  q = put(o, q, B_SHA)
+  q = putSha16(o, q, b, vs, ve)
+  return put(o, q, B_KIND[kind])
+}
+
 /** How the workers of the parallel path write table and simple output. */
 export type RowStyle = 'table' | 'simple'
 
@@ -261,23 +283,71 @@ export class EntryRowWriter implements ChunkEntrySink {
   private rows: RowBytes | undefined
   private ob: Uint8Array
   private op = 0
+  private buf: Uint8Array = new Uint8Array(0)
+  private view: DataView = new DataView(new ArrayBuffer(0))
+  private readonly shape = newPutShape()
   constructor(private readonly style: RowStyle, out: Uint8Array | undefined, want: number) {
     if (style === 'table') this.rows = new RowBytes(out !== undefined && out.length >= want ? 0 : want, 1024)
     if (style === 'table' && out !== undefined && out.length >= want) this.rows!.bytes = out
     this.ob = style === 'simple' ? (out !== undefined && out.length >= want ? out : new Uint8Array(want)) : new Uint8Array(0)
   }
-  raw(): boolean {
-    return false
+  /** The chunk whose bytes `raw` positions point into. */
+  begin(buf: Uint8Array): void {
+    this.buf = buf
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+  }
+  /**
+   * The put shape of the line writer's fast path (render/wal-line.ts `fastPut`), written from its
+   * bytes as presentEntry + tableCells / simpleLine would write it:
+   * `key="K" value=<redacted len:N sha256:H> KIND`.
+   */
+  raw(s: number, e: number, index: number, term: number, _offset: number, committed: boolean): boolean {
+    const b = this.buf
+    const p = this.shape
+    const kind = fastPut(this.view, b, s, e, p)
+    if (kind === null) return false
+    const need = 128 + (p.keyEnd - p.keyStart)
+    let q: number
+    if (this.rows) {
+      const r = this.rows
+      r.room(need, 1)
+      const o = r.bytes
+      const at = r.n * 5
+      q = putUint(o, r.op, index)
+      r.ends[at] = q
+      q = putUint(o, q, term)
+      r.ends[at + 1] = q
+      q = put(o, q, committed ? B_NORMAL : B_NORMAL_UNCOMMITTED)
+      r.ends[at + 2] = q
+      q = put(o, q, B_PUT)
+      r.ends[at + 3] = q
+      q = putPutDetail(o, q, b, p.keyStart, p.keyEnd, p.valueStart, p.valueEnd, kind)
+      r.ends[at + 4] = q
+      r.op = q
+      r.n++
+      return true
+    }
+    if (this.op + need > this.ob.length) this.grow(need)
+    const o = this.ob
+    q = putUint(o, this.op, index)
+    o[q++] = 0x20
+    q = putUint(o, q, term)
+    q = put(o, q, committed ? B_SIMPLE_PUT : B_SIMPLE_PUT_UNCOMMITTED)
+    q = putPutDetail(o, q, b, p.keyStart, p.keyEnd, p.valueStart, p.valueEnd, kind)
+    o[q++] = 0x0a
+    this.op = q
+    return true
+  }
+  private grow(n: number): void {
+    const nb = new Uint8Array(Math.max(this.ob.length * 2, this.op + n))
+    nb.set(this.ob.subarray(0, this.op))
+    this.ob = nb
   }
   entry(d: WalEntry): void {
     const e = presentEntry(d)
     if (this.rows) return this.rows.addCells(tableCells(e))
     const line = simpleLine(e)
-    if (this.op + line.length * 3 > this.ob.length) {
-      const nb = new Uint8Array(Math.max(this.ob.length * 2, this.op + line.length * 3))
-      nb.set(this.ob.subarray(0, this.op))
-      this.ob = nb
-    }
+    if (this.op + line.length * 3 > this.ob.length) this.grow(line.length * 3)
     this.op += enc.encodeInto(line, this.ob.subarray(this.op)).written
   }
   take(): { bytes: Uint8Array; rows?: Int32Array } {

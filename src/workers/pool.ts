@@ -42,11 +42,18 @@ export function workerFile(name: WorkerName, base: string = import.meta.url): st
   return path
 }
 
+/**
+ * V8's young generation per worker, in MB (0: V8's default, 3 x 16 MB semi-spaces on 64-bit, sized
+ * for allocation-heavy code). The chunk workers write from bytes and allocate little, and
+ * every isolate's young generation counts in the peak RSS: 4 MB saves ~9 MB at no measured cost.
+ */
+const YOUNG_MB = Number(process.env.ETCD_INSPECT_WORKER_YOUNG_MB ?? 4)
+
 /** Starts worker `name` (compiled build only; throws InstallError without it). */
 export function startWorker(name: WorkerName, data: Record<string, unknown> = {}): Worker {
   const file = workerFile(name)
   if (file === null) throw new InstallError(`worker ${name}: worker threads need the compiled build`, name)
-  return new Worker(file, { workerData: { ...data, entry: name } })
+  return new Worker(file, { workerData: { ...data, entry: name }, ...(YOUNG_MB > 0 ? { resourceLimits: { maxYoungGenerationSizeMb: YOUNG_MB } } : {}) })
 }
 
 /** Messages between the pool and an entry module. */

@@ -45,6 +45,7 @@ export function handle(req: ChunkRequest): { result: ChunkReply; transfer: Array
     reply = { outcome, bytes: w.take(), input: req.buffer }
   } else if (style === 'table' || style === 'simple') {
     const w = new EntryRowWriter(style, out, want)
+    w.begin(buf)
     const outcome = presentChunk(job, buf, w)
     const { bytes, rows } = w.take()
     reply = { outcome, bytes, rows, input: req.buffer }

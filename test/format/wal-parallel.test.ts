@@ -14,7 +14,7 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, tru
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runWal, streamWal, verifyByScan, verifyWal, type WalOptions } from '../../src/app/wal.js'
-import { streamWalParallel, type ParallelOptions } from '../../src/app/wal-parallel.js'
+import { streamWalParallel, workersPayOff, type ParallelOptions } from '../../src/app/wal-parallel.js'
 import { walName } from '../../src/format/wal/segment-name.js'
 import { renderWalStream } from '../../src/render/wal.js'
 import type { OutputFormat, Sink } from '../../src/render/output.js'
@@ -271,5 +271,17 @@ describe('wal -w ndjson in parallel: when it steps aside entirely', () => {
     }
     expect(await streamWalParallel(d, {}, { threads: 2 })).toBeNull()
     expect(await streamWalParallel(d, {}, { threads: 1, chunkBytes: 4096 })).toBeNull()
+  })
+})
+
+describe('wal in parallel: the thread choice', () => {
+  it('workers for many small entries, one thread for a few thousand big values (bench/wal.mjs wal6 and walbig)', () => {
+    // wal6: 386 MB of records, ~350 bytes each; walbig: 307 MB, ~100 KB each
+    expect(workersPayOff(386e6, { records: 1000, bytes: 350_000 }, 2)).toBe(true)
+    expect(workersPayOff(307e6, { records: 10, bytes: 1_000_000 }, 2)).toBe(false)
+    // big values still go to the workers once there are enough of them to outweigh starting them
+    expect(workersPayOff(3e9, { records: 10, bytes: 1_000_000 }, 2)).toBe(true)
+    // nothing known about the records: the workers, as before
+    expect(workersPayOff(386e6, { records: 0, bytes: 0 }, 2)).toBe(true)
   })
 })

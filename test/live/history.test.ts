@@ -10,6 +10,7 @@ import { startEtcd, etcdctl, tempDir, type EtcdMember } from '../support/etcd.js
 import { hashTree } from '../support/tree-hash.js'
 import { runCli } from '../support/cli.js'
 import { parseJsonExact } from '../../src/format/backend/json.js'
+import { buildIndex } from '../../src/app/index.js'
 
 let m: EtcdMember
 let auth: string[] = []
@@ -183,6 +184,15 @@ describe('history and db get --rev on a running etcd 3.4', () => {
     expect(at.source).toBe('index')
     expect(at.kv).toEqual(json(runCli(['db', 'get', m.dataDir, 'key', '/h/a', '--rev', String(lastRev - 1n), '-w', 'json']).stdout).kv)
     expect(json(runCli(['index', m.dataDir, '--state-dir', state, '-w', 'json']).stdout)).toMatchObject({ reused: true })
+    // The WAL pass in a worker thread (what a WAL of 64 MiB or more gets) builds the same index.
+    const state2 = tempDir('space-index-')
+    const viaWorker = await buildIndex(m.dataDir, { stateDir: state2, walWorker: 'always' })
+    expect({ ...viaWorker, indexPath: '', seconds: 0, dbSeconds: 0, walSeconds: 0 }).toEqual({ ...json(built.stdout), indexPath: '', seconds: 0, dbSeconds: 0, walSeconds: 0 })
+    for (const args of [['/h/a'], ['/h/', '--prefix']]) {
+      const h2 = history([...args, '--state-dir', state2])
+      expect([h2.source, h2.wal.source]).toEqual(['index', 'index'])
+      expect(strip(h2)).toEqual(strip(history([...args, '--state-dir', state])))
+    }
     // The db moves on: the old index must not be used.
     await ctl(['put', '/h/a', 'v6'])
     await settle()

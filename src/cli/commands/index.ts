@@ -21,6 +21,6 @@ export function register(program: Command): void {
       const w = outputFormat(opts)
       const { buildIndex } = await import('../../app/index.js')
       const { renderIndex } = await import('../../render/history.js')
-      process.stdout.write(renderIndex(buildIndex(path, { stateDir: opts.stateDir, walDir: opts.walDir, noWal: opts.wal === false, force: opts.force }), w))
+      process.stdout.write(renderIndex(await buildIndex(path, { stateDir: opts.stateDir, walDir: opts.walDir, noWal: opts.wal === false, force: opts.force }), w))
     })
 }

@@ -167,8 +167,16 @@ export class BoltFile {
    */
   page(pgid: bigint, expect: readonly number[], from: string, eager = true): Page {
     const n = this.checkPgid(pgid, from)
+    return this.pageOf(pgid, this.src.read(n * this.pageSize, this.pageSize), expect, from, eager)
+  }
+
+  /**
+   * `page` for bytes the caller already read from the page start (at least the first page, or to
+   * the end of the file): the same checks; bytes past `head` are read on demand.
+   */
+  pageOf(pgid: bigint, head: Uint8Array, expect: readonly number[], from: string, eager = true): Page {
+    const n = this.checkPgid(pgid, from)
     const offset = n * this.pageSize
-    const head = this.src.read(offset, this.pageSize)
     if (head.length < PAGE_HEADER_SIZE) {
       throw new DecodeError(this.file, offset + head.length, 'truncated', `bbolt: page ${pgid}: file ends inside the page header`, CORRUPT_HINT, { pgid })
     }
@@ -191,10 +199,10 @@ export class BoltFile {
       throw new DecodeError(this.file, this.src.byteLength, 'truncated',
         `bbolt: page ${pgid}: its ${h.overflow} overflow pages run past the end of the file (${this.src.byteLength} bytes)`, CORRUPT_HINT, { pgid })
     }
-    let buf = head
+    let buf = head.length > span ? head.subarray(0, span) : head
     // `eager` false (db check): keep only the first page in memory; keys are read on demand and
     // values are never read, so a check does not cost a full read of large values.
-    if (eager && h.overflow > 0 && span <= EAGER_SPAN) buf = this.src.read(offset, span)
+    if (eager && h.overflow > 0 && span <= EAGER_SPAN && buf.length < span) buf = this.src.read(offset, span)
     return new Page(pgid, h, offset, span, buf, this.src, this.file)
   }
 
