@@ -376,13 +376,12 @@ export function* streamWal(dir: string, opts: WalOptions = {}): Generator<WalStr
     fromSnapshot, segments: state.segments, files, snapshots: state.snapshots, findings: all, summary } }
 }
 
-/** What the pre-pass learns; `sample` counts the records it walked (their sizes tell small entries from big values). */
+/** What the pre-pass learns. */
 export interface PrePass {
   hardState?: HardState
   snapshots: WalSnapshot[]
   memberId?: string
   clusterId?: string
-  sample: { records: number; bytes: number }
 }
 
 /**
@@ -394,7 +393,7 @@ export interface PrePass {
  * every segment): usually one segment is read instead of all of them.
  */
 export function prePass(segments: readonly LogSegment[], snapshots: boolean): PrePass {
-  const out: PrePass = { snapshots: [], sample: { records: 0, bytes: 0 } }
+  const out: PrePass = { snapshots: [] }
   /** Scans segments[from..to) (the last one keeps its last-segment rules); stops when `done` says so. */
   const scan = (from: number, to: number, onRecord: (type: number, data: Uint8Array) => boolean): void => {
     // decodeWal treats the last segment it is given as the last one: hand it the real tail when it is included.
@@ -402,8 +401,6 @@ export function prePass(segments: readonly LogSegment[], snapshots: boolean): Pr
     const lastIsReal = to === segments.length
     for (const ev of decodeWal(lastIsReal ? list : [...list, EMPTY_SEGMENT], { verifyCrc: false, tolerant: true })) {
       if (ev.kind !== 'record') continue
-      out.sample.records++
-      out.sample.bytes += ev.data.length
       try {
         if (onRecord(ev.type, ev.data)) return
       } catch {}
