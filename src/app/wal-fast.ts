@@ -3,7 +3,7 @@
  * (app/wal-parallel.ts). A chunk is a run of whole frames (walpb.Record, raftpb.Entry;
  * etcd-io/etcd@v3.6.0:server/storage/wal) cut by the main thread; it carries the CRC chain as the
  * stored CRC of the record before it, so chunks are checked independently and the main thread only
- * links their ends. Each entry goes to a ChunkEntrySink (the line writer, render/wal-line.ts, wired
+ * links their ends. Each entry goes to a ChunkEntrySink (the line writer, wal-line.ts of the render layer, wired
  * in by the worker entry workers/wal-chunk.ts): a normal entry first as raw bytes (the writer takes
  * the dominant put shape from them), else decoded like the reader path decodes it. Lines are
  * byte-identical to `streamWal`'s (test/format/wal-parallel.test.ts compares every line of every
@@ -73,7 +73,7 @@ export interface ChunkOutcome {
 const ENTRY_TYPES: EntryTypeName[] = ['normal', 'confChange', 'confChangeV2']
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 
-/** Where presentChunk hands the entries of a chunk, in log order (render/wal-line.ts writes them). */
+/** Where presentChunk hands the entries of a chunk, in log order (the render layer's wal-line.ts writes them). */
 export interface ChunkEntrySink {
   /**
    * A normal entry whose data is buf[s, e) of the chunk (`offset` is its frame's file offset):

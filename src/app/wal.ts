@@ -201,7 +201,7 @@ export interface WalOptions extends WalReadOptions {
   member?: bigint
   /** Start after the newest WAL snapshot record at or below the HardState commit (what etcd does at boot). */
   fromSnapshot?: boolean
-  /** Print put values (printable text as text, else hex) instead of length + sha256 (render/wal-entry.ts; the parallel path steps aside). */
+  /** Print put values (printable text as text, else hex) instead of length + sha256 (the render layer's wal-entry.ts; the parallel path steps aside). */
   showValues?: boolean
   /**
    * Continue output another reader started (app/wal-parallel.ts): no header or directory findings,
@@ -224,7 +224,7 @@ export interface WalOptions extends WalReadOptions {
 /**
  * One decoded entry as `wal` streams it: the entry union (format/raft/entry.ts) plus where it is
  * and what the rest of the log made of it. Presentation (JSON shape, redaction, value classes) is
- * render/wal-entry.ts.
+ * wal-entry.ts of the render layer.
  */
 export interface WalEntry extends DecodedEntry {
   file: string

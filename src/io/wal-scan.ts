@@ -104,6 +104,28 @@ export interface SegmentScan {
   firstEntryOffset: number
 }
 
+/** A canonical raftpb.HardState is at most 3 one-byte tags and 3 u64 varints. */
+const STATE_MAX = 33
+
+/** End of a u64 varint at b[q, e) (at most 10 bytes, the 10th at most 1), or -1. */
+function u64End(b: Uint8Array, q: number, e: number): number {
+  for (let i = 0; i < 10 && q < e; i++) {
+    const x = b[q++]!
+    if (x < 0x80) return i === 9 && x > 1 ? -1 : q
+  }
+  return -1
+}
+
+/** raftpb.HardState as gogo writes it (08 term 10 vote 18 commit, each once, nothing else): always decodes. */
+function canonicalState(b: Uint8Array, s: number, e: number): boolean {
+  if (b[s] !== 0x08) return false
+  let q = u64End(b, s + 1, e)
+  if (q < 0 || b[q] !== 0x10) return false
+  q = u64End(b, q + 1, e)
+  if (q < 0 || b[q] !== 0x18) return false
+  return u64End(b, q + 1, e) === e
+}
+
 /** Reads a varint of at most 10 bytes at `p` (bounded by `end`) as bigint; returns [value, next] or null. */
 function varint(buf: Uint8Array, p: number, end: number): { v: bigint; p: number } | null {
   let lo = 0
@@ -141,6 +163,10 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
     out.corrupt = true
   }
   const rec: RecordPos = { type: 0, crc: 0, dataStart: 0, dataEnd: 0 }
+  /** The last canonical HardState record's bytes (stateLen -1: none pending) and their file offset. */
+  const state = new Uint8Array(STATE_MAX)
+  let stateLen = -1
+  let stateOff = 0
   // Entry indexes as numbers on the hot path (-1: none yet); the bigint path below keeps them in sync.
   let prevN = -1
   let firstN = -1
@@ -241,6 +267,7 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
     out.lastValidOffset = cur.offset
   }
   out.crcEnd = chain.value
+  if (stateLen >= 0) out.hardState = decodeHardState(state.subarray(0, stateLen), file, stateOff) // canonical: decodes
   if (out.corrupt) out.end = 'corrupt'
   if (!big && firstN >= 0) {
     out.firstIndex = BigInt(firstN)
@@ -347,6 +374,15 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
           out.metadata ??= b.slice(ds, de)
           return true
         case RecordType.State:
+          // etcd writes one per Ready (~6 % of the records of a busy log) and only the last one
+          // counts: canonical ones are kept as bytes and the last is decoded at the end.
+          if (de - ds <= STATE_MAX && canonicalState(b, ds, de)) {
+            for (let i = ds; i < de; i++) state[i - ds] = b[i]!
+            stateLen = de - ds
+            stateOff = dataOff
+            return true
+          }
+          stateLen = -1
           out.hardState = decodeHardState(b.subarray(ds, de), file, dataOff)
           return true
         case RecordType.Snapshot: {

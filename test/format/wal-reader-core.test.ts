@@ -183,3 +183,27 @@ describe('LogLinks (the one segment-link reducer)', () => {
     expect(l.startGap(4n)).toMatchObject({ code: 'log-start-gap', offset: 100, index: 6n })
   })
 })
+
+describe('scanSegment: the last HardState wins, canonical or not', () => {
+  const seg = (states: number[][]) => {
+    const w = new WalWriter()
+    w.crcRecord().metadata().snapshot(0, 0)
+    states.forEach((s, i) => w.entry(1, i + 1).add(3, Uint8Array.from(s)))
+    return w.cut()
+  }
+  const canonical = [0x08, 2, 0x10, 0x81, 0x01, 0x18, 5] // term 2, vote 129, commit 5
+  const reordered = [0x18, 7, 0x10, 1, 0x08, 3] // commit 7, vote 1, term 3: valid protobuf, not gogo's order
+  const bigVote = [0x08, 4, 0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x18, 9] // vote 2^64-1
+  it.each([
+    ['canonical last', [reordered, canonical], { term: 2n, vote: 129n, commit: 5n }],
+    ['non-canonical last', [canonical, reordered], { term: 3n, vote: 1n, commit: 7n }],
+    ['a u64 vote', [reordered, bigVote], { term: 4n, vote: 2n ** 64n - 1n, commit: 9n }],
+  ])('%s', async (_name, states, want) => {
+    const { scanSegment } = await import('../../src/io/wal-scan.js')
+    for (const crc of [false, true]) {
+      const s = scanSegment('x.wal', memSource(seg(states)), { crc })
+      expect(s.findings).toEqual([])
+      expect(s.hardState).toEqual(want)
+    }
+  })
+})

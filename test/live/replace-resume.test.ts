@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { etcdctl } from '../support/etcd.js'
-import { killPidFile, memberList, newHostMember, runCli, startTlsCluster, type ScriptMember, type TestPki } from '../replace/helpers.js'
+import { killPidFile, memberList, newHostMember, runCli, runPrinted, startTlsCluster, type ScriptMember, type TestPki } from '../replace/helpers.js'
 import { readManifest, verifyArchive } from '../../src/io/archive.js'
 import { existsSync, readdirSync } from 'node:fs'
 
@@ -170,11 +170,14 @@ describe('replace apply killed at every step boundary; resume finishes', () => {
     expect(crashed.signal).toBe('SIGKILL')
     const pid = Number(readFileSync(m.scripts.pidFile, 'utf8').trim())
     process.kill(pid, 'SIGSTOP')
+    let resumeCmd = ''
     try {
       const t0 = Date.now()
       const r = await runCli(['replace', 'resume', '--state-dir', stateDir(), '--yes'], {}, 120000)
       expect(r.code, r.stderr).toBe(6)
-      expect(r.stderr).toMatch(/^Error: the new member did not answer on https:\/\/127\.0\.0\.\d+:\d+ within 5s; check its log \(the journal records the failure: fix the cause, then `etcd-inspect replace resume --state-dir \S+ --op \S+ --yes`\)\n$/)
+      const m2 = /^Error: the new member did not answer on https:\/\/127\.0\.0\.\d+:\d+ within 5s; check its log \(the journal records the failure: fix the cause, then `(etcd-inspect replace resume --state-dir \S+ --op \S+ --yes)`\)\n$/.exec(r.stderr)
+      expect(m2, r.stderr).not.toBeNull()
+      resumeCmd = m2![1]!
       expect(Date.now() - t0).toBeLessThan(60000)
       const st = JSON.parse((await runCli(['replace', 'status', '--state-dir', stateDir(), '-w', 'json'])).stdout)
       const op = st.ops.at(-1)
@@ -185,7 +188,8 @@ describe('replace apply killed at every step boundary; resume finishes', () => {
     } finally {
       try { process.kill(pid, 'SIGCONT') } catch {}
     }
-    const r2 = await runCli(['replace', 'resume', '--state-dir', stateDir(), '--yes', '-w', 'json'])
+    // The command the failure printed, as printed.
+    const r2 = await runPrinted(`${resumeCmd} -w json`)
     expect(r2.code, r2.stderr).toBe(0)
     const list = await memberList(eps, m.tls)
     expect(list.every((x) => !x.learner && x.name !== '')).toBe(true)

@@ -14,7 +14,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Etcd3 } from 'etcd3'
 import { etcdctl } from '../support/etcd.js'
-import { killPidFile, spawnCli, waitStopped, memberList, runCli, startTlsCluster, waitHealthyURL, type CliResult, type ScriptMember } from '../replace/helpers.js'
+import { killPidFile, spawnCli, waitStopped, memberList, runCli, runPrinted, startTlsCluster, waitHealthyURL, type CliResult, type ScriptMember } from '../replace/helpers.js'
 import { verifyArchive } from '../../src/io/archive.js'
 
 const T = 600_000
@@ -41,6 +41,7 @@ afterAll(() => {
 
 describe('replace: a learner that stops making progress', () => {
   it('stops after the stall timeout with a report (exit 8), journals it, loses nothing; resume after SIGCONT finishes and check is OK', async () => {
+    let resumeCmd = ''
     const m = members[2]!
     const others = members.filter((x) => x !== m)
     const t = m.tls
@@ -77,9 +78,10 @@ describe('replace: a learner that stops making progress', () => {
 
       expect(r.code, r.stderr).toBe(8)
       expect(r.stdout).toBe('')
-      const line = /^Error: learner stalled: m3 ([0-9a-f]+) made no progress for (\d+)s \(stall timeout 6s\): applied index (\d+) \(the leader's match for it\) vs leader index (\d+), (\d+) entries behind; it does not answer Status \(.*DEADLINE_EXCEEDED.*; no answer during this wait\); nothing was lost: the old data dir stays archived and a learner does not count toward quorum \(fix the learner \(process, disk, network\), then `etcd-inspect replace resume --state-dir \S+ --op \S+ --yes` keeps waiting\)\n$/.exec(r.stderr)
+      const line = /^Error: learner stalled: m3 ([0-9a-f]+) made no progress for (\d+)s \(stall timeout 6s\): applied index (\d+) \(the leader's match for it\) vs leader index (\d+), (\d+) entries behind; it does not answer Status \(.*DEADLINE_EXCEEDED.*; no answer during this wait\); nothing was lost: the old data dir stays archived and a learner does not count toward quorum \(fix the learner \(process, disk, network\), then `(etcd-inspect replace resume --state-dir \S+ --op \S+ --yes)` keeps waiting\)\n$/.exec(r.stderr)
       expect(line, r.stderr).not.toBeNull()
       const [, idHex, secs, applied, leaderIdx, behind] = line!
+      resumeCmd = line![6]!
       expect(idHex).toBe(learner.id)
       expect(Number(secs)).toBeGreaterThanOrEqual(6)
       expect(BigInt(leaderIdx!) - BigInt(applied!)).toBe(BigInt(behind!))
@@ -110,7 +112,8 @@ describe('replace: a learner that stops making progress', () => {
       try { process.kill(learnerPid, 'SIGCONT') } catch {}
     }
 
-    const r2 = await runCli(['replace', 'resume', '--state-dir', stateDir(), '--yes', '-w', 'json'])
+    // The command the stall line printed, as printed.
+    const r2 = await runPrinted(`${resumeCmd} -w json`)
     expect(r2.code, r2.stderr).toBe(0)
     const res = JSON.parse(r2.stdout)
     expect(res).toMatchObject({ opId, status: 'complete', resumed: true })
@@ -138,6 +141,7 @@ describe('replace: a learner that stops making progress', () => {
   }, T)
 
   it('a promotion refused as "not in sync" without progress stops the same way (exit 8); resume after SIGCONT promotes', async () => {
+    let resumeCmd = ''
     const m = members[0]!
     const others = members.filter((x) => x !== m)
     const t = m.tls
@@ -164,9 +168,10 @@ describe('replace: a learner that stops making progress', () => {
       process.kill(run.pid, 'SIGCONT')
       const r = await run.done
       expect(r.code, r.stderr).toBe(8)
-      const line = /^Error: learner stalled: promotion of m1 ([0-9a-f]+) refused for (\d+)s without progress \(stall timeout 5s, (\d+) attempts\): applied index (\d+) \(the leader's match for it\) vs leader index (\d+), (\d+) entries behind; etcd says: can only promote a learner member which is in sync with leader; nothing was lost: a learner does not count toward quorum \(fix the learner \(process, disk, network\), then `etcd-inspect replace resume --state-dir \S+ --op \S+ --yes` retries the promotion\)\n$/.exec(r.stderr)
+      const line = /^Error: learner stalled: promotion of m1 ([0-9a-f]+) refused for (\d+)s without progress \(stall timeout 5s, (\d+) attempts\): applied index (\d+) \(the leader's match for it\) vs leader index (\d+), (\d+) entries behind; etcd says: can only promote a learner member which is in sync with leader; nothing was lost: a learner does not count toward quorum \(fix the learner \(process, disk, network\), then `(etcd-inspect replace resume --state-dir \S+ --op \S+ --yes)` retries the promotion\)\n$/.exec(r.stderr)
       expect(line, r.stderr).not.toBeNull()
       expect(line![1]).toBe(learner.id)
+      resumeCmd = line![7]!
       expect(Number(line![2])).toBeGreaterThanOrEqual(5)
       expect(Number(line![3])).toBeGreaterThan(1)
       expect(Number(line![6])).toBeGreaterThanOrEqual(200)
@@ -182,7 +187,8 @@ describe('replace: a learner that stops making progress', () => {
     } finally {
       try { process.kill(learnerPid, 'SIGCONT') } catch {}
     }
-    const r2 = await runCli(['replace', 'resume', '--state-dir', stateDir(), '--yes', '-w', 'json'])
+    // The command the stall line printed, as printed.
+    const r2 = await runPrinted(`${resumeCmd} -w json`)
     expect(r2.code, r2.stderr).toBe(0)
     expect(JSON.parse(r2.stdout)).toMatchObject({ opId, status: 'complete' })
     const list = await memberList(eps, t)
