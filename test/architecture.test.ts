@@ -28,8 +28,10 @@ function importsMatching(dir: string, re: RegExp): string[] {
 }
 
 describe('layering', () => {
-  it('src/app does not import src/render (not even a type)', () => {
+  it('src/app does not import src/render (not even a type); `grep -rn render/ src/app` is empty', () => {
     expect(importsMatching(join(SRC, 'app'), /(^|\/)render\//)).toEqual([])
+    const mentions = files(join(SRC, 'app')).flatMap((f) => readFileSync(f, 'utf8').split('\n').map((l, i) => `${f.slice(SRC.length + 1)}:${i + 1}: ${l.trim()}`).filter((l) => l.includes('render/')))
+    expect(mentions).toEqual([])
   })
   it('src/format does not import fs, net, child_process or worker threads', () => {
     expect(importsMatching(join(SRC, 'format'), /^(node:)?(fs|fs\/promises|net|child_process|worker_threads)$/)).toEqual([])

@@ -295,15 +295,19 @@ export function decide(input: DecideInput): Decision {
   }
   // A reader that could not run (permissions, or a reader missing from this build) is not corruption.
   const unreadable = [o.integrity.wal, o.integrity.db].filter((x) => x.status === 'unavailable')
-  const hardError = o.integrity.wal.status === 'corrupt' || o.integrity.db.status === 'corrupt' || o.integrity.invariants.some((i) => i.ok === false) || o.findings.some((f) => f.severity === 'error')
+  // Permission denied is the reader's problem, not the data's; any other error finding is the data's.
+  const hardError = o.integrity.wal.status === 'corrupt' || o.integrity.db.status === 'corrupt' || o.integrity.invariants.some((i) => i.ok === false) || o.findings.some((f) => f.severity === 'error' && f.code !== 'permission')
   if (unreadable.length > 0 && !hardError && o.state !== 'empty') {
     return done('UNKNOWN', `the data dir could not be read completely: ${unreadable.map((x) => x.detail).join('; ')}`, 'run etcd-inspect status on the data dir (as a user that can read it) and check again', [`etcd-inspect status ${q(c.dataDir)}`], 'OFFLINE_UNREADABLE')
   }
   // 1. CORRUPT
-  if (!o.integrity.ok || o.state === 'no-wal' || (o.state === 'initialized' && (o.memberId === null || o.clusterId === null))) {
+  // A file that cannot be read for another reason than permissions (e.g. member/snap/db is a
+  // directory) is damage too: etcd cannot start on it, so the live cluster must not be asked.
+  const unreadableByError = unreadable.length > 0 && hardError
+  if (!o.integrity.ok || unreadableByError || o.state === 'no-wal' || (o.state === 'initialized' && (o.memberId === null || o.clusterId === null))) {
     const errs = o.findings.filter((f) => f.severity === 'error').map((f) => `${f.code}${f.file ? ` ${f.file}${f.offset !== undefined ? `@${f.offset}` : ''}` : ''}: ${f.detail}`)
     const inv = o.integrity.invariants.filter((i) => i.ok === false).map((i) => `${i.name} violated: ${i.detail}`)
-    let sub: string | null = o.integrity.wal.status === 'corrupt' ? 'WAL' : o.integrity.db.status === 'corrupt' || o.integrity.db.status === 'missing' ? 'DB' : inv.length ? 'INVARIANT' : null
+    let sub: string | null = o.integrity.wal.status === 'corrupt' ? 'WAL' : o.integrity.db.status === 'corrupt' || o.integrity.db.status === 'missing' ? 'DB' : inv.length ? 'INVARIANT' : unreadableByError ? (o.integrity.wal.status === 'unavailable' ? 'WAL' : 'DB') : null
     let reason = [...errs, ...inv].join('; ') || `wal: ${o.integrity.wal.detail}; db: ${o.integrity.db.detail}`
     if (o.state === 'no-wal') {
       sub = 'NO_WAL'

@@ -315,6 +315,8 @@ async function* parallelItems(dir: string, opts: WalOptions, cfg: ParallelOption
     }
   } finally {
     await results.return(undefined)
+    // the chunker may stop mid-segment (a takeover): let it close its file now
+    pieces.return(undefined)
   }
   if (resumeAt === null && segStats.length !== n) resumeAt = { segment: segStats.length, skip: 0 }
   if (resumeAt !== null) {

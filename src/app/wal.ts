@@ -15,11 +15,9 @@ import { endOfFindings, walFinding, type WalEndStatus, type WalFinding } from '.
 import { decodePayload, EntryType, type HardState } from '../format/raft/entry.js'
 import { hardStateOut, idHex, type HardStateOut } from '../format/ids.js'
 import { InputError } from '../errors.js'
-import { formatBytes, isPrintable, type FormattedBytes } from '../format/value.js'
-import { classifyValue, type ValueClass } from '../format/k8s/value.js'
 import { IrrRequests } from '../format/raft/schemas.js'
-import type { LogEntry, LogSegment } from '../format/wal/log.js'
-import type { DecodedEntry, EntryPayload, EntryTypeName, MemberContext, Request, RequestOp, V2Request, WalSnapshot } from '../format/raft/entry.js'
+import type { LogSegment } from '../format/wal/log.js'
+import type { DecodedEntry, EntryPayload, EntryTypeName, Request, RequestOp, WalSnapshot } from '../format/raft/entry.js'
 import { decodeHardState, decodeMetadata, decodeWalSnapshot } from '../format/raft/entry.js'
 import { decodeWal } from '../format/wal/decoder.js'
 import { RecordType } from '../format/wal/record.js'
@@ -201,7 +199,7 @@ export interface WalOptions extends WalReadOptions {
   member?: bigint
   /** Start after the newest WAL snapshot record at or below the HardState commit (what etcd does at boot). */
   fromSnapshot?: boolean
-  /** Print put values (printable text as text, else hex) instead of length + sha256 (render/wal-entry.ts; the parallel path steps aside). */
+  /** Print put values (printable text as text, else hex) instead of length + sha256 (the render layer's wal-entry.ts; the parallel path steps aside). */
   showValues?: boolean
   /**
    * Continue output another reader started (app/wal-parallel.ts): no header or directory findings,
@@ -224,7 +222,7 @@ export interface WalOptions extends WalReadOptions {
 /**
  * One decoded entry as `wal` streams it: the entry union (format/raft/entry.ts) plus where it is
  * and what the rest of the log made of it. Presentation (JSON shape, redaction, value classes) is
- * render/wal-entry.ts.
+ * wal-entry.ts of the render layer.
  */
 export interface WalEntry extends DecodedEntry {
   file: string

@@ -288,27 +288,37 @@ export function put(o: Uint8Array, p: number, c: Uint8Array): number {
   return p
 }
 
-/** A non-negative integer below 2^53 in decimal. */
+/** '00'..'99' as byte pairs, for writing two digits per division. */
+const DIGITS2 = bytesOf(Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0')).join(''))
+
+/**
+ * A non-negative integer below 2^53 in decimal. Below 2^31 (every offset and length, indexes and
+ * terms of any real log) two digits per integer division; above it, through String().
+ */
 export function putUint(o: Uint8Array, p: number, n: number): number {
   if (n < 10) {
     o[p] = 0x30 + n
     return p + 1
   }
-  let d = 1
-  for (let m = 10; m <= n && d < 16; m *= 10) d++
-  if (d >= 16) {
+  if (n > 0x7fffffff) {
     const s = String(n)
     for (let i = 0; i < s.length; i++) o[p++] = s.charCodeAt(i)
     return p
   }
+  const d = n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : n < 100000 ? 5 : n < 1000000 ? 6 : n < 10000000 ? 7 : n < 100000000 ? 8 : n < 1000000000 ? 9 : 10
   const end = p + d
   let q = end
-  while (n >= 10) {
-    const r = n % 10
-    n = (n - r) / 10
-    o[--q] = 0x30 + r
+  while (n >= 100) {
+    const t = (n / 100) | 0
+    const r = (n - t * 100) << 1
+    o[--q] = DIGITS2[r + 1]!
+    o[--q] = DIGITS2[r]!
+    n = t
   }
-  o[--q] = 0x30 + n
+  if (n >= 10) {
+    o[--q] = DIGITS2[(n << 1) + 1]!
+    o[--q] = DIGITS2[n << 1]!
+  } else o[--q] = 0x30 + n
   return end
 }
 

@@ -87,6 +87,19 @@ describe('verdict order', () => {
     expect([d.verdict, d.subReason, d.exitCode]).toEqual(['CORRUPT', 'WAL', 20])
     expect(d.reason).toBe('crc-mismatch member/wal/0.wal@4096: wal: crc mismatch')
   })
+  it('a db that cannot be read: permission denied is UNKNOWN/OFFLINE_UNREADABLE, anything else (a directory) is CORRUPT; never an online verdict', () => {
+    const unreadableDb = (code: string, severity: 'error' | 'warning') => dir({
+      integrity: { wal: { status: 'ok', detail: '' }, db: { status: 'unavailable', detail: `/data/member/snap/db: ${code}` }, invariants: [], ok: true },
+      findings: [{ severity, code, detail: `/data/member/snap/db: ${code}` }],
+    })
+    const perm = run(unreadableDb('permission', 'error'))
+    expect([perm.verdict, perm.subReason, perm.commands]).toEqual(['UNKNOWN', 'OFFLINE_UNREADABLE', ['etcd-inspect status /data']])
+    const missingReader = run(unreadableDb('unavailable', 'warning'))
+    expect([missingReader.verdict, missingReader.subReason]).toEqual(['UNKNOWN', 'OFFLINE_UNREADABLE'])
+    const isDir = run(unreadableDb('not-a-file', 'error'))
+    expect([isDir.verdict, isDir.subReason, isDir.exitCode]).toEqual(['CORRUPT', 'DB', 20])
+    expect(isDir.reason).toBe('not-a-file: /data/member/snap/db: not-a-file')
+  })
   it('UNKNOWN without a quorum, with the witness hint', () => {
     const d = run(dir(), analyseAnswers([down('a'), down('b')]))
     expect([d.verdict, d.subReason, d.exitCode]).toEqual(['UNKNOWN', 'UNREACHABLE', 30])

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// bench/wal-entry-cost.mjs: where a worker's time goes per entry of `wal -w ndjson` (run `npm run build` first):
+// one wal6 segment (bench/wal.mjs builds it) cut into 1 MiB chunks as the chunker cuts them, each layer added in turn, best of 3.
+
+import { readFileSync, readdirSync } from 'node:fs'
+import { hash } from 'node:crypto'
+import { presentChunk } from '../dist/app/wal-fast.js'
+import { EntryLineWriter } from '../dist/render/wal-line.js'
+import { matchPut, newPutShape } from '../dist/format/raft/put-shape.js'
+const dir = new URL('./.cache/wal6/member/wal', import.meta.url).pathname
+const name = readdirSync(dir).filter((n) => n.endsWith('.wal')).sort()[2]
+const file = readFileSync(`${dir}/${name}`)
+// whole frames of the first 48 MB, as the chunker would hand them (first chunk of the segment)
+const CH = 1 << 20
+const chunks = []
+{ let off = 0; let first = true
+  while (off < 48 << 20) {
+    let end = off
+    for (;;) { const lo = file.readUInt32LE(end); const hi = file.readUInt32LE(end + 4); if (lo === 0 && hi === 0) break; const top = hi >>> 24; const n = lo + (top & 0x80 ? top & 7 : 0); if (end + 8 + n - off > CH) break; end += 8 + n }
+    chunks.push({ first, base: off, buf: new Uint8Array(file.buffer, file.byteOffset + off, end - off) })
+    off = end; first = false
+  } }
+// the stored CRC before each chunk: run once with the real writer to learn crcEnd
+let crc = 0
+const jobs = chunks.map((c, id) => ({ id, segment: 0, file: `member/wal/${name}`, first: c.first, base: c.base, length: c.buf.length, crc: 0, commit: 1n << 60n, buf: c.buf }))
+for (const j of jobs) { j.crc = crc; const w = new EntryLineWriter('ndjson'); w.begin(j.buf, j.file, undefined, j.length * 2); const o = presentChunk(j, j.buf, w); crc = o.crcEnd; if (o.irregular) throw new Error(o.irregular) }
+const variants = {
+  'frame walk + CRC + header (sink takes raw at once)': (j) => presentChunk(j, j.buf, { raw: () => true, entry() {} }),
+  '+ put match': (j) => { const p = newPutShape(); return presentChunk(j, j.buf, { raw: (s, e) => matchPut(j.buf, s, e, p), entry() {} }) },
+  '+ SHA-256 of the value': (j) => { const p = newPutShape(); return presentChunk(j, j.buf, { raw: (s, e) => { matchPut(j.buf, s, e, p); hash('sha256', j.buf.subarray(p.valueStart, p.valueEnd), 'hex'); return true }, entry() {} }) },
+  'full line writer (what a worker does)': (j) => { const w = new EntryLineWriter('ndjson'); w.begin(j.buf, j.file, undefined, j.length * 2); return presentChunk(j, j.buf, w) },
+}
+let entries = 0
+for (const j of jobs) entries += presentChunk(j, j.buf, { raw: () => true, entry() {} }).entries
+console.log(`${name}: ${chunks.length} chunks, ${entries} entries`)
+for (const [k, f] of Object.entries(variants)) {
+  let best = Infinity
+  for (let r = 0; r < 3; r++) { const t = process.hrtime.bigint(); for (const j of jobs) f(j); best = Math.min(best, Number(process.hrtime.bigint() - t)) }
+  console.log(`${(best / entries).toFixed(0).padStart(6)} ns/entry  ${k}`)
+}
