@@ -26,6 +26,7 @@ import { readSummary } from '../format/backend/schema.js'
 import { idHex } from '../format/ids.js'
 import { classifyValue, valueClassLabel } from '../format/k8s/value.js'
 import { decodePayload, type DecodedEntry, type RequestHeader, type RequestOp } from '../format/raft/entry.js'
+import { WalProblems, type WalReadEnd } from '../format/wal/findings.js'
 import { readLog } from '../format/wal/log.js'
 import { formatBytes, sha256Prefix, type BytesMode, type FormattedBytes } from '../format/value.js'
 import { withDb, type DbFileInfo } from './db.js'
@@ -147,7 +148,7 @@ export interface HistoryResult extends DbFileInfo {
   /** Where the revisions came from. */
   source: 'index' | 'scan'
   /** The WAL read (null: no WAL next to the db, or --no-wal). */
-  wal: { dir: string; source: 'index' | 'scan'; snapshotIndex: bigint; firstIndex?: bigint; lastIndex?: bigint; commit?: bigint; requests: number } | null
+  wal: { dir: string; source: 'index' | 'scan'; snapshotIndex: bigint; firstIndex?: bigint; lastIndex?: bigint; commit?: bigint; requests: number } & WalReadEnd | null
   /** Oldest first. */
   events: HistoryEvent[]
   /** The revision limit cut the list. */
@@ -158,6 +159,16 @@ export interface HistoryResult extends DbFileInfo {
 }
 
 export const DEFAULT_HISTORY_LIMIT = 1000
+
+/** The note `history` prints about a WAL that was not read to its end cleanly. */
+export function walEndNote(w: WalReadEnd): string | null {
+  if (w.end === 'clean') return null
+  const first = w.problems.find((p) => p.severity === 'error') ?? w.problems[0]
+  const at = first ? ` at ${first.file}@${first.offset} (${first.code}: ${first.detail})` : ''
+  return w.end === 'torn-tail'
+    ? `the WAL ends in a torn write${at}, the normal end of a crashed segment: requests after it never reached the disk`
+    : `the WAL is corrupt${at}: it was read up to the damage, so WAL requests after that point are missing from this history (the db's revisions are complete); etcd-inspect wal verify <dir> shows the damage`
+}
 
 /** Parses the key argument (text, or hex with --hex / a `0x` prefix). */
 export function parseUserKey(arg: string, hex?: boolean): Uint8Array {
@@ -334,9 +345,10 @@ export function scanWalRequests(dir: string, walDir: string | undefined, q: KeyQ
   const { layout, opened } = openWal(dir, { walDir })
   try {
     const log = readLog(opened.segments, {})
+    const problems = new WalProblems()
     let found: FoundRequest[] = []
     for (const item of log.items) {
-      if (item.kind !== 'entry') continue
+      if (item.kind === 'finding') { problems.add(item.finding); continue }
       const e = item.entry
       // A later entry with the same or lower index replaces what the log held from there on.
       if (e.replaces?.length) found = found.filter((x) => x.out.index < e.index)
@@ -350,7 +362,7 @@ export function scanWalRequests(dir: string, walDir: string | undefined, q: KeyQ
     for (const x of found) if (x.out.index <= snapshotIndex) x.out.beforeSnapshot = true
     return {
       requests: found,
-      wal: { dir: layout.walDir, source: 'scan', snapshotIndex, firstIndex: st.firstIndex, lastIndex: st.lastIndex, commit: st.hardState?.commit, requests: 0 },
+      wal: { dir: layout.walDir, source: 'scan', snapshotIndex, firstIndex: st.firstIndex, lastIndex: st.lastIndex, commit: st.hardState?.commit, requests: 0, ...problems.done(st.end?.status) },
     }
   } finally {
     opened.close()
@@ -399,6 +411,8 @@ function keyHistoryWith(path: string, keyArg: string, opts: HistoryOptions, sour
       for (const x of w.requests) x.out.committed = w.wal.commit !== undefined && x.out.index <= w.wal.commit
       reqs = w.requests
       wal = { ...w.wal, requests: reqs.length }
+      const note = walEndNote(w.wal)
+      if (note) notes.push(note)
     }
   }
   const events = joinHistory(revs, reqs)

@@ -6,6 +6,7 @@
  * in a worker thread (app/index-worker.ts) while the main thread reads the db.
  */
 import { decodePayload, type RequestOp } from '../format/raft/entry.js'
+import { WalProblems, type WalReadEnd } from '../format/wal/findings.js'
 import { readLog } from '../format/wal/log.js'
 import { indexKey, packWalPos } from '../io/index-store.js'
 import { PairSorter } from '../io/sorted-runs.js'
@@ -15,7 +16,7 @@ import { openWal } from './wal.js'
 export interface Replacement { fromIndex: string; segment: number; offset: number }
 
 /** What the WAL pass found besides the pairs (plain data: it crosses the worker boundary). */
-export interface WalStats {
+export interface WalStats extends WalReadEnd {
   snapshotIndex: string
   commit?: string
   firstIndex?: string
@@ -45,8 +46,9 @@ export function collectWal(dir: string, walDir: string, indexPath: string): { st
   const rangeSorter = new PairSorter(indexPath, 'ranges')
   try {
     const log = readLog(opened.segments, {})
+    const problems = new WalProblems()
     for (const item of log.items) {
-      if (item.kind !== 'entry') continue
+      if (item.kind === 'finding') { problems.add(item.finding); continue }
       const e = item.entry
       if (e.replaces?.length) replacements.push({ fromIndex: String(e.index), segment: e.segment, offset: e.offset })
       if (e.entryType !== 0) continue
@@ -72,7 +74,7 @@ export function collectWal(dir: string, walDir: string, indexPath: string): { st
       stats: {
         snapshotIndex: String(snapshotIndex), commit: st.hardState ? String(st.hardState.commit) : undefined,
         firstIndex: st.firstIndex === undefined ? undefined : String(st.firstIndex), lastIndex: st.lastIndex === undefined ? undefined : String(st.lastIndex),
-        requests, ranges, replacements,
+        requests, ranges, replacements, ...problems.done(st.end?.status),
       },
       wal, ranges: rangeSorter,
     }

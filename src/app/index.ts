@@ -8,10 +8,10 @@
  */
 import { existsSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
-import { relative, resolve } from 'node:path'
+import { join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import { UsageError } from '../errors.js'
+import { InputError, UsageError } from '../errors.js'
 import type { BoltFile } from '../format/bbolt/file.js'
 import { bucket as findBucket, leavesInFileOrder } from '../format/bbolt/walk.js'
 import { mvccKey } from '../format/backend/hash.js'
@@ -24,11 +24,11 @@ import { fileIdentity, INDEX_FORMAT, IndexStore, indexKey, sameIdentity, unpackW
 import { PairSorter } from '../io/sorted-runs.js'
 import { collectWal, type Replacement, type WalJob, type WalStats } from './index-wal.js'
 import { listWalDir } from '../io/wal-files.js'
+import { resolveDataDir } from '../io/datadir.js'
 import { DEFAULT_STATE_DIR } from '../io/witness.js'
 import { locateDb } from '../io/bbolt-file.js'
 import { withDb } from './db.js'
 import { lookupRevisions, matchesKey, prefixEnd, requestsIn, type FoundRequest, type HistoryResult, type HistorySources, type KeyQuery } from './history.js'
-import { openWal } from './wal.js'
 
 export interface IndexOptions {
   stateDir?: string
@@ -54,6 +54,8 @@ export interface IndexResult {
   keys: number
   revisions: number
   wal: IndexMeta['wal']
+  /** Why the WAL was not indexed (no WAL next to the db, --no-wal). */
+  walSkipped?: string
   seconds: number
   /** Of `seconds` (when built): the db pass and the WAL pass. */
   dbSeconds?: number
@@ -79,8 +81,9 @@ export async function buildIndex(path: string, opts: IndexOptions = {}): Promise
   const batch = opts.batch ?? 50000
   const dbPath = locateDb(path).path
   const dataDir = dataDirOf(dbPath)
-  const found = opts.noWal ? null : opts.walDir ?? (dataDir ? openWalDir(dataDir) : null)
-  const walDir = found === null ? null : resolve(found)
+  const located: { walDir: string } | { skipped: string } = opts.noWal ? { skipped: '--no-wal' } : opts.walDir ? { walDir: opts.walDir } : dataDir ? openWalDir(dataDir) : { skipped: 'a db file outside a data dir (give --wal-dir)' }
+  const walDir = 'walDir' in located ? resolve(located.walDir) : null
+  const walSkipped = 'skipped' in located ? located.skipped : undefined
   let store = IndexStore.open(stateDir, dbPath, true)!
   let worker = null as ReturnType<typeof startWalWorker>
   try {
@@ -137,7 +140,7 @@ export async function buildIndex(path: string, opts: IndexOptions = {}): Promise
       store.writeMeta(m)
     }
     const seconds = Math.round(performance.now() - t0) / 1000
-    return { indexPath: store.path, dbPath, reused: result.reused, reason: result.reason, keys: m.keys, revisions: m.revisions, wal: m.wal, seconds,
+    return { indexPath: store.path, dbPath, reused: result.reused, reason: result.reason, keys: m.keys, revisions: m.revisions, wal: m.wal, ...(walSkipped ? { walSkipped } : {}), seconds,
       ...(result.reused ? {} : { dbSeconds: m.dbSeconds ?? seconds, walSeconds: m.wal ? Math.round((seconds - (m.dbSeconds ?? 0)) * 1000) / 1000 : 0 }) }
   } finally {
     worker?.stop()
@@ -145,12 +148,21 @@ export async function buildIndex(path: string, opts: IndexOptions = {}): Promise
   }
 }
 
-function openWalDir(dataDir: string): string | null {
+/**
+ * The WAL dir of a data dir, or why there is none. Only a missing WAL means "index the db alone";
+ * any other failure (permissions, a file where the dir should be) is the operator's to see, not a
+ * silently smaller index.
+ */
+function openWalDir(dataDir: string): { walDir: string } | { skipped: string } {
+  let layout: ReturnType<typeof resolveDataDir>
   try {
-    return openWal(dataDir, {}).layout.walDir
-  } catch {
-    return null
+    layout = resolveDataDir(dataDir, {})
+  } catch (err) {
+    if (err instanceof InputError && err.code === 'no-wal') return { skipped: err.message }
+    throw err
   }
+  if (listWalDir(layout.walDir).segments.length === 0) return { skipped: `no WAL segments in ${layout.walDir}` }
+  return { walDir: layout.walDir }
 }
 
 /** Bytes of WAL from which the WAL pass runs in a worker thread, beside the db pass. */
@@ -304,6 +316,7 @@ export function indexSources(path: string, opts: { stateDir?: string; walDir?: s
         const wal: NonNullable<HistoryResult['wal']> = {
           dir: w.dir, source: 'index', snapshotIndex: snap, firstIndex: w.firstIndex === undefined ? undefined : BigInt(w.firstIndex),
           lastIndex: w.lastIndex === undefined ? undefined : BigInt(w.lastIndex), commit: w.commit === undefined ? undefined : BigInt(w.commit), requests: 0,
+          end: w.end ?? 'clean', problems: w.problems ?? [],
         }
         return { requests: found, wal }
       })

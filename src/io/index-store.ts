@@ -11,6 +11,7 @@
  * whole key (LMDB keys are at most 511 bytes); readers check the full key in the db. The index is a
  * cache: written without fsync and rebuilt whenever the identity differs or `complete` is missing.
  */
+import type { WalReadEnd } from '../format/wal/findings.js'
 import { createHash } from 'node:crypto'
 import { mkdirSync, realpathSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
@@ -29,7 +30,7 @@ export interface IndexIdentity {
 }
 
 /** Layout version of the index: an index of another version is rebuilt, never read. */
-export const INDEX_FORMAT = 2
+export const INDEX_FORMAT = 3
 
 export interface IndexMeta extends IndexIdentity {
   format: number
@@ -39,7 +40,8 @@ export interface IndexMeta extends IndexIdentity {
   revisions: number
   /** Seconds the db pass took. */
   dbSeconds?: number
-  wal: null | { dir: string; segments: { name: string; size: number }[]; snapshotIndex: string; commit?: string; firstIndex?: string; lastIndex?: string; requests: number; ranges: number }
+  /** `end`/`problems`: how the WAL read ended (absent in indexes built before they were recorded). */
+  wal: null | { dir: string; segments: { name: string; size: number }[]; snapshotIndex: string; commit?: string; firstIndex?: string; lastIndex?: string; requests: number; ranges: number } & Partial<WalReadEnd>
 }
 
 const MAX_KEY = 480

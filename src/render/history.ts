@@ -72,6 +72,8 @@ export function renderGetAtRevision(r: GetAtRevisionResult, w: OutputFormat): st
 export function renderIndex(r: IndexResult, w: OutputFormat): string {
   if (w === 'json') return toJson(r) + '\n'
   if (w === 'ndjson') return toJsonLine(r) + '\n'
-  const wal = r.wal ? `; WAL: ${r.wal.requests} key requests, ${r.wal.ranges} range deletes in ${r.wal.segments.length} segments` : '; WAL: not indexed'
-  return `${r.reused ? 'index current' : `index built (${r.reason})`}: ${r.indexPath}: ${r.keys} keys, ${r.revisions} revisions${wal}; ${r.seconds} s\n`
+  const wal = r.wal ? `; WAL: ${r.wal.requests} key requests, ${r.wal.ranges} range deletes in ${r.wal.segments.length} segments` : `; WAL: not indexed${r.walSkipped ? ` (${r.walSkipped})` : ''}`
+  const problems = (r.wal?.problems ?? []).map((p) => `${p.severity}: ${p.file}@${p.offset}: ${p.code}: ${p.detail}${p.hint ? ` (${p.hint})` : ''}`)
+  const end = r.wal?.end === 'corrupt' ? ['WAL corrupt: indexed up to the damage only; requests after it are not in the index'] : []
+  return [`${r.reused ? 'index current' : `index built (${r.reason})`}: ${r.indexPath}: ${r.keys} keys, ${r.revisions} revisions${wal}; ${r.seconds} s`, ...end, ...problems].join('\n') + '\n'
 }

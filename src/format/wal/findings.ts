@@ -152,3 +152,32 @@ export function frameProblem(file: string, offset: number, tornOk: boolean, deta
   if (offset === 0) return walFinding('bad-frame', file, offset, detail + ' (in the first frame: this file is not a WAL segment)')
   return walFinding('truncated-segment', file, offset, detail + ' (not the last segment: etcd would silently stop reading here and drop later segments)')
 }
+
+/** A WAL finding as plain data (it is kept in the index's JSON meta and crosses the worker boundary). */
+export interface WalProblem { severity: WalFinding['severity']; code: WalFinding['code']; file: string; offset: number; detail: string; hint?: string }
+
+/**
+ * How a WAL read for `history`/`index` ended: a corrupt WAL is read up to the damage, so the
+ * requests after it are missing, and the operator must be told so (not a silent short answer).
+ */
+export interface WalReadEnd {
+  end: WalEndStatus
+  /** Errors and warnings of the read (info findings left out), at most MAX_WAL_PROBLEMS. */
+  problems: WalProblem[]
+}
+
+const MAX_WAL_PROBLEMS = 20
+
+/** Collects the findings of one WAL read (readLog's items) into a WalReadEnd; `done` takes the log's end status. */
+export class WalProblems {
+  private readonly all: WalFinding[] = []
+  add(f: WalFinding): void {
+    if (f.severity !== 'info') this.all.push(f)
+  }
+  done(end: WalEndStatus | undefined): WalReadEnd {
+    return {
+      end: endOfFindings(this.all, end),
+      problems: this.all.slice(0, MAX_WAL_PROBLEMS).map((f) => ({ severity: f.severity, code: f.code, file: f.file, offset: f.offset, detail: f.detail, ...(f.hint ? { hint: f.hint } : {}) })),
+    }
+  }
+}
