@@ -25,6 +25,9 @@ export interface WalStats {
   replacements: Replacement[]
 }
 
+/** What the WAL pass of one build needs (plain data: it crosses the worker boundary). */
+export interface WalJob { dir: string; walDir: string; stateDir: string; dbPath: string; batch: number }
+
 /** Calls `fn` for every key an operation of a request writes: puts and single-key deletes; ranges apart. */
 function opKeys(op: RequestOp, key: (k: Uint8Array) => void, range: () => void): void {
   if (op.kind === 'put') key(op.key)

@@ -22,7 +22,7 @@ import { decodeRecord, RecordType } from '../format/wal/record.js'
 import { openFile, type ByteSource } from '../io/byte-source.js'
 import { fileIdentity, INDEX_FORMAT, IndexStore, indexKey, sameIdentity, unpackWalPos, type IndexIdentity, type IndexMeta } from '../io/index-store.js'
 import { PairSorter } from '../io/sorted-runs.js'
-import { collectWal, type Replacement, type WalStats } from './index-wal.js'
+import { collectWal, type Replacement, type WalJob, type WalStats } from './index-wal.js'
 import { listWalDir } from '../io/wal-files.js'
 import { DEFAULT_STATE_DIR } from '../io/witness.js'
 import { locateDb } from '../io/bbolt-file.js'
@@ -99,7 +99,7 @@ export async function buildIndex(path: string, opts: IndexOptions = {}): Promise
       const meta: IndexMeta = { ...id, format: INDEX_FORMAT, builtAt: new Date().toISOString(), complete: false, keys: 0, revisions: 0, wal: null }
       store.writeMeta(meta)
       // The WAL pass, beside the db pass when it is big (a worker thread), else after it.
-      if (walDir && segs) worker = startWalWorker(dataDir ?? walDir, walDir, store.path, segs, opts.walWorker ?? 'auto')
+      if (walDir && segs) worker = startWalWorker({ dir: dataDir ?? walDir, walDir, stateDir, dbPath, batch }, segs, opts.walWorker ?? 'auto')
       // Revisions: one pass over `key`, sorted by user key outside LMDB (io/sorted-runs.ts), then
       // written in key order.
       const revs = new PairSorter(store.path, 'revs')
@@ -115,17 +115,23 @@ export async function buildIndex(path: string, opts: IndexOptions = {}): Promise
         }
       }
       meta.revisions = revs.added
-      meta.keys = writeSorted(store, store.revs, revs, batch)
+      meta.keys = store.writeSorted(store.revs, revs, batch)
       meta.dbSeconds = Math.round(performance.now() - t0) / 1000
       return { meta, reused: false, reason, segs }
     })
     const m = result.meta
     if (!result.reused) {
       if (walDir && result.segs) {
-        const c = (worker ? await worker.result : null) ?? collectWal(dataDir ?? walDir, walDir, store.path)
-        writeSorted(store, store.wal, c.wal, batch)
-        writeSorted(store, store.ranges, c.ranges, batch)
-        m.wal = walMeta(walDir, result.segs, c)
+        // The worker wrote its pairs itself (beside the db pass); if it failed, all is done here.
+        let stats = worker ? await worker.result : null
+        if (!stats) {
+          store.clearWal()
+          const c = collectWal(dataDir ?? walDir, walDir, store.path)
+          store.writeSorted(store.wal, c.wal, batch)
+          store.writeSorted(store.ranges, c.ranges, batch)
+          stats = c.stats
+        }
+        m.wal = walMeta(walDir, result.segs, stats)
       }
       m.complete = true
       store.writeMeta(m)
@@ -139,32 +145,6 @@ export async function buildIndex(path: string, opts: IndexOptions = {}): Promise
   }
 }
 
-/**
- * Writes the sorted pairs into `db`, `batch` puts per transaction; returns the number of distinct
- * keys. In key order LMDB only appends at the right edge of its tree.
- */
-function writeSorted(store: IndexStore, db: IndexStore['revs'], pairs: PairSorter, batch: number): number {
-  const it = pairs.drain()
-  let keys = 0
-  let last: Buffer | null = null
-  try {
-    for (let done = false; !done;) {
-      store.batch(() => {
-        for (let n = 0; n < batch; n++) {
-          const r = it.next()
-          if (r.done) { done = true; return }
-          const { key, value } = r.value
-          if (!last || !last.equals(key)) { keys++; last = Buffer.from(key) }
-          db.put(key, value)
-        }
-      })
-    }
-  } finally {
-    it.return(undefined)
-  }
-  return keys
-}
-
 function openWalDir(dataDir: string): string | null {
   try {
     return openWal(dataDir, {}).layout.walDir
@@ -176,8 +156,6 @@ function openWalDir(dataDir: string): string | null {
 /** Bytes of WAL from which the WAL pass runs in a worker thread, beside the db pass. */
 const WORKER_WAL_BYTES = 64 << 20
 
-type Collected = { stats: WalStats; wal: PairSorter; ranges: PairSorter }
-
 function workerFile(): string | null {
   // dist/app/index-worker.js next to this file; under vitest (src/*.ts) the built copy.
   const candidates = [fileURLToPath(new URL('./index-worker.js', import.meta.url)), fileURLToPath(new URL('../../dist/app/index-worker.js', import.meta.url))]
@@ -186,27 +164,27 @@ function workerFile(): string | null {
 
 /**
  * Starts the WAL pass in a worker thread when the WAL is big and there is a second CPU, else
- * returns null (the caller runs it in this thread). The promise never rejects: null means the
- * worker failed and the pass must run here (where its error has its file, offset and exit code).
+ * returns null (the caller runs it in this thread). The worker also writes its pairs into the
+ * index (LMDB serialises the two threads' write transactions). The promise never rejects: null
+ * means the worker failed and the pass must run here (where its error has its file, offset and
+ * exit code).
  */
-function startWalWorker(dir: string, walDir: string, indexPath: string, segs: { size: number }[], when: 'auto' | 'always' | 'never'): { result: Promise<Collected | null>; stop: () => void } | null {
+function startWalWorker(job: WalJob, segs: { size: number }[], when: 'auto' | 'always' | 'never'): { result: Promise<WalStats | null>; stop: () => void } | null {
   const file = workerFile()
   if (!file || when === 'never' || (when === 'auto' && (availableParallelism() < 2 || segs.reduce((n, s) => n + s.size, 0) < WORKER_WAL_BYTES))) return null
-  const w = new Worker(file, { workerData: { dir, walDir, indexPath } })
-  const result = new Promise<Collected | null>((resolvePromise) => {
+  const w = new Worker(file, { workerData: job })
+  const result = new Promise<WalStats | null>((resolvePromise) => {
     let settled = false
-    const done = (c: Collected | null) => { if (!settled) { settled = true; resolvePromise(c) } }
-    w.on('message', (m: { ok: true; stats: WalStats; wal: { runs: string[]; added: number }; ranges: { runs: string[]; added: number } } | { ok: false }) => {
-      done(m.ok ? { stats: m.stats, wal: PairSorter.adopt(indexPath, 'wal', m.wal.runs, m.wal.added), ranges: PairSorter.adopt(indexPath, 'ranges', m.ranges.runs, m.ranges.added) } : null)
-    })
+    const done = (c: WalStats | null) => { if (!settled) { settled = true; resolvePromise(c) } }
+    w.on('message', (m: { ok: true; stats: WalStats } | { ok: false }) => done(m.ok ? m.stats : null))
     w.on('error', () => done(null))
     w.on('exit', () => done(null))
   })
   return { result, stop: () => void w.terminate() }
 }
 
-function walMeta(walDir: string, segs: { name: string; size: number }[], c: Collected): NonNullable<IndexMeta['wal']> & { replacements?: Replacement[] } {
-  const { replacements, ...rest } = c.stats
+function walMeta(walDir: string, segs: { name: string; size: number }[], stats: WalStats): NonNullable<IndexMeta['wal']> & { replacements?: Replacement[] } {
+  const { replacements, ...rest } = stats
   return { dir: walDir, segments: segs, ...rest, ...(replacements.length ? { replacements } : {}) }
 }
 

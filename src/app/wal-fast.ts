@@ -1,13 +1,12 @@
 /**
- * The ndjson lines of one chunk of a WAL segment, for the parallel `wal -w ndjson`
- * (app/wal-parallel.ts). A chunk is a run of whole frames (walpb.Record, raftpb.Entry;
- * etcd-io/etcd@v3.6.0:server/storage/wal) cut by the main thread; it carries the CRC chain as the
- * stored CRC of the record before it, so chunks are checked independently and the main thread only
- * links their ends. Each entry goes to a ChunkEntrySink (the line writer, wal-line.ts of the render layer, wired
- * in by the worker entry workers/wal-chunk.ts): a normal entry first as raw bytes (the writer takes
- * the dominant put shape from them), else decoded like the reader path decodes it. Lines are
- * byte-identical to `streamWal`'s (test/format/wal-parallel.test.ts compares every line of every
- * fixture).
+ * The entries of one chunk of a WAL segment, for the parallel `wal` (app/wal-parallel.ts). A chunk
+ * is a run of whole frames (walpb.Record, raftpb.Entry; etcd-io/etcd@v3.6.0:server/storage/wal) cut
+ * by the main thread; it carries the CRC chain as the stored CRC of the record before it, so chunks
+ * are checked independently and the main thread only links their ends. Each entry goes to a
+ * ChunkEntrySink (the writer of the output format, from the render layer, wired in by the worker
+ * entry workers/wal-chunk.ts): a normal entry first as raw bytes (the writer takes the dominant put
+ * shape from them), else decoded like the reader path decodes it. The output is byte-identical to
+ * `streamWal`'s (test/format/wal-parallel.test.ts compares every line of every fixture).
  *
  * The loop only vouches for regular data. At the first thing the reader would report or treat
  * specially (CRC mismatch, odd frame, index not following the previous one, undecodable record, …)
@@ -18,10 +17,10 @@ import { DecodeError } from '../errors.js'
 import { CrcChain } from '../format/wal/chain.js'
 import { Frame, FrameCursor } from '../format/wal/frame.js'
 import { decodeRecordInto, RecordType, type RecordPos } from '../format/wal/record.js'
-import type { SnapshotRecord, LogEntry } from '../format/wal/log.js'
+import type { SnapshotRecord } from '../format/wal/log.js'
 import { bytesEqual } from '../format/wal/links.js'
 import {
-  decodeEntryHeaderInto, decodeHardState, decodePayload, decodeWalSnapshot, type DecodedEntry, type EntryHeaderPos, type EntryTypeName, type HardState,
+  decodeEntryHeaderInto, decodeHardState, decodePayload, decodeWalSnapshot, type EntryHeaderPos, type EntryTypeName, type HardState,
 } from '../format/raft/entry.js'
 import { kindOf, type WalEntry } from './wal.js'
 

@@ -34,8 +34,28 @@ const PER_WORKER = 2
 const MIN_BYTES = 8 * 1024 * 1024
 
 /**
+ * The sizes of the first frames of a segment (heads only: big payloads are skipped, not read), for
+ * the average record size `workersPayOff` weighs.
+ */
+function sampleRecords(path: string, frames = 4096): { records: number; bytes: number } {
+  const src = openFile(path)
+  try {
+    const cur = new FrameCursor(64 * 1024).reset(src)
+    const out = { records: 0, bytes: 0 }
+    while (out.records < frames && cur.next() === Frame.Ok && cur.head(0)) {
+      out.records++
+      out.bytes += cur.recBytes
+      cur.advance()
+    }
+    return out
+  } finally {
+    src.close()
+  }
+}
+
+/**
  * Whether the workers beat the reader path on one thread, from the log's size and its average
- * record size (the pre-pass walks the last segment anyway). Per-entry and per-byte costs measured
+ * record size (sampled from the head of the last segment). Per-entry and per-byte costs measured
  * on bench/wal.mjs's two logs (docs/wal.md): the reader path ~9 µs per entry, the workers' fast path
  * ~2.75 µs per entry spread over the workers; both ~2.1 ns per byte (CRC-32C + SHA-256 of values);
  * starting the workers and moving chunks ~0.5 s. A log of a few thousand 100 KB values is done
@@ -201,9 +221,9 @@ export async function streamWalParallel(dir: string, opts: WalOptions, cfg: Para
   try {
     const bytes = listing.segments.reduce((a, s) => a + s.size, 0)
     if (findings.some((f) => f.severity !== 'info') || (bytes < MIN_BYTES && !cfg.force)) return null
-    pre = prePass(opened.segments, false)
     // --threads N asks for the workers; by default they start only where they pay off
-    if (cfg.threads === undefined && !cfg.force && !workersPayOff(bytes, pre.sample, threads)) return null
+    if (cfg.threads === undefined && !cfg.force && !workersPayOff(bytes, sampleRecords(listing.segments.at(-1)!.path), threads)) return null
+    pre = prePass(opened.segments, false)
     // table, simple and json mark the entries a later one replaced, known only further on: those logs go to the reader
     if (style !== 'ndjson' && replacedEntries(opened.segments, opts).size > 0) return null
   } finally {
@@ -315,6 +335,8 @@ async function* parallelItems(dir: string, opts: WalOptions, cfg: ParallelOption
     }
   } finally {
     await results.return(undefined)
+    // the chunker may stop mid-segment (a takeover): let it close its file now
+    pieces.return(undefined)
   }
   if (resumeAt === null && segStats.length !== n) resumeAt = { segment: segStats.length, skip: 0 }
   if (resumeAt !== null) {

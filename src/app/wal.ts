@@ -15,11 +15,9 @@ import { endOfFindings, walFinding, type WalEndStatus, type WalFinding } from '.
 import { decodePayload, EntryType, type HardState } from '../format/raft/entry.js'
 import { hardStateOut, idHex, type HardStateOut } from '../format/ids.js'
 import { InputError } from '../errors.js'
-import { formatBytes, isPrintable, type FormattedBytes } from '../format/value.js'
-import { classifyValue, type ValueClass } from '../format/k8s/value.js'
 import { IrrRequests } from '../format/raft/schemas.js'
-import type { LogEntry, LogSegment } from '../format/wal/log.js'
-import type { DecodedEntry, EntryPayload, EntryTypeName, MemberContext, Request, RequestOp, V2Request, WalSnapshot } from '../format/raft/entry.js'
+import type { LogSegment } from '../format/wal/log.js'
+import type { DecodedEntry, EntryPayload, EntryTypeName, Request, RequestOp, WalSnapshot } from '../format/raft/entry.js'
 import { decodeHardState, decodeMetadata, decodeWalSnapshot } from '../format/raft/entry.js'
 import { decodeWal } from '../format/wal/decoder.js'
 import { RecordType } from '../format/wal/record.js'
@@ -378,13 +376,12 @@ export function* streamWal(dir: string, opts: WalOptions = {}): Generator<WalStr
     fromSnapshot, segments: state.segments, files, snapshots: state.snapshots, findings: all, summary } }
 }
 
-/** What the pre-pass learns; `sample` counts the records it walked (their sizes tell small entries from big values). */
+/** What the pre-pass learns. */
 export interface PrePass {
   hardState?: HardState
   snapshots: WalSnapshot[]
   memberId?: string
   clusterId?: string
-  sample: { records: number; bytes: number }
 }
 
 /**
@@ -396,7 +393,7 @@ export interface PrePass {
  * every segment): usually one segment is read instead of all of them.
  */
 export function prePass(segments: readonly LogSegment[], snapshots: boolean): PrePass {
-  const out: PrePass = { snapshots: [], sample: { records: 0, bytes: 0 } }
+  const out: PrePass = { snapshots: [] }
   /** Scans segments[from..to) (the last one keeps its last-segment rules); stops when `done` says so. */
   const scan = (from: number, to: number, onRecord: (type: number, data: Uint8Array) => boolean): void => {
     // decodeWal treats the last segment it is given as the last one: hand it the real tail when it is included.
@@ -404,8 +401,6 @@ export function prePass(segments: readonly LogSegment[], snapshots: boolean): Pr
     const lastIsReal = to === segments.length
     for (const ev of decodeWal(lastIsReal ? list : [...list, EMPTY_SEGMENT], { verifyCrc: false, tolerant: true })) {
       if (ev.kind !== 'record') continue
-      out.sample.records++
-      out.sample.bytes += ev.data.length
       try {
         if (onRecord(ev.type, ev.data)) return
       } catch {}

@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto'
 import { mkdirSync, realpathSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { open, type Database, type RootDatabase } from 'lmdb'
+import type { PairSorter } from './sorted-runs.js'
 
 /** What the index was built from. */
 export interface IndexIdentity {
@@ -119,6 +120,38 @@ export class IndexStore {
   /** Runs `fn` in one write transaction (the caller batches to bound LMDB's dirty pages). */
   batch(fn: () => void): void {
     this.root.transactionSync(fn)
+  }
+
+  /**
+   * Writes sorted pairs (io/sorted-runs.ts) into `db`, `batch` puts per transaction; returns the
+   * number of distinct keys. In key order LMDB only appends at the right edge of its tree.
+   */
+  writeSorted(db: Database<Buffer, Buffer>, pairs: PairSorter, batch: number): number {
+    const it = pairs.drain()
+    let keys = 0
+    let last: Buffer | null = null
+    try {
+      for (let done = false; !done;) {
+        this.batch(() => {
+          for (let n = 0; n < batch; n++) {
+            const r = it.next()
+            if (r.done) { done = true; return }
+            const { key, value } = r.value
+            if (!last || !last.equals(key)) { keys++; last = Buffer.from(key) }
+            db.put(key, value)
+          }
+        })
+      }
+    } finally {
+      it.return(undefined)
+    }
+    return keys
+  }
+
+  /** Empties `wal` and `ranges` (before the WAL pass is redone after a failed worker). */
+  clearWal(): void {
+    this.wal.clearSync()
+    this.ranges.clearSync()
   }
 
   close(): void {

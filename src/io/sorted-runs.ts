@@ -160,23 +160,6 @@ export class PairSorter {
     }
   }
 
-  /**
-   * Writes what is held to run files and hands them over (to another thread's `adopt`): this
-   * sorter no longer owns them.
-   */
-  release(): string[] {
-    if (this.chunk.length) this.writeRun()
-    return this.runs.splice(0)
-  }
-
-  /** A sorter over run files another sorter released, with `added` pairs in them. */
-  static adopt(dir: string, name: string, runs: string[], added: number): PairSorter {
-    const s = new PairSorter(dir, name)
-    s.runs.push(...runs)
-    s.added = added
-    return s
-  }
-
   /** Removes the run files (also after a failed build). */
   dispose(): void {
     for (const p of this.runs.splice(0)) rmSync(p, { force: true })

@@ -8,10 +8,14 @@
  * {encoder.go,decoder.go} (frame), walpb/record.proto, raftpb/raft.proto (Entry: gogo writes
  * 08 type, 10 term, 18 index, 22 data in that order). Read-only.
  *
- * What it does not check: the CRC chain (`wal verify`, `status --all-wal-segments`), index gaps.
+ * Frames come from the one frame reader (format/wal/frame.ts `FrameCursor`); with `crc` the
+ * records are checked with the one chain (format/wal/chain.ts, from the segment's own CRC record;
+ * format/wal/links.ts ties segments together); findings come from format/wal/findings.ts. It does
+ * not classify torn tails or report index gaps: it says `irregular`, and the caller asks the
+ * record reader (format/wal/log.ts) for the exact findings.
  */
 import { DecodeError } from '../errors.js'
-import { CrcChain, ChainLink } from '../format/wal/chain.js'
+import { CrcChain } from '../format/wal/chain.js'
 import { Frame, FrameCursor, type RandomAccess } from '../format/wal/frame.js'
 import { framingFinding, walFinding, type SegmentEnd, type WalFinding, type WalFindingCode } from '../format/wal/findings.js'
 import { decodeRecordInto, RecordType, type RecordPos } from '../format/wal/record.js'
@@ -49,11 +53,6 @@ export interface ScanOptions {
    */
   crc?: boolean
   /**
-   * With `crc`: the chain value carried in from the segments before (their final value). The
-   * segment's CRC record must then carry it, else `chainBreak` is set; 0 (default): adopt it.
-   */
-  seed?: number
-  /**
    * A zero length word ends the segment quietly (its preallocated tail). Default: with `crc` (the
    * last segment); otherwise it is a warning, since etcd cuts older segments without one.
    */
@@ -90,8 +89,6 @@ export interface SegmentScan {
   crcRecord: number | null
   /** With `crc`: the chain value after the last record read (what the next segment must carry in). */
   crcEnd: number
-  /** With `crc` and a `seed`: the segment's CRC record does not carry the seed. */
-  chainBreak: boolean
   /** How the scan ended: at EOF, at a zero length word, or at damage ('corrupt': a finding says where). */
   end: Extract<SegmentEnd, 'eof' | 'zero-tail' | 'corrupt'>
   /** Offset just past the last frame read whole or skipped. */
@@ -150,11 +147,11 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
   const out: SegmentScan = {
     file, records: 0, metadata: null, hardState: null, snapshots: [], entries: 0, minIndex: null, firstIndex: null, lastIndex: null,
     confChanges: [], overwrites: [], corrupt: false, irregular: false, findings: [],
-    crcRecord: null, crcEnd: 0, chainBreak: false, end: 'corrupt', lastValidOffset: 0, zeroTailBytes: 0, firstEntryPos: -1, firstEntryOffset: -1,
+    crcRecord: null, crcEnd: 0, end: 'corrupt', lastValidOffset: 0, zeroTailBytes: 0, firstEntryPos: -1, firstEntryOffset: -1,
   }
   const checkCrc = opts.crc ?? false
   const zeroTailOk = opts.zeroTail ?? checkCrc
-  const chain = new CrcChain(opts.seed ?? 0)
+  const chain = new CrcChain()
   // After a big frame, the next length word is read with a small window: reading the file in
   // 1 MiB chunks would read the big payloads the scan skips.
   const cur = new FrameCursor(CHUNK, SMALL_WINDOW).reset(source)
@@ -346,10 +343,8 @@ export function scanSegment(file: string, source: RandomAccess, opts: ScanOption
     if (type === RecordType.Crc) {
       if (pos !== 0) out.irregular = true
       else out.crcRecord = stored
-      if (chain.crcRecord(stored) === ChainLink.Break) {
-        out.chainBreak = true
-        out.irregular = true
-      }
+      // The segment's own CRC record starts its chain (links.ts checks it against the segment before).
+      chain.crcRecord(stored)
       return true
     }
     if (!chain.check(b, ds, de, stored)) {

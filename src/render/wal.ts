@@ -286,7 +286,7 @@ export class EntryRowWriter implements ChunkEntrySink {
   private buf: Uint8Array = new Uint8Array(0)
   private view: DataView = new DataView(new ArrayBuffer(0))
   private readonly shape = newPutShape()
-  constructor(private readonly style: RowStyle, out: Uint8Array | undefined, want: number) {
+  constructor(style: RowStyle, out: Uint8Array | undefined, want: number) {
     if (style === 'table') this.rows = new RowBytes(out !== undefined && out.length >= want ? 0 : want, 1024)
     if (style === 'table' && out !== undefined && out.length >= want) this.rows!.bytes = out
     this.ob = style === 'simple' ? (out !== undefined && out.length >= want ? out : new Uint8Array(want)) : new Uint8Array(0)

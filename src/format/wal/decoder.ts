@@ -8,9 +8,10 @@
  * record (type 4) stores the value carried over from the previous segment. A reader that starts
  * with value 0 adopts the first CRC record unchecked and checks every later one.
  *
- * Pure: bytes come from a caller-supplied `RandomAccess` (io/ opens files; tests pass memory),
- * read sequentially into one reused buffer (default 4 MiB) with a partial frame carried across
- * chunk boundaries, so memory stays flat whatever the number of segments.
+ * Pure: bytes come from a caller-supplied `RandomAccess` (io/ opens files; tests pass memory)
+ * through the one frame reader (frame.ts `FrameCursor`: one reused buffer, default 4 MiB, a
+ * partial frame carried across reads, so memory stays flat whatever the number of segments); the
+ * chain is chain.ts `CrcChain`, every finding comes from findings.ts.
  */
 import { DecodeError } from '../../errors.js'
 import { ChainLink, CrcChain } from './chain.js'
