@@ -2,8 +2,8 @@
  * What `replace` tells the operator (issue 12), against one real 3-member TLS cluster:
  * status after a SIGKILL (interrupted, the step, the exact resume command), Ctrl-C and SIGTERM
  * during apply/resume (one line, journaled), abort refused once the member is removed, plan
- * naming an unfinished op, resume naming the dir it looked in, read-only status creating no
- * files, the snapshot's revision from the snapshot itself, a stale plan refused, and every
+ * naming an unfinished op and apply refusing beside it, resume naming the dir it looked in,
+ * read-only status creating no files, the snapshot's revision from the snapshot itself, a stale plan refused, and every
  * next-step command these messages print run as printed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -79,6 +79,8 @@ describe('replace: killed after the removal', () => {
   let oldId = ''
   let abortLine = ''
   let abortCmd = ''
+  let refusedResume = ''
+  const plan2File = (): string => join(base, 'plan-kill-2.json')
 
   it('status shows the killed run as interrupted, the step it stopped at and the exact resume command', async () => {
     const m = members[0]!
@@ -121,7 +123,7 @@ describe('replace: killed after the removal', () => {
 
   it('plan names the unfinished operation of its state dir and how to finish it', async () => {
     // Two voters are left: planning needs --force.
-    const p = await runCli(['replace', 'plan', ...planArgs(members[1]!, state()), '--force'])
+    const p = await runCli(['replace', 'plan', ...planArgs(members[1]!, state()), '--force', '-o', plan2File()])
     expect(p.code, p.stderr).toBe(0)
     const w = p.stdout.split('\n').filter((l) => l.includes(`operation ${opId}`))
     expect(w).toEqual([`warning: operation ${opId} (target m1 ${oldId}) is unfinished (running) in ${state()}: apply refuses a new plan there until it is finished (\`etcd-inspect replace resume --state-dir ${state()} --op ${opId} --yes\`) or aborted (\`etcd-inspect replace abort --state-dir ${state()} --op ${opId} --yes\`)`])
@@ -143,6 +145,34 @@ describe('replace: killed after the removal', () => {
     expect(existsSync(join(state(), 'replace.lock'))).toBe(true)
   }, T)
 
+  it('apply of another plan in that state dir is refused (exit 7, one line, nothing changed); the abort it prints runs as printed', async () => {
+    const before = await memberList(eps, members[1]!.tls)
+    const lockBefore = readFileSync(join(state(), 'replace.lock'), 'utf8')
+    const opId2 = JSON.parse(readFileSync(plan2File(), 'utf8')).opId as string
+    expect(opId2).not.toBe(opId)
+    const r = await runCli(['replace', 'apply', '--plan', plan2File(), '--yes'])
+    expect(r.code).toBe(7)
+    expect(r.stdout).toBe('')
+    const resume = `etcd-inspect replace resume --state-dir ${state()} --op ${opId} --yes`
+    const abort = `etcd-inspect replace abort --state-dir ${state()} --op ${opId} --yes`
+    expect(r.stderr).toBe(`Error: operation ${opId} is unfinished (running); nothing was changed (finish it with \`${resume}\` or abort it with \`${abort}\`, then apply this plan (if that changed the membership, apply refuses this plan as stale and names what changed: make a new one))\n`)
+    // Nothing changed: membership, the dead run's lock file (status still names its pid), the journal.
+    expect(await memberList(eps, members[1]!.tls)).toEqual(before)
+    expect(readFileSync(join(state(), 'replace.lock'), 'utf8')).toBe(lockBefore)
+    const st = JSON.parse((await runCli(['replace', 'status', '--state-dir', state(), '-w', 'json'])).stdout)
+    expect(st.ops.map((o: { opId: string }) => o.opId)).toEqual([opId])
+    expect(st.ops[0]).toMatchObject({ status: 'interrupted', journalStatus: 'running', next: `\`${resume}\`` })
+    expect(st.lock).toMatchObject({ pid, opId, alive: false })
+    // The abort it prints, as printed: refused here (the member is removed), with the same line
+    // as the plan's abort gave, which points at the resume this refusal names too.
+    const [resumeCmd, abortPrinted] = quoted(r.stderr)
+    refusedResume = resumeCmd!
+    const a = await sh(abortPrinted!)
+    expect(a.code).toBe(7)
+    expect(a.stderr).toBe(abortLine)
+    expect(quoted(a.stderr)[0]).toBe(resumeCmd)
+  }, T)
+
   it('the commands abort and status printed run as printed: join by hand (member add), then resume finishes the job', async () => {
     const [resumeCmd, add] = quoted(abortLine)
     expect(add).toMatch(/^etcdctl .* member add m1 --peer-urls=\S+ --learner$/)
@@ -153,6 +183,7 @@ describe('replace: killed after the removal', () => {
     const st = JSON.parse((await runCli(['replace', 'status', '--state-dir', state(), '-w', 'json'])).stdout)
     const [cmd] = quoted(st.ops[0].next)
     expect(cmd).toBe(resumeCmd)
+    expect(cmd).toBe(refusedResume)
     const r = await sh(`${cmd!} -w json`)
     expect(r.code, r.stderr).toBe(0)
     const res = JSON.parse(r.stdout)
@@ -160,6 +191,17 @@ describe('replace: killed after the removal', () => {
     // The learner added by hand was adopted, not added twice.
     expect(res.steps.find((s: { kind: string }) => s.kind === 'add-learner').outcome).toBe('skipped')
     expect((await memberList(eps, members[1]!.tls)).find((x) => x.name === 'm1')!.id).toBe(learner.id)
+    await healthy3()
+  }, T)
+
+  it('with the op finished, apply of the other plan goes past that refusal and is refused as stale, as the refusal said', async () => {
+    const now = (await memberList(eps, members[1]!.tls)).find((x) => x.name === 'm1')!.id
+    expect(now).not.toBe(oldId)
+    const r = await sh(`etcd-inspect replace apply --plan ${plan2File()} --yes`)
+    expect(r.code).toBe(7)
+    expect(r.stderr).not.toContain('is unfinished')
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1)
+    expect(r.stderr).toContain(`is stale: since then member m1 ${now} (${members[0]!.peerURL}) was added; nothing was changed (make a new plan`)
     await healthy3()
   }, T)
 })

@@ -12,6 +12,9 @@ import { join } from 'node:path'
 import { CLI } from '../support/cli.js'
 import { sharedTestdata } from '../support/shared-testdata.js'
 import { unpackCorpus } from './corpus.js'
+import { freePort } from '../support/etcd.js'
+import { hashTree } from '../support/tree-hash.js'
+import { runPrinted } from '../replace/helpers.js'
 
 /** The corpus' one complete 3.4 member (WAL + db). */
 const BASE = 'hihif__FT_Transcendance__3e6e33d'
@@ -102,6 +105,28 @@ describe('hostile file-system objects', () => {
     const db = cli(['db', 'status', d], true)
     expect(db.code).toBe(3)
     oneLine(db, `${d}/member/snap/db: permission denied`)
+  }, 240_000)
+
+  it('check as nobody on a db it cannot read: UNKNOWN/OFFLINE_UNREADABLE (exit 30), and the status it prints, run as printed (as nobody), names the file (exit 3)', async () => {
+    const d = member('db-000')
+    const db = join(d, 'member/snap/db')
+    chmodSync(db, 0o000)
+    // The verdict is offline (decided before the cluster's answers count): a closed loopback port.
+    const port = await freePort('127.0.0.1')
+    const before = hashTree(d)
+    const r = cli(['check', d, '--endpoints', `http://127.0.0.1:${port}`, '-w', 'json'], true)
+    expect(r.code, r.stderr).toBe(30)
+    expect(r.stderr).not.toMatch(/internal error|\n\s+at /)
+    const v = JSON.parse(r.stdout)
+    expect([v.verdict, v.subReason]).toEqual(['UNKNOWN', 'OFFLINE_UNREADABLE'])
+    expect(v.reason).toBe(`the data dir could not be read completely: ${db}: permission denied (cannot open)`)
+    expect(v.commands).toEqual([`etcd-inspect status ${d}`])
+    const s = await runPrinted(v.commands[0], {}, 60_000, { asNobody: true })
+    expect(s.code).toBe(3)
+    expect(s.stderr.trimEnd().split('\n')).toHaveLength(1)
+    oneLine(s, `${db}: permission denied`)
+    expect(s.stderr).toMatch(/run as the etcd user or root/)
+    expect(hashTree(d)).toEqual(before)
   }, 240_000)
 
   it('a directory where the db should be: status and db status exit 3 naming it', () => {

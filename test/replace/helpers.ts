@@ -317,18 +317,21 @@ let shimDir: string | undefined
 /**
  * Runs a command line an etcd-inspect message printed through `sh -c`, as an operator pasting it
  * would: `etcd-inspect` is the built CLI (a shim first on PATH, as a global install provides),
- * `etcdctl` the system one; ETCDCTL_* of the caller's shell are dropped. Never throws.
+ * `etcdctl` the system one; ETCDCTL_* of the caller's shell are dropped. `asNobody`: the shell
+ * runs as user nobody (setpriv, when the tests run as root: root ignores file modes). Never throws.
  */
-export function runPrinted(cmd: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 300000): Promise<CliResult> {
+export function runPrinted(cmd: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 300000, opts: { asNobody?: boolean } = {}): Promise<CliResult> {
   if (!shimDir) {
     shimDir = tempDir('etcd-inspect-shim-')
     writeFileSync(join(shimDir, 'etcd-inspect'), `#!/bin/sh\nexec ${process.execPath} ${CLI} "$@"\n`)
     chmodSync(join(shimDir, 'etcd-inspect'), 0o755)
+    chmodSync(shimDir, 0o755)
   }
   const e = cliEnv(env)
   e.PATH = `${shimDir}:${e.PATH ?? '/usr/bin:/bin'}`
+  const argv = opts.asNobody && process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', cmd] : ['sh', '-c', cmd]
   return new Promise((resolve) => {
-    execFile('sh', ['-c', cmd], { env: e, timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+    execFile(argv[0]!, argv.slice(1), { env: e, timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       const ex = err as (Error & { code?: number | string; signal?: NodeJS.Signals }) | null
       resolve({ code: ex ? (typeof ex.code === 'number' ? ex.code : null) : 0, signal: ex?.signal ?? null, stdout, stderr })
     })

@@ -133,6 +133,15 @@ function withResume(e: unknown, plan: Plan): unknown {
   return e
 }
 
+/**
+ * Only one unfinished operation per state dir: a second one would fight over the same member.
+ * Finishing the other one replaces a member, which makes this plan stale: the hint says so.
+ */
+function refuseBesideUnfinished(journal: Journal, plan: Plan): void {
+  const other = journal.listOps().find((o) => o.opId !== plan.opId && isUnfinished(o))
+  if (other) throw new UnsafeOperationError(`operation ${other.opId} is unfinished (${other.status}); nothing was changed`, 'op-unfinished', `finish it with \`${resumeCommand(plan.stateDir, other.opId)}\` or abort it with \`${abortCommand(plan.stateDir, other.opId)}\`, then apply this plan (if that changed the membership, apply refuses this plan as stale and names what changed: make a new one)`)
+}
+
 export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<ApplyResult> {
   const journal = Journal.open(plan.stateDir)
   let lock: OpLock | undefined
@@ -142,14 +151,15 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
   const run: CurrentRun = { plan, journal, journaled: false }
   current = run
   try {
+    // Checked before the lock too: a refusal leaves a dead run's stale lock (what status shows) as it was.
+    refuseBesideUnfinished(journal, plan)
     lock = OpLock.acquire(plan.stateDir, plan.opId)
     run.lock = lock
     let rec = journal.getOp(plan.opId)
     if (rec?.status === 'aborted') throw new UnsafeOperationError(`operation ${plan.opId} was aborted; make a new plan`, 'aborted')
     if (rec && rec.planJson !== JSON.stringify(plan)) throw new UnsafeOperationError(`operation ${plan.opId} is journaled with a different plan; use replace resume --op ${plan.opId}`, 'plan-mismatch')
-    // Only one unfinished operation per state dir: a second one would fight over the same member.
-    const other = journal.listOps().find((o) => o.opId !== plan.opId && isUnfinished(o))
-    if (other) throw new UnsafeOperationError(`operation ${other.opId} is unfinished (${other.status}); nothing was changed`, 'op-unfinished', `finish it with \`${resumeCommand(plan.stateDir, other.opId)}\` or abort it with \`${abortCommand(plan.stateDir, other.opId)}\`, then apply this plan`)
+    // Again under the lock: another run may have journaled an op since the check above.
+    refuseBesideUnfinished(journal, plan)
     run.journaled = !!rec
     // The cluster lock lives in the cluster, so it is taken on members other than the target
     // (which this run stops). Taken before the op is journaled: a refusal leaves no trace here.
