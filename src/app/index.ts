@@ -9,8 +9,6 @@
 import { existsSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join, relative, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { Worker } from 'node:worker_threads'
 import { InputError, UsageError } from '../errors.js'
 import type { BoltFile } from '../format/bbolt/file.js'
 import { bucket as findBucket, leavesInFileOrder } from '../format/bbolt/walk.js'
@@ -28,6 +26,7 @@ import { resolveDataDir } from '../io/datadir.js'
 import { DEFAULT_STATE_DIR } from '../io/witness.js'
 import { locateDb } from '../io/bbolt-file.js'
 import { withDb } from './db.js'
+import { fromSources, startOnce } from '../workers/pool.js'
 import { lookupRevisions, matchesKey, prefixEnd, requestsIn, type FoundRequest, type HistoryResult, type HistorySources, type KeyQuery } from './history.js'
 
 export interface IndexOptions {
@@ -57,6 +56,8 @@ export interface IndexResult {
   /** Why the WAL was not indexed (no WAL next to the db, --no-wal). */
   walSkipped?: string
   seconds: number
+  /** When built: the WAL pass ran in a worker thread beside the db pass (a big WAL, two CPUs). */
+  walWorker?: boolean
   /** Of `seconds` (when built): the db pass and the WAL pass. */
   dbSeconds?: number
   walSeconds?: number
@@ -86,6 +87,7 @@ export async function buildIndex(path: string, opts: IndexOptions = {}): Promise
   const walSkipped = 'skipped' in located ? located.skipped : undefined
   let store = IndexStore.open(stateDir, dbPath, true)!
   let worker = null as ReturnType<typeof startWalWorker>
+  let walWorker = false
   try {
     const { result } = withDb(path, (f) => {
       const id: IndexIdentity = { ...fileIdentity(f.file), txid: String(f.meta.txid), pgid: String(f.meta.pgid) }
@@ -127,6 +129,7 @@ export async function buildIndex(path: string, opts: IndexOptions = {}): Promise
       if (walDir && result.segs) {
         // The worker wrote its pairs itself (beside the db pass); if it failed, all is done here.
         let stats = worker ? await worker.result : null
+        walWorker = stats !== null
         if (!stats) {
           store.clearWal()
           const c = collectWal(dataDir ?? walDir, walDir, store.path)
@@ -141,7 +144,7 @@ export async function buildIndex(path: string, opts: IndexOptions = {}): Promise
     }
     const seconds = Math.round(performance.now() - t0) / 1000
     return { indexPath: store.path, dbPath, reused: result.reused, reason: result.reason, keys: m.keys, revisions: m.revisions, wal: m.wal, ...(walSkipped ? { walSkipped } : {}), seconds,
-      ...(result.reused ? {} : { dbSeconds: m.dbSeconds ?? seconds, walSeconds: m.wal ? Math.round((seconds - (m.dbSeconds ?? 0)) * 1000) / 1000 : 0 }) }
+      ...(result.reused ? {} : { walWorker, dbSeconds: m.dbSeconds ?? seconds, walSeconds: m.wal ? Math.round((seconds - (m.dbSeconds ?? 0)) * 1000) / 1000 : 0 }) }
   } finally {
     worker?.stop()
     store.close()
@@ -168,31 +171,17 @@ function openWalDir(dataDir: string): { walDir: string } | { skipped: string } {
 /** Bytes of WAL from which the WAL pass runs in a worker thread, beside the db pass. */
 const WORKER_WAL_BYTES = 64 << 20
 
-function workerFile(): string | null {
-  // dist/app/index-worker.js next to this file; under vitest (src/*.ts) the built copy.
-  const candidates = [fileURLToPath(new URL('./index-worker.js', import.meta.url)), fileURLToPath(new URL('../../dist/app/index-worker.js', import.meta.url))]
-  return candidates.find((p) => existsSync(p)) ?? null
-}
-
 /**
- * Starts the WAL pass in a worker thread when the WAL is big and there is a second CPU, else
- * returns null (the caller runs it in this thread). The worker also writes its pairs into the
- * index (LMDB serialises the two threads' write transactions). The promise never rejects: null
- * means the worker failed and the pass must run here (where its error has its file, offset and
- * exit code).
+ * Starts the WAL pass in a worker thread of the pool when the WAL is big and there is a second CPU,
+ * else returns null (the caller runs it in this thread; so does every run from the TypeScript
+ * sources). The worker also writes its pairs into the index (LMDB serialises the two threads' write
+ * transactions). The promise never rejects: null means the worker failed and the pass must run here
+ * (where its error has its file, offset and exit code).
  */
 function startWalWorker(job: WalJob, segs: { size: number }[], when: 'auto' | 'always' | 'never'): { result: Promise<WalStats | null>; stop: () => void } | null {
-  const file = workerFile()
-  if (!file || when === 'never' || (when === 'auto' && (availableParallelism() < 2 || segs.reduce((n, s) => n + s.size, 0) < WORKER_WAL_BYTES))) return null
-  const w = new Worker(file, { workerData: job })
-  const result = new Promise<WalStats | null>((resolvePromise) => {
-    let settled = false
-    const done = (c: WalStats | null) => { if (!settled) { settled = true; resolvePromise(c) } }
-    w.on('message', (m: { ok: true; stats: WalStats } | { ok: false }) => done(m.ok ? m.stats : null))
-    w.on('error', () => done(null))
-    w.on('exit', () => done(null))
-  })
-  return { result, stop: () => void w.terminate() }
+  if (fromSources() || when === 'never' || (when === 'auto' && (availableParallelism() < 2 || segs.reduce((n, s) => n + s.size, 0) < WORKER_WAL_BYTES))) return null
+  const run = startOnce<WalJob, WalStats>('index-wal', job)
+  return { result: run.result.then((r) => (r.ok ? r.result : null)), stop: run.stop }
 }
 
 function walMeta(walDir: string, segs: { name: string; size: number }[], stats: WalStats): NonNullable<IndexMeta['wal']> & { replacements?: Replacement[] } {

@@ -3,7 +3,8 @@
  * InstallError when the build lacks it, jobs handed out with a bounded window (back-pressure: the
  * next job is taken only when an earlier result has been consumed) and results given back in job
  * order. Its users: the parallel `wal` chunks (workers/wal-chunk.ts), the db hash
- * (app/crc-pool.ts, workers/crc.ts) and `check`'s off-thread status (workers/status.ts).
+ * (app/crc-pool.ts, workers/crc.ts), `check`'s off-thread status (workers/status.ts) and the WAL
+ * pass of `index` beside its db pass (workers/index-wal.ts).
  *
  * From the TypeScript sources (vitest) a worker thread cannot load the entry modules, so jobs run
  * in this thread through the same `handle` functions: tests exercise the sources, never a stale
@@ -14,15 +15,16 @@ import { fileURLToPath } from 'node:url'
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 import { InstallError } from '../errors.js'
 
-export type WorkerName = 'wal-chunk' | 'crc' | 'status'
+export type WorkerName = 'wal-chunk' | 'crc' | 'status' | 'index-wal'
 
 /** A worker's job handler: the result and the buffers to transfer (not copy) with it. */
 export type Handler<J, R> = (job: J) => { result: R; transfer?: ArrayBuffer[] } | Promise<{ result: R; transfer?: ArrayBuffer[] }>
 
 /** The entry modules' handlers, for jobs run in this thread. */
-const HANDLERS: Record<'wal-chunk' | 'status', () => Promise<Handler<never, unknown>>> = {
+const HANDLERS: Record<'wal-chunk' | 'status' | 'index-wal', () => Promise<Handler<never, unknown>>> = {
   'wal-chunk': async () => (await import('./wal-chunk.js')).handle as Handler<never, unknown>,
   status: async () => (await import('./status.js')).handle as Handler<never, unknown>,
+  'index-wal': async () => (await import('./index-wal.js')).handle as Handler<never, unknown>,
 }
 
 /** True when this module runs from the TypeScript sources (vitest): jobs then run in this thread. */
@@ -164,6 +166,22 @@ export async function* orderedMap<J, R>(name: 'wal-chunk', jobs: Iterator<PoolJo
 }
 
 /**
+ * Starts one job of entry `name` on a worker thread of its own (compiled build only: from the
+ * sources `startWorker` throws, callers run the job in this thread instead). `stop` terminates the
+ * worker; the result then settles as a failure.
+ */
+export function startOnce<J, R>(name: 'status' | 'index-wal', job: J): { result: Promise<PoolResult<R>>; stop: () => void } {
+  const w = startWorker(name)
+  const result = new Promise<PoolResult<R>>((resolve) => {
+    w.once('message', (m: Reply<R>) => resolve(m.ok ? { ok: true, result: m.result } : { ok: false, message: m.message }))
+    w.once('error', (e) => resolve({ ok: false, message: e.message }))
+    w.once('exit', (code) => resolve({ ok: false, message: `worker ${name} exited with code ${code}` }))
+    w.postMessage({ seq: 0, job })
+  }).finally(() => void w.terminate())
+  return { result, stop: () => void w.terminate() }
+}
+
+/**
  * Runs one job of entry `name` on a worker thread of its own (in this thread from the sources or
  * with `inThread`): for work that should overlap with this thread's (check reading the WAL while
  * the gRPC client loads).
@@ -177,15 +195,5 @@ export async function runOnce<J, R>(name: 'status', job: J, opts: { inThread?: b
       return { ok: false, message: (err as Error)?.message ?? String(err) }
     }
   }
-  const w = startWorker(name)
-  try {
-    return await new Promise<PoolResult<R>>((resolve) => {
-      w.once('message', (m: Reply<R>) => resolve(m.ok ? { ok: true, result: m.result } : { ok: false, message: m.message }))
-      w.once('error', (e) => resolve({ ok: false, message: e.message }))
-      w.once('exit', (code) => resolve({ ok: false, message: `worker ${name} exited with code ${code}` }))
-      w.postMessage({ seq: 0, job })
-    })
-  } finally {
-    void w.terminate()
-  }
+  return startOnce<J, R>(name, job).result
 }
