@@ -329,7 +329,9 @@ export function* streamWal(dir: string, opts: WalOptions = {}): Generator<WalStr
         continue
       }
       const e = item.entry
-      const decoded: DecodedEntry = { type: entryTypeName(e.entryType), entryType: e.entryType, term: e.term, index: e.index, dataBytes: e.data.length, payload: decodePayload(e.entryType, opts.ownBytes ? e.data.slice() : e.data) }
+      // One object per entry, built whole (a spread copy of a decoded entry cost ~1 µs an entry on the hot path).
+      const decoded: WalEntry = { type: entryTypeName(e.entryType), entryType: e.entryType, term: e.term, index: e.index, dataBytes: e.data.length,
+        payload: decodePayload(e.entryType, opts.ownBytes ? e.data.slice() : e.data), file: e.file, offset: e.offset, committed: false }
       byType[decoded.type] = (byType[decoded.type] ?? 0) + 1
       const k = kindOf(decoded.payload)
       byKind[k] = (byKind[k] ?? 0) + 1
@@ -352,7 +354,8 @@ export function* streamWal(dir: string, opts: WalOptions = {}): Generator<WalStr
           continue
         }
       }
-      const out: WalEntry = { ...decoded, file: e.file, offset: e.offset, committed }
+      const out = decoded
+      out.committed = committed
       if (e.replaces?.length) out.replaces = e.replaces
       if (replacedAt?.has(`${e.file}@${e.offset}`)) {
         // the index is committed, but with the entry that replaced this one
