@@ -19,9 +19,7 @@ import { listWalDir, openSegments } from '../io/wal-files.js'
 import { createHasher } from './crc-pool.js'
 import { withDb } from './db.js'
 import { collectStatus } from './status.js'
-import { withClients, type ConnectionOptions } from '../cluster/connection.js'
-import { endpointStatus } from '../cluster/status.js'
-import { endpointHashKV } from '../cluster/hashkv.js'
+import type { ConnectionOptions } from '../cluster/connection.js'
 import type { StatusResult } from './status-types.js'
 
 /** What a dir is, relative to the others. */
@@ -548,6 +546,8 @@ function restorePlan(src: CompareMember, all: CompareMember[], opts: CompareOpti
 
 /** `endpoint status` and `endpoint hashkv --rev rev` of every endpoint; a failure is recorded per endpoint. */
 export async function collectLive(conn: ConnectionOptions, rev: bigint | null): Promise<LiveMember[]> {
+  // The gRPC client (etcd3, @grpc/grpc-js: ~150 ms of module loading) only when there are endpoints to ask.
+  const [{ withClients }, { endpointStatus }, { endpointHashKV }] = await Promise.all([import('../cluster/connection.js'), import('../cluster/status.js'), import('../cluster/hashkv.js')])
   return withClients(conn, async (f) => Promise.all(f.configured().map(async (c): Promise<LiveMember> => {
     const l: LiveMember = { endpoint: c.endpoint, memberId: '', clusterId: '', version: '', revision: 0n, raftIndex: 0n, raftTerm: 0n,
       raftAppliedIndex: 0n, hash: null, hashRevision: null, compactRevision: null, error: null }
