@@ -14,7 +14,7 @@ import { openFile } from '../io/byte-source.js'
 import { listNames } from '../io/dir.js'
 import { scanSegment, type SegmentScan } from '../io/wal-scan.js'
 import { readLog, type LogState } from '../format/wal/log.js'
-import { bootSnapshotIndex, logStartGap } from '../format/wal/links.js'
+import { bootSnapshotIndex, logStartGap, metadataConflict } from '../format/wal/links.js'
 import { endOfFindings, walFinding, type WalFinding } from '../format/wal/findings.js'
 import { decodeMetadata, decodePayload, EntryType } from '../format/raft/entry.js'
 import { idHex } from '../format/ids.js'
@@ -247,6 +247,8 @@ function readRange(walDir: string, listing: WalDirListing, start: number): WalFa
 /** What the fast reader needs from the last segment. */
 interface LastSegment {
   metadata?: { nodeId: bigint; clusterId: bigint }
+  /** The metadata record's bytes (compared with the older segments'). */
+  metadataBytes?: Uint8Array
   hardState?: LogState['hardState']
   firstIndex?: bigint
   lastIndex?: bigint
@@ -286,6 +288,7 @@ function readLast(seg: WalDirListing['segments'][number], crc = true): LastSegme
     const { state, confs } = readLogged([seg], false)
     return {
       ...(state.metadata ? { metadata: { nodeId: state.metadata.nodeId, clusterId: state.metadata.clusterId } } : {}),
+      ...(state.metadataBytes ? { metadataBytes: state.metadataBytes } : {}),
       hardState: state.hardState, firstIndex: state.firstIndex, lastIndex: state.lastIndex,
       snapshots: state.snapshots, confs, findings: logFindings(state.findings), end: state.end,
       firstEntry: state.segments[0]?.firstIndex !== undefined
@@ -298,7 +301,7 @@ function readLast(seg: WalDirListing['segments'][number], crc = true): LastSegme
     if (type) confs.push({ index: c.index, term: c.term, type, nodeId: c.nodeId, ...(c.peerURLs ? { peerURLs: c.peerURLs } : {}) })
   }
   return {
-    metadata, hardState: scan.hardState ?? undefined, firstIndex: scan.minIndex ?? undefined, lastIndex: scan.lastIndex ?? undefined,
+    metadata, metadataBytes: scan.metadata!, hardState: scan.hardState ?? undefined, firstIndex: scan.minIndex ?? undefined, lastIndex: scan.lastIndex ?? undefined,
     snapshots: scan.snapshots.map((r) => ({ index: r.index, term: r.term, ...(r.confState ? { confState: true } : {}) })),
     confs, findings: [], end: undefined,
     firstEntry: scan.firstIndex !== null ? { index: scan.firstIndex, offset: scan.firstEntryOffset } : undefined,
@@ -354,19 +357,20 @@ export const readWalFactsFast: WalFactsReader = async (walDir, hint = {}) => {
   scans.reverse() // log order
   const findings = gapFindings(listing, new Set(all.slice(start).map((g) => g.name)))
   for (const s of scans) findings.push(...logFindings(s.findings))
-  // Metadata is identical in every segment (wal.go ReadAll: "conflicting metadata found").
-  for (const s of scans) {
-    if (!s.metadata) continue
-    let m: { nodeId: bigint; clusterId: bigint } | null = null
-    try {
-      m = decodeMetadata(s.metadata)
-    } catch {
-      m = null
+  // Metadata is identical in every segment (format/wal/links.ts metadataConflict), in log order.
+  let firstMeta: { bytes: Uint8Array; file: string; offset: number } | undefined
+  for (const r of [...scans.map((s) => ({ bytes: s.metadata, file: s.file })), { bytes: state.metadataBytes ?? null, file: all[lastI]!.name }]) {
+    if (!r.bytes) continue
+    const rec = { bytes: r.bytes, file: r.file, offset: -1 }
+    if (!firstMeta) firstMeta = rec
+    else {
+      const conflict = metadataConflict(firstMeta, rec)
+      if (conflict) findings.push(factsFinding(conflict))
     }
-    if (!metadata && m) metadata = m
-    else if (!m || !metadata || m.nodeId !== metadata.nodeId || m.clusterId !== metadata.clusterId) {
-      findings.push(factsFinding(walFinding('metadata-conflict', s.file, -1,
-        `wal: conflicting metadata found: ${m ? `member ${idHex(m.nodeId)} cluster ${idHex(m.clusterId)}` : 'undecodable bytes'}, but ${all[lastI]!.name} says member ${metadata ? idHex(metadata.nodeId) : '?'} cluster ${metadata ? idHex(metadata.clusterId) : '?'}`)))
+    if (!metadata) {
+      try {
+        metadata = decodeMetadata(r.bytes)
+      } catch {}
     }
   }
   findings.push(...state.findings)

@@ -12,6 +12,8 @@
  * and says which rule a piece breaks. Pure.
  */
 import { walFinding, type WalFinding } from './findings.js'
+import { decodeMetadata } from '../raft/entry.js'
+import { idHex } from '../ids.js'
 
 /**
  * The snapshot etcd boots from, as far as the WAL shows it: the newest snapshot record with index
@@ -82,6 +84,33 @@ export interface LinkPiece {
   crcEnd: number
 }
 
+/** A segment's metadata record and where it was read (offset -1: somewhere in the file's head). */
+export interface MetadataRecord { bytes: Uint8Array; file: string; offset: number }
+
+/** etcd's ReadAll rule: every segment's metadata record is the same, byte for byte. */
+export function sameMetadata(a: Uint8Array, b: Uint8Array): boolean {
+  return bytesEqual(a, b)
+}
+
+function metadataLabel(b: Uint8Array): string {
+  try {
+    const m = decodeMetadata(b)
+    return `member ${idHex(m.nodeId)} cluster ${idHex(m.clusterId)}`
+  } catch {
+    return 'undecodable bytes'
+  }
+}
+
+/**
+ * The finding for a metadata record that differs from the first one read (wal.go ReadAll:
+ * "conflicting metadata found"), else undefined. Every reader reports the conflict through this.
+ */
+export function metadataConflict(first: MetadataRecord, other: MetadataRecord): WalFinding | undefined {
+  if (sameMetadata(first.bytes, other.bytes)) return undefined
+  return walFinding('metadata-conflict', other.file, other.offset,
+    `wal: conflicting metadata found: ${metadataLabel(other.bytes)}, but ${first.file} says ${metadataLabel(first.bytes)}`)
+}
+
 /**
  * Which rule a piece breaks. The callers do not report it: they hand the log to the record reader
  * (log.ts), whose findings are the exact ones; this only says why.
@@ -113,7 +142,7 @@ export class LogLinks {
       if (this.chain !== 0 && p.crcRecord !== this.chain) return 'chain-break'
       if (p.metadata !== null) {
         if (this.meta === null) this.meta = p.metadata
-        else if (!bytesEqual(this.meta, p.metadata)) return 'metadata-differs'
+        else if (!sameMetadata(this.meta, p.metadata)) return 'metadata-differs'
       }
       if (!nameFollows(p.nameIndex, this.prevLast)) return 'name-not-following'
     }

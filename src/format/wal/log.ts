@@ -11,7 +11,7 @@
 import { DecodeError } from '../../errors.js'
 import { decodeWal, type DecodeWalOptions, type SegmentInput, type WalEndEvent, type WalSegmentEndEvent } from './decoder.js'
 import { walFinding, type WalFinding } from './findings.js'
-import { bootSnapshotIndex, bytesEqual, firstEntryFollowsName, logStartGap, nameFollows } from './links.js'
+import { bootSnapshotIndex, bytesEqual, firstEntryFollowsName, logStartGap, metadataConflict, nameFollows } from './links.js'
 
 export { bootSnapshotIndex, bytesEqual, logStartGap } from './links.js'
 import { RecordType } from './record.js'
@@ -76,6 +76,8 @@ export interface SnapshotRecord extends WalSnapshot {
 /** Everything known once the log has been read. */
 export interface LogState {
   metadata?: Metadata & { nodeIdHex: string; clusterIdHex: string }
+  /** The first metadata record's bytes (the one every later segment must equal). */
+  metadataBytes?: Uint8Array
   hardState?: HardState
   hardStates: number
   snapshots: SnapshotRecord[]
@@ -186,16 +188,12 @@ function* run(segments: readonly LogSegment[], opts: ReadLogOptions, st: LogStat
               if (metaBytes === undefined) {
                 metaBytes = ev.data.slice()
                 metaFile = ev.file
+                st.metadataBytes = metaBytes
                 const m = decodeMetadata(ev.data, ev.file, dataOff)
                 st.metadata = { ...m, nodeIdHex: idHex(m.nodeId), clusterIdHex: idHex(m.clusterId) }
-              } else if (!bytesEqual(metaBytes, ev.data)) {
-                let what = 'different bytes'
-                try {
-                  const m = decodeMetadata(ev.data)
-                  what = `member ${idHex(m.nodeId)} cluster ${idHex(m.clusterId)}`
-                } catch {}
-                yield push(walFinding('metadata-conflict', ev.file, ev.offset,
-                  `wal: conflicting metadata found: ${what}, but ${metaFile} says member ${st.metadata?.nodeIdHex ?? '?'} cluster ${st.metadata?.clusterIdHex ?? '?'}`))
+              } else {
+                const conflict = metadataConflict({ bytes: metaBytes, file: metaFile, offset: -1 }, { bytes: ev.data, file: ev.file, offset: ev.offset })
+                if (conflict) yield push(conflict)
               }
               break
             }
