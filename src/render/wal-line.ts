@@ -322,6 +322,15 @@ export function putUint(o: Uint8Array, p: number, n: number): number {
   return end
 }
 
+// Every branch of putUint once, at load, before V8 optimizes the line writer: a comparison never
+// made carries no type feedback, and the first 8-digit offset deep into a log would otherwise throw
+// the whole inlined chunk loop back to the interpreter (app/wal-fast.ts presentChunk) to recompile.
+{
+  // (V8 gives a function its feedback slots only after a few calls: several rounds)
+  const scratch = new Uint8Array(16)
+  for (let round = 0; round < 4; round++) for (let n = 1; n < 2 ** 32; n *= 10) putUint(scratch, 0, n + 1)
+}
+
 /**
  * 1 when b[s, e) is ASCII text (printable, \t \n \r), 0 when a control byte makes it opaque,
  * 2 when bytes beyond ASCII leave it to the exact UTF-8 check. The common all-printable value is
