@@ -3,7 +3,7 @@
  * bench/history: `index` build time against `db status` on the same db, and `history` query time
  * with and without the index, on a big data dir written by real etcd 3.4. Run after `npm run build`:
  *
- *   node bench/history.mjs [--keys 1000000] [--value 900] [--batch 2000] [--rebuild] [--build-only]
+ *   node bench/history.mjs [--keys 1000000] [--value 900] [--batch 2000] [--rebuild] [--build-only] [--also-keys 100000] [--runs 7]
  *
  * The data dir (db and WAL) is built once with Debian's etcd 3.4 on 127.0.0.1 (free ports, stopped
  * by PID) and kept in bench/.cache/history-<keys>/ (git-ignored): `--keys` Kubernetes-like keys with
@@ -13,6 +13,11 @@
  * (wall seconds, peak RSS), plus the in-process query time `history` reports (`elapsedMs`) and
  * `node -e 0` (node's own start-up, the floor of a fresh process); `index` also reports how long
  * its db pass took (`dbSeconds`) and what the WAL pass added after it (`walSeconds`).
+ *
+ * A fresh `history` process is a few tens of ms above `node -e 0`, where single runs are noisy: the
+ * two run `--runs` times interleaved, and the median of each and of their difference (`aboveNodeMs`,
+ * what etcd-inspect adds to Node's own start) are reported. `--also-keys N` also builds the index of
+ * the N-key data dir (if built before with `--keys N`) in the same run, for peak RSS at two sizes.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
@@ -94,14 +99,52 @@ const nodeStart = () => {
   const [sec, kb] = readFileSync(tfile, 'utf8').trim().split('\n').pop().split(' ').map(Number)
   return { seconds: sec, peakRssMB: +(kb / 1024).toFixed(1) }
 }
+const runs = Math.max(5, Number(arg('--runs', '7')))
 const nodeE0 = [nodeStart(), nodeStart(), nodeStart()]
 const withIndex = [q([]), q([]), q([])]
+// Wall ms of a fresh process, by the clock around the spawn (/usr/bin/time's %e has 10 ms steps):
+// `node -e 0` and `history` spawned the same way, interleaved.
+const wallMs = (args) => {
+  const t = process.hrtime.bigint()
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 << 20 })
+  const ms = Number(process.hrtime.bigint() - t) / 1e6
+  if (r.status !== 0) throw new Error(`${args.join(' ')} failed (${r.status}): ${r.stderr}`)
+  return { ms, stdout: r.stdout }
+}
+const e0Ms = []
+const cliMs = []
+const elapsed = []
+for (let i = 0; i < runs; i++) {
+  e0Ms.push(wallMs(['-e', '0']).ms)
+  const h = wallMs([cli, 'history', dataDir, key, '--state-dir', stateDir, '-w', 'json'])
+  cliMs.push(h.ms)
+  elapsed.push(JSON.parse(h.stdout).elapsedMs)
+}
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2 }
+const above = cliMs.map((c, i) => Math.round(c - e0Ms[i]))
+const freshHistory = {
+  runs, nodeE0MedianMs: Math.round(median(e0Ms)), cliMedianMs: Math.round(median(cliMs)),
+  aboveNodeMs: { median: median(above), min: Math.min(...above), max: Math.max(...above) }, elapsedMsMedian: median(elapsed),
+}
 const scan = q(['--no-index'])
+// The same build on a smaller data dir in the same run: is the build's memory flat in the db size?
+const alsoKeys = arg('--also-keys', '')
+let also = null
+if (alsoKeys) {
+  const aDir = join(cache, `history-${alsoKeys}`, 'data')
+  if (!existsSync(aDir)) throw new Error(`no ${aDir}: run node bench/history.mjs --keys ${alsoKeys} --build-only first`)
+  const aState = join(cache, `history-${alsoKeys}-state`)
+  rmSync(aState, { recursive: true, force: true })
+  const aStatus = timed(['db', 'status', aDir, '-w', 'json'])
+  const aIndex = timed(['index', aDir, '--state-dir', aState, '-w', 'json'])
+  also = { keys: Number(alsoKeys), dbBytes: statSync(join(aDir, 'member', 'snap', 'db')).size, dbStatus: { seconds: aStatus.seconds, peakRssMB: aStatus.peakRssMB },
+    index: { seconds: aIndex.seconds, peakRssMB: aIndex.peakRssMB, ratioToDbStatus: +(aIndex.seconds / aStatus.seconds).toFixed(2) } }
+}
 const result = {
   node: process.version, loadavgAtStart, loadavg: loadavg().map((x) => +x.toFixed(2)), dbBytes, keys: expected.keys, buildSeconds: expected.buildSeconds,
   dbStatus: { seconds: status.seconds, peakRssMB: status.peakRssMB },
   index: { seconds: index.seconds, peakRssMB: index.peakRssMB, ratioToDbStatus: +(index.seconds / status.seconds).toFixed(2), ...indexSplit },
-  nodeE0, historyWithIndex: withIndex, historyScan: scan,
+  freshHistory, nodeE0, historyWithIndex: withIndex, historyScan: scan, ...(also ? { also } : {}),
   targetsMet: index.seconds <= 2 * status.seconds && withIndex.every((h) => h.elapsedMs < 100 && h.source === 'index'),
 }
 console.log(JSON.stringify(result, null, 2))

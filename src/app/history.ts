@@ -9,28 +9,24 @@
  * without a revision had no effect on the key here (a txn branch not taken, a delete of nothing,
  * a revision compacted away) or is not applied to the db yet (index above its consistent index).
  *
- * Revisions come from the LMDB index (app/index.ts) when it is fresh for this db, else from one
- * scan of the `key` bucket; WAL requests from the index's key -> entry offsets, else one pass
- * over the WAL.
+ * Revisions come from the LMDB index (app/index-query.ts) when it is fresh for this db, else from
+ * one scan of the `key` bucket; WAL requests from the index's key -> entry offsets, else one pass
+ * over the WAL (both scans in app/history-scan.ts).
  */
 import { InputError, UsageError } from '../errors.js'
-import { BoltFile } from '../format/bbolt/file.js'
-import { compareBytes } from '../format/bbolt/element.js'
-import { bucket as findBucket, get, iterate, type Entry } from '../format/bbolt/walk.js'
-import { leafElements } from '../format/bbolt/element.js'
+import type { BoltFile } from '../format/bbolt/file.js'
+import { compareBytes, leafElements } from '../format/bbolt/element.js'
+import { bucket as findBucket, get, type Entry } from '../format/bbolt/walk.js'
 import { PageFlag } from '../format/bbolt/page.js'
-import { mvccKey } from '../format/backend/hash.js'
 import { decodeKeyValue, type KeyValue } from '../format/backend/proto.js'
-import { decodeRevision, encodeRevision, type Revision } from '../format/backend/revision.js'
-import { readSummary } from '../format/backend/schema.js'
+import { encodeRevision, type Revision } from '../format/backend/revision.js'
+import { readSummary, type DbSummary } from '../format/backend/schema.js'
 import { idHex } from '../format/ids.js'
 import { classifyValue, valueClassLabel } from '../format/k8s/value.js'
-import { decodePayload, type DecodedEntry, type RequestHeader, type RequestOp } from '../format/raft/entry.js'
-import { WalProblems, type WalReadEnd } from '../format/wal/findings.js'
-import { readLog } from '../format/wal/log.js'
+import type { DecodedEntry, RequestHeader, RequestOp } from '../format/raft/entry.js'
+import type { WalReadEnd } from '../format/wal/findings.js'
 import { formatBytes, sha256Prefix, type BytesMode, type FormattedBytes } from '../format/value.js'
-import { withDb, type DbFileInfo } from './db.js'
-import { openWal } from './wal.js'
+import { withDb, type DbFileInfo } from './db-view.js'
 
 /** Which keys a query is about: one key, or every key with a prefix. */
 export interface KeyQuery {
@@ -183,18 +179,6 @@ export function parseUserKey(arg: string, hex?: boolean): Uint8Array {
 /** A revision of a matching key: the revision key and the decoded KeyValue. */
 export interface FoundRevision { rev: Revision; kv: KeyValue }
 
-/** Every revision of the matching keys, in revision order, by one scan of the `key` bucket. */
-export function* scanRevisions(f: BoltFile, q: KeyQuery): Generator<FoundRevision> {
-  const b = findBucket(f, 'key')
-  if (!b) return
-  for (const e of iterate(f, b.bucket, { name: 'key', values: false })) {
-    if (!matchesKey(q, mvccKey(e, f))) continue
-    const off = e.pageOffset + e.at
-    const value = e.page.slice(e.vpos, e.vsize, 'value')
-    yield { rev: decodeRevision(e.key, f.file, off), kv: decodeKeyValue(value, f.file, e.page.offset + e.vpos) }
-  }
-}
-
 /**
  * Reads the given revision keys (from the index) in the order given: on the leaf page the index
  * recorded (valid while the db is the one it was built from), else by a lookup from the root.
@@ -330,7 +314,7 @@ export function joinHistory(revs: { key: Uint8Array; r: FoundRevision; out: Hist
   return list.map((x) => x.e)
 }
 
-/** Sources the index can provide (app/index.ts implements them). */
+/** Sources the index can provide (app/index-query.ts implements them). */
 export interface HistorySources {
   /** Why a source was not used (filled while answering). */
   notes?: string[]
@@ -340,61 +324,50 @@ export interface HistorySources {
   walRequests?: (q: KeyQuery, ctx: Parameters<typeof requestsIn>[3]) => { requests: FoundRequest[]; wal: NonNullable<HistoryResult['wal']> } | null
 }
 
-/** Reads the WAL once and keeps the requests touching the query (entries replaced later are dropped). */
-export function scanWalRequests(dir: string, walDir: string | undefined, q: KeyQuery, ctx: Parameters<typeof requestsIn>[3]): { requests: FoundRequest[]; wal: NonNullable<HistoryResult['wal']> } {
-  const { layout, opened } = openWal(dir, { walDir })
-  try {
-    const log = readLog(opened.segments, {})
-    const problems = new WalProblems()
-    let found: FoundRequest[] = []
-    for (const item of log.items) {
-      if (item.kind === 'finding') { problems.add(item.finding); continue }
-      const e = item.entry
-      // A later entry with the same or lower index replaces what the log held from there on.
-      if (e.replaces?.length) found = found.filter((x) => x.out.index < e.index)
-      if (e.entryType !== 0) continue
-      const d = { index: e.index, term: e.term, payload: decodePayload(e.entryType, e.data) }
-      // e.file is already relative to the data dir (openWal's display name).
-      found.push(...requestsIn(d, { file: e.file, offset: e.offset }, q, ctx))
-    }
-    const st = log.state
-    const snapshotIndex = st.snapshots.reduce((m, s) => (s.index > m ? s.index : m), 0n)
-    for (const x of found) if (x.out.index <= snapshotIndex) x.out.beforeSnapshot = true
-    return {
-      requests: found,
-      wal: { dir: layout.walDir, source: 'scan', snapshotIndex, firstIndex: st.firstIndex, lastIndex: st.lastIndex, commit: st.hardState?.commit, requests: 0, ...problems.done(st.end?.status) },
-    }
-  } finally {
-    opened.close()
+/**
+ * Runs `read` on one view of the db with the revisions of `q`: from the index when it answers for
+ * this very view, else from one scan of the `key` bucket (app/history-scan.ts, loaded only then: a
+ * query the index answers loads neither the bbolt walk nor the WAL reader).
+ */
+async function withRevisions<T>(path: string, q: KeyQuery, noIndex: boolean | undefined, sources: HistorySources,
+  read: (f: BoltFile, s: DbSummary, revs: Iterable<FoundRevision>) => T): Promise<{ db: DbFileInfo; result: T; source: 'index' | 'scan' }> {
+  if (!noIndex && sources.revisions) {
+    const v = withDb(path, (f) => {
+      const s = readSummary(f)
+      const fromIndex = sources.revisions!(f, q)
+      return fromIndex ? { value: read(f, s, fromIndex) } : null
+    })
+    if (v.result) return { db: v.db, result: v.result.value, source: 'index' }
   }
+  const { scanRevisions } = await import('./history-scan.js')
+  const v = withDb(path, (f) => read(f, readSummary(f), scanRevisions(f, q)))
+  return { ...v, source: 'scan' }
 }
 
 /** The core of `history`. */
-export function keyHistory(path: string, keyArg: string, opts: HistoryOptions = {}, sources: HistorySources = {}): HistoryResult {
+export async function keyHistory(path: string, keyArg: string, opts: HistoryOptions = {}, sources: HistorySources = {}): Promise<HistoryResult> {
   try {
-    return keyHistoryWith(path, keyArg, opts, sources)
+    return await keyHistoryWith(path, keyArg, opts, sources)
   } finally {
     sources.close?.()
   }
 }
 
-function keyHistoryWith(path: string, keyArg: string, opts: HistoryOptions, sources: HistorySources): HistoryResult {
+async function keyHistoryWith(path: string, keyArg: string, opts: HistoryOptions, sources: HistorySources): Promise<HistoryResult> {
   const t0 = performance.now()
   const q: KeyQuery = { key: parseUserKey(keyArg, opts.hex), prefix: !!opts.prefix }
   if (q.key.length === 0 && !q.prefix) throw new UsageError('the key is empty', 'give a key, or --prefix with a prefix ("" with --prefix: every key)')
   const limit = opts.limit === undefined ? DEFAULT_HISTORY_LIMIT : opts.limit > 0 ? opts.limit : Infinity
   const mode: BytesMode = opts.showValues ? (opts.valueFormat ?? 'auto') : 'redacted'
   const notes: string[] = []
-  const { db, result } = withDb(path, (f) => {
-    const s = readSummary(f)
-    const fromIndex = opts.noIndex ? null : sources.revisions?.(f, q) ?? null
+  const { db, result, source } = await withRevisions(path, q, opts.noIndex, sources, (_f, s, found) => {
     const revs: { key: Uint8Array; r: FoundRevision; out: HistoryRevision }[] = []
     let more = false
-    for (const r of fromIndex ?? scanRevisions(f, q)) {
+    for (const r of found) {
       if (revs.length >= limit) { more = true; break }
       revs.push({ key: r.kv.key.slice(), r: { rev: r.rev, kv: { ...r.kv, value: r.kv.value.slice() } }, out: revisionOut(r, mode) })
     }
-    return { s, revs, more, source: fromIndex ? 'index' as const : 'scan' as const }
+    return { s, revs, more }
   })
   const { s, revs, more } = result
   if (more) notes.push(`only the first ${limit} revisions (--limit 0 for all)`)
@@ -406,7 +379,7 @@ function keyHistoryWith(path: string, keyArg: string, opts: HistoryOptions, sour
     const dir = db.path.endsWith('/member/snap/db') ? db.path.slice(0, -'/member/snap/db'.length) : null
     if (!dir && !opts.walDir) notes.push('no WAL: the path is a db file (give the data dir, or --wal-dir)')
     else {
-      const w = (opts.noIndex ? null : sources.walRequests?.(q, ctx)) ?? scanWalRequests(dir ?? opts.walDir!, opts.walDir, q, ctx)
+      const w = (opts.noIndex ? null : sources.walRequests?.(q, ctx)) ?? (await import('./history-scan.js')).scanWalRequests(dir ?? opts.walDir!, opts.walDir, q, ctx)
       // Committed is known once the log's HardState has been read.
       for (const x of w.requests) x.out.committed = w.wal.commit !== undefined && x.out.index <= w.wal.commit
       reqs = w.requests
@@ -419,7 +392,7 @@ function keyHistoryWith(path: string, keyArg: string, opts: HistoryOptions, sour
   notes.push(...(sources.notes ?? []))
   return {
     ...db, key: formatBytes(q.key, 'auto'), prefix: q.prefix, revision: s.revision, compactRevision: s.compactRevision,
-    consistentIndex: s.consistentIndex, source: result.source, wal, events, more, notes, elapsedMs: Math.round((performance.now() - t0) * 10) / 10,
+    consistentIndex: s.consistentIndex, source, wal, events, more, notes, elapsedMs: Math.round((performance.now() - t0) * 10) / 10,
   }
 }
 
@@ -436,36 +409,33 @@ export interface GetAtRevisionResult extends DbFileInfo {
   source: 'index' | 'scan'
 }
 
-export function getAtRevision(path: string, keyArg: string, rev: bigint, opts: Pick<HistoryOptions, 'hex' | 'showValues' | 'valueFormat' | 'noIndex'> = {}, sources: HistorySources = {}): GetAtRevisionResult {
+export async function getAtRevision(path: string, keyArg: string, rev: bigint, opts: Pick<HistoryOptions, 'hex' | 'showValues' | 'valueFormat' | 'noIndex'> = {}, sources: HistorySources = {}): Promise<GetAtRevisionResult> {
   try {
-    return getAtRevisionWith(path, keyArg, rev, opts, sources)
+    return await getAtRevisionWith(path, keyArg, rev, opts, sources)
   } finally {
     sources.close?.()
   }
 }
 
-function getAtRevisionWith(path: string, keyArg: string, rev: bigint, opts: Pick<HistoryOptions, 'hex' | 'showValues' | 'valueFormat' | 'noIndex'>, sources: HistorySources): GetAtRevisionResult {
+async function getAtRevisionWith(path: string, keyArg: string, rev: bigint, opts: Pick<HistoryOptions, 'hex' | 'showValues' | 'valueFormat' | 'noIndex'>, sources: HistorySources): Promise<GetAtRevisionResult> {
   const key = parseUserKey(keyArg, opts.hex)
   const mode: BytesMode = opts.showValues ? (opts.valueFormat ?? 'auto') : 'redacted'
-  const { db, result } = withDb(path, (f) => {
-    const s = readSummary(f)
+  const { db, result, source } = await withRevisions(path, { key, prefix: false }, opts.noIndex, sources, (_f, s, found) => {
     const at = rev === 0n ? s.revision : rev
     // etcd: kvstore_txn.go rangeKeys.
     if (at > s.revision) throw new UsageError(`revision ${rev} is a future revision (the db is at ${s.revision})`, 'etcd answers "mvcc: required revision is a future revision"')
     if (at < s.compactRevision) throw new UsageError(`revision ${rev} has been compacted (compacted at ${s.compactRevision})`, 'etcd answers "mvcc: required revision has been compacted"')
-    const q = { key, prefix: false }
-    const fromIndex = opts.noIndex ? null : sources.revisions?.(f, q) ?? null
     let best: FoundRevision | null = null
-    for (const r of fromIndex ?? scanRevisions(f, q)) {
+    for (const r of found) {
       if (r.rev.main > at) break
       best = { rev: r.rev, kv: { ...r.kv, value: r.kv.value.slice() } }
     }
-    return { s, at, best, source: fromIndex ? 'index' as const : 'scan' as const }
+    return { s, best }
   })
   const { s, best } = result
   const kv = !best || best.rev.tombstone ? null : (() => {
     const o = revisionOut(best, mode)
     return { key: formatBytes(best.kv.key, 'auto'), createRevision: o.createRevision, modRevision: o.modRevision, version: o.version, lease: o.lease, value: o.value, valueSha256: o.valueSha256, valueClass: o.valueClass }
   })()
-  return { ...db, key: formatBytes(key, 'auto'), atRevision: rev, revision: s.revision, compactRevision: s.compactRevision, kv, source: result.source }
+  return { ...db, key: formatBytes(key, 'auto'), atRevision: rev, revision: s.revision, compactRevision: s.compactRevision, kv, source }
 }

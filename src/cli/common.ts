@@ -2,7 +2,7 @@
  * Option helpers shared by the command files: the `-w` output flag and --debug.
  * Commands stay thin: parse flags, call one app/ function, hand the result to a renderer.
  */
-import { Command, Option } from 'commander'
+import { Command, Option } from './commander.js'
 import { OutputFormats, parseOutputFormat, type OutputFormat } from '../render/output.js'
 
 export function outputOption(defaultFormat: OutputFormat = 'table'): Option {

@@ -3,7 +3,7 @@
  * No defaults here: an unset flag falls back to `ETCDCTL_*` and then etcdctl's default in
  * cluster/connection.ts (a commander default would shadow the environment).
  */
-import { Option, type Command } from 'commander'
+import { Option, type Command } from './commander.js'
 import { resolveConnectionOptions, type ConnectionFlags, type ConnectionOptions } from '../cluster/settings.js'
 
 /** Adds the connection flags to `cmd`. */

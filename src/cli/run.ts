@@ -4,13 +4,13 @@
  * process; the real-world corpus test calls it many times in one process (a Node start costs more
  * than most commands on a small data dir).
  */
-import { CommanderError } from 'commander'
+import { CommanderError } from './commander.js'
 import { createProgram } from './program.js'
 import { ExitCode, errorLine, exitCodeFor } from './exit-codes.js'
 
 /** Runs `argv` (process.argv shape: node, script, args...) and returns the exit code. */
 export async function run(argv: string[]): Promise<number> {
-  const program = createProgram()
+  const program = await createProgram(argv)
   program.exitOverride()
   const debug = argv.includes('--debug')
   try {

@@ -15,7 +15,7 @@ import type { WalReadEnd } from '../format/wal/findings.js'
 import { createHash } from 'node:crypto'
 import { mkdirSync, realpathSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { open, type Database, type RootDatabase } from 'lmdb'
+import { open, type Database, type RootDatabase } from './lmdb.js'
 import type { PairSorter } from './sorted-runs.js'
 
 /** What the index was built from. */

@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { open, type RootDatabase } from 'lmdb'
+import { open, type RootDatabase } from './lmdb.js'
 
 /** `interrupted`: stopped by SIGINT/SIGTERM; like `failed`, resumable. */
 export type OpStatus = 'planned' | 'running' | 'complete' | 'failed' | 'interrupted' | 'aborted'

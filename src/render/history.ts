@@ -2,7 +2,7 @@
  * Renderers of `history` and `db get … --rev`: JSON is the full result; ndjson one line per event;
  * table one row per event (revision, what, WAL index/term, request, value class and digest).
  */
-import Table from 'cli-table3'
+import { newTable } from './table.js'
 import type { GetAtRevisionResult, HistoryEvent, HistoryResult } from '../app/history.js'
 import type { IndexResult } from '../app/index.js'
 import { bytesLabel } from '../format/value.js'
@@ -42,7 +42,7 @@ export function renderHistory(r: HistoryResult, w: OutputFormat): string {
       .filter((x, i) => multi || i > 0).join('\t')).join('\n') + (r.events.length ? '\n' : '')
   }
   const head = [...(multi ? ['key'] : []), 'revision', 'what', 'wal index/term', 'request', 'value (class sha256)']
-  const t = new Table({ head, style: { head: [], border: [] } })
+  const t = newTable({ head, style: { head: [], border: [] } })
   for (const e of r.events) {
     const rv = e.revision
     t.push([...(multi ? [cut(bytesLabel(e.key), 24)] : []), rv?.revision ?? '-', cut(what(e), 30), e.wal ? `${e.wal.index}/${e.wal.term}` : '-', cut(request(e), 30),
@@ -62,7 +62,7 @@ export function renderGetAtRevision(r: GetAtRevisionResult, w: OutputFormat): st
   if (!r.kv) return w === 'simple' ? '' : `${bytesLabel(r.key)}: no value at revision ${r.atRevision} (db at ${r.revision})\n`
   const kv = r.kv
   if (w === 'simple') return `${bytesLabel(kv.key)}\n${kv.value.redacted ? `<redacted len:${kv.value.len} sha256:${kv.valueSha256}>` : bytesLabel(kv.value)}\n`
-  const t = new Table({ style: { head: [], border: [] } })
+  const t = newTable({ style: { head: [], border: [] } })
   const rows: [string, string][] = [['key', bytesLabel(kv.key)], ['at revision', `${r.atRevision} (db at ${r.revision})`], ['create revision', String(kv.createRevision)],
     ['mod revision', String(kv.modRevision)], ['version', String(kv.version)], ['lease', kv.lease], ['value class', kv.valueClass], ['value', cut(bytesLabel(kv.value), 80)]]
   for (const [k, v] of rows) t.push({ [k]: v })

@@ -39,7 +39,7 @@ for (const args of runs) {
   let code
   const t0 = performance.now()
   try {
-    const program = createProgram()
+    const program = await createProgram(['node', 'etcd-inspect', ...args])
     program.exitOverride()
     await program.parseAsync(['node', 'etcd-inspect', ...args])
     code = typeof process.exitCode === 'number' ? process.exitCode : ExitCode.OK

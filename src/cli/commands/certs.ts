@@ -4,7 +4,7 @@
  * --cert/--key/--cacert name a client certificate to audit too, and with --endpoints the live
  * members' presented certificates are compared with the files.
  */
-import { Option, type Command } from 'commander'
+import { Option, type Command } from '../commander.js'
 import { outputFormat, outputOption } from '../common.js'
 import { addConnectionOptions, connectionOptionsFrom } from '../connection-options.js'
 import { streamSink } from '../../render/output.js'

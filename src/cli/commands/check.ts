@@ -3,7 +3,7 @@
  * (docs/check.md). Member flags default to etcd's own environment (ETCD_NAME, ETCD_DATA_DIR,
  * ETCD_INITIAL_ADVERTISE_PEER_URLS, ...) so `ExecStartPre=` in the etcd unit sees what etcd sees.
  */
-import { Option, type Command } from 'commander'
+import { Option, type Command } from '../commander.js'
 import { UsageError } from '../../errors.js'
 import { outputFormat, outputOption } from '../common.js'
 import { addConnectionOptions, connectionOptionsFrom } from '../connection-options.js'

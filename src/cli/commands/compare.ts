@@ -1,5 +1,5 @@
 /** `etcd-inspect compare <data-dir> <data-dir>...`: members side by side, HashKV offline, restore source (docs/compare.md). */
-import { Option, type Command } from 'commander'
+import { Option, type Command } from '../commander.js'
 import { UsageError } from '../../errors.js'
 import { outputFormat, outputOption } from '../common.js'
 import { addConnectionOptions, connectionOptionsFrom } from '../connection-options.js'

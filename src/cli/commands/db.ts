@@ -8,7 +8,7 @@
  *   db get <path> <bucket> <key>      one key
  *   db space <path>                   space by prefix, live/history/tombstones, compact+defrag forecast
  */
-import { Command, Option } from 'commander'
+import { Command, Option } from '../commander.js'
 import { outputFormat, outputOption } from '../common.js'
 import { ExitCode } from '../exit-codes.js'
 import { UsageError } from '../../errors.js'
@@ -167,9 +167,9 @@ export function register(program: Command): void {
         if (bucket !== 'key') throw new UsageError('--rev applies to the `key` bucket only', `etcd-inspect db get ${path} key <key> --rev R`)
         if (!/^\d+$/.test(opts.rev)) throw new UsageError(`--rev must be a non-negative integer, got "${opts.rev}"`)
         const { getAtRevision } = await import('../../app/history.js')
-        const { indexSources } = await import('../../app/index.js')
+        const { indexSources } = await import('../../app/index-query.js')
         const { renderGetAtRevision } = await import('../../render/history.js')
-        const r = getAtRevision(path, key, BigInt(opts.rev), { hex: opts.hex, showValues: opts.showValues, valueFormat: valueFormat(opts.valueFormat) },
+        const r = await getAtRevision(path, key, BigInt(opts.rev), { hex: opts.hex, showValues: opts.showValues, valueFormat: valueFormat(opts.valueFormat) },
           indexSources(path, { stateDir: opts.stateDir }))
         write(renderGetAtRevision(r, w))
         return

@@ -3,7 +3,7 @@
  * with the WAL requests that touched it (app/history.ts). Uses the LMDB index under --state-dir
  * when `etcd-inspect index` built one for this very db, else scans.
  */
-import { Command, Option } from 'commander'
+import { Command, Option } from '../commander.js'
 import { outputFormat, outputOption } from '../common.js'
 import { UsageError } from '../../errors.js'
 
@@ -31,9 +31,9 @@ export function register(program: Command): void {
       const vf = opts.valueFormat
       if (vf !== undefined && vf !== 'auto' && vf !== 'hex' && vf !== 'ascii') throw new UsageError(`unknown --value-format "${vf}"`, 'use auto, hex or ascii')
       const { keyHistory } = await import('../../app/history.js')
-      const { indexSources } = await import('../../app/index.js')
+      const { indexSources } = await import('../../app/index-query.js')
       const { renderHistory } = await import('../../render/history.js')
-      const r = keyHistory(path, key, {
+      const r = await keyHistory(path, key, {
         prefix: opts.prefix, hex: opts.hex, showValues: opts.showValues, valueFormat: vf, limit: opts.limit === undefined ? undefined : Number(opts.limit),
         walDir: opts.walDir, noWal: opts.wal === false, noIndex: opts.index === false,
       }, opts.index === false ? {} : indexSources(path, { stateDir: opts.stateDir, walDir: opts.walDir }))

@@ -2,7 +2,7 @@
  * `etcd-inspect index <path>`: builds (or confirms current) the LMDB history index of a data dir
  * under --state-dir (app/index.ts). Reads the data dir only; writes only under the state dir.
  */
-import { Command } from 'commander'
+import { Command } from '../commander.js'
 import { outputFormat, outputOption } from '../common.js'
 
 type Opts = { writeOut?: string; stateDir?: string; walDir?: string; wal?: boolean; force?: boolean }

@@ -2,7 +2,7 @@
  * `etcd-inspect replace plan|apply|resume|status|abort`: the member-replacement runbook
  * (docs/replace.md, RECOVERY.md §6). Thin: parse flags, call app/replace, render.
  */
-import { Option, type Command } from 'commander'
+import { Option, type Command } from '../commander.js'
 import { writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { createInterface } from 'node:readline/promises'

@@ -3,7 +3,7 @@
  * The only file this command writes is the page: never inside the data dir (or --wal-dir), and
  * never over an existing file unless --force is given (then atomically, by rename).
  */
-import type { Command } from 'commander'
+import type { Command } from '../commander.js'
 import { closeSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs'
 import { basename, dirname, join, resolve, sep } from 'node:path'
 import { InputError, UnsafeOperationError, UsageError } from '../../errors.js'

@@ -1,5 +1,5 @@
 /** `etcd-inspect snap <dir>`: `.snap` files, snapshot cadence, WAL alignment. */
-import { Option, type Command } from 'commander'
+import { Option, type Command } from '../commander.js'
 import { UsageError } from '../../errors.js'
 import { outputFormat, outputOption } from '../common.js'
 import { streamSink } from '../../render/output.js'

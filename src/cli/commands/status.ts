@@ -1,5 +1,5 @@
 /** `etcd-inspect status <data-dir>`: offline, one screen, read-only. */
-import type { Command } from 'commander'
+import type { Command } from '../commander.js'
 import { outputFormat, outputOption } from '../common.js'
 import { streamSink } from '../../render/output.js'
 import { ExitCode } from '../exit-codes.js'

@@ -3,7 +3,7 @@
  * typed options (`walOptions`, tested on its own), lazy import of the core function, render,
  * exit code from the verdict (0 clean, 5 torn tail only, 4 corruption).
  */
-import { Command, Option } from 'commander'
+import { Command, Option } from '../commander.js'
 import { UsageError } from '../../errors.js'
 import { parseId } from '../../format/ids.js'
 import { outputFormat, outputOption } from '../common.js'
