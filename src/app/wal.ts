@@ -10,7 +10,7 @@ import { openFile } from '../io/byte-source.js'
 import { resolveDataDir, type DataDirLayout } from '../io/datadir.js'
 import { listWalDir, openSegments, type WalDirListing } from '../io/wal-files.js'
 import { readLog, type LogState, type SegmentStats, type SnapshotRecord } from '../format/wal/log.js'
-import { LogLinks } from '../format/wal/links.js'
+import { LogLinks, metadataConflict, type MetadataRecord } from '../format/wal/links.js'
 import { endOfFindings, walFinding, type WalEndStatus, type WalFinding } from '../format/wal/findings.js'
 import { decodePayload, EntryType, type HardState } from '../format/raft/entry.js'
 import { hardStateOut, idHex, type HardStateOut } from '../format/ids.js'
@@ -692,7 +692,7 @@ export type WalHeadProblem = WalFinding
  * damaged or forged head never identifies a dir. Reads only the head (the generator stops at the
  * metadata record). Either the identity or the problem (file and offset). Throws InputError on I/O.
  */
-export function readSegmentHead(path: string): { identity: WalIdentity } | { problem: WalHeadProblem } {
+export function readSegmentHead(path: string): { identity: WalIdentity; metadata: MetadataRecord } | { problem: WalHeadProblem } {
   const src = openFile(path)
   try {
     for (const ev of decodeWal([{ file: path, source: src }], { chunkBytes: HEAD_CHUNK })) {
@@ -709,7 +709,10 @@ export function readSegmentHead(path: string): { identity: WalIdentity } | { pro
       }
       try {
         const m = decodeMetadata(ev.data, path, ev.offset + 8 + (ev.recBytes - (ev.dataEnd - ev.dataStart)))
-        return { identity: { memberId: m.nodeId, clusterId: m.clusterId, memberIdHex: idHex(m.nodeId), clusterIdHex: idHex(m.clusterId), segment: path } }
+        return {
+          identity: { memberId: m.nodeId, clusterId: m.clusterId, memberIdHex: idHex(m.nodeId), clusterIdHex: idHex(m.clusterId), segment: path },
+          metadata: { bytes: ev.data.slice(), file: path, offset: ev.offset },
+        }
       } catch (err) {
         return { problem: walFinding('bad-protobuf', path, ev.offset, `wal: the metadata record at ${ev.offset} passes its CRC but does not decode: ${err instanceof Error ? err.message : String(err)}`, { variant: 'payload' }) }
       }
@@ -736,13 +739,15 @@ export function checkWalIdentity(dataDir: string, opts: { walDir?: string; allSe
   const segs = walSegmentPaths(dataDir, opts.walDir)
   if (segs.length === 0) return {}
   const first = readSegmentHead(segs[0]!)
-  if ('problem' in first || !opts.allSegments) return first
+  if ('problem' in first) return first
+  if (!opts.allSegments) return { identity: first.identity }
   for (const s of segs.slice(1)) {
     const h = readSegmentHead(s)
     if ('problem' in h) return h
-    if (h.identity.memberId !== first.identity.memberId || h.identity.clusterId !== first.identity.clusterId) return {}
+    // etcd's rule (links.ts metadataConflict: byte for byte, as ReadAll), not a comparison of decoded IDs.
+    if (metadataConflict(first.metadata, h.metadata)) return {}
   }
-  return first
+  return { identity: first.identity }
 }
 
 /** `checkWalIdentity`'s identity: undefined when there is no WAL or a head does not identify the dir. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ProtoReader, validateMessage, maybeValid, type MessageSchema } from '../../src/format/protowire.js'
-import { crc32c, crc32cUpdate } from '../../src/format/crc32c.js'
+import { crc32c, crc32cRange, crc32cUpdate, crc32cView } from '../../src/format/crc32c.js'
 import { idHex, hex16, parseId } from '../../src/format/ids.js'
 import { ByteReader } from '../../src/format/byte-reader.js'
 import { DecodeError } from '../../src/errors.js'
@@ -49,6 +49,23 @@ describe('crc32c', () => {
     expect(crc32c(enc.encode('somedata'))).toBe(0x741f6a05)
     const a = crc32cUpdate(0, enc.encode('somedata'))
     expect(crc32cUpdate(a, Uint8Array.from([0x08, 0x00, 0x10, 0x00]))).toBe(0x18206d80)
+  })
+  it('crc32cView/crc32cRange (the WAL chain\'s 32-bit-load loop) equal crc-32 on every range: offsets, lengths, chained seeds', () => {
+    const buf = new Uint8Array(4096 + 7)
+    for (let i = 0; i < buf.length; i++) buf[i] = (i * 2654435761) >>> 24
+    const inner = buf.subarray(3) // a view at an odd byteOffset, as a worker's chunk can be
+    const dv = new DataView(inner.buffer, inner.byteOffset, inner.byteLength)
+    let seed = 0
+    for (let start = 0; start < 40; start++) {
+      for (const len of [0, 1, 3, 4, 15, 16, 17, 31, 32, 33, 63, 64, 65, 255, 1000, 4000]) {
+        const end = start + len
+        const want = crc32cUpdate(seed, inner.slice(start, end))
+        expect(crc32cView(seed, dv, start, end)).toBe(want)
+        expect(crc32cRange(seed, inner, start, end)).toBe(want)
+        seed = want
+      }
+    }
+    expect(crc32cRange(0, new TextEncoder().encode('x123456789'), 1, 10)).toBe(0xe3069283)
   })
 })
 

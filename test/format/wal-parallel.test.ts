@@ -208,6 +208,7 @@ describe('wal -w ndjson in parallel: the reader takes over where the log is not 
 
 describe('wal -w ndjson in parallel: the put fast path and the general path agree', () => {
   const k8s = Uint8Array.from([0x6b, 0x38, 0x73, 0x00, 0x0a, 0x02, 0x76, 0x31])
+  const POSITIONS = Array.from({ length: 17 }, (_, k) => k)
   const puts: [string, string | Uint8Array, bigint?, bigint?][] = [
     ['/registry/pods/default/web-0', 'plain ascii text\twith tab and\nnewline'],
     ['/utf8', 'héllo wörld ✓'],
@@ -225,10 +226,14 @@ describe('wal -w ndjson in parallel: the put fast path and the general path agre
     ['/bigid', 'v', 0n, 0xfedcba9876543210n],
     ['/zeroid', 'v', 0n, 0n],
     ['/big', 'x'.repeat(20_000)],
-    // word-at-a-time edges: the odd byte at every position of a word, and the range ends
-    ...[0, 1, 2, 3, 4, 5, 6, 7].map((at): [string, Uint8Array] => [`/ctl${at}`, Uint8Array.from([...Buffer.from('x'.repeat(32 + at)), 0x1f, ...Buffer.from('tail')])]),
-    ...[0, 1, 2, 3].map((at): [string, Uint8Array] => [`/del${at}`, Uint8Array.from([...Buffer.from('y'.repeat(16 + at)), 0x7f, ...Buffer.from('zz')])]),
-    ...[0, 1, 2, 3].map((at): [string, string] => [`/utf${at}`, 'z'.repeat(20 + at) + 'é' + 'z'.repeat(9)]),
+    // block-at-a-time edges (the text scan takes 16 bytes at a time): the odd byte at every
+    // position of a block, with a block or less after it, and the range ends
+    ...POSITIONS.map((at): [string, Uint8Array] => [`/ctl${at}`, Uint8Array.from([...Buffer.from('x'.repeat(32 + at)), 0x1f, ...Buffer.from('tail')])]),
+    ...POSITIONS.map((at): [string, Uint8Array] => [`/nul${at}`, Uint8Array.from([...Buffer.from('x'.repeat(at)), 0x00, ...Buffer.from('x'.repeat(40))])]),
+    ...POSITIONS.map((at): [string, Uint8Array] => [`/del${at}`, Uint8Array.from([...Buffer.from('y'.repeat(16 + at)), 0x7f, ...Buffer.from('zz')])]),
+    ...POSITIONS.map((at): [string, string] => [`/utf${at}`, 'z'.repeat(20 + at) + 'é' + 'z'.repeat(9)]),
+    ...POSITIONS.map((at): [string, Uint8Array] => [`/ff${at}`, Uint8Array.from([...Buffer.from('w'.repeat(at)), 0xff, ...Buffer.from('w'.repeat(31 - at))])]),
+    ...[15, 16, 17, 31, 32, 33].map((n): [string, string] => [`/len${n}`, '~'.repeat(n)]),
     ['/edges', ' ~ ~ ~ ~\t\r\n  ~~~~    \t\t\t\t\r\r\r\r\n\n\n\n'],
     ['/high', Uint8Array.from([...Buffer.from('abcdefgh'), 0x80, 0x80, 0x80, 0x80])],
   ]

@@ -7,7 +7,7 @@ import { identifyDataDir } from '../../src/app/replace/steps.js'
 import { planOptionsFrom } from '../../src/cli/commands/replace.js'
 import { walName } from '../../src/format/wal/segment-name.js'
 import { tempDir } from '../support/etcd.js'
-import { WalWriter } from '../support/wal-writer.js'
+import { metadata, WalWriter } from '../support/wal-writer.js'
 
 /** A data dir whose WAL segments head with (member, cluster) each; segments are chained like etcd's. */
 function dataDir(ids: [bigint, bigint][]): string {
@@ -82,6 +82,18 @@ describe('data dir identity from the WAL metadata record, through the checked re
     const same = dataDir([[node, cluster], [node, cluster]])
     expect(await identifyDataDir(same, { headers: true })).toMatchObject({ memberIdHex: 'fedcba9876543210', clusterIdHex: '1234567890abcdef', source: 'wal-header', inUse: false })
     expect(await identifyDataDir(d, { quick: true })).toMatchObject({ memberIdHex: 'fedcba9876543210', source: 'wal-header' })
+  })
+  it('heads with the same IDs but other bytes disagree too (etcd compares metadata byte for byte, links.ts metadataConflict)', () => {
+    // the second head's metadata decodes to the same member and cluster, with an unknown field appended
+    const d = tempDir('walid-')
+    mkdirSync(join(d, 'member', 'wal'), { recursive: true })
+    const w = new WalWriter()
+    w.crcRecord().metadata(node, cluster).snapshot(0, 0).state(1, 1, 0).entry(1, 1)
+    writeFileSync(join(d, 'member', 'wal', walName(0n, 0n)), w.cut(64))
+    w.crcRecord().add(1, Uint8Array.from([...metadata(node, cluster), 0x18, 0x01])).state(1, 1, 1).entry(1, 2)
+    writeFileSync(join(d, 'member', 'wal', walName(1n, 2n)), w.cut(64))
+    expect(readWalIdentity(d)?.memberIdHex).toBe('fedcba9876543210')
+    expect(readWalIdentity(join(d), { allSegments: true })).toBeUndefined()
   })
 })
 

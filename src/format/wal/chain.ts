@@ -7,7 +7,7 @@
  * The one chain every path uses: `decodeWal`, the verify/status scan, the parallel chunks (each
  * seeded with the stored CRC of the record before it) and the links between segments.
  */
-import { crc32cRange, crc32cUpdate } from '../crc32c.js'
+import { crc32cView } from '../crc32c.js'
 
 /** What a CRC record did to the chain. */
 export const ChainLink = {
@@ -25,6 +25,8 @@ export class CrcChain {
   value: number
   /** What the last `check` computed (also on a mismatch). */
   computed = 0
+  private buf: Uint8Array | null = null
+  private dv: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0))
 
   /** `seed`: the value before the first record (0: adopt the first CRC record). */
   constructor(seed = 0) {
@@ -43,11 +45,12 @@ export class CrcChain {
    * on); false leaves the chain where it was (`computed` holds the mismatching value).
    */
   check(buf: Uint8Array, start: number, end: number, stored: number): boolean {
-    // Measured (`wal verify` against the CRC-only floor, same process, bench/wal.mjs's logs): the
-    // library's loop over a view beats the same loop over a range (V8 compiles the standalone loop
-    // better than the copy inlined into the frame walk): 50 -> 62 % of the floor on the 1.09 M
-    // small-entry log, 54 -> 99 % on the 100 KB log; below 64 bytes the view costs more than it saves.
-    const c = end - start >= 64 ? crc32cUpdate(this.value, buf.subarray(start, end)) : crc32cRange(this.value, buf, start, end)
+    // One DataView per buffer (a reader's window, a worker's chunk), none per record.
+    if (buf !== this.buf) {
+      this.buf = buf
+      this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+    }
+    const c = crc32cView(this.value, this.dv, start, end)
     this.computed = c
     if (c !== stored) return false
     this.value = c

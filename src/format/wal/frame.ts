@@ -36,7 +36,11 @@ export interface FrameSize {
  */
 export function decodeFrameSize(lo: number, hi: number, out: FrameSize = { recBytes: 0, padBytes: 0, reservedBits: 0 }): FrameSize {
   const top = hi >>> 24
-  out.recBytes = (lo >>> 0) + (hi & 0x00ffffff) * 0x1_0000_0000
+  const high = hi & 0x00ffffff
+  // A length below 2^32 (every real frame) stays a small integer: a product with 2^32, even 0,
+  // is a double, and V8 would then keep every offset derived from it (FrameCursor.offset, the
+  // offsets printed per entry) as a boxed double, allocated at each use.
+  out.recBytes = high === 0 ? lo >>> 0 : (lo >>> 0) + high * 0x1_0000_0000
   // Go: `if int64(lenField) < 0 { padBytes = int64((uint64(lenField) >> 56) & 0x7) }`
   out.padBytes = top & 0x80 ? top & 0x07 : 0
   out.reservedBits = (top >>> 3) & 0x0f
