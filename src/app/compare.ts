@@ -363,7 +363,7 @@ async function readMember(dir: string, opts: CompareOptions): Promise<{ m: Compa
 
 /**
  * Term of the last entry in the WAL: the newest segments read until one holds an entry. Framing
- * only: `collectStatus` has already checked the CRC chain of the last segment.
+ * only, like compare's status read (the CRC check is `status`'s and `wal verify`'s, docs/compare.md).
  */
 function lastEntryTerm(walDir: string): bigint | null {
   const segs = listWalDir(walDir).segments
