@@ -116,7 +116,6 @@ const HEADS: Record<LineStyle, { head: string; before: string; after: string }> 
   json: { head: '{"index":"', before: ',\n    ', after: '' },
 }
 
-const P_TERM = bytesOf('","term":"')
 const P_DATA = bytesOf(',"dataBytes":')
 const P_COMMITTED = bytesOf(',"committed":true,"request":{"kind":"put","key":"')
 const P_UNCOMMITTED = bytesOf(',"committed":false,"request":{"kind":"put","key":"')
@@ -149,7 +148,11 @@ const HEX = bytesOf('0123456789abcdef')
 export class EntryLineWriter implements ChunkEntrySink {
   private buf: Uint8Array = new Uint8Array(0)
   private view: DataView = new DataView(new ArrayBuffer(0))
-  private fileBytes: Uint8Array = new Uint8Array(0)
+  /** The chunk's file, as results name it. */
+  private file = ''
+  /** `","term":"<term>","type":"normal","file":"<file>","offset":` for the term of the last entry (a log changes term rarely): one copy per line. */
+  private termFile: Uint8Array = new Uint8Array(0)
+  private termOf = -1
   private ob: Uint8Array = new Uint8Array(0)
   private op = 0
   private readonly pre: Uint8Array
@@ -178,7 +181,8 @@ export class EntryLineWriter implements ChunkEntrySink {
   begin(buf: Uint8Array, file: string, out?: Uint8Array, want = 4096): void {
     this.buf = buf
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
-    this.fileBytes = bytesOf('","type":"normal","file":' + JSON.stringify(file) + ',"offset":')
+    this.file = file
+    this.termOf = -1
     this.ob = out !== undefined && out.length >= want ? out : new Uint8Array(want)
     this.op = 0
     this.count = 0
@@ -211,14 +215,16 @@ export class EntryLineWriter implements ChunkEntrySink {
     const ke = p.keyEnd
     const vs = p.valueStart
     const ve = p.valueEnd
-    const fileBytes = this.fileBytes
-    this.room(512 + (ke - ks) + fileBytes.length)
+    if (term !== this.termOf) {
+      this.termFile = bytesOf('","term":"' + term + '","type":"normal","file":' + JSON.stringify(this.file) + ',"offset":')
+      this.termOf = term
+    }
+    const termFile = this.termFile
+    this.room(512 + (ke - ks) + termFile.length)
     const o = this.ob
     let q = put(o, this.op, this.pre)
     q = putUint(o, q, index)
-    q = put(o, q, P_TERM)
-    q = putUint(o, q, term)
-    q = put(o, q, fileBytes)
+    q = put(o, q, termFile)
     q = putUint(o, q, offset)
     q = put(o, q, P_DATA)
     q = putUint(o, q, e - s)
