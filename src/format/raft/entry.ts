@@ -486,28 +486,7 @@ export function newWrittenKeys(): WrittenKeys {
 export function writtenKeys(data: Uint8Array, out: WrittenKeys): boolean {
   out.n = 0
   out.range = false
-  const end = data.length
-  let pos = 0
-  let request = 0
-  while (pos < end) {
-    const t = tagAt(data, pos, end)
-    if (t < 0) return false
-    pos = t
-    const field = wField
-    if (field === 100 && wType === 2) {
-      const s = lenAny(data, pos, end)
-      if (s < 0) return false
-      pos = s + wLen
-      continue
-    }
-    if (field < 4 || field > 6 || wType !== 2 || request !== 0) return false
-    request = field
-    const s = lenAny(data, pos, end)
-    if (s < 0) return false
-    pos = s + wLen
-    if (!(field === 4 ? keyOf(data, s, pos, out, false) : field === 5 ? keyOf(data, s, pos, out, true) : txnKeys(data, s, pos, out, 0))) return false
-  }
-  return request !== 0
+  return requestKeys(data, 0, data.length, out, 0, true)
 }
 
 // Tag and length of the field just read (module state: no object per field).
@@ -515,36 +494,33 @@ let wField = 0
 let wType = 0
 let wLen = 0
 
-/** Reads a tag (field number below 2^28); returns the position after it, or -1. */
-function tagAt(buf: Uint8Array, pos: number, end: number): number {
+/** Reads a varint below 2^28 into wLen; returns the position after it, or -1. */
+function varint28(buf: Uint8Array, pos: number, end: number): number {
   let v = 0
   for (let i = 0; i < 4; i++) {
     if (pos >= end) return -1
     const b = buf[pos++]!
     v |= (b & 0x7f) << (7 * i)
     if (b < 0x80) {
-      wField = v >>> 3
-      wType = v & 7
-      return wField === 0 ? -1 : pos
-    }
-  }
-  return -1
-}
-
-/** Reads a length prefix (below 2^28) whose payload fits before `end`; returns the payload start (length in wLen), or -1. */
-function lenAny(buf: Uint8Array, pos: number, end: number): number {
-  let v = 0
-  for (let i = 0; i < 4; i++) {
-    if (pos >= end) return -1
-    const b = buf[pos++]!
-    v |= (b & 0x7f) << (7 * i)
-    if (b < 0x80) {
-      if (v > end - pos) return -1
       wLen = v
       return pos
     }
   }
   return -1
+}
+
+/** Reads a tag (field number below 2^25) into wField and wType; returns the position after it, or -1. */
+function tagAt(buf: Uint8Array, pos: number, end: number): number {
+  const p = varint28(buf, pos, end)
+  wField = wLen >>> 3
+  wType = wLen & 7
+  return p < 0 || wField === 0 ? -1 : p
+}
+
+/** Reads a length prefix whose payload fits before `end` into wLen; returns the payload start, or -1. */
+function lenAny(buf: Uint8Array, pos: number, end: number): number {
+  const p = varint28(buf, pos, end)
+  return p < 0 || wLen > end - p ? -1 : p
 }
 
 /** Moves past a field of the wire type just read (not a group); returns the new position, or -1. */
@@ -600,7 +576,7 @@ function txnKeys(buf: Uint8Array, pos: number, end: number, out: WrittenKeys, de
       const s = lenAny(buf, pos, end)
       if (s < 0) return false
       pos = s + wLen
-      if (!opKeys(buf, s, pos, out, depth)) return false
+      if (!requestKeys(buf, s, pos, out, depth, false)) return false
     } else {
       pos = skipField(buf, pos, end)
       if (pos < 0) return false
@@ -609,22 +585,33 @@ function txnKeys(buf: Uint8Array, pos: number, end: number, out: WrittenKeys, de
   return true
 }
 
-/** RequestOp in buf[pos, end): exactly one request (range: no key; put; delete_range; txn). */
-function opKeys(buf: Uint8Array, pos: number, end: number, out: WrittenKeys, depth: number): boolean {
+/**
+ * A message holding exactly one request: InternalRaftRequest (put 4, delete_range 5, txn 6; the
+ * header, 100, skipped) or RequestOp (range 1: no key; put 2, delete_range 3, txn 4).
+ */
+function requestKeys(buf: Uint8Array, pos: number, end: number, out: WrittenKeys, depth: number, irr: boolean): boolean {
+  const shift = irr ? 2 : 0
   let request = 0
   while (pos < end) {
     const t = tagAt(buf, pos, end)
     if (t < 0) return false
     pos = t
-    const field = wField
-    if (field < 1 || field > 4 || wType !== 2 || request !== 0) return false
-    request = field
+    if (irr && wField === 100 && wType === 2) {
+      const s = lenAny(buf, pos, end)
+      if (s < 0) return false
+      pos = s + wLen
+      continue
+    }
+    // 1 range, 2 put, 3 delete_range, 4 txn.
+    const kind = wField - shift
+    if (kind < (irr ? 2 : 1) || kind > 4 || wType !== 2 || request !== 0) return false
+    request = kind
     const s = lenAny(buf, pos, end)
     if (s < 0) return false
     pos = s + wLen
-    if (field === 2 && !keyOf(buf, s, pos, out, false)) return false
-    if (field === 3 && !keyOf(buf, s, pos, out, true)) return false
-    if (field === 4 && !txnKeys(buf, s, pos, out, depth + 1)) return false
+    if (kind === 2 && !keyOf(buf, s, pos, out, false)) return false
+    if (kind === 3 && !keyOf(buf, s, pos, out, true)) return false
+    if (kind === 4 && !txnKeys(buf, s, pos, out, depth + 1)) return false
   }
   return request !== 0
 }
