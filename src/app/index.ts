@@ -14,7 +14,7 @@ import { mvccKey } from '../format/backend/hash.js'
 import { decodeRevision } from '../format/backend/revision.js'
 import { fileIdentity, INDEX_FORMAT, IndexStore, indexKey, sameIdentity, type IndexIdentity, type IndexMeta } from '../io/index-store.js'
 import { PairSorter } from '../io/sorted-runs.js'
-import { collectWal, type Replacement, type WalJob, type WalStats } from './index-wal.js'
+import { collectWal, writeWal, type Replacement, type WalJob, type WalStats } from './index-wal.js'
 import { listWalDir } from '../io/wal-files.js'
 import { resolveDataDir } from '../io/datadir.js'
 import { DEFAULT_STATE_DIR } from '../io/witness.js'
@@ -113,10 +113,7 @@ export async function buildIndex(path: string, opts: IndexOptions = {}): Promise
         walWorker = stats !== null
         if (!stats) {
           store.clearWal()
-          const c = collectWal(dataDir ?? walDir, walDir, store.path)
-          store.writeSorted(store.wal, c.wal, batch)
-          store.writeSorted(store.ranges, c.ranges, batch)
-          stats = c.stats
+          stats = writeWal(store, collectWal(dataDir ?? walDir, walDir, store.path), batch)
         }
         m.wal = walMeta(walDir, result.segs, stats)
       }

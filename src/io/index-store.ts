@@ -44,12 +44,13 @@ export interface IndexMeta extends IndexIdentity {
   wal: null | { dir: string; segments: { name: string; size: number }[]; snapshotIndex: string; commit?: string; firstIndex?: string; lastIndex?: string; requests: number; ranges: number } & Partial<WalReadEnd>
 }
 
-const MAX_KEY = 480
+/** User keys up to this length are their own LMDB key. */
+export const MAX_INDEX_KEY = 480
 const KEEP = 440
 
 /** The LMDB key of a user key. */
 export function indexKey(k: Uint8Array): Buffer {
-  if (k.length <= MAX_KEY) return Buffer.from(k.buffer, k.byteOffset, k.byteLength)
+  if (k.length <= MAX_INDEX_KEY) return Buffer.from(k.buffer, k.byteOffset, k.byteLength)
   return Buffer.concat([Buffer.from(k.buffer, k.byteOffset, KEEP), Buffer.from([0xff]), createHash('sha256').update(k).digest()])
 }
 

@@ -25,17 +25,21 @@ const CHUNK_BYTES = 8 << 20
 const FIRST_ARENA_BYTES = 64 << 10
 /** Pairs in a chunk at most: the sort packs a pair's position in a group into 21 bits. */
 const MAX_CHUNK_PAIRS = (1 << 21) - 1
-/** Bytes of read buffers shared by all runs during the merge (at least 64 KiB a run). */
-const MERGE_BYTES = 4 << 20
+/** The least read buffer of a run during the merge (a whole pair, at most 64 KiB + 2, always fits). */
+const MIN_READ_BYTES = 128 << 10
 /** The run file write buffer (one per sorter, reused by every run). */
 const WRITE_BYTES = 1 << 20
 /** The longest encoded pair (run files store 16-bit lengths). */
 const MAX_PAIR = 0xffff
 
-/** Writes `esc(key) 00 00 value` into `out` at `at`; returns its length. */
-function encodePair(out: Buffer, at: number, key: Uint8Array, value: Uint8Array): number {
+/** Writes `esc(key[start, end)) 00 00 value` into `out` at `at`; returns its length. */
+function encodePair(out: Buffer, at: number, key: Uint8Array, start: number, end: number, value: Uint8Array): number {
   let n = at
-  if (key.indexOf(0) < 0) { out.set(key, n); n += key.length } else for (const b of key) { out[n++] = b; if (b === 0) out[n++] = 1 }
+  for (let i = start; i < end; i++) {
+    const b = key[i]!
+    out[n++] = b
+    if (b === 0) out[n++] = 1
+  }
   out[n++] = 0
   out[n++] = 0
   out.set(value, n)
@@ -161,7 +165,6 @@ function byLength(off: Uint32Array, perm: Uint32Array, lo: number, hi: number): 
 /** One run file being merged: a buffered reader of its pairs. */
 class RunReader {
   private readonly fd: number
-  readonly buf: Buffer
   private pos = 0
   private end = 0
   private fileOffset = 0
@@ -169,9 +172,9 @@ class RunReader {
   head = 0
   len = 0
   done = false
-  constructor(readonly path: string, bufBytes: number) {
+  /** `buf`: this reader's share of the merge buffer (a pair is at most 64 KiB + 2). */
+  constructor(readonly path: string, readonly buf: Buffer) {
     this.fd = openSync(path, 'r')
-    this.buf = Buffer.allocUnsafe(bufBytes)
     this.next()
   }
   /** Moves to the next pair. */
@@ -223,9 +226,17 @@ export class PairSorter {
   /** Pairs added (repeats included). */
   added = 0
 
+  /** Pairs drained (repeats dropped). */
+  yielded = 0
+
   add(key: Uint8Array, value: Uint8Array): void {
-    const most = 2 * key.length + value.length + 2
-    if (most > MAX_PAIR) throw new RangeError(`pair of ${key.length} + ${value.length} bytes is too long for a sort run`)
+    this.addSlice(key, 0, key.length, value)
+  }
+
+  /** Adds the pair (key[start, end), value) without a view of the key. */
+  addSlice(key: Uint8Array, start: number, end: number, value: Uint8Array): void {
+    const most = 2 * (end - start) + value.length + 2
+    if (most > MAX_PAIR) throw new RangeError(`pair of ${end - start} + ${value.length} bytes is too long for a sort run`)
     if (this.used + most > this.arena.length) {
       this.grow(this.used + most)
       if (this.used + most > this.arena.length) {
@@ -237,7 +248,7 @@ export class PairSorter {
       if (this.n + 1 >= MAX_CHUNK_PAIRS) this.writeRun()
       else { const o = new Uint32Array(Math.min(this.off.length * 2, MAX_CHUNK_PAIRS + 1)); o.set(this.off.subarray(0, this.n + 1)); this.off = o }
     }
-    this.used += encodePair(this.arena, this.used, key, value)
+    this.used += encodePair(this.arena, this.used, key, start, end, value)
     this.off[++this.n] = this.used
     this.added++
   }
@@ -302,6 +313,7 @@ export class PairSorter {
     // Yields buf[s, s + len) unless it repeats the pair before.
     const out = (buf: Buffer, s: number, len: number): { key: Buffer; value: Buffer } | null => {
       if (prevLen === len && compareRange(buf, s, len, prev, 0, prevLen) === 0) return null
+      this.yielded++
       copyBytes(buf, s, len, prev, 0)
       prevLen = len
       copyBytes(buf, s, len, this.scratch, 0)
@@ -317,8 +329,14 @@ export class PairSorter {
         }
       } else {
         this.writeRun()
-        const bufBytes = Math.max(64 << 10, Math.floor(MERGE_BYTES / this.runs.length))
-        for (const p of this.runs) readers.push(new RunReader(p, bufBytes))
+        // The readers' buffers are cut from the arena, free once the last run is written (no
+        // memory on top of the chunk's); the sort's work arrays go.
+        this.perm = new Uint32Array(0)
+        this.tmp = new Float64Array(0)
+        this.copy = new Uint32Array(0)
+        const per = Math.max(MIN_READ_BYTES, Math.floor(this.arena.length / this.runs.length))
+        const space = per * this.runs.length <= this.arena.length ? this.arena : Buffer.allocUnsafe(per * this.runs.length)
+        this.runs.forEach((p, i) => readers.push(new RunReader(p, space.subarray(i * per, (i + 1) * per))))
         for (const r of merge(readers)) {
           const p = out(r.buf, r.head, r.len)
           if (p) yield p

@@ -5,17 +5,14 @@
  * so the error surfaces with its file, offset and exit code.
  */
 import { IndexStore } from '../io/index-store.js'
-import { collectWal, type WalJob, type WalStats } from '../app/index-wal.js'
+import { collectWal, writeWal, type WalJob, type WalStats } from '../app/index-wal.js'
 import { serve } from './pool.js'
 
 export function handle(job: WalJob): { result: WalStats } {
   // Read-write: the main thread made the directory and the environment.
   const store = IndexStore.open(job.stateDir, job.dbPath, true)!
   try {
-    const c = collectWal(job.dir, job.walDir, store.path)
-    store.writeSorted(store.wal, c.wal, job.batch)
-    store.writeSorted(store.ranges, c.ranges, job.batch)
-    return { result: c.stats }
+    return { result: writeWal(store, collectWal(job.dir, job.walDir, store.path), job.batch) }
   } finally {
     store.close()
   }

@@ -467,6 +467,168 @@ function putFast(buf: Uint8Array, pos: number, end: number): PutRequest | undefi
   return out
 }
 
+/**
+ * The keys an EntryNormal's write request names, without decoding it into objects (the index build
+ * reads every put, delete and txn of the WAL: a Kubernetes txn of 2000 puts decoded is thousands of
+ * objects that outlive V8's young generation). Accepts only InternalRaftRequest { header = 100,
+ * exactly one of put = 4, delete_range = 5, txn = 6 } with each singular field at most once and
+ * every RequestOp with one request set: then the keys are those decodeNormal's request names
+ * (a put's key, a single-key delete's key, recursively through txn branches; a delete with a
+ * range_end sets `range`). Anything else returns false and the caller decodes the entry in full.
+ * Key i is data[starts[i], ends[i]); `out` is reused from call to call.
+ */
+export interface WrittenKeys { n: number; starts: Int32Array; ends: Int32Array; range: boolean }
+
+export function newWrittenKeys(): WrittenKeys {
+  return { n: 0, starts: new Int32Array(256), ends: new Int32Array(256), range: false }
+}
+
+export function writtenKeys(data: Uint8Array, out: WrittenKeys): boolean {
+  out.n = 0
+  out.range = false
+  return requestKeys(data, 0, data.length, out, 0, true)
+}
+
+// Tag and length of the field just read (module state: no object per field).
+let wField = 0
+let wType = 0
+let wLen = 0
+
+/** Reads a varint below 2^28 into wLen; returns the position after it, or -1. */
+function varint28(buf: Uint8Array, pos: number, end: number): number {
+  let v = 0
+  for (let i = 0; i < 4; i++) {
+    if (pos >= end) return -1
+    const b = buf[pos++]!
+    v |= (b & 0x7f) << (7 * i)
+    if (b < 0x80) {
+      wLen = v
+      return pos
+    }
+  }
+  return -1
+}
+
+/** Reads a tag (field number below 2^25) into wField and wType; returns the position after it, or -1. */
+function tagAt(buf: Uint8Array, pos: number, end: number): number {
+  const p = varint28(buf, pos, end)
+  wField = wLen >>> 3
+  wType = wLen & 7
+  return p < 0 || wField === 0 ? -1 : p
+}
+
+/** Reads a length prefix whose payload fits before `end` into wLen; returns the payload start, or -1. */
+function lenAny(buf: Uint8Array, pos: number, end: number): number {
+  const p = varint28(buf, pos, end)
+  return p < 0 || wLen > end - p ? -1 : p
+}
+
+/** Moves past a field of the wire type just read (not a group); returns the new position, or -1. */
+function skipField(buf: Uint8Array, pos: number, end: number): number {
+  if (wType === 0) {
+    for (let i = 0; i < 10; i++) { if (pos >= end) return -1; if (buf[pos++]! < 0x80) return pos }
+    return -1
+  }
+  if (wType === 1) return pos + 8 <= end ? pos + 8 : -1
+  if (wType === 5) return pos + 4 <= end ? pos + 4 : -1
+  if (wType === 2) { const s = lenAny(buf, pos, end); return s < 0 ? -1 : s + wLen }
+  return -1
+}
+
+/** PutRequest or DeleteRangeRequest in buf[pos, end): its key (absent: empty), or `range` for a delete with a range_end. */
+function keyOf(buf: Uint8Array, pos: number, end: number, out: WrittenKeys, isDelete: boolean): boolean {
+  let ks = pos
+  let ke = pos
+  let seen = 0
+  let ranged = false
+  while (pos < end) {
+    const t = tagAt(buf, pos, end)
+    if (t < 0) return false
+    pos = t
+    const field = wField
+    if (field < 32) { if ((seen & (1 << field)) !== 0) return false; seen |= 1 << field }
+    if (field === 1 || (isDelete && field === 2)) {
+      if (wType !== 2) return false
+      const s = lenAny(buf, pos, end)
+      if (s < 0) return false
+      pos = s + wLen
+      if (field === 1) { ks = s; ke = pos } else ranged = wLen > 0
+    } else {
+      pos = skipField(buf, pos, end)
+      if (pos < 0) return false
+    }
+  }
+  if (ranged) out.range = true
+  else pushKey(out, ks, ke)
+  return true
+}
+
+/** TxnRequest in buf[pos, end): the keys of its success and failure operations. */
+function txnKeys(buf: Uint8Array, pos: number, end: number, out: WrittenKeys, depth: number): boolean {
+  if (depth > 64) return false
+  while (pos < end) {
+    const t = tagAt(buf, pos, end)
+    if (t < 0) return false
+    pos = t
+    const field = wField
+    if (field === 2 || field === 3) {
+      if (wType !== 2) return false
+      const s = lenAny(buf, pos, end)
+      if (s < 0) return false
+      pos = s + wLen
+      if (!requestKeys(buf, s, pos, out, depth, false)) return false
+    } else {
+      pos = skipField(buf, pos, end)
+      if (pos < 0) return false
+    }
+  }
+  return true
+}
+
+/**
+ * A message holding exactly one request: InternalRaftRequest (put 4, delete_range 5, txn 6; the
+ * header, 100, skipped) or RequestOp (range 1: no key; put 2, delete_range 3, txn 4).
+ */
+function requestKeys(buf: Uint8Array, pos: number, end: number, out: WrittenKeys, depth: number, irr: boolean): boolean {
+  const shift = irr ? 2 : 0
+  let request = 0
+  while (pos < end) {
+    const t = tagAt(buf, pos, end)
+    if (t < 0) return false
+    pos = t
+    if (irr && wField === 100 && wType === 2) {
+      const s = lenAny(buf, pos, end)
+      if (s < 0) return false
+      pos = s + wLen
+      continue
+    }
+    // 1 range, 2 put, 3 delete_range, 4 txn.
+    const kind = wField - shift
+    if (kind < (irr ? 2 : 1) || kind > 4 || wType !== 2 || request !== 0) return false
+    request = kind
+    const s = lenAny(buf, pos, end)
+    if (s < 0) return false
+    pos = s + wLen
+    if (kind === 2 && !keyOf(buf, s, pos, out, false)) return false
+    if (kind === 3 && !keyOf(buf, s, pos, out, true)) return false
+    if (kind === 4 && !txnKeys(buf, s, pos, out, depth + 1)) return false
+  }
+  return request !== 0
+}
+
+function pushKey(out: WrittenKeys, s: number, e: number): void {
+  if (out.n === out.starts.length) {
+    const st = new Int32Array(out.n * 2)
+    const en = new Int32Array(out.n * 2)
+    st.set(out.starts)
+    en.set(out.ends)
+    out.starts = st
+    out.ends = en
+  }
+  out.starts[out.n] = s
+  out.ends[out.n++] = e
+}
+
 const COMPARE_RESULT = ['EQUAL', 'GREATER', 'LESS', 'NOT_EQUAL']
 const COMPARE_TARGET = ['VERSION', 'CREATE', 'MOD', 'VALUE', 'LEASE']
 const ALARM_ACTION = ['GET', 'ACTIVATE', 'DEACTIVATE']
