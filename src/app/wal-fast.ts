@@ -114,7 +114,7 @@ class ChunkWalk {
   prev = -1
   minTerm = 0
   maxTerm = 0
-  /** out's counters, kept here on the loop's path (out's shape changes as fields are set; this one's never does). */
+  /** out's counters while the loop runs (copied by `finish`): one object on the loop's path. */
   records = 0
   presented = 0
   /** Puts the sink took from their bytes since the last entry counted by type (byType/byKind in first-seen order). */
