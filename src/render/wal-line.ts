@@ -277,8 +277,14 @@ export function fastPut(view: DataView, b: Uint8Array, s: number, e: number, p: 
 
 /** The first 16 hex digits of the SHA-256 of b[s, e) (format/value.ts sha256Prefix), written at o[p]. */
 export function putSha16(o: Uint8Array, p: number, b: Uint8Array, s: number, e: number): number {
-  const hx = hash('sha256', b.subarray(s, e), 'hex')
-  for (let i = 0; i < 16; i++) o[p++] = hx.charCodeAt(i)
+  // 'binary' (latin1: one char per digest byte) and our own hex of the first 8: ~70 ns less per value than
+  // Node's 64-digit hex string (bench/wal's values: ~770 against ~840 ns a call)
+  const d = hash('sha256', b.subarray(s, e), 'binary')
+  for (let i = 0; i < 8; i++) {
+    const x = d.charCodeAt(i)
+    o[p++] = HEX[x >>> 4]!
+    o[p++] = HEX[x & 15]!
+  }
   return p
 }
 

@@ -15,6 +15,17 @@ import { fileURLToPath } from 'node:url'
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 import { InstallError } from '../errors.js'
 
+// V8 compiles typed-array code without a detach check for as long as no ArrayBuffer of the isolate
+// has ever been detached (its detaching protector). The pool transfers buffers both ways, and the
+// first transfer threw away every optimized function of the isolate at once (32 of them in the two
+// chunk workers and the main thread on bench/wal's log), all compiled again. Detaching one empty
+// buffer here, at load in every thread that uses the pool and before anything is hot, has the code
+// compiled once, with the check it needs after the first transfer anyway.
+{
+  const spent = new ArrayBuffer(0)
+  structuredClone(spent, { transfer: [spent] })
+}
+
 export type WorkerName = 'wal-chunk' | 'crc' | 'status' | 'index-wal'
 
 /** A worker's job handler: the result and the buffers to transfer (not copy) with it. */
