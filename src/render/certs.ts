@@ -4,7 +4,7 @@
  * one `severity, code, file, detail` line per finding and a closing verdict line; ndjson streams
  * one line per certificate, key, live check and finding, then a summary line.
  */
-import Table from 'cli-table3'
+import { newTable } from './table.js'
 import type { CertsResult } from '../app/certs.js'
 import { renderResult, type OutputFormat, type Sink } from './output.js'
 
@@ -35,19 +35,19 @@ function simple(r: CertsResult): string {
 function table(r: CertsResult): string {
   const parts: string[] = []
   if (r.certificates.length) {
-    const t = new Table({ head: ['ROLE', 'FILE', '#', 'SUBJECT', 'KEY', 'NOT AFTER', 'CA', 'EXT KEY USAGE', 'SANS'], style: plain })
+    const t = newTable({ head: ['ROLE', 'FILE', '#', 'SUBJECT', 'KEY', 'NOT AFTER', 'CA', 'EXT KEY USAGE', 'SANS'], style: plain })
     for (const c of r.certificates) {
       t.push([c.role, c.file, String(c.index), c.subject, c.publicKey, c.notAfter.slice(0, 10), c.isCa === null ? '-' : String(c.isCa), c.extKeyUsage?.join(',') ?? '(any)', c.sans.join(', ') || '-'])
     }
     parts.push(t.toString())
   }
   if (r.keys.length) {
-    const t = new Table({ head: ['KEY OF', 'FILE', 'MODE', 'MATCHES CERT'], style: plain })
+    const t = newTable({ head: ['KEY OF', 'FILE', 'MODE', 'MATCHES CERT'], style: plain })
     for (const k of r.keys) t.push([k.role, k.file, k.mode ?? '-', k.matches === null ? '-' : k.matches ? 'yes' : 'NO'])
     parts.push(t.toString())
   }
   if (r.live) {
-    const t = new Table({ head: ['MEMBER', 'URL', 'SIDE', 'PRESENTED SERIAL', 'NOT AFTER', 'SAME AS DISK'], style: plain })
+    const t = newTable({ head: ['MEMBER', 'URL', 'SIDE', 'PRESENTED SERIAL', 'NOT AFTER', 'SAME AS DISK'], style: plain })
     for (const l of r.live) {
       t.push([`${l.name || '(unstarted)'} ${l.memberIdHex}${l.self ? ' (this)' : ''}`, l.url, l.side, l.presentedSerial ?? `- (${l.error})`, l.presentedNotAfter?.slice(0, 10) ?? '-', l.matches === null ? '-' : l.matches ? 'yes' : 'NO'])
     }

@@ -3,7 +3,7 @@
  * evidence, ...), `table` (a human summary of the same facts), `simple` (one line), `ndjson`
  * (one line of JSON), and the `--pre-start` line for systemd (quiet on exit 0).
  */
-import Table from 'cli-table3'
+import { newTable } from './table.js'
 import type { CheckResult } from '../app/check.js'
 import { renderResult, type OutputFormat, type Sink } from './output.js'
 
@@ -24,7 +24,7 @@ export function preStartLine(r: CheckResult, exitCode: number): string | null {
  * not labels (a label column is narrow).
  */
 function table(r: CheckResult): string {
-  const t = new Table({ style: { head: [], border: [] }, wordWrap: true, wrapOnWordBoundary: false, colWidths: [22, 90] })
+  const t = newTable({ style: { head: [], border: [] }, wordWrap: true, wrapOnWordBoundary: false, colWidths: [22, 90] })
   const e = r.evidence
   const l = e.local
   t.push(

@@ -3,7 +3,7 @@
  * row per member and the verdict, the divergence and the restore plan below; simple is
  * `key: value` lines; ndjson is one line per member, then the verdict line.
  */
-import Table from 'cli-table3'
+import { newTable } from './table.js'
 import type { CompareMember, CompareResult } from '../app/compare.js'
 import { bytesLabel } from '../format/value.js'
 import { renderResult, type OutputFormat, type Sink } from './output.js'
@@ -52,7 +52,7 @@ function text(r: CompareResult, simple: boolean): string {
       for (const [k, val] of kv) lines.push(`  ${k}: ${val}`)
     }
   } else {
-    const t = new Table({
+    const t = newTable({
       head: ['data dir', 'state', 'member', 'cluster', 'name', 'term/commit', 'last idx/term', 'cons. idx', 'rev', 'compact', 'members', 'version', `hash@${v(r.hash.revision)}`],
       style: { head: [], border: [] },
     })
@@ -62,7 +62,7 @@ function text(r: CompareResult, simple: boolean): string {
     }
     lines.push(t.toString())
     if (r.live.length) {
-      const lt = new Table({ head: ['endpoint', 'member', 'revision', 'raft index', 'applied', 'term', 'version', 'hashkv', 'error'], style: { head: [], border: [] } })
+      const lt = newTable({ head: ['endpoint', 'member', 'revision', 'raft index', 'applied', 'term', 'version', 'hashkv', 'error'], style: { head: [], border: [] } })
       for (const l of r.live) lt.push([l.endpoint, v(l.memberId), v(l.revision), v(l.raftIndex), v(l.raftAppliedIndex), v(l.raftTerm), v(l.version), hex8(l.hash), v(l.error)])
       lines.push('live:', lt.toString())
     }

@@ -2,7 +2,7 @@
  * Renderers for the `db` results: JSON is the full result through toJson; table and simple show a
  * subset of the same facts.
  */
-import Table from 'cli-table3'
+import { newTable } from './table.js'
 import type { DbBucketsResult, DbCheckResult, DbFileInfo, DbGetResult, DbInfoResult, DbKeysResult, DbStatusResult } from '../app/db.js'
 import type { DecodedEntry } from '../format/backend/entry.js'
 import { bytesLabel } from '../format/value.js'
@@ -10,9 +10,9 @@ import { valueClassLabel } from '../format/k8s/value.js'
 import { toJson, toJsonLine } from './json.js'
 import type { OutputFormat, Sink } from './output.js'
 
-const table = (head: string[]): Table.Table => new Table({ head, style: { head: [], border: [] } })
+const table = (head: string[]) => newTable({ head, style: { head: [], border: [] } })
 const kv = (rows: [string, unknown][]): string => {
-  const t = new Table({ style: { head: [], border: [] } })
+  const t = newTable({ style: { head: [], border: [] } })
   for (const [k, v] of rows) t.push({ [k]: v === undefined || v === null ? '' : String(v) })
   return t.toString()
 }

@@ -2,13 +2,13 @@
  * Renderers for `replace plan|apply|resume|status|abort`. JSON is the result object itself
  * (the plan JSON is the versioned plan); the table view shows a subset of the same facts.
  */
-import Table from 'cli-table3'
+import { newTable } from './table.js'
 import type { Plan } from '../app/replace/model.js'
 import type { AbortResult, ApplyResult, StatusResult } from '../app/replace/apply.js'
 import { toJson } from './json.js'
 import type { OutputFormat } from './output.js'
 
-const table = (head: string[]): Table.Table => new Table({ head, style: { head: [], border: [] }, wordWrap: true })
+const table = (head: string[]) => newTable({ head, style: { head: [], border: [] }, wordWrap: true })
 
 /** `next`: the printed `replace apply` line (app/replace/model.ts applyCommand), for table and simple. */
 export function renderPlan(p: Plan, fmt: OutputFormat, next?: string): string {

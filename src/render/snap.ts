@@ -3,7 +3,7 @@
  * simple show a subset of the same facts; ndjson streams one line per `.snap` file, then one
  * `{"type":"summary",...}` line with the cadence and WAL view.
  */
-import Table from 'cli-table3'
+import { newTable } from './table.js'
 import { describeSnapshotCountDefaults } from '../format/snap/snapshot-count.js'
 import type { SnapResult } from '../app/snap.js'
 import { renderResult, type OutputFormat, type Sink } from './output.js'
@@ -42,7 +42,7 @@ function table(r: SnapResult): string {
   if (r.snapshots.length === 0) {
     parts.push('no .snap files')
   } else {
-    const t = new Table({ head: ['FILE', 'STATUS', 'TERM', 'INDEX', 'CRC', 'SIZE', 'VOTERS', 'LEARNERS', 'V2 MEMBERS', 'V2 KEYS', 'WAL RECORD'], style: plain })
+    const t = newTable({ head: ['FILE', 'STATUS', 'TERM', 'INDEX', 'CRC', 'SIZE', 'VOTERS', 'LEARNERS', 'V2 MEMBERS', 'V2 KEYS', 'WAL RECORD'], style: plain })
     for (const s of r.snapshots) {
       t.push([
         s.file, s.status, String(s.term ?? '-'), String(s.index ?? '-'), s.crc, String(s.size),

@@ -2,7 +2,7 @@
  * Renderer of `db space`: JSON is the full result; ndjson one line per prefix; table a summary,
  * the prefixes (top 20 by bytes), the largest and most-revised keys, pages and the forecast.
  */
-import Table from 'cli-table3'
+import { newTable } from './table.js'
 import type { DbSpaceResult, TopKeyRow } from '../app/db-space.js'
 import { bytesLabel } from '../format/value.js'
 import { toJson, toJsonLine } from './json.js'
@@ -18,7 +18,7 @@ export function size(n: number): string {
   return `${neg ? '-' : ''}${u === 0 ? v : v.toFixed(1)} ${units[u]}`
 }
 
-const table = (head: string[]): Table.Table => new Table({ head, style: { head: [], border: [] } })
+const table = (head: string[]) => newTable({ head, style: { head: [], border: [] } })
 /** Keys longer than this are cut in the table (JSON has them whole). */
 const KEY_WIDTH = 50
 const cut = (s: string, n = KEY_WIDTH): string => (s.length > n ? `${s.slice(0, n - 1)}…` : s)
@@ -63,7 +63,7 @@ export function renderDbSpace(r: DbSpaceResult, w: OutputFormat): string {
   if (r.quota) {
     rows.push(['quota-backend-bytes', `${size(r.quota.quotaBackendBytes)}: ${r.quota.usedPercent} % used, room ${size(r.quota.room)}; after compact + defrag ${size(r.quota.roomAfterForecast)}`])
   }
-  const kv = new Table({ style: { head: [], border: [] } })
+  const kv = newTable({ style: { head: [], border: [] } })
   for (const [k, v] of rows) kv.push({ [k]: v })
   out.push(kv.toString() + '\n')
   return out.join('')

@@ -1,7 +1,7 @@
 /**
  * cli-table3, loaded on the first table drawn: JSON output never needs it, and `require` of its
  * CommonJS build costs about half of an ES-module `import` in a fresh process (6.5 vs 11 ms). For
- * renderers on a fresh process's critical path (render/history.ts: `history` via the index).
+ * every renderer (a `wal` worker writing ndjson, `history` via the index in a fresh process).
  */
 import { createRequire } from 'node:module'
 import type TableT from 'cli-table3'

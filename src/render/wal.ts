@@ -5,7 +5,7 @@
  * written by the workers of the parallel path (app/wal-parallel.ts blocks, written by
  * render/wal-line.ts and `EntryRowWriter` below): the same bytes either way.
  */
-import Table from 'cli-table3'
+import { newTable } from './table.js'
 import { jsonString, toJson, toJsonLine } from './json.js'
 import type { Sink, OutputFormat } from './output.js'
 import type { VerifyResult, WalEntry, WalResult, WalStreamItem } from '../app/wal.js'
@@ -357,7 +357,7 @@ export class EntryRowWriter implements ChunkEntrySink {
 }
 
 function segmentsTable(segments: WalResult['segments']): string {
-  const segs = new Table({ head: ['segment', 'seq', 'size', 'records', 'entries', 'index', 'term', 'end'], style: plain, chars: compact })
+  const segs = newTable({ head: ['segment', 'seq', 'size', 'records', 'entries', 'index', 'term', 'end'], style: plain, chars: compact })
   for (const s of segments) {
     segs.push([s.file.split('/').pop()!, String(s.seq ?? ''), String(s.size), String(s.records), String(s.entries),
       s.firstIndex !== undefined ? `${s.firstIndex}..${s.lastIndex}` : '-', s.firstTerm !== undefined ? `${s.firstTerm}..${s.lastTerm}` : '-',
