@@ -8,7 +8,8 @@
  */
 import { collectStatus, type StatusResult } from './status.js'
 import { runSnap, type SnapResult } from './snap.js'
-import { kindOf, streamWal, type WalResultSummary, type WalStreamItem } from './wal.js'
+import { streamWal, type WalResultSummary, type WalStreamItem } from './wal.js'
+import { kindOf } from '../format/raft/entry.js'
 import { collectDbSpace, type DbSpaceResult } from './db-space.js'
 import type { SnapshotRecord, SegmentStats } from '../format/wal/log.js'
 import type { WalEndStatus } from '../format/wal/decoder.js'

@@ -20,9 +20,9 @@ import { decodeRecordInto, RecordType, type RecordPos } from '../format/wal/reco
 import type { SnapshotRecord } from '../format/wal/log.js'
 import { bytesEqual } from '../format/wal/links.js'
 import {
-  decodeEntryHeaderInto, decodeHardState, decodePayload, decodeWalSnapshot, type EntryHeaderPos, type EntryTypeName, type HardState,
+  decodeEntryHeaderInto, decodeHardState, decodePayload, decodeWalSnapshot, kindOf, type EntryHeaderPos, type EntryTypeName, type HardState,
 } from '../format/raft/entry.js'
-import { kindOf, type WalEntry } from './wal.js'
+import type { WalEntry } from './wal.js'
 
 export interface ChunkJob {
   id: number

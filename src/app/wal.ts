@@ -12,7 +12,7 @@ import { listWalDir, openSegments, type WalDirListing } from '../io/wal-files.js
 import { readLog, type LogState, type SegmentStats, type SnapshotRecord } from '../format/wal/log.js'
 import { LogLinks, metadataConflict, type MetadataRecord } from '../format/wal/links.js'
 import { endOfFindings, walFinding, type WalEndStatus, type WalFinding } from '../format/wal/findings.js'
-import { decodePayload, EntryType, type HardState } from '../format/raft/entry.js'
+import { decodePayload, EntryType, kindOf, type HardState } from '../format/raft/entry.js'
 import { hardStateOut, idHex, type HardStateOut } from '../format/ids.js'
 import { InputError } from '../errors.js'
 import { IrrRequests } from '../format/raft/schemas.js'
@@ -465,17 +465,6 @@ function entryTypeName(t: number): EntryTypeName {
   return t === 0 ? 'normal' : t === 1 ? 'confChange' : t === 2 ? 'confChangeV2' : 'unknown'
 }
 
-/** The request kind used for counting and --type: noop, v2, put, txn, …, confChange, unknown. */
-export function kindOf(p: EntryPayload): string {
-  switch (p.kind) {
-    case 'noop': return 'noop'
-    case 'irr': return p.request.kind
-    case 'v2Request': return 'v2'
-    case 'confChange': return 'confChange'
-    case 'confChangeV2': return 'confChangeV2'
-    case 'unknown': return 'unknown'
-  }
-}
 
 const TYPE_GROUPS: Record<string, (kind: string, type: string, p: EntryPayload) => boolean> = {
   normal: (_k, t) => t === 'normal',

@@ -294,6 +294,18 @@ function typeOf(t: number): { type: EntryTypeName; entryType: number } {
   return { type: t === 0 ? 'normal' : t === 1 ? 'confChange' : t === 2 ? 'confChangeV2' : 'unknown', entryType: t }
 }
 
+/** The request kind used for counting and --type: noop, v2, put, txn, …, confChange, unknown. */
+export function kindOf(p: EntryPayload): string {
+  switch (p.kind) {
+    case 'noop': return 'noop'
+    case 'irr': return p.request.kind
+    case 'v2Request': return 'v2'
+    case 'confChange': return 'confChange'
+    case 'confChangeV2': return 'confChangeV2'
+    case 'unknown': return 'unknown'
+  }
+}
+
 /** Classifies and decodes an entry's `Data` for its EntryType. */
 export function decodePayload(entryType: number, data: Uint8Array): EntryPayload {
   if (entryType === EntryType.Normal) return decodeNormal(data)
