@@ -388,7 +388,7 @@ export interface PrePass {
 }
 
 /**
- * The framing-only pre-pass of `streamWal`: no CRC, no entry decoding; just the last HardState,
+ * The framing-only pre-pass of `streamWal` (and of the parallel `wal`): no CRC, no entry payloads; just the last HardState,
  * the snapshot records (only when `snapshots` is asked for) and the identity. Bad bytes are left to
  * the checked pass to report. The framing of a segment does not depend on the others when the CRC
  * is not checked, so the identity comes from the first segment(s) up to the first metadata record,
