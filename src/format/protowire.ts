@@ -23,6 +23,20 @@ export interface MessageSchema {
   readonly packed?: readonly number[]
 }
 
+/**
+ * End of a u64 varint at b[q, end): at most 10 bytes, the 10th at most 1; -1 when bad. The
+ * allocation-free check of the byte-level fast paths (format/raft/put-shape.ts, io/wal-scan.ts),
+ * which test a shape and leave anything else to ProtoReader.
+ */
+export function varintEnd(b: Uint8Array, q: number, end: number): number {
+  for (let i = 0; i < 10; i++) {
+    if (q >= end) return -1
+    const x = b[q++]!
+    if (x < 0x80) return i === 9 && x > 1 ? -1 : q
+  }
+  return -1
+}
+
 /** Cursor over one protobuf message. `base` is the file offset of buf[0] for error messages. */
 export class ProtoReader {
   pos: number

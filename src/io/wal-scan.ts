@@ -19,6 +19,7 @@ import { CrcChain } from '../format/wal/chain.js'
 import { Frame, FrameCursor, type RandomAccess } from '../format/wal/frame.js'
 import { framingFinding, walFinding, type SegmentEnd, type WalFinding, type WalFindingCode } from '../format/wal/findings.js'
 import { decodeRecordInto, RecordType, type RecordPos } from '../format/wal/record.js'
+import { varintEnd } from '../format/protowire.js'
 import {
   decodeEntryHeaderAt, decodeHardState, decodePayload, decodeWalSnapshot, EntryType, type HardState,
 } from '../format/raft/entry.js'
@@ -104,23 +105,14 @@ export interface SegmentScan {
 /** A canonical raftpb.HardState is at most 3 one-byte tags and 3 u64 varints. */
 const STATE_MAX = 33
 
-/** End of a u64 varint at b[q, e) (at most 10 bytes, the 10th at most 1), or -1. */
-function u64End(b: Uint8Array, q: number, e: number): number {
-  for (let i = 0; i < 10 && q < e; i++) {
-    const x = b[q++]!
-    if (x < 0x80) return i === 9 && x > 1 ? -1 : q
-  }
-  return -1
-}
-
 /** raftpb.HardState as gogo writes it (08 term 10 vote 18 commit, each once, nothing else): always decodes. */
 function canonicalState(b: Uint8Array, s: number, e: number): boolean {
   if (b[s] !== 0x08) return false
-  let q = u64End(b, s + 1, e)
+  let q = varintEnd(b, s + 1, e)
   if (q < 0 || b[q] !== 0x10) return false
-  q = u64End(b, q + 1, e)
+  q = varintEnd(b, q + 1, e)
   if (q < 0 || b[q] !== 0x18) return false
-  return u64End(b, q + 1, e) === e
+  return varintEnd(b, q + 1, e) === e
 }
 
 /** Reads a varint of at most 10 bytes at `p` (bounded by `end`) as bigint; returns [value, next] or null. */

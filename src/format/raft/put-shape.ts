@@ -6,6 +6,7 @@
  * overlong varint, is left to the full decoder (format/raft/entry.ts `decodePayload`), so
  * whatever this accepts decodes to the same put there. Positions only: nothing is copied.
  */
+import { varintEnd } from '../protowire.js'
 
 /** Where the parts of a matched put are in the entry data (half-open ranges). */
 export interface PutShape {
@@ -86,16 +87,6 @@ function len(p: PutShape, b: Uint8Array, q: number, end: number): number {
       p.lenEnd = q
       return n
     }
-  }
-  return -1
-}
-
-/** End of a u64 varint at b[q, end): at most 10 bytes, the 10th at most 1; -1 when bad. */
-function varintEnd(b: Uint8Array, q: number, end: number): number {
-  for (let i = 0; i < 10; i++) {
-    if (q >= end) return -1
-    const x = b[q++]!
-    if (x < 0x80) return i === 9 && x > 1 ? -1 : q
   }
   return -1
 }
