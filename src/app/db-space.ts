@@ -11,7 +11,7 @@ import { BUCKET_LEAF_FLAG } from '../format/bbolt/page.js'
 import { buckets as listBuckets, iterate } from '../format/bbolt/walk.js'
 import { mvccKey } from '../format/backend/hash.js'
 import { decodeRevision } from '../format/backend/revision.js'
-import { readSummary } from '../format/backend/schema.js'
+import { currentRevision, readSummary } from '../format/backend/schema.js'
 import { addSpace, compareTop, emptySpace, PageEstimator, prefixOf, revisionBytes, SpaceTable, type PrefixSpace, type TopKey } from '../format/backend/space.js'
 import type { KeyPartition } from '../format/backend/key-table.js'
 import { formatBytes, type FormattedBytes } from '../format/value.js'
@@ -124,9 +124,10 @@ export function collectDbSpace(path: string, opts: DbSpaceOptions = {}): DbSpace
   const maxKeys = opts.maxKeysPerPass ?? 1 << 19
   const { db, result } = withDb(path, (f) => {
     const summary = readSummary(f)
-    const atRevision = opts.atRevision ?? summary.revision
-    if (atRevision > summary.revision || atRevision < summary.compactRevision) {
-      throw new UsageError(`--at-revision ${atRevision} is outside the revisions this db holds (${summary.compactRevision}..${summary.revision})`,
+    const current = currentRevision(summary)
+    const atRevision = opts.atRevision ?? current
+    if (atRevision > current || atRevision < summary.compactRevision) {
+      throw new UsageError(`--at-revision ${atRevision} is outside the revisions this db holds (${summary.compactRevision}..${current})`,
         'etcd refuses to compact above the current revision or below the last compaction')
     }
     const check = checkDb(f)

@@ -8,6 +8,9 @@ import { join } from 'node:path'
 import { collectDbSpace } from '../../src/app/db-space.js'
 import { PageEstimator, prefixOf } from '../../src/format/backend/space.js'
 import { REPO_ROOT, runCli } from '../support/cli.js'
+import { sharedTestdata } from '../support/shared-testdata.js'
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 
 const FIXTURE = join(REPO_ROOT, 'fixtures', 'single', 'data')
 const p = (k: string, depth?: number): string => Buffer.from(prefixOf(Buffer.from(k), { depth })).toString()
@@ -63,5 +66,26 @@ describe('PageEstimator', () => {
     // split): 3 + 3 + 3 + 5 = 14 pages and a branch page; the estimate closes every page at 2 elements (16).
     big.add(16 + 17 + 5000, 10)
     expect(Math.abs(big.pages().total - 15)).toBeLessThanOrEqual(1)
+  })
+})
+
+describe('db space on a Kubernetes db whose newest writes were compacted away', () => {
+  it('forecasts at etcd\'s current revision (the finished compaction, above every key) instead of refusing; above it, refuses', () => {
+    const db = sharedTestdata('k8s/db')
+    const digest = () => createHash('sha256').update(readFileSync(db)).digest('hex')
+    const before = digest()
+    const st = JSON.parse(runCli(['db', 'status', db, '-w', 'json']).stdout)
+    // the case itself: etcd resumes at the compaction revision, not at the last key's
+    expect(BigInt(st.compactRevision)).toBeGreaterThan(BigInt(st.revision))
+    const r = runCli(['db', 'space', db, '-w', 'json'])
+    expect(r.code, r.stderr).toBe(0)
+    const f = JSON.parse(r.stdout).forecast
+    expect(f.atRevision).toBe(st.compactRevision)
+    // already compacted there: nothing more to remove
+    expect(f.removedRevisions).toBe(0)
+    const above = runCli(['db', 'space', db, '--at-revision', String(BigInt(st.compactRevision) + 1n)])
+    expect(above.code).toBe(2)
+    expect(above.stderr).toContain(`outside the revisions this db holds (${st.compactRevision}..${st.compactRevision})`)
+    expect(digest()).toBe(before)
   })
 })

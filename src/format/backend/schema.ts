@@ -41,6 +41,17 @@ export interface DbSummary {
   buckets: string[]
 }
 
+/**
+ * The revision etcd resumes from on this db (mvcc kvstore restore, etcd-io/etcd@v3.4.0
+ * mvcc/kvstore.go): the last key's revision, raised to the finished compaction, since a compaction
+ * removes the tombstones at or below it and every key above the last live one may be gone. A
+ * Kubernetes db often ends that way (its newest writes were deletes, compacted away): then etcd's
+ * revision is above any key's.
+ */
+export function currentRevision(s: DbSummary): bigint {
+  return s.compactRevision > s.revision ? s.compactRevision : s.revision
+}
+
 function readU64(db: BoltFile, b: BucketRoot, name: string): bigint | undefined {
   const e = get(db, b, Buffer.from(name, 'latin1'))
   return e ? decodeU64be(e.value, `meta/${name}`, db.file, e.pageOffset + e.at) : undefined
