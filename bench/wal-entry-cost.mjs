@@ -5,6 +5,7 @@
 
 import { readFileSync, readdirSync } from 'node:fs'
 import { hash } from 'node:crypto'
+import { DigestBatch, nativeDigest } from '../dist/format/digest.js'
 import { presentChunk } from '../dist/app/wal-fast.js'
 import { EntryLineWriter, fastPut } from '../dist/render/wal-line.js'
 import { matchPut, newPutShape } from '../dist/format/raft/put-shape.js'
@@ -28,15 +29,16 @@ for (const j of jobs) { j.crc = crc; const w = new EntryLineWriter('ndjson'); w.
 // the output buffer is reused from chunk to chunk, as the workers reuse theirs
 const OUT = new Uint8Array(4 << 20)
 const variants = {
-  'frame walk + CRC + header (sink takes raw at once)': (j) => presentChunk(j, j.buf, { raw: () => true, entry() {} }),
-  '+ put match': (j) => { const p = newPutShape(); return presentChunk(j, j.buf, { raw: (s, e) => matchPut(j.buf, s, e, p), entry() {} }) },
-  '+ key check and value scan (fastPut)': (j) => { const p = newPutShape(); const dv = new DataView(j.buf.buffer, j.buf.byteOffset, j.buf.byteLength); return presentChunk(j, j.buf, { raw: (s, e) => fastPut(dv, j.buf, s, e, p) !== null, entry() {} }) },
-  '+ SHA-256 of the value (crypto.hash, one call)': (j) => { const p = newPutShape(); const dv = new DataView(j.buf.buffer, j.buf.byteOffset, j.buf.byteLength); return presentChunk(j, j.buf, { raw: (s, e) => { fastPut(dv, j.buf, s, e, p); hash('sha256', j.buf.subarray(p.valueStart, p.valueEnd), 'binary'); return true }, entry() {} }) },
-  'full line writer (what a worker does)': (j) => { const w = new EntryLineWriter('ndjson'); w.begin(j.buf, j.file, OUT, j.length * 2); return presentChunk(j, j.buf, w) },
+  'frame walk + CRC + header (sink takes raw at once)': (j) => presentChunk(j, j.buf, { raw: () => true, entry() {}, restart() {} }),
+  '+ put match': (j) => { const p = newPutShape(); return presentChunk(j, j.buf, { raw: (s, e) => matchPut(j.buf, s, e, p), entry() {}, restart() {} }) },
+  '+ key check and value scan (fastPut)': (j) => { const p = newPutShape(); const dv = new DataView(j.buf.buffer, j.buf.byteOffset, j.buf.byteLength); return presentChunk(j, j.buf, { raw: (s, e) => fastPut(dv, j.buf, s, e, p) !== null, entry() {}, restart() {} }) },
+  '+ SHA-256 of the value (crypto.hash, one call)': (j) => { const p = newPutShape(); const dv = new DataView(j.buf.buffer, j.buf.byteOffset, j.buf.byteLength); return presentChunk(j, j.buf, { raw: (s, e) => { fastPut(dv, j.buf, s, e, p); hash('sha256', j.buf.subarray(p.valueStart, p.valueEnd), 'binary'); return true }, entry() {}, restart() {} }) },
+  '+ SHA-256 of the value (format/digest.ts DigestBatch, one call a chunk)': (j) => { const p = newPutShape(); const dv = new DataView(j.buf.buffer, j.buf.byteOffset, j.buf.byteLength); const d = new DigestBatch(); const r = presentChunk(j, j.buf, { raw: (s, e) => { fastPut(dv, j.buf, s, e, p); d.add(p.valueStart, p.valueEnd, 0); return true }, entry() {}, restart() {} }); d.fill(j.buf, OUT); return r },
+  'full line writer (what a worker does)': (j) => { const w = new EntryLineWriter('ndjson'); w.begin(j.buf, j.file, OUT, j.length * 2); const r = presentChunk(j, j.buf, w); w.take(); return r },
 }
 let entries = 0
-for (const j of jobs) entries += presentChunk(j, j.buf, { raw: () => true, entry() {} }).entries
-console.log(`${name}: ${chunks.length} chunks, ${entries} entries`)
+for (const j of jobs) entries += presentChunk(j, j.buf, { raw: () => true, entry() {}, restart() {} }).entries
+console.log(`${name}: ${chunks.length} chunks, ${entries} entries; native addon: ${nativeDigest ? 'yes' : 'no (ETCD_INSPECT_NATIVE=0 or not built)'}`)
 const best = {}
 for (let r = 0; r < 5; r++) for (const [k, f] of Object.entries(variants)) {
   const t = process.hrtime.bigint(); for (const j of jobs) f(j); best[k] = Math.min(best[k] ?? Infinity, Number(process.hrtime.bigint() - t))

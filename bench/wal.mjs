@@ -177,7 +177,7 @@ const out = (l) => { lines.push(l); console.log(l) }
 
 const main = floors(dataDir)
 const big = floors(bigDir)
-out(`node ${process.version} ${process.arch}; load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')} at the start`)
+out(`node ${process.version} ${process.arch}; load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')} at the start; native addon (src/native): ${(await import('../dist/format/digest.js')).nativeDigest ? 'loaded' : 'not loaded, JS CRC and Node crypto'}`)
 for (const [name, f] of [[`wal${SEGMENTS} (${segs().length} segments)`, main], [`walbig (${segsOf(bigDir).length} segments, 100 KB values)`, big]]) {
   out(`${name}: ${(f.usedBytes / MB).toFixed(1)} MB of records, ${f.entries} entries`)
   out(`  raw sequential read      ${fmt(f.usedBytes / MB / f.raw.s)} MB/s`)

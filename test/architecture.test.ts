@@ -33,6 +33,10 @@ describe('layering', () => {
     const mentions = files(join(SRC, 'app')).flatMap((f) => readFileSync(f, 'utf8').split('\n').map((l, i) => `${f.slice(SRC.length + 1)}:${i + 1}: ${l.trim()}`).filter((l) => l.includes('render/')))
     expect(mentions).toEqual([])
   })
+  it('the native addon has one door: only format/crc32c.ts and format/digest.ts load src/native', () => {
+    const users = importsMatching(SRC, /(^|\/)native\//).map((l) => l.split(':')[0]).filter((f) => !f!.startsWith('native/'))
+    expect([...new Set(users)].sort()).toEqual(['format/crc32c.ts', 'format/digest.ts'])
+  })
   it('src/format does not import fs, net, child_process or worker threads', () => {
     expect(importsMatching(join(SRC, 'format'), /^(node:)?(fs|fs\/promises|net|child_process|worker_threads)$/)).toEqual([])
   })

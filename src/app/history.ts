@@ -25,7 +25,8 @@ import { idHex } from '../format/ids.js'
 import { classifyValue, valueClassLabel } from '../format/k8s/value.js'
 import type { DecodedEntry, RequestHeader, RequestOp } from '../format/raft/entry.js'
 import type { WalReadEnd } from '../format/wal/findings.js'
-import { formatBytes, sha256Prefix, type BytesMode, type FormattedBytes } from '../format/value.js'
+import { formatBytes, type BytesMode, type FormattedBytes } from '../format/value.js'
+import { sha256Prefix } from '../format/digest.js'
 import { withDb, type DbFileInfo } from './db-view.js'
 
 /** Which keys a query is about: one key, or every key with a prefix. */

@@ -21,7 +21,8 @@ import { LogLinks, type LinkPiece } from '../format/wal/links.js'
 import { FRAME_HEADER_BYTES, Frame, FrameCursor } from '../format/wal/frame.js'
 import { decodeRecordInto, type RecordPos } from '../format/wal/record.js'
 import { openFile } from '../io/byte-source.js'
-import { orderedMap, type PoolJob } from '../workers/pool.js'
+import { nativeDigest } from '../format/digest.js'
+import { orderedMap, prestart, type PoolJob, type Prestarted } from '../workers/pool.js'
 import type { ChunkReply, ChunkRequest, ChunkStyle } from '../workers/wal-chunk.js'
 import { listingFindings, openWal, prePass, replacedEntries, streamWal, type WalOptions, type WalResult, type WalResultSummary, type WalStreamItem } from './wal.js'
 import type { ChunkJob, ChunkOutcome } from './wal-fast.js'
@@ -57,15 +58,18 @@ function sampleRecords(path: string, frames = 4096): { records: number; bytes: n
  * Whether the workers beat the reader path on one thread, from the log's size and its average
  * record size (sampled from the head of the last segment). Per-entry and per-byte costs measured
  * on bench/wal.mjs's two logs (docs/wal.md): the reader path ~9 µs per entry, the workers' fast path
- * ~2.75 µs per entry spread over the workers; both ~2.1 ns per byte (CRC-32C + SHA-256 of values);
- * starting the workers and moving chunks ~0.5 s. A log of a few thousand 100 KB values is done
- * sooner on one thread (walbig: 1.31 vs 1.53 s); a log of a million small entries is not.
+ * ~2.75 µs per entry spread over the workers. Per byte (CRC-32C + SHA-256 of values, reading) ~2.1
+ * ns on both paths without the native addon, and starting the workers and moving chunks ~0.5 s: a
+ * log of a few thousand 100 KB values was done sooner on one thread (walbig: 1.31 vs 1.53 s). With
+ * the addon the workers check a chunk's CRCs in one native call: ~1.3 ns per byte against the
+ * reader's ~3.4 (walbig: 0.81–0.91 s on the workers, 1.26–1.87 s on one thread), ~0.45 s to start.
+ * A log of a million small entries goes to the workers either way.
  */
-export function workersPayOff(bytes: number, sample: { records: number; bytes: number }, threads: number): boolean {
+export function workersPayOff(bytes: number, sample: { records: number; bytes: number }, threads: number, native = nativeDigest): boolean {
   if (sample.records === 0) return true
   const entries = bytes / (sample.bytes / sample.records + 8)
-  const serial = entries * 9e-6 + bytes * 2.1e-9
-  const parallel = (entries * 2.75e-6 + bytes * 2.1e-9) / Math.max(1, threads) + 0.5
+  const serial = entries * 9e-6 + bytes * (native ? 3.4e-9 : 2.1e-9)
+  const parallel = (entries * 2.75e-6 + bytes * (native ? 1.3e-9 : 2.1e-9)) / Math.max(1, threads) + (native ? 0.45 : 0.5)
   return parallel < serial
 }
 
@@ -148,6 +152,10 @@ function* chunker(paths: readonly string[], names: readonly string[], commit: bi
         let tail: Tail = 'more'
         let zeroTailBytes = 0
         for (;;) {
+          if (cur.skipPlain() > 0) {
+            lastStart = cur.recStart
+            lastEnd = lastStart + cur.recBytes
+          }
           const r = cur.next()
           if (r === Frame.End) {
             tail = 'eof'
@@ -216,6 +224,7 @@ export async function streamWalParallel(dir: string, opts: WalOptions, cfg: Para
   if (threads < 1 || (threads < 2 && !cfg.force)) return null
   const { layout, listing, opened } = openWal(dir, opts)
   let pre: ReturnType<typeof prePass>
+  let started: Prestarted | undefined
   const display = (name: string) => relative(dir, `${layout.walDir}/${name}`) || name
   const findings = listingFindings(listing, display)
   try {
@@ -223,19 +232,27 @@ export async function streamWalParallel(dir: string, opts: WalOptions, cfg: Para
     if (findings.some((f) => f.severity !== 'info') || (bytes < MIN_BYTES && !cfg.force)) return null
     // --threads N asks for the workers; by default they start only where they pay off
     if (cfg.threads === undefined && !cfg.force && !workersPayOff(bytes, sampleRecords(listing.segments.at(-1)!.path), threads)) return null
+    // the workers load (~0.1 s each) while this thread reads the pre-passes
+    started = prestart('wal-chunk', threads)
     pre = prePass(opened.segments, false)
     // table, simple and json mark the entries a later one replaced, known only further on: those logs go to the reader
-    if (style !== 'ndjson' && replacedEntries(opened.segments, opts).size > 0) return null
+    if (style !== 'ndjson' && replacedEntries(opened.segments, opts).size > 0) {
+      started?.stop()
+      return null
+    }
+  } catch (err) {
+    started?.stop()
+    throw err
   } finally {
     opened.close()
   }
   const run: ParallelRun = { items: undefined as unknown as ParallelRun['items'] }
-  run.items = parallelItems(dir, opts, cfg, style, threads, { layout, listing, segs: opened.segments, findings, pre }, run)
+  run.items = parallelItems(dir, opts, cfg, style, threads, { layout, listing, segs: opened.segments, findings, pre, started }, run)
   return run
 }
 
 async function* parallelItems(dir: string, opts: WalOptions, cfg: ParallelOptions, style: ChunkStyle, threads: number,
-  w: { layout: ReturnType<typeof openWal>['layout']; listing: ReturnType<typeof openWal>['listing']; segs: ReturnType<typeof openWal>['opened']['segments']; findings: ReturnType<typeof listingFindings>; pre: ReturnType<typeof prePass> },
+  w: { layout: ReturnType<typeof openWal>['layout']; listing: ReturnType<typeof openWal>['listing']; segs: ReturnType<typeof openWal>['opened']['segments']; findings: ReturnType<typeof listingFindings>; pre: ReturnType<typeof prePass>; started?: Prestarted },
   run: ParallelRun): AsyncGenerator<WalStreamItem | WalBlock> {
   const { layout, listing, segs, findings, pre } = w
   const n = segs.length
@@ -259,7 +276,7 @@ async function* parallelItems(dir: string, opts: WalOptions, cfg: ParallelOption
       yield { job: { job: piece.job, style, buffer: piece.buffer, out }, transfer: [piece.buffer, out] }
     }
   }
-  const results = orderedMap<ChunkRequest, ChunkReply>('wal-chunk', jobs(), { threads, window: PER_WORKER })
+  const results = orderedMap<ChunkRequest, ChunkReply>('wal-chunk', jobs(), { threads, window: PER_WORKER, started: w.started })
 
   // Links between chunks and segments, as the reader checks them (format/wal/links.ts).
   const links = new LogLinks()

@@ -5,8 +5,11 @@
  *
  * Whole buffers go through the design card's `crc-32`. `crc32cView` is the same slicing-by-16
  * algorithm over a range of a DataView, for the WAL's records (the CRC chain, format/wal/chain.ts).
+ * `crc32cBatch` checks many records in one call of the native addon (src/native, SSE4.2's crc32
+ * instruction) when it is built, else with `crc32cView`.
  */
 import CRC32C from 'crc-32/crc32c.js'
+import { native } from '../native/addon.js'
 
 /** Continues the running checksum `prev` (unsigned) over `data`; returns an unsigned 32-bit value. */
 export function crc32cUpdate(prev: number, data: Uint8Array): number {
@@ -62,4 +65,16 @@ export function crc32cView(prev: number, dv: DataView, start: number, end: numbe
 /** `crc32cUpdate(prev, buf.subarray(start, end))` (crc32cView over a view of `buf`). */
 export function crc32cRange(prev: number, buf: Uint8Array, start: number, end: number): number {
   return crc32cView(prev, new DataView(buf.buffer, buf.byteOffset, buf.byteLength), start, end)
+}
+
+/**
+ * For each job i, jobs[4i, 4i + 4) = start, end, prev, stored: whether CRC-32C(prev, src[start,
+ * end)) = stored (`prev`, `stored` as int32). Returns the first i where it is not, or -1. One native
+ * call for all of them when the addon is built (~30 ns a WAL record against ~370 ns here in JS).
+ */
+export function crc32cBatch(src: Uint8Array, jobs: Int32Array, count: number): number {
+  if (native !== null) return native.crc32cBatch(src, jobs, count)
+  const dv = new DataView(src.buffer, src.byteOffset, src.byteLength)
+  for (let i = 0, k = 0; i < count; i++, k += 4) if ((crc32cView(jobs[k + 2]!, dv, jobs[k]!, jobs[k + 1]!) | 0) !== jobs[k + 3]) return i
+  return -1
 }

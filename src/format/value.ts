@@ -3,7 +3,7 @@
  * UTF-8 as text and anything else as hex; `redacted` prints only the length and a SHA-256 prefix,
  * because etcd values are Kubernetes objects and may be Secrets. Values default to redacted.
  */
-import { hash } from 'node:crypto'
+import { sha256Prefix } from './digest.js'
 
 export type BytesMode = 'auto' | 'hex' | 'ascii' | 'redacted'
 
@@ -40,12 +40,6 @@ export function isPrintable(b: Uint8Array): boolean {
   } catch {
     return false
   }
-}
-
-export function sha256Prefix(b: Uint8Array): string {
-  // crypto.hash is one native call (about 0.4 µs per value against 1.2 µs for createHash):
-  // redaction hashes every value, so this is on the default output path.
-  return hash('sha256', b, 'hex').slice(0, 16)
 }
 
 export function formatBytes(b: Uint8Array, mode: BytesMode): FormattedBytes {

@@ -12,7 +12,8 @@ import type { VerifyResult, WalEntry, WalResult, WalStreamItem } from '../app/wa
 import type { ChunkEntrySink } from '../app/wal-fast.js'
 import type { WalBlock } from '../app/wal-parallel.js'
 import { presentEntry, presentWalResult, type PresentOptions, type WalEntryOut } from './wal-entry.js'
-import { entryJson, entryLine, fastPut, put, putSha16, putUint, type FastPutKind } from './wal-line.js'
+import { entryJson, entryLine, fastPut, put, putUint, type FastPutKind } from './wal-line.js'
+import { putSha16 } from '../format/digest.js'
 import { newPutShape } from '../format/raft/put-shape.js'
 import type { WalFinding } from '../format/wal/decoder.js'
 import { bytesLabel, type FormattedBytes } from '../format/value.js'
@@ -287,7 +288,8 @@ export class EntryRowWriter implements ChunkEntrySink {
   private view: DataView = new DataView(new ArrayBuffer(0))
   private readonly shape = newPutShape()
   constructor(style: RowStyle, out: Uint8Array | undefined, want: number) {
-    if (style === 'table') this.rows = new RowBytes(out !== undefined && out.length >= want ? 0 : want, 1024)
+    // rows sized for the chunk (~350 bytes an entry on bench/wal): the row ends go to the main thread whole, not copied
+    if (style === 'table') this.rows = new RowBytes(out !== undefined && out.length >= want ? 0 : want, Math.max(1024, Math.ceil(want / 256)))
     if (style === 'table' && out !== undefined && out.length >= want) this.rows!.bytes = out
     this.ob = style === 'simple' ? (out !== undefined && out.length >= want ? out : new Uint8Array(want)) : new Uint8Array(0)
   }
@@ -350,8 +352,12 @@ export class EntryRowWriter implements ChunkEntrySink {
     if (this.op + line.length * 3 > this.ob.length) this.grow(line.length * 3)
     this.op += enc.encodeInto(line, this.ob.subarray(this.op)).written
   }
+  restart(): void {
+    if (this.rows) this.rows.n = this.rows.op = 0
+    this.op = 0
+  }
   take(): { bytes: Uint8Array; rows?: Int32Array } {
-    if (this.rows) return { bytes: this.rows.bytes.subarray(0, this.rows.op), rows: this.rows.ends.slice(0, this.rows.n * 5) }
+    if (this.rows) return { bytes: this.rows.bytes.subarray(0, this.rows.op), rows: this.rows.ends.subarray(0, this.rows.n * 5) }
     return { bytes: this.ob.subarray(0, this.op) }
   }
 }

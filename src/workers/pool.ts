@@ -99,12 +99,48 @@ export interface PoolJob<J> {
 export type PoolResult<R> = { ok: true; result: R } | { ok: false; message: string }
 
 /**
+ * Workers started ahead of their jobs (`prestart`): a worker takes ~0.1 s to load (Node's
+ * bootstrap of the thread and the entry's modules), which then overlaps what the caller still has
+ * to read before the first job. They do not keep the process alive until `orderedMap` takes them;
+ * `stop` ends them when the caller does not need them after all.
+ */
+export class Prestarted {
+  /** What ended a worker before it was taken (its error, or its exit). */
+  failure: string | undefined
+
+  constructor(readonly name: 'wal-chunk', private readonly workers: Worker[]) {
+    for (const w of workers) {
+      w.unref()
+      w.once('error', (e) => (this.failure ??= e.message))
+      w.once('exit', (code) => (this.failure ??= `worker ${name} exited with code ${code}`))
+    }
+  }
+
+  /** A started worker for orderedMap (referenced again), or undefined when none is left. */
+  take(): Worker | undefined {
+    const w = this.workers.pop()
+    w?.ref()
+    return w
+  }
+
+  stop(): void {
+    for (const w of this.workers.splice(0)) void w.terminate()
+  }
+}
+
+/** Starts `threads` workers of `name` for a later `orderedMap` (none from the sources, where jobs run in this thread). */
+export function prestart(name: 'wal-chunk', threads: number): Prestarted | undefined {
+  if (fromSources()) return undefined
+  return new Prestarted(name, Array.from({ length: Math.max(1, threads) }, () => startWorker(name)))
+}
+
+/**
  * Runs `jobs` on `threads` workers of entry `name` (in this thread from the sources, or with
  * `inThread`), at most `threads * window` jobs out at a time, and yields the results in job order.
  * Jobs are taken from the iterator only as results are consumed, so memory stays bounded however
- * many there are. Stopping the iteration stops the workers.
+ * many there are. Stopping the iteration stops the workers. `started` workers are used first.
  */
-export async function* orderedMap<J, R>(name: 'wal-chunk', jobs: Iterator<PoolJob<J>>, opts: { threads: number; window?: number; inThread?: boolean }): AsyncGenerator<PoolResult<R>> {
+export async function* orderedMap<J, R>(name: 'wal-chunk', jobs: Iterator<PoolJob<J>>, opts: { threads: number; window?: number; inThread?: boolean; started?: Prestarted }): AsyncGenerator<PoolResult<R>> {
   if (opts.inThread || fromSources()) {
     const handle = (await HANDLERS[name]()) as Handler<J, R>
     for (let r = jobs.next(); !r.done; r = jobs.next()) {
@@ -120,9 +156,10 @@ export async function* orderedMap<J, R>(name: 'wal-chunk', jobs: Iterator<PoolJo
   }
   const threads = Math.max(1, opts.threads)
   const limit = threads * (opts.window ?? 2)
-  const workers = Array.from({ length: threads }, () => ({ w: startWorker(name), busy: 0 }))
+  const workers = Array.from({ length: threads }, () => ({ w: opts.started?.take() ?? startWorker(name), busy: 0 }))
+  opts.started?.stop()
   const done = new Map<number, PoolResult<R>>()
-  let failure: string | undefined
+  let failure: string | undefined = opts.started?.failure
   let wake: (() => void) | null = null
   const signal = () => {
     const w = wake

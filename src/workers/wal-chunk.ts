@@ -31,6 +31,14 @@ export interface ChunkReply {
   input: ArrayBuffer
 }
 
+/**
+ * What this thread reuses from chunk to chunk: a line writer per style (with its digest batch) and
+ * the room for the deferred CRC checks. Arrays left behind per chunk are freed only when V8
+ * collects, which is rare in a worker that allocates little: 0.1 MB a chunk showed as ~5 MB of RSS.
+ */
+const lineWriters = new Map<LineStyle, EntryLineWriter>()
+const crcScratch = new Int32Array(4 * 8192)
+
 export function handle(req: ChunkRequest): { result: ChunkReply; transfer: ArrayBuffer[] } {
   const { job, style } = req
   const buf = new Uint8Array(req.buffer, 0, job.length)
@@ -39,14 +47,15 @@ export function handle(req: ChunkRequest): { result: ChunkReply; transfer: Array
   const out = req.out ? new Uint8Array(req.out) : undefined
   let reply: ChunkReply
   if (style === 'ndjson' || style === 'json') {
-    const w = new EntryLineWriter(style)
+    let w = lineWriters.get(style)
+    if (w === undefined) lineWriters.set(style, (w = new EntryLineWriter(style)))
     w.begin(buf, job.file, out, want)
-    const outcome = presentChunk(job, buf, w)
+    const outcome = presentChunk(job, buf, w, crcScratch)
     reply = { outcome, bytes: w.take(), input: req.buffer }
   } else if (style === 'table' || style === 'simple') {
     const w = new EntryRowWriter(style, out, want)
     w.begin(buf)
-    const outcome = presentChunk(job, buf, w)
+    const outcome = presentChunk(job, buf, w, crcScratch)
     const { bytes, rows } = w.take()
     reply = { outcome, bytes, rows, input: req.buffer }
   } else throw new Error(`wal-chunk: unknown output style ${String(style)}`)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { classifyValue, valueClassLabel } from '../../src/format/k8s/value.js'
+import { classifyKind, classifyValue, mayHaveEnvelope, valueClassLabel } from '../../src/format/k8s/value.js'
 import { sharedTestdata } from '../support/shared-testdata.js'
 
 const K8S = sharedTestdata('k8s')
@@ -46,5 +46,27 @@ describe('k8s value classification', () => {
     expect(classifyValue(enc('231840'))).toEqual({ kind: 'text' })
     expect(classifyValue(Uint8Array.from([0, 1, 2, 0xff]))).toEqual({ kind: 'opaque' })
     expect(classifyValue(new Uint8Array(0))).toEqual({ kind: 'opaque' })
+  })
+})
+
+describe('mayHaveEnvelope: which values classifyValue has to look at', () => {
+  const b = (...x: (number | string)[]) => Uint8Array.from(x.flatMap((v) => (typeof v === 'string' ? [...Buffer.from(v)] : [v])))
+  it('a k8s prefix, the CBOR tag, JSON; not other text starting with k or 0xd9', () => {
+    expect(mayHaveEnvelope(b('k8s', 0, 1, 2), 0, 6)).toBe(true)
+    expect(mayHaveEnvelope(b('k8s:enc:aescbc:v1:key1:'), 0, 23)).toBe(true)
+    expect(mayHaveEnvelope(b(0xd9, 0xd9, 0xf7, 1), 0, 4)).toBe(true)
+    expect(mayHaveEnvelope(b('{"a":1}'), 0, 7)).toBe(true)
+    expect(mayHaveEnvelope(b('[1]'), 0, 3)).toBe(true)
+    expect(mayHaveEnvelope(b('kkkkkk'), 0, 6)).toBe(false)
+    expect(mayHaveEnvelope(b('kube-system'), 0, 11)).toBe(false)
+    expect(mayHaveEnvelope(b(0xd9, 0x41), 0, 2)).toBe(false)
+    // the bytes after the value are not the value's: "k8" then "s" of something else
+    expect(mayHaveEnvelope(b('k8s'), 0, 2)).toBe(false)
+    expect(mayHaveEnvelope(b(''), 0, 0)).toBe(false)
+  })
+  it('classifyKind gives classifyValue\'s kind for every one of them', () => {
+    for (const v of [b('k8s', 0, 1, 2), b('kkkk'), b('k8'), b('k8sx'), b(0xd9, 0xd9, 0xf7), b(0xd9, 0x41), b(0xd9), b('k', 0x01), b('k', 0xc3, 0xa9), b('{'), b('[1,2]'), b('text')]) {
+      expect(classifyKind(v)).toBe(classifyValue(v).kind)
+    }
   })
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { decodeEntry, decodeNormal, decodePayload, parseMemberContext } from '../../src/format/raft/entry.js'
+import { decodeEntry, decodeHardState, decodeNormal, decodePayload, parseMemberContext, plainHardState } from '../../src/format/raft/entry.js'
 import { presentEntry } from '../../src/render/wal-entry.js'
 import { toJson } from '../../src/render/json.js'
 import { pb, msg, entry, confChange, irrPut } from '../support/wal-writer.js'
@@ -113,5 +113,25 @@ describe('entry header edge cases', () => {
     expect(d.term).toBe(5n)
     expect(d.index).toBe((1n << 63n) + 1n)
     expect(d.payload).toEqual({ kind: 'noop' })
+  })
+})
+
+describe('plainHardState: the allocation-free check before a HardState is skipped', () => {
+  const hs = (...fields: number[][]) => Uint8Array.from(fields.flat())
+  it('accepts what gogo writes (any field absent), which decodeHardState reads', () => {
+    for (const b of [hs(), hs([0x08, 2]), hs([0x08, 2], [0x10, 0xfe, 0xdc, 0xba, 0x98, 0xf6, 0xd9, 0xb3, 0xa1, 0xe1, 0x01], [0x18, 0x80, 0x01]), hs([0x10, 1]), hs([0x18, 5]), hs([0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01])]) {
+      expect(plainHardState(b, 0, b.length)).toBe(true)
+      expect(() => decodeHardState(b)).not.toThrow()
+    }
+  })
+  it('leaves anything else to decodeHardState: other orders, unknown fields, bad varints, trailing bytes', () => {
+    for (const b of [hs([0x10, 1], [0x08, 2]), hs([0x18, 1], [0x10, 2]), hs([0x20, 1]), hs([0x08, 0x80]), hs([0x08, 1], [0x08, 2]), hs([0x08, 1], [0]),
+      hs([0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02]), hs([0x0a, 1, 2])]) {
+      expect(plainHardState(b, 0, b.length)).toBe(false)
+    }
+    // within a larger buffer: only [s, e) counts
+    const b = hs([0x99], [0x08, 3], [0x10, 1], [0x99])
+    expect(plainHardState(b, 1, 5)).toBe(true)
+    expect(plainHardState(b, 1, 6)).toBe(false)
   })
 })

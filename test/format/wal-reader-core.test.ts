@@ -45,6 +45,63 @@ describe('FrameCursor (the one frame reader)', () => {
     }
   })
 
+  it('skipPlain passes the plain whole frames next/whole/advance would, and stops where they would judge', () => {
+    /** The general walk, with skipPlain first at every step: the same frames, the same end. */
+    function skipping(cur: FrameCursor): { frames: [number, number][]; end: number; skipped: number } {
+      const frames: [number, number][] = []
+      let skipped = 0
+      for (;;) {
+        const at = cur.offset
+        const n = cur.skipPlain()
+        if (n > 0) {
+          skipped += n
+          // the cursor describes the last frame passed: its record ends where the next frame starts
+          expect(cur.recStart - FRAME_HEADER_BYTES + cur.start + FRAME_HEADER_BYTES + cur.recBytes + cur.padBytes).toBe(cur.offset)
+          expect(cur.offset).toBeGreaterThan(at)
+        }
+        const k = cur.next()
+        if (k !== Frame.Ok) return { frames, end: k, skipped }
+        if (!cur.whole()) return { frames, end: -1, skipped }
+        frames.push([cur.offset, cur.recBytes])
+        cur.advance()
+      }
+    }
+    const ref = walk(FrameCursor.over(seg))
+    const all = skipping(FrameCursor.over(seg))
+    expect(all.end).toBe(Frame.End)
+    expect(all.skipped + all.frames.length).toBe(ref.frames.length)
+    expect(all.skipped).toBe(ref.frames.length) // every frame of a regular segment is plain
+    // what it leaves to the general steps: reserved bits, a zero word, a length past the end, a
+    // frame beyond the bytes at hand, a partial word; each right after plain frames
+    const reserved = cat(seg, word(8, 0x08000000), new Uint8Array(8))
+    for (const [bytes, end] of [
+      [reserved, Frame.Ok],
+      [cat(seg, new Uint8Array(64)), Frame.ZeroWord],
+      [cat(seg, word(64, 0), new Uint8Array(8)), Frame.PastEnd],
+      [cat(seg, word(0, 1), new Uint8Array(8)), Frame.PastEnd],
+      [cat(seg, new Uint8Array([1, 2, 3])), Frame.PartialWord],
+    ] as const) {
+      const cur = FrameCursor.over(bytes)
+      expect(cur.skipPlain()).toBe(ref.frames.length)
+      expect(cur.offset).toBe(seg.length)
+      expect(cur.next()).toBe(end)
+      if (end === Frame.Ok) expect(cur.reservedBits).toBe(1)
+    }
+    // a window that ends inside a frame (the chunker's case): the frames before it; that one is
+    // in the region but not whole in the window
+    const cut = seg.length - 5
+    const cur = FrameCursor.over(seg, 0, cut, seg.length)
+    expect(cur.skipPlain()).toBe(ref.frames.length - 1)
+    expect(cur.next()).toBe(Frame.Ok)
+    expect(cur.whole()).toBe(false)
+    // a padded frame and an empty record: the pad is skipped, as decodeFrameSize reads it
+    const padded = cat(word(3, 0x85000000), new Uint8Array(8), word(0, 0), new Uint8Array(0))
+    const p = FrameCursor.over(padded.subarray(0, 16))
+    expect(p.skipPlain()).toBe(1)
+    expect(p.padBytes).toBe(5)
+    expect(p.offset).toBe(16)
+  })
+
   it('ends at a zero word (the preallocated tail) and says how much is left', () => {
     const cur = new FrameCursor(64).reset(memSource(cat(seg, new Uint8Array(4096))))
     const r = walk(cur)

@@ -91,6 +91,24 @@ describe('the compiled workers of dist/', () => {
     // one thread needs no worker
     expect(cli(['wal', m.dataDir, '-w', 'ndjson', '--threads', '1'], join(root, 'dist/cli/main.js')).code).toBe(0)
   })
+  it('prestarted workers are the ones orderedMap uses; unused ones do not keep a process alive', async () => {
+    const pool = await import(pathToFileURL(join(DIST, 'workers/pool.js')).href) as typeof import('../../src/workers/pool.js')
+    const started = pool.prestart('wal-chunk', 2)!
+    expect(started).toBeDefined()
+    function* jobs() {
+      for (let i = 0; i < 4; i++) yield { job: { job: { id: i, segment: 0, file: 'x', first: false, base: 0, length: 0, crc: 0 }, style: 'ndjson' as const, buffer: new ArrayBuffer(8) } }
+    }
+    const got: unknown[] = []
+    for await (const r of pool.orderedMap<ChunkRequest, ChunkReply>('wal-chunk', jobs(), { threads: 2, started })) got.push(r.ok ? r.result.outcome.id : r.message)
+    expect(got).toEqual([0, 1, 2, 3])
+    expect(started.take()).toBeUndefined() // both were taken
+    expect(started.failure).toBeUndefined()
+    // prestarted and never used (a run that turns to the reader after all): the process still ends
+    const t = Date.now()
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `const p = await import(${JSON.stringify(pathToFileURL(join(DIST, 'workers/pool.js')).href)}); p.prestart('wal-chunk', 2)`], { encoding: 'utf8', timeout: 30_000 })
+    expect(r.status, r.stderr).toBe(0)
+    expect(Date.now() - t).toBeLessThan(20_000)
+  })
   it('db hash on the crc workers equals one thread; status on its worker equals in-thread', async () => {
     const { dbStatus } = await import(pathToFileURL(join(DIST, 'app/db.js')).href) as typeof import('../../src/app/db.js')
     const m = extractMultiseg({ shared: true })

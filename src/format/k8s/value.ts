@@ -71,12 +71,23 @@ export function classifyValue(v: Uint8Array): ValueClass {
 }
 
 /**
+ * Whether b[s, e) starts like one of the envelopes classifyValue knows (`k8s`: Kubernetes protobuf
+ * or encryption at rest, CBOR's self-describing tag d9 d9 f7, a JSON object or array). Any other
+ * value is text when printable, else opaque. Bytes past `e` are never taken for the value's.
+ */
+export function mayHaveEnvelope(b: Uint8Array, s: number, e: number): boolean {
+  const b0 = b[s]
+  if (s >= e) return false
+  if (b0 === 0x7b || b0 === 0x5b) return true
+  return e - s >= 3 && ((b0 === 0x6b && b[s + 1] === 0x38 && b[s + 2] === 0x73) || (b0 === 0xd9 && b[s + 1] === 0xd9 && b[s + 2] === 0xf7))
+}
+
+/**
  * `classifyValue(v).kind` without building the description: redacted output names only the kind,
  * and a Kubernetes object's envelope need not be walked for it.
  */
 export function classifyKind(v: Uint8Array): ValueClass['kind'] {
-  const b0 = v[0]
-  if (b0 === 0x6b || b0 === 0xd9 || b0 === 0x7b || b0 === 0x5b) {
+  if (mayHaveEnvelope(v, 0, v.length)) {
     if (v.length >= 4 && v[1] === 0x38 && v[2] === 0x73 && v[3] === 0x00) return 'k8s-protobuf'
     return classifyValue(v).kind
   }

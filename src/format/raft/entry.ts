@@ -12,7 +12,7 @@
  * render them (FORMATS §3.7).
  */
 import { DecodeError } from '../../errors.js'
-import { ProtoReader, WireType } from '../protowire.js'
+import { ProtoReader, WireType, varintEnd } from '../protowire.js'
 import { decodeMessage, type Decoded } from './pb.js'
 import * as S from './schemas.js'
 
@@ -816,6 +816,21 @@ export interface HardState { term: bigint; vote: bigint; commit: bigint }
 export function decodeHardState(buf: Uint8Array, file = '<bytes>', base = 0): HardState {
   const d = decodeMessage(S.HardState, buf, 0, buf.length, file, base)
   return { term: (d.term as bigint) ?? 0n, vote: (d.vote as bigint) ?? 0n, commit: (d.commit as bigint) ?? 0n }
+}
+
+/**
+ * True when b[s, e) is a HardState as gogo writes it (term = 1, vote = 2, commit = 3 as varints,
+ * in that order, each optional): decodeHardState reads it without fail. An allocation-free check
+ * for readers that only need the last of many (etcd writes one per raft Ready).
+ */
+export function plainHardState(b: Uint8Array, s: number, e: number): boolean {
+  let q = s
+  for (let tag = 0x08; tag <= 0x18 && q < e; tag += 8) {
+    if (b[q] !== tag) continue
+    q = varintEnd(b, q + 1, e)
+    if (q < 0) return false
+  }
+  return q === e
 }
 
 /** raftpb.ConfState. */

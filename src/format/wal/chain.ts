@@ -7,7 +7,7 @@
  * The one chain every path uses: `decodeWal`, the verify/status scan, the parallel chunks (each
  * seeded with the stored CRC of the record before it) and the links between segments.
  */
-import { crc32cView } from '../crc32c.js'
+import { crc32cBatch, crc32cView } from '../crc32c.js'
 
 /** What a CRC record did to the chain. */
 export const ChainLink = {
@@ -27,10 +27,17 @@ export class CrcChain {
   computed = 0
   private buf: Uint8Array | null = null
   private dv: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0))
+  /** Deferred records (`defer`): start, end, the chain before, the stored value. */
+  private jobs: Int32Array = new Int32Array(0)
+  private deferred = 0
 
-  /** `seed`: the value before the first record (0: adopt the first CRC record). */
-  constructor(seed = 0) {
+  /**
+   * `seed`: the value before the first record (0: adopt the first CRC record). `scratch`: room for
+   * deferred records to reuse (4 ints each), so a worker's chains do not leave one array per chunk.
+   */
+  constructor(seed = 0, scratch?: Int32Array) {
     this.value = seed >>> 0
+    if (scratch !== undefined) this.jobs = scratch
   }
 
   /** A CRC record storing `stored`: adopted, ok or a break; the chain takes `stored` in every case. */
@@ -55,6 +62,36 @@ export class CrcChain {
     if (c !== stored) return false
     this.value = c
     return true
+  }
+
+  /**
+   * Deferred checking, for a run of regular records whose first mismatch only needs to be known at
+   * the end (a parallel chunk, app/wal-fast.ts): `defer` takes the record as if it matched (the
+   * chain moves to `stored`), `settle` checks every record deferred since the last settle in one
+   * call (format/crc32c.ts crc32cBatch) and returns the position (0 = the first deferred) of the
+   * first that does not match, or -1.
+   */
+  defer(start: number, end: number, stored: number): void {
+    let j = this.jobs
+    const k = 4 * this.deferred
+    if (k === j.length) {
+      j = new Int32Array(Math.max(4 * 4096, j.length * 2))
+      j.set(this.jobs)
+      this.jobs = j
+    }
+    j[k] = start
+    j[k + 1] = end
+    j[k + 2] = this.value
+    j[k + 3] = stored
+    this.value = stored >>> 0
+    this.deferred++
+  }
+
+  /** See `defer`; `buf` is the buffer the deferred positions are in. */
+  settle(buf: Uint8Array): number {
+    const n = this.deferred
+    this.deferred = 0
+    return n === 0 ? -1 : crc32cBatch(buf, this.jobs, n)
   }
 
   /** Continues from `value` (after a mismatch in tolerant mode: one damaged record is reported once). */

@@ -251,6 +251,51 @@ export class FrameCursor implements FrameSize {
     return true
   }
 
+  /**
+   * Moves past every frame from the current offset that lies wholly in the bytes at hand and whose
+   * length word is plain (nonzero, below 2^32, no reserved bits), as next + whole + advance would,
+   * and stops at the first that is not or at the end of the bytes: the general steps take it from
+   * there and judge it. Returns how many frames it passed; `p`, `recBytes` and `padBytes` then
+   * describe the last of them. For the parallel chunker (app/wal-parallel.ts), which only needs
+   * where whole frames end, over a million frames per log: one tight loop instead of four calls each.
+   */
+  skipPlain(): number {
+    const b = this.buf
+    const start = this.start
+    const end = start + this.len
+    let off = this.offset
+    let n = 0
+    let last = -1
+    let rec = 0
+    let pad = 0
+    for (;;) {
+      if (end - off < FRAME_HEADER_BYTES) break
+      const p = off - start
+      const lo = b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)
+      const hi = b[p + 4]! | (b[p + 5]! << 8) | (b[p + 6]! << 16) | (b[p + 7]! << 24)
+      // decodeFrameSize's rules, for the plain word only: pad in the low bits of the top byte when
+      // its high bit is set, bits 3..6 reserved, nothing else above the low 32 bits
+      if ((hi & 0x78ffffff) !== 0 || (lo === 0 && hi === 0)) break
+      const r = lo >>> 0
+      const pd = hi & 0x80000000 ? (hi >>> 24) & 0x07 : 0
+      if (r + pd > end - off - FRAME_HEADER_BYTES) break
+      last = p
+      rec = r
+      pad = pd
+      off += FRAME_HEADER_BYTES + r + pd
+      n++
+    }
+    if (n > 0) {
+      this.p = last
+      this.recBytes = rec
+      this.padBytes = pad
+      this.reservedBits = 0
+      this.frameBytes = rec + pad
+      this.offset = off
+    }
+    return n
+  }
+
   /** Moves past the current frame. */
   advance(): void {
     this.offset += FRAME_HEADER_BYTES + this.frameBytes
