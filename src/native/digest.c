@@ -108,14 +108,20 @@ static int u32(napi_env env, napi_value v, uint32_t *out) {
   return 1;
 }
 
+/* The first `want` arguments into a[]; 0 after throwing `usage`. */
+static int args(napi_env env, napi_callback_info info, size_t want, napi_value *a, const char *usage) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < want) {
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
+  }
+  return 1;
+}
+
 /* sha16(src: Uint8Array, start, end, out: Uint8Array, at): the 16 digits of src[start, end) at out[at]. */
 static napi_value Sha16(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value a[5];
-  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < 5) {
-    napi_throw_type_error(env, NULL, "sha16(src, start, end, out, at)");
-    return NULL;
-  }
+  if (!args(env, info, 5, a, "sha16(src, start, end, out, at)")) return NULL;
   size_t n, on;
   uint32_t s, e, at;
   const uint8_t *src = typed(env, a[0], napi_uint8_array, &n, "sha16: src must be a Uint8Array");
@@ -131,37 +137,61 @@ static napi_value Sha16(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * The head of a batch call, (src: Uint8Array, jobs: Int32Array, count, ...): `width` ints a job, the
+ * first two of each a range [start, end) of src. Every range is checked before any job runs.
+ * Returns 0 after throwing.
+ */
+typedef struct {
+  const uint8_t *src;
+  size_t n;
+  const int32_t *jobs;
+  uint32_t count;
+} batch;
+
+static int batch_head(napi_env env, napi_value *a, size_t width, const char *name, batch *b) {
+  size_t jn;
+  b->src = typed(env, a[0], napi_uint8_array, &b->n, "etcd-inspect native: src must be a Uint8Array");
+  if (b->src == NULL) return 0;
+  b->jobs = typed(env, a[1], napi_int32_array, &jn, "etcd-inspect native: jobs must be an Int32Array");
+  if (b->jobs == NULL || !u32(env, a[2], &b->count)) return 0;
+  if ((size_t)b->count * width > jn) {
+    napi_throw_range_error(env, NULL, name);
+    return 0;
+  }
+  for (uint32_t i = 0; i < b->count; i++) {
+    int32_t s = b->jobs[width * i], e = b->jobs[width * i + 1];
+    if (s < 0 || s > e || (size_t)e > b->n) {
+      napi_throw_range_error(env, NULL, name);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/*
  * sha16Batch(src: Uint8Array, jobs: Int32Array, count, out: Uint8Array): for each job i,
  * jobs[3i, 3i+3) = start, end, at: the digits of src[start, end) at out[at]. Every job is checked
  * before any is written.
  */
 static napi_value Sha16Batch(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value a[4];
-  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < 4) {
-    napi_throw_type_error(env, NULL, "sha16Batch(src, jobs, count, out)");
-    return NULL;
-  }
-  size_t n, jn, on;
-  uint32_t count;
-  const uint8_t *src = typed(env, a[0], napi_uint8_array, &n, "sha16Batch: src must be a Uint8Array");
-  if (src == NULL) return NULL;
-  const int32_t *jobs = typed(env, a[1], napi_int32_array, &jn, "sha16Batch: jobs must be an Int32Array");
-  if (jobs == NULL || !u32(env, a[2], &count)) return NULL;
+  batch b;
+  size_t on;
+  if (!args(env, info, 4, a, "sha16Batch(src, jobs, count, out)")) return NULL;
+  if (!batch_head(env, a, 3, "sha16Batch: a job outside the arrays", &b)) return NULL;
   uint8_t *out = typed(env, a[3], napi_uint8_array, &on, "sha16Batch: out must be a Uint8Array");
   if (out == NULL) return NULL;
-  if ((size_t)count * 3 > jn) {
-    napi_throw_range_error(env, NULL, "sha16Batch: count beyond the jobs");
-    return NULL;
-  }
-  for (uint32_t i = 0; i < count; i++) {
-    int32_t s = jobs[3 * i], e = jobs[3 * i + 1], at = jobs[3 * i + 2];
-    if (s < 0 || s > e || (size_t)e > n || at < 0 || (size_t)at + 16 > on) {
+  for (uint32_t i = 0; i < b.count; i++) {
+    int32_t at = b.jobs[3 * i + 2];
+    if (at < 0 || (size_t)at + 16 > on) {
       napi_throw_range_error(env, NULL, "sha16Batch: a job outside the arrays");
       return NULL;
     }
   }
-  for (uint32_t i = 0; i < count; i++) sha16(src + jobs[3 * i], (size_t)(jobs[3 * i + 1] - jobs[3 * i]), out + jobs[3 * i + 2]);
+  for (uint32_t i = 0; i < b.count; i++) {
+    const int32_t *j = b.jobs + 3 * i;
+    sha16(b.src + j[0], (size_t)(j[1] - j[0]), out + j[2]);
+  }
   return NULL;
 }
 
@@ -171,33 +201,14 @@ static napi_value Sha16Batch(napi_env env, napi_callback_info info) {
  * it is not, or -1. Every job is bounds-checked before any is summed.
  */
 static napi_value Crc32cBatch(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value a[3];
-  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < 3) {
-    napi_throw_type_error(env, NULL, "crc32cBatch(src, jobs, count)");
-    return NULL;
-  }
-  size_t n, jn;
-  uint32_t count;
-  const uint8_t *src = typed(env, a[0], napi_uint8_array, &n, "crc32cBatch: src must be a Uint8Array");
-  if (src == NULL) return NULL;
-  const int32_t *jobs = typed(env, a[1], napi_int32_array, &jn, "crc32cBatch: jobs must be an Int32Array");
-  if (jobs == NULL || !u32(env, a[2], &count)) return NULL;
-  if ((size_t)count * 4 > jn) {
-    napi_throw_range_error(env, NULL, "crc32cBatch: count beyond the jobs");
-    return NULL;
-  }
-  for (uint32_t i = 0; i < count; i++) {
-    int32_t s = jobs[4 * i], e = jobs[4 * i + 1];
-    if (s < 0 || s > e || (size_t)e > n) {
-      napi_throw_range_error(env, NULL, "crc32cBatch: a job outside the array");
-      return NULL;
-    }
-  }
+  batch b;
+  if (!args(env, info, 3, a, "crc32cBatch(src, jobs, count)")) return NULL;
+  if (!batch_head(env, a, 4, "crc32cBatch: a job outside the array", &b)) return NULL;
   int32_t bad = -1;
-  for (uint32_t i = 0; i < count; i++) {
-    const int32_t *j = jobs + 4 * i;
-    if (crc32c((uint32_t)j[2], src + j[0], (size_t)(j[1] - j[0])) != (uint32_t)j[3]) {
+  for (uint32_t i = 0; i < b.count; i++) {
+    const int32_t *j = b.jobs + 4 * i;
+    if (crc32c((uint32_t)j[2], b.src + j[0], (size_t)(j[1] - j[0])) != (uint32_t)j[3]) {
       bad = (int32_t)i;
       break;
     }
@@ -209,12 +220,8 @@ static napi_value Crc32cBatch(napi_env env, napi_callback_info info) {
 
 /* crc32c(prev, src: Uint8Array, start, end): CRC-32C(prev, src[start, end)), unsigned. */
 static napi_value Crc32c(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value a[4];
-  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < 4) {
-    napi_throw_type_error(env, NULL, "crc32c(prev, src, start, end)");
-    return NULL;
-  }
+  if (!args(env, info, 4, a, "crc32c(prev, src, start, end)")) return NULL;
   size_t n;
   uint32_t prev, s, e;
   if (!u32(env, a[0], &prev)) return NULL;
