@@ -16,22 +16,156 @@
 #include <stddef.h>
 #include <string.h>
 #if defined(__x86_64__) || defined(__i386__)
-#include <nmmintrin.h>
+#include <cpuid.h>
+#include <immintrin.h>
 #define HAVE_SSE42_PATH 1
+#define HAVE_SHA_NI_PATH 1
 #endif
 
 static const char HEX[] = "0123456789abcdef";
 
-static void sha16(const uint8_t *p, size_t n, uint8_t *out) {
+/* 16 hex digits of the first 8 digest bytes at out. */
+static void hex8(const uint8_t d[8], uint8_t *out) {
+  for (int i = 0; i < 8; i++) {
+    out[2 * i] = (uint8_t)HEX[d[i] >> 4];
+    out[2 * i + 1] = (uint8_t)HEX[d[i] & 15];
+  }
+}
+
+static void sha16_openssl(const uint8_t *p, size_t n, uint8_t *out) {
   unsigned char d[SHA256_DIGEST_LENGTH];
   SHA256_CTX c;
   SHA256_Init(&c);
   SHA256_Update(&c, p, n);
   SHA256_Final(d, &c);
-  for (int i = 0; i < 8; i++) {
-    out[2 * i] = (uint8_t)HEX[d[i] >> 4];
-    out[2 * i + 1] = (uint8_t)HEX[d[i] & 15];
+  hex8(d, out);
+}
+
+/*
+ * SHA-256 on the SHA extensions, two messages at a time. One message's rounds form a chain of
+ * sha256rnds2 instructions that waits on each result: OpenSSL's SHA-NI code takes 234-258 ns for
+ * a 240-300 byte value here, and so does this one alone. Interleaving the blocks of two values
+ * fills the waits: 150-162 ns a value (DigestBatch hashes a chunk's values in pairs). Checked
+ * against OpenSSL for every length from 0 to 699 and mixed pairs; test/format/native.test.ts
+ * checks the addon against Node's crypto.
+ */
+#ifdef HAVE_SHA_NI_PATH
+static int have_sha_ni = 0;
+
+static const uint32_t K256[64] = {
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+/* The state in the extensions' order: ABEF and CDGH. */
+typedef struct {
+  __m128i abef, cdgh;
+} sha_state;
+
+#define SHA_NI __attribute__((target("sha,sse4.1,ssse3")))
+
+SHA_NI static sha_state sha_init(void) {
+  static const uint32_t h[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
+  __m128i dcba = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xB1);
+  __m128i hgfe = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1B);
+  sha_state s;
+  s.abef = _mm_alignr_epi8(dcba, hgfe, 8);
+  s.cdgh = _mm_blend_epi16(hgfe, dcba, 0xF0);
+  return s;
+}
+
+/* Rounds 4g..4g+3 of one message (S0 = ABEF, S1 = CDGH, W its last four schedule words). */
+#define SHA_ROUNDS(S0, S1, W, g) do { \
+    __m128i m_ = _mm_add_epi32(W[(g) & 3], _mm_loadu_si128((const __m128i *)&K256[4 * (g)])); \
+    S1 = _mm_sha256rnds2_epu32(S1, S0, m_); \
+    if ((g) >= 3 && (g) <= 14) { \
+      W[((g) + 1) & 3] = _mm_add_epi32(W[((g) + 1) & 3], _mm_alignr_epi8(W[(g) & 3], W[((g) + 3) & 3], 4)); \
+      W[((g) + 1) & 3] = _mm_sha256msg2_epu32(W[((g) + 1) & 3], W[(g) & 3]); \
+    } \
+    m_ = _mm_shuffle_epi32(m_, 0x0E); \
+    S0 = _mm_sha256rnds2_epu32(S0, S1, m_); \
+    if ((g) >= 1 && (g) <= 12) W[((g) + 3) & 3] = _mm_sha256msg1_epu32(W[((g) + 3) & 3], W[(g) & 3]); \
+  } while (0)
+
+SHA_NI static void sha_block(sha_state *s, const uint8_t *p) {
+  const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+  __m128i W[4], S0 = s->abef, S1 = s->cdgh;
+  for (int i = 0; i < 4; i++) W[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), bswap);
+#define R1(g) SHA_ROUNDS(S0, S1, W, g)
+  R1(0); R1(1); R1(2); R1(3); R1(4); R1(5); R1(6); R1(7); R1(8); R1(9); R1(10); R1(11); R1(12); R1(13); R1(14); R1(15);
+#undef R1
+  s->abef = _mm_add_epi32(S0, s->abef);
+  s->cdgh = _mm_add_epi32(S1, s->cdgh);
+}
+
+SHA_NI static void sha_block2(sha_state *s, const uint8_t *p, sha_state *t, const uint8_t *q) {
+  const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+  __m128i W[4], V[4], S0 = s->abef, S1 = s->cdgh, T0 = t->abef, T1 = t->cdgh;
+  for (int i = 0; i < 4; i++) {
+    W[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), bswap);
+    V[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(q + 16 * i)), bswap);
   }
+#define R2(g) SHA_ROUNDS(S0, S1, W, g); SHA_ROUNDS(T0, T1, V, g)
+  R2(0); R2(1); R2(2); R2(3); R2(4); R2(5); R2(6); R2(7); R2(8); R2(9); R2(10); R2(11); R2(12); R2(13); R2(14); R2(15);
+#undef R2
+  s->abef = _mm_add_epi32(S0, s->abef);
+  s->cdgh = _mm_add_epi32(S1, s->cdgh);
+  t->abef = _mm_add_epi32(T0, t->abef);
+  t->cdgh = _mm_add_epi32(T1, t->cdgh);
+}
+
+/* The first 8 digest bytes: words A and B, big-endian (lanes of ABEF from low to high: F E B A). */
+SHA_NI static void sha_first8(const sha_state *s, uint8_t d[8]) {
+  uint32_t v[4];
+  _mm_storeu_si128((__m128i *)v, s->abef);
+  for (int i = 0; i < 4; i++) {
+    d[i] = (uint8_t)(v[3] >> (24 - 8 * i));
+    d[4 + i] = (uint8_t)(v[2] >> (24 - 8 * i));
+  }
+}
+
+/* A message's padded tail (its last partial block, 0x80, zeros, the bit length): 1 or 2 blocks in buf. */
+static size_t sha_tail(const uint8_t *p, size_t n, uint8_t buf[128]) {
+  size_t r = n & 63;
+  size_t blocks = r < 56 ? 1 : 2;
+  uint64_t bits = (uint64_t)n * 8;
+  memset(buf, 0, 128);
+  memcpy(buf, p + (n - r), r);
+  buf[r] = 0x80;
+  for (int i = 0; i < 8; i++) buf[blocks * 64 - 1 - i] = (uint8_t)(bits >> (8 * i));
+  return blocks;
+}
+
+/* Block i of a message of `full` whole blocks at p, then its tail. */
+static const uint8_t *sha_nth(const uint8_t *p, size_t full, const uint8_t *tail, size_t i) {
+  return i < full ? p + 64 * i : tail + 64 * (i - full);
+}
+
+/* The digits of two messages, their blocks in step while both have one. */
+static void sha16_pair(const uint8_t *p, size_t n, uint8_t *o1, const uint8_t *q, size_t m, uint8_t *o2) {
+  uint8_t tp[128], tq[128], d[8];
+  size_t fp = n >> 6, fq = m >> 6;
+  size_t np = fp + sha_tail(p, n, tp), nq = fq + sha_tail(q, m, tq);
+  size_t both = np < nq ? np : nq;
+  sha_state s = sha_init(), t = sha_init();
+  for (size_t i = 0; i < both; i++) sha_block2(&s, sha_nth(p, fp, tp, i), &t, sha_nth(q, fq, tq, i));
+  for (size_t i = both; i < np; i++) sha_block(&s, sha_nth(p, fp, tp, i));
+  for (size_t i = both; i < nq; i++) sha_block(&t, sha_nth(q, fq, tq, i));
+  sha_first8(&s, d);
+  hex8(d, o1);
+  sha_first8(&t, d);
+  hex8(d, o2);
+}
+#endif
+
+static void sha16(const uint8_t *p, size_t n, uint8_t *out) {
+  sha16_openssl(p, n, out);
 }
 
 /*
@@ -50,6 +184,14 @@ static void crc_init(void) {
 #ifdef HAVE_SSE42_PATH
   __builtin_cpu_init();
   have_sse42 = __builtin_cpu_supports("sse4.2");
+#endif
+#ifdef HAVE_SHA_NI_PATH
+  {
+    /* CPUID leaf 7: EBX bit 29 is SHA (GCC 12's __builtin_cpu_supports does not know it); leaf 1
+       ECX bits 19 and 9 are SSE4.1 and SSSE3, which its code uses too */
+    unsigned a, b, c, d, a1, b1, c1, d1;
+    have_sha_ni = __get_cpuid_count(7, 0, &a, &b, &c, &d) && ((b >> 29) & 1) && __get_cpuid(1, &a1, &b1, &c1, &d1) && ((c1 >> 19) & 1) && ((c1 >> 9) & 1);
+  }
 #endif
 }
 
@@ -188,7 +330,16 @@ static napi_value Sha16Batch(napi_env env, napi_callback_info info) {
       return NULL;
     }
   }
-  for (uint32_t i = 0; i < b.count; i++) {
+  uint32_t i = 0;
+#ifdef HAVE_SHA_NI_PATH
+  if (have_sha_ni) {
+    for (; i + 1 < b.count; i += 2) {
+      const int32_t *j = b.jobs + 3 * i;
+      sha16_pair(b.src + j[0], (size_t)(j[1] - j[0]), out + j[2], b.src + j[3], (size_t)(j[4] - j[3]), out + j[5]);
+    }
+  }
+#endif
+  for (; i < b.count; i++) {
     const int32_t *j = b.jobs + 3 * i;
     sha16(b.src + j[0], (size_t)(j[1] - j[0]), out + j[2]);
   }

@@ -58,6 +58,20 @@ describe('native addon', () => {
     expect([...none].every((x) => x === 0)).toBe(true)
   })
 
+  it('DigestBatch hashes values in pairs (SHA-NI, two at a time): any two lengths, odd counts, the same value twice', () => {
+    // lengths around the padding edges (55, 56, 63, 64 bytes into a block) paired with every other
+    const edges = [0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 200, 270, 511, 1000]
+    const jobs: [number, number][] = []
+    for (const a of edges) for (const b of edges) jobs.push([17 + a, 17 + 2 * a], [300 + b, 300 + b + b])
+    jobs.push([5, 5 + 300]) // an odd one out
+    jobs.push([5, 5 + 300]) // the same range again
+    const b = new DigestBatch()
+    const out = new Uint8Array(16 * jobs.length)
+    jobs.forEach(([s, e], i) => b.add(s, e, 16 * i))
+    b.fill(src, out)
+    jobs.forEach(([s, e], i) => expect(Buffer.from(out.subarray(16 * i, 16 * i + 16)).toString('latin1'), `job ${i}: ${e - s} bytes`).toBe(sha16(src.subarray(s, e))))
+  })
+
   it('CRC-32C: the same as the JS loop for every length and seed, and the check value', () => {
     expect(native!.crc32c(0, new TextEncoder().encode('123456789'), 0, 9)).toBe(0xe3069283)
     for (const n of LENGTHS) {
