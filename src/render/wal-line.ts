@@ -116,20 +116,53 @@ const HEADS: Record<LineStyle, { head: string; before: string; after: string }> 
   json: { head: '{"index":"', before: ',\n    ', after: '' },
 }
 
-const P_DATA = bytesOf(',"dataBytes":')
-const P_COMMITTED = bytesOf(',"committed":true,"request":{"kind":"put","key":"')
-const P_UNCOMMITTED = bytesOf(',"committed":false,"request":{"kind":"put","key":"')
-const P_LEN = bytesOf('","value":{"len":')
-const P_SHA = bytesOf(',"sha256":"')
+/** A constant of the line as 8-byte words (zero-padded), for `putWords`. */
+interface Words {
+  words: Float64Array
+  n: number
+}
+
+/**
+ * `s` as UTF-8 in 8-byte words, written by `putWords` one word per store: a byte loop or
+ * TypedArray#set cost 20-40 ns for each of the line's constants. The words go through float64
+ * values, which keep every bit unless the value is a NaN (a float store may change a NaN's bits).
+ * A little-endian word is a NaN only when its top byte is 0x7f or 0xff and the byte below is 0xf0
+ * or more: 0xff never occurs in UTF-8 and 0x7f cannot follow a lead byte, so no text is one.
+ */
+function constant(s: string): Words {
+  const bytes = bytesOf(s)
+  const words = new Float64Array(Math.ceil(bytes.length / 8))
+  new Uint8Array(words.buffer).set(bytes)
+  if (words.some(Number.isNaN)) throw new Error(`wal-line: ${JSON.stringify(s)} reads as a NaN word`)
+  return { words, n: bytes.length }
+}
+
+/**
+ * Writes `c` at o[p] a word at a time and returns p + its length. Up to 7 bytes past the end are
+ * written too (the padding): the caller writes the next field over them, and keeps room for them.
+ */
+function putWords(v: DataView, p: number, c: Words): number {
+  const w = c.words
+  const n = c.n
+  for (let i = 0, k = 0; i < n; i += 8, k++) v.setFloat64(p + i, w[k]!, true)
+  return p + n
+}
+
+const P_TERM = constant('","term":"')
+const P_DATA = constant(',"dataBytes":')
+const P_COMMITTED = constant(',"committed":true,"request":{"kind":"put","key":"')
+const P_UNCOMMITTED = constant(',"committed":false,"request":{"kind":"put","key":"')
+const P_LEN = constant('","value":{"len":')
+const P_SHA = constant(',"sha256":"')
 /**
  * The rest of a put line after the SHA-256, by value class: the classes without details only; a
  * Kubernetes object, JSON or an encrypted value names its object, key or provider (valueClass), so
  * it takes the general path (presentEntry + entryLine), like every other request.
  */
-const KIND_TAIL: Record<FastPutKind, Uint8Array> = {
-  opaque: bytesOf('","redacted":true},"valueClass":{"kind":"opaque"}},"header":{"id":"'),
-  text: bytesOf('","redacted":true,"type":"text"},"valueClass":{"kind":"text"}},"header":{"id":"'),
-  cbor: bytesOf('","redacted":true,"type":"cbor"},"valueClass":{"kind":"cbor"}},"header":{"id":"'),
+const KIND_TAIL: Record<FastPutKind, Words> = {
+  opaque: constant('","redacted":true},"valueClass":{"kind":"opaque"}},"header":{"id":"'),
+  text: constant('","redacted":true,"type":"text"},"valueClass":{"kind":"text"}},"header":{"id":"'),
+  cbor: constant('","redacted":true,"type":"cbor"},"valueClass":{"kind":"cbor"}},"header":{"id":"'),
 }
 /** Value bytes that keep a value `text` on the ASCII fast path: printable, \t, \n, \r. */
 const TEXT_BYTE = new Uint8Array(256)
@@ -150,18 +183,29 @@ export class EntryLineWriter implements ChunkEntrySink {
   private view: DataView = new DataView(new ArrayBuffer(0))
   /** The chunk's file, as results name it. */
   private file = ''
-  /** `","term":"<term>","type":"normal","file":"<file>","offset":` for the term of the last entry (a log changes term rarely): one copy per line. */
-  private termFile: Uint8Array = new Uint8Array(0)
-  private termOf = -1
+  /**
+   * `","type":"normal","file":"<file>","offset":`, made once a file (the term before it is written
+   * as a number: a constant per term would be remade in a branch that each chunk takes once, and V8
+   * compiled the writer before that branch had any type feedback, then threw the code away at the
+   * next chunk).
+   */
+  private fileWords: Words = { words: new Float64Array(0), n: 0 }
   private ob: Uint8Array = new Uint8Array(0)
   /** A view of `ob` for the key's four-byte copies. */
   private ov: DataView = new DataView(new ArrayBuffer(0))
   private op = 0
-  private readonly pre: Uint8Array
+  private readonly pre: Words
   private readonly head: string
   private readonly before: string
   private readonly after: string
-  private readonly end: Uint8Array
+  /** The end of a line and the start of the next (`raw` writes both: one constant less a line). */
+  private readonly endPre: Words
+  /**
+   * The bytes before `op` end with `pre`, the start of the next line, written ahead so that `raw`
+   * has no branch for it (a branch taken once a chunk had no type feedback when V8 compiled `raw`,
+   * and the code was thrown away at the next chunk): `entry` and `take` drop it.
+   */
+  private open = false
   private readonly shape = newPutShape()
   /** The value digests of the lines written since `begin`, filled in by `take`. */
   private readonly digests = new DigestBatch()
@@ -173,8 +217,8 @@ export class EntryLineWriter implements ChunkEntrySink {
     this.head = h.head
     this.before = h.before
     this.after = h.after
-    this.pre = bytesOf(h.before + h.head)
-    this.end = bytesOf('"}}' + h.after)
+    this.pre = constant(h.before + h.head)
+    this.endPre = constant('"}}' + h.after + h.before + h.head)
   }
 
   /**
@@ -185,33 +229,55 @@ export class EntryLineWriter implements ChunkEntrySink {
   begin(buf: Uint8Array, file: string, out?: Uint8Array, want = 4096): void {
     this.buf = buf
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
-    this.file = file
-    this.termOf = -1
+    if (file !== this.file || this.fileWords.n === 0) {
+      this.file = file
+      this.fileWords = constant('","type":"normal","file":' + JSON.stringify(file) + ',"offset":')
+    }
     this.ob = out !== undefined && out.length >= want ? out : new Uint8Array(want)
     this.ov = new DataView(this.ob.buffer, this.ob.byteOffset, this.ob.byteLength)
     this.op = 0
+    this.open = false
     this.count = 0
     this.digests.clear()
+    this.reopen()
   }
 
   restart(): void {
+    this.open = false
     this.op = 0
     this.count = 0
-    this.termOf = -1
     this.digests.clear()
+    this.reopen()
+  }
+
+  /** Writes the start of the next line ahead (see `open`). */
+  private reopen(): void {
+    this.room(this.pre.n + 8)
+    this.op = putWords(this.ov, this.op, this.pre)
+    this.open = true
   }
 
   /** The bytes written since `begin` (a view of the output buffer), digests filled in. */
   take(): Uint8Array {
+    this.close()
     this.digests.fill(this.buf, this.ob)
     return this.ob.subarray(0, this.op)
   }
 
+  /** Drops the start of a line `raw` wrote ahead. */
+  private close(): void {
+    if (!this.open) return
+    this.op -= this.pre.n
+    this.open = false
+  }
+
   entry(e: WalEntry): void {
+    this.close()
     const line = this.before + entryLine(presentEntry(e), this.head) + this.after
     this.room(line.length * 3)
     this.op += enc.encodeInto(line, this.ob.subarray(this.op)).written
     this.count++
+    this.reopen()
   }
 
   /**
@@ -229,36 +295,34 @@ export class EntryLineWriter implements ChunkEntrySink {
     const ke = p.keyEnd
     const vs = p.valueStart
     const ve = p.valueEnd
-    if (term !== this.termOf) {
-      this.termFile = bytesOf('","term":"' + term + '","type":"normal","file":' + JSON.stringify(this.file) + ',"offset":')
-      this.termOf = term
-    }
-    const termFile = this.termFile
-    this.room(512 + (ke - ks) + termFile.length)
+    const fileWords = this.fileWords
+    // (putWords writes up to 7 bytes past each constant: within this room)
+    this.room(512 + (ke - ks) + fileWords.n)
     const o = this.ob
-    let q = put(o, this.op, this.pre)
-    q = putUint(o, q, index)
-    q = put(o, q, termFile)
-    q = putUint(o, q, offset)
-    q = put(o, q, P_DATA)
-    q = putUint(o, q, e - s)
-    q = put(o, q, committed ? P_COMMITTED : P_UNCOMMITTED)
-    // the key four bytes at a time (a quarter of the stores of a byte loop; the constants stay
-    // with `put`, which measured faster than word writes for them)
-    const bv = this.view
     const ov = this.ov
+    let q = this.op
+    q = putUint(o, q, index)
+    q = putWords(ov, q, P_TERM)
+    q = putUint(o, q, term)
+    q = putWords(ov, q, fileWords)
+    q = putUint(o, q, offset)
+    q = putWords(ov, q, P_DATA)
+    q = putUint(o, q, e - s)
+    q = putWords(ov, q, committed ? P_COMMITTED : P_UNCOMMITTED)
+    // the key four bytes at a time (a quarter of the stores of a byte loop)
+    const bv = this.view
     let i = ks
     for (; i + 4 <= ke; i += 4, q += 4) ov.setInt32(q, bv.getInt32(i, true), true)
     for (; i < ke; i++) o[q++] = b[i]!
-    q = put(o, q, P_LEN)
+    q = putWords(ov, q, P_LEN)
     q = putUint(o, q, ve - vs)
-    q = put(o, q, P_SHA)
+    q = putWords(ov, q, P_SHA)
     // the digits are written by `take`, for the whole chunk in one call (format/digest.ts)
     this.digests.add(vs, ve, q)
     q += 16
-    q = put(o, q, tail)
+    q = putWords(ov, q, tail)
     q = putHexVarint(o, q, b, p.idStart, p.idEnd)
-    this.op = put(o, q, this.end)
+    this.op = putWords(ov, q, this.endPre)
     this.count++
     return true
   }

@@ -72,6 +72,22 @@ describe('native addon', () => {
     jobs.forEach(([s, e], i) => expect(Buffer.from(out.subarray(16 * i, 16 * i + 16)).toString('latin1'), `job ${i}: ${e - s} bytes`).toBe(sha16(src.subarray(s, e))))
   })
 
+  it('DigestBatch pairs values of the same block count: odd counts per count, leftovers paired across counts, long values of different lengths in one class', () => {
+    // every block count from 1 to 20 an odd number of times (1, 3 or 5), so each count leaves one
+    // value for the leftover pairing; counts above 16 share a class and pair unequal lengths
+    const lengths: number[] = []
+    for (let blocks = 1; blocks <= 20; blocks++) for (let k = 0; k < 1 + 2 * (blocks % 3); k++) lengths.push(Math.max(0, 64 * blocks - 9 - ((k * 13) % 50)))
+    lengths.push(4000, 4100, 9000)
+    for (const count of [0, 1, 2, 3, lengths.length - 1, lengths.length]) {
+      const b = new DigestBatch()
+      const out = new Uint8Array(16 * Math.max(1, count))
+      const jobs = lengths.slice(0, count).map((n, i) => [(i * 37) % 500, (i * 37) % 500 + n] as const)
+      jobs.forEach(([s, e], i) => b.add(s, e, 16 * i))
+      b.fill(src, out)
+      jobs.forEach(([s, e], i) => expect(Buffer.from(out.subarray(16 * i, 16 * i + 16)).toString('latin1'), `${count} values, job ${i}: ${e - s} bytes`).toBe(sha16(src.subarray(s, e))))
+    }
+  })
+
   it('CRC-32C: the same as the JS loop for every length and seed, and the check value', () => {
     expect(native!.crc32c(0, new TextEncoder().encode('123456789'), 0, 9)).toBe(0xe3069283)
     for (const n of LENGTHS) {

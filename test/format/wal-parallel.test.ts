@@ -251,6 +251,57 @@ describe('presentChunk: entries CRCs checked at the end of the chunk', () => {
   })
 })
 
+describe('EntryLineWriter: the put lines it writes from bytes are the general path\'s, in any file, mixed with other entries', () => {
+  // puts (fast path) around a no-op, a delete and a put with prev_kv (general path), terms changing
+  // mid-chunk, entries beyond the commit: one chunk through the writer, and again through a sink
+  // that sends every entry the general way (entryLine of the decoded entry)
+  function chunk(): { buf: Uint8Array; n: number } {
+    const w = firstSegment()
+    let i = 0
+    for (let t = 1; t <= 3; t++) {
+      w.entry(t, ++i)
+      for (let k = 0; k < 5; k++) w.entry(t, ++i, irrPut(`/t${t}/k${k}${'x'.repeat(k * 3)}`, 'v'.repeat(k * 20)))
+      w.entry(t, ++i, msg(pb.bytes(5, msg(pb.bytes(1, `/gone${t}`))), pb.bytes(100, pb.varint(1, 8n))))
+      w.entry(t, ++i, msg(pb.bytes(4, msg(pb.bytes(1, '/prev'), pb.bytes(2, 'v'), pb.varint(4, true))), pb.bytes(100, pb.varint(1, 7n))))
+      w.entry(t, ++i, irrPut(`/after${t}`, 'w'))
+    }
+    w.state(3, 1, i - 3)
+    return { buf: w.cut(), n: i }
+  }
+  // names that JSON escapes or that are long, multi-byte and DEL at every alignment of a word
+  const FILES = ['member/wal/0000000000000000-0000000000000000.wal', 'a"b\\c.wal', ...[0, 1, 2, 3, 4, 5, 6, 7].map((k) => `${'d'.repeat(k)}\u007f😀é\u007f/ü.wal`)]
+  for (const style of ['ndjson', 'json'] as const) {
+    it(`${style}: every file name, the writer reused from chunk to chunk`, () => {
+      const { buf, n } = chunk()
+      const w = new EntryLineWriter(style)
+      const out = new Uint8Array(1 << 16)
+      for (const file of FILES) {
+        const job: ChunkJob = { id: 0, segment: 0, file, first: true, base: 0, length: buf.length, crc: 0, commit: BigInt(n - 3) }
+        w.begin(buf, file, out, 1 << 12)
+        let taken = 0
+        const fast = presentChunk(job, buf, { raw: (...a) => w.raw(...a) && ++taken > 0, entry: (e) => w.entry(e), restart: () => w.restart() })
+        expect(taken).toBe(18) // the puts: 6 a term
+        const text = Buffer.from(w.take()).toString('utf8')
+        const g = new EntryLineWriter(style)
+        g.begin(buf, file, undefined, 1 << 12)
+        const general = presentChunk(job, buf, { raw: () => false, entry: (e) => g.entry(e), restart: () => g.restart() })
+        expect(fast.irregular).toBeNull()
+        expect(fast.presented).toBe(n)
+        expect(general.presented).toBe(n)
+        expect(text).toBe(Buffer.from(g.take()).toString('utf8'))
+        expect(w.count).toBe(n)
+      }
+    })
+  }
+  it('a chunk of no entries writes nothing; take twice gives the same bytes', () => {
+    const w = new EntryLineWriter('ndjson')
+    const empty = new Uint8Array(0)
+    w.begin(empty, 'x.wal')
+    expect(w.take()).toHaveLength(0)
+    expect(w.take()).toHaveLength(0)
+  })
+})
+
 describe('wal -w ndjson in parallel: the put fast path and the general path agree', () => {
   const k8s = Uint8Array.from([0x6b, 0x38, 0x73, 0x00, 0x0a, 0x02, 0x76, 0x31])
   const POSITIONS = Array.from({ length: 17 }, (_, k) => k)

@@ -265,35 +265,29 @@ export class FrameCursor implements FrameSize {
     const end = start + this.len
     let off = this.offset
     let n = 0
-    let last = -1
-    let rec = 0
-    let pad = 0
+    // The cursor's fields are set in the loop, not after it: the first call runs long enough for V8
+    // to compile the loop on the fly, before any code after it has run, and that code then lacked
+    // the type feedback to stay compiled (on bench/wal's log, once per chunk: 368 times).
     for (;;) {
-      if (end - off < FRAME_HEADER_BYTES) break
+      if (end - off < FRAME_HEADER_BYTES) return n
       const p = off - start
       const lo = b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)
       const hi = b[p + 4]! | (b[p + 5]! << 8) | (b[p + 6]! << 16) | (b[p + 7]! << 24)
       // decodeFrameSize's rules, for the plain word only: pad in the low bits of the top byte when
       // its high bit is set, bits 3..6 reserved, nothing else above the low 32 bits
-      if ((hi & 0x78ffffff) !== 0 || (lo === 0 && hi === 0)) break
+      if ((hi & 0x78ffffff) !== 0 || (lo === 0 && hi === 0)) return n
       const r = lo >>> 0
       const pd = hi & 0x80000000 ? (hi >>> 24) & 0x07 : 0
-      if (r + pd > end - off - FRAME_HEADER_BYTES) break
-      last = p
-      rec = r
-      pad = pd
+      if (r + pd > end - off - FRAME_HEADER_BYTES) return n
       off += FRAME_HEADER_BYTES + r + pd
+      this.p = p
+      this.recBytes = r
+      this.padBytes = pd
+      this.reservedBits = 0
+      this.frameBytes = r + pd
+      this.offset = off
       n++
     }
-    if (n > 0) {
-      this.p = last
-      this.recBytes = rec
-      this.padBytes = pad
-      this.reservedBits = 0
-      this.frameBytes = rec + pad
-      this.offset = off
-    }
-    return n
   }
 
   /** Moves past the current frame. */
