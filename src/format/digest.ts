@@ -3,7 +3,7 @@
  * (`value.sha256` in every JSON contract, `sha256:` in table and simple). With the native addon
  * (src/native/addon.ts) a call costs the hash plus ~0.15 µs, and `DigestBatch` hashes a whole
  * chunk's values in one call; without it, Node's crypto.hash (~0.6 µs more per value). Both give
- * the same digits (test/format/digest.test.ts).
+ * the same digits (test/format/native.test.ts, native-off.test.ts).
  */
 import { hash } from 'node:crypto'
 import { native } from '../native/addon.js'
@@ -21,15 +21,6 @@ function putSha16Js(o: Uint8Array, p: number, b: Uint8Array, s: number, e: numbe
   }
   return p
 }
-
-/** The first 16 hex digits of the SHA-256 of b[s, e), written at o[p]; returns p + 16. */
-export const putSha16: (o: Uint8Array, p: number, b: Uint8Array, s: number, e: number) => number = ((addon) =>
-  addon === null
-    ? putSha16Js
-    : (o: Uint8Array, p: number, b: Uint8Array, s: number, e: number) => {
-        addon.sha16(b, s, e, o, p)
-        return p + 16
-      })(native)
 
 /** The first 16 hex digits of the SHA-256 of `b`. */
 export function sha256Prefix(b: Uint8Array): string {

@@ -13,7 +13,7 @@ import type { ChunkEntrySink } from '../app/wal-fast.js'
 import type { WalBlock } from '../app/wal-parallel.js'
 import { presentEntry, presentWalResult, type PresentOptions, type WalEntryOut } from './wal-entry.js'
 import { entryJson, entryLine, fastPut, put, putUint, type FastPutKind } from './wal-line.js'
-import { putSha16 } from '../format/digest.js'
+import { DigestBatch } from '../format/digest.js'
 import { newPutShape } from '../format/raft/put-shape.js'
 import type { WalFinding } from '../format/wal/decoder.js'
 import { bytesLabel, type FormattedBytes } from '../format/value.js'
@@ -89,7 +89,6 @@ const TABLE_PAGE = 512
 const TABLE_HEAD = ['index', 'term', 'type', 'kind', 'detail'] as const
 
 const enc = new TextEncoder()
-const SPACES = new Uint8Array(256).fill(0x20)
 
 /**
  * Rows of the entry table as UTF-8 bytes: per row five cells (index, term, type, kind: ASCII;
@@ -157,6 +156,22 @@ class RowBytes {
   }
 }
 
+/** n spaces at o[q] (none when n <= 0); returns the next position. */
+function spaces(o: Uint8Array, q: number, n: number): number {
+  for (let i = 0; i < n; i++) o[q++] = 0x20
+  return q
+}
+
+/** b[s, e) at o[q]; returns the next position. */
+function copy(o: Uint8Array, q: number, b: Uint8Array, s: number, e: number): number {
+  if (e - s > 48) {
+    o.set(b.subarray(s, e), q)
+    return q + e - s
+  }
+  for (let i = s; i < e; i++) o[q++] = b[i]!
+  return q
+}
+
 /** The table cells of one presented entry. */
 function tableCells(e: WalEntryOut): string[] {
   return [String(e.index), String(e.term), e.type + (e.committed ? '' : ' (uncommitted)') + (e.replaced ? ' (replaced)' : ''), kindOfOut(e), entryDetail(e)]
@@ -212,14 +227,12 @@ class EntryTable {
     const b = p.bytes
     const o = new Uint8Array(head.length + rows * rowWidth + (ends[rows * 5 - 1]! - 0))
     let q = enc.encodeInto(head, o).written
-    const pad = (n: number) => {
-      while (n > 0) {
-        const k = Math.min(n, SPACES.length)
-        o.set(SPACES.subarray(0, k), q)
-        q += k
-        n -= k
-      }
-    }
+    const w0 = w[0]!
+    const w1 = w[1]!
+    const w2 = w[2]!
+    const w3 = w[3]!
+    // cells and padding copied byte by byte: a subarray and a set per cell (ten a row) made this
+    // thread the bottleneck of `-w table` on a million-entry log
     for (let r = 0; r < rows; r++) {
       const s0 = r === 0 ? 0 : ends[r * 5 - 1]!
       const e0 = ends[r * 5]!
@@ -228,22 +241,17 @@ class EntryTable {
       const e3 = ends[r * 5 + 3]!
       const e4 = ends[r * 5 + 4]!
       // index and term right-aligned, type left-aligned, kind padded only when a detail follows
-      pad(w[0]! - (e0 - s0))
-      o.set(b.subarray(s0, e0), q)
-      q += e0 - s0
-      pad(2 + w[1]! - (e1 - e0))
-      o.set(b.subarray(e0, e1), q)
-      q += e1 - e0
-      pad(2)
-      o.set(b.subarray(e1, e2), q)
-      q += e2 - e1
-      pad(2 + w[2]! - (e2 - e1))
-      o.set(b.subarray(e2, e3), q)
-      q += e3 - e2
+      q = spaces(o, q, w0 - (e0 - s0))
+      q = copy(o, q, b, s0, e0)
+      q = spaces(o, q, 2 + w1 - (e1 - e0))
+      q = copy(o, q, b, e0, e1)
+      q = spaces(o, q, 2)
+      q = copy(o, q, b, e1, e2)
+      q = spaces(o, q, 2 + w2 - (e2 - e1))
+      q = copy(o, q, b, e2, e3)
       if (e4 > e3) {
-        pad(2 + w[3]! - (e3 - e2))
-        o.set(b.subarray(e3, e4), q)
-        q += e4 - e3
+        q = spaces(o, q, 2 + w3 - (e3 - e2))
+        q = copy(o, q, b, e3, e4)
       }
       o[q++] = 0x0a
     }
@@ -262,15 +270,18 @@ const B_VALUE = enc.encode('" value=<redacted len:')
 const B_SHA = enc.encode(' sha256:')
 const B_KIND: Record<FastPutKind, Uint8Array> = { text: enc.encode('> text'), opaque: enc.encode('> opaque'), cbor: enc.encode('> cbor') }
 
-/** entryDetail of a fast-path put (key printable, needing no escape; value redacted, class without details). */
-function putPutDetail(o: Uint8Array, q: number, b: Uint8Array, ks: number, ke: number, vs: number, ve: number, kind: FastPutKind): number {
+/**
+ * entryDetail of a fast-path put (key printable, needing no escape; value redacted, class without
+ * details). The digest's 16 bytes are left to `digests`, filled once the chunk is written.
+ */
+function putPutDetail(o: Uint8Array, q: number, b: Uint8Array, ks: number, ke: number, vs: number, ve: number, kind: FastPutKind, digests: DigestBatch): number {
   q = put(o, q, B_KEY)
   for (let i = ks; i < ke; i++) o[q++] = b[i]!
   q = put(o, q, B_VALUE)
   q = putUint(o, q, ve - vs)
   q = put(o, q, B_SHA)
-  q = putSha16(o, q, b, vs, ve)
-  return put(o, q, B_KIND[kind])
+  digests.add(vs, ve, q)
+  return put(o, q + 16, B_KIND[kind])
 }
 
 /** How the workers of the parallel path write table and simple output. */
@@ -287,6 +298,8 @@ export class EntryRowWriter implements ChunkEntrySink {
   private buf: Uint8Array = new Uint8Array(0)
   private view: DataView = new DataView(new ArrayBuffer(0))
   private readonly shape = newPutShape()
+  /** The value digests of the rows written since `begin`, filled in by `take`. */
+  private readonly digests = new DigestBatch()
   constructor(style: RowStyle, out: Uint8Array | undefined, want: number) {
     // rows sized for the chunk (~350 bytes an entry on bench/wal): the row ends go to the main thread whole, not copied
     if (style === 'table') this.rows = new RowBytes(out !== undefined && out.length >= want ? 0 : want, Math.max(1024, Math.ceil(want / 256)))
@@ -297,6 +310,7 @@ export class EntryRowWriter implements ChunkEntrySink {
   begin(buf: Uint8Array): void {
     this.buf = buf
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+    this.digests.clear()
   }
   /**
    * The put shape of the line writer's fast path (render/wal-line.ts `fastPut`), written from its
@@ -323,7 +337,7 @@ export class EntryRowWriter implements ChunkEntrySink {
       r.ends[at + 2] = q
       q = put(o, q, B_PUT)
       r.ends[at + 3] = q
-      q = putPutDetail(o, q, b, p.keyStart, p.keyEnd, p.valueStart, p.valueEnd, kind)
+      q = putPutDetail(o, q, b, p.keyStart, p.keyEnd, p.valueStart, p.valueEnd, kind, this.digests)
       r.ends[at + 4] = q
       r.op = q
       r.n++
@@ -335,7 +349,7 @@ export class EntryRowWriter implements ChunkEntrySink {
     o[q++] = 0x20
     q = putUint(o, q, term)
     q = put(o, q, committed ? B_SIMPLE_PUT : B_SIMPLE_PUT_UNCOMMITTED)
-    q = putPutDetail(o, q, b, p.keyStart, p.keyEnd, p.valueStart, p.valueEnd, kind)
+    q = putPutDetail(o, q, b, p.keyStart, p.keyEnd, p.valueStart, p.valueEnd, kind, this.digests)
     o[q++] = 0x0a
     this.op = q
     return true
@@ -355,9 +369,14 @@ export class EntryRowWriter implements ChunkEntrySink {
   restart(): void {
     if (this.rows) this.rows.n = this.rows.op = 0
     this.op = 0
+    this.digests.clear()
   }
   take(): { bytes: Uint8Array; rows?: Int32Array } {
-    if (this.rows) return { bytes: this.rows.bytes.subarray(0, this.rows.op), rows: this.rows.ends.subarray(0, this.rows.n * 5) }
+    if (this.rows) {
+      this.digests.fill(this.buf, this.rows.bytes)
+      return { bytes: this.rows.bytes.subarray(0, this.rows.op), rows: this.rows.ends.subarray(0, this.rows.n * 5) }
+    }
+    this.digests.fill(this.buf, this.ob)
     return { bytes: this.ob.subarray(0, this.op) }
   }
 }

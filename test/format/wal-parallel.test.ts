@@ -16,7 +16,7 @@ import { join } from 'node:path'
 import { runWal, streamWal, verifyByScan, verifyWal, type WalOptions } from '../../src/app/wal.js'
 import { streamWalParallel, workersPayOff, type ParallelOptions } from '../../src/app/wal-parallel.js'
 import { walName } from '../../src/format/wal/segment-name.js'
-import { renderWalStream } from '../../src/render/wal.js'
+import { EntryRowWriter, renderWalStream } from '../../src/render/wal.js'
 import { presentChunk, type ChunkEntrySink, type ChunkJob } from '../../src/app/wal-fast.js'
 import { EntryLineWriter } from '../../src/render/wal-line.js'
 import type { OutputFormat, Sink } from '../../src/render/output.js'
@@ -248,6 +248,27 @@ describe('presentChunk: entries CRCs checked at the end of the chunk', () => {
     // the HardState after entry 4 is the last one before the stop
     expect(r.out.hardState).toEqual({ term: 1n, vote: 1n, commit: 4n })
     expect(r.text).toBe(clean.text.split('\n').slice(0, 6).join('\n') + '\n')
+  })
+  it('the table and simple writers too: the rows before the bad entry, their digests filled once', () => {
+    for (const style of ['table', 'simple'] as const) {
+      const rows = (flip: boolean) => {
+        const { job, buf } = chunk(flip)
+        const w = new EntryRowWriter(style, undefined, 1 << 16)
+        w.begin(buf)
+        const out = presentChunk(job, buf, w)
+        const t = w.take()
+        return { out, text: Buffer.from(t.bytes).toString('utf8'), rows: t.rows }
+      }
+      const clean = rows(false)
+      const r = rows(true)
+      expect(r.out.presented).toBe(6)
+      expect(clean.text).toMatch(/sha256:[0-9a-f]{16}>/)
+      if (style === 'simple') expect(r.text).toBe(clean.text.split('\n').slice(0, 6).join('\n') + '\n')
+      else {
+        expect(r.rows).toHaveLength(30)
+        expect(r.text).toBe(clean.text.slice(0, clean.rows![29]))
+      }
+    }
   })
 })
 
