@@ -397,25 +397,30 @@ export interface PrePass {
  */
 export function prePass(segments: readonly LogSegment[], snapshots: boolean): PrePass {
   const out: PrePass = { snapshots: [] }
-  /** Scans segments[from..to) (the last one keeps its last-segment rules); stops when `done` says so. */
-  const scan = (from: number, to: number, onRecord: (type: number, data: Uint8Array) => boolean): void => {
+  /**
+   * Scans segments[from..to) (the last one keeps its last-segment rules); stops when `done` says
+   * so. `chunkBytes`: the reader's window, small for a scan that stops at the head of a segment.
+   */
+  const scan = (from: number, to: number, onRecord: (type: number, data: Uint8Array) => boolean, chunkBytes?: number): void => {
     // decodeWal treats the last segment it is given as the last one: hand it the real tail when it is included.
     const list = to === segments.length ? segments.slice(from) : segments.slice(from, to)
     const lastIsReal = to === segments.length
-    for (const ev of decodeWal(lastIsReal ? list : [...list, EMPTY_SEGMENT], { verifyCrc: false, tolerant: true })) {
+    for (const ev of decodeWal(lastIsReal ? list : [...list, EMPTY_SEGMENT], { verifyCrc: false, tolerant: true, chunkBytes })) {
       if (ev.kind !== 'record') continue
       try {
         if (onRecord(ev.type, ev.data)) return
       } catch {}
     }
   }
+  // The metadata record is the second of a segment: a 64 KiB window, not the default 4 MiB (the
+  // buffer and the read cost ~15 ms before the first entry of `wal` is out).
   scan(0, segments.length, (type, data) => {
     if (type !== RecordType.Metadata) return false
     const m = decodeMetadata(data)
     out.memberId = idHex(m.nodeId)
     out.clusterId = idHex(m.clusterId)
     return true
-  })
+  }, 64 * 1024)
   if (snapshots) {
     scan(0, segments.length, (type, data) => {
       if (type === RecordType.State) out.hardState = decodeHardState(data)

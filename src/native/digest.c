@@ -135,9 +135,10 @@ static size_t sha_tail(const uint8_t *p, size_t n, uint8_t buf[128]) {
   size_t r = n & 63;
   size_t blocks = r < 56 ? 1 : 2;
   uint64_t bits = (uint64_t)n * 8;
-  memset(buf, 0, 128);
   memcpy(buf, p + (n - r), r);
   buf[r] = 0x80;
+  /* only the bytes of the tail's blocks (a per-value cost: two values a pair) */
+  memset(buf + r + 1, 0, blocks * 64 - 8 - (r + 1));
   for (int i = 0; i < 8; i++) buf[blocks * 64 - 1 - i] = (uint8_t)(bits >> (8 * i));
   return blocks;
 }
