@@ -112,7 +112,9 @@ describe('native addon', () => {
       p += len
     }
     expect(crc32cBatch(src, jobs, n)).toBe(-1)
-    for (const bad of [0, 1, 250, 499]) {
+    // records go three at a time, the last ones alone: a bad one at each place of a three, in the
+    // first and last threes and in the ones left over
+    for (const bad of [0, 1, 2, 250, 251, 252, 497, 498, 499]) {
       const j = jobs.slice()
       j[4 * bad + 3]! ^= 1 << (bad % 32)
       expect(crc32cBatch(src, j, n)).toBe(bad)
@@ -120,6 +122,11 @@ describe('native addon', () => {
       j[4 * 499 + 3]! ^= 0x100
       expect(crc32cBatch(src, j, n)).toBe(bad)
     }
+    // two bad in one three: the first of them
+    const two = jobs.slice()
+    two[4 * 4 + 3]! ^= 1
+    two[4 * 5 + 3]! ^= 1
+    expect(crc32cBatch(src, two, n)).toBe(4)
     // count limits what is checked
     const j = jobs.slice()
     j[4 * 400 + 3]! ^= 1
