@@ -125,9 +125,18 @@ function floors(dir) {
   })
   const raw = timeIt(() => pass(() => {}))
   // The floor is the faster of the two CRC-32C loops there are: crc-32's and the project's own
-  // (crc32cView, which the readers use), so the readers cannot beat a slower floor.
-  const crcLib = timeIt(() => { let c = 0; pass((b) => { c = crc32cUpdate(c, b) }); return c })
-  const crcView = timeIt(() => { let c = 0; pass((b) => { c = crc32cView(c, new DataView(b.buffer, b.byteOffset, b.byteLength), 0, b.length) }); return c })
+  // (crc32cView, which the readers use), so the readers cannot beat a slower floor. The floor and
+  // `wal verify` are timed in alternating rounds (best of each): timed one after the other, a slow
+  // minute of this shared machine fell on one of them only (48 % of the floor once, 75-82 % around it).
+  const best = (a, b) => (b.s < a.s ? b : a)
+  let crcLib = { s: Infinity }
+  let crcView = { s: Infinity }
+  let ver = { s: Infinity }
+  for (let r = 0; r < 3; r++) {
+    crcLib = best(crcLib, timeIt(() => { let c = 0; pass((b) => { c = crc32cUpdate(c, b) }); return c }, 1))
+    crcView = best(crcView, timeIt(() => { let c = 0; pass((b) => { c = crc32cView(c, new DataView(b.buffer, b.byteOffset, b.byteLength), 0, b.length) }); return c }, 1))
+    ver = best(ver, timeIt(() => verifyWal(dir), 1))
+  }
   if (crcLib.out !== crcView.out) throw new Error('the two CRC-32C loops disagree')
   const crc = crcLib.s <= crcView.s ? { ...crcLib, by: 'crc-32' } : { ...crcView, by: 'crc32cView' }
   // The per-entry floor of the default ndjson: every record checksummed and every entry hashed once
@@ -152,7 +161,6 @@ function floors(dir) {
     })
     return n
   }, 1)
-  const ver = timeIt(() => verifyWal(dir))
   return { files, usedBytes, entries: summary.entryCount, raw, crc, hashFloor, ver }
 }
 

@@ -2,7 +2,8 @@
  * `etcd-inspect wal` on worker threads, in every format. This thread reads the segments once, cuts
  * them into chunks of whole frames (looking only at the length words) and hands each chunk to a
  * worker (workers/wal-chunk.ts, through the pool of workers/pool.ts) with the CRC chain as the
- * stored CRC of the record before it; workers present their chunks (app/wal-fast.ts walks them,
+ * stored CRC of the record before it, or presents it itself when every worker has its window full
+ * (this thread is one of the `threads`); workers present their chunks (app/wal-fast.ts walks them,
  * the render module of the format writes them) and this thread checks the links between chunks
  * and segments and yields the written blocks in log order. The output is byte-identical to the
  * reader path (`streamWal` + `renderWalStream`); where anything is not regular, the reader path
@@ -76,7 +77,7 @@ export function workersPayOff(bytes: number, sample: { records: number; bytes: n
 export interface ParallelOptions {
   /** What the workers write: the output format (default ndjson). */
   style?: ChunkStyle
-  /** Worker threads (default: available CPUs, at most 4; the reader path when that is 1). */
+  /** Threads presenting chunks, this one and threads - 1 workers (default: available CPUs, at most 4; the reader path when that is 1). */
   threads?: number
   /** Use workers whatever the size of the log (tests). */
   force?: boolean
@@ -233,7 +234,7 @@ export async function streamWalParallel(dir: string, opts: WalOptions, cfg: Para
     // --threads N asks for the workers; by default they start only where they pay off
     if (cfg.threads === undefined && !cfg.force && !workersPayOff(bytes, sampleRecords(listing.segments.at(-1)!.path), threads)) return null
     // the workers load (~0.1 s each) while this thread reads the pre-passes
-    started = prestart('wal-chunk', threads)
+    started = prestart('wal-chunk', threads - 1)
     pre = prePass(opened.segments, false)
     // table, simple and json mark the entries a later one replaced, known only further on: those logs go to the reader
     if (style !== 'ndjson' && replacedEntries(opened.segments, opts).size > 0) {
@@ -276,7 +277,7 @@ async function* parallelItems(dir: string, opts: WalOptions, cfg: ParallelOption
       yield { job: { job: piece.job, style, buffer: piece.buffer, out }, transfer: [piece.buffer, out] }
     }
   }
-  const results = orderedMap<ChunkRequest, ChunkReply>('wal-chunk', jobs(), { threads, window: PER_WORKER, started: w.started })
+  const results = orderedMap<ChunkRequest, ChunkReply>('wal-chunk', jobs(), { threads, window: PER_WORKER, started: w.started, here: true })
 
   // Links between chunks and segments, as the reader checks them (format/wal/links.ts).
   const links = new LogLinks()

@@ -109,6 +109,26 @@ describe('the compiled workers of dist/', () => {
     expect(r.status, r.stderr).toBe(0)
     expect(Date.now() - t).toBeLessThan(20_000)
   })
+  it('with `here`, this thread takes a job whenever every worker has its window full; results and errors stay in job order', async () => {
+    const pool = await import(pathToFileURL(join(DIST, 'workers/pool.js')).href) as typeof import('../../src/workers/pool.js')
+    // a buffer sent to a worker is transferred (detached here); one this thread presented is not
+    const buffers: ArrayBuffer[] = []
+    function* jobs() {
+      for (let i = 0; i < 8; i++) {
+        const buffer = new ArrayBuffer(8)
+        buffers.push(buffer)
+        // job 1 finds the one worker's window (1) full: this thread runs it, and it throws
+        yield { job: { job: { id: i, segment: 0, file: 'x', first: false, base: 0, length: 0, crc: 0 }, style: (i === 1 ? 'nope' : 'ndjson') as ChunkRequest['style'], buffer }, transfer: [buffer] }
+      }
+    }
+    const got: unknown[] = []
+    for await (const r of pool.orderedMap<ChunkRequest, ChunkReply>('wal-chunk', jobs(), { threads: 2, window: 1, here: true })) got.push(r.ok ? r.result.outcome.id : 'error')
+    expect(got).toEqual([0, 'error', 2, 3, 4, 5, 6, 7])
+    const here = buffers.map((b) => b.byteLength === 8)
+    expect(here[0]).toBe(false)
+    expect(here[1]).toBe(true)
+    expect(here.filter((h) => !h).length).toBeGreaterThanOrEqual(2)
+  })
   it('db hash on the crc workers equals one thread; status on its worker equals in-thread', async () => {
     const { dbStatus } = await import(pathToFileURL(join(DIST, 'app/db.js')).href) as typeof import('../../src/app/db.js')
     const m = extractMultiseg({ shared: true })
