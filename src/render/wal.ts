@@ -298,9 +298,11 @@ export class EntryRowWriter implements ChunkEntrySink {
   private buf: Uint8Array = new Uint8Array(0)
   private view: DataView = new DataView(new ArrayBuffer(0))
   private readonly shape = newPutShape()
-  /** The value digests of the rows written since `begin`, filled in by `take`. */
-  private readonly digests = new DigestBatch()
-  constructor(style: RowStyle, out: Uint8Array | undefined, want: number) {
+  /**
+   * `digests`: where the value digests of the rows written since `begin` wait for `take` (a
+   * worker passes the same one for every chunk: its room is 48 KB).
+   */
+  constructor(style: RowStyle, out: Uint8Array | undefined, want: number, private readonly digests = new DigestBatch()) {
     // rows sized for the chunk (~350 bytes an entry on bench/wal): the row ends go to the main thread whole, not copied
     if (style === 'table') this.rows = new RowBytes(out !== undefined && out.length >= want ? 0 : want, Math.max(1024, Math.ceil(want / 256)))
     if (style === 'table' && out !== undefined && out.length >= want) this.rows!.bytes = out
