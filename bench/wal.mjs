@@ -197,9 +197,9 @@ for (const [name, f] of [[`wal${SEGMENTS} (${segs().length} segments)`, main], [
 // etcd-dump-logs 3.4 (bench/build-etcd-dump-logs.sh) vs `wal -w ndjson`, same files, same run.
 // -start-index 1 makes it read the whole log (by default it starts at the newest .snap). On a
 // shared machine one run of either moves by 20-40 % with the neighbours' load: ROUNDS runs of
-// each, alternating, and the ratio of the medians (every run is printed).
+// each (5 unless BENCH_ROUNDS says), alternating, and the ratio of the medians (every run is printed).
 const haveDump = existsSync(DUMP_LOGS)
-const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5))
 const median = (rs) => [...rs].sort((a, b) => a.s - b.s)[rs.length >> 1]
 const list = (rs) => rs.map((r) => r.s.toFixed(2)).join(' / ')
 if (!haveDump) out(`etcd-dump-logs: not built (sh bench/build-etcd-dump-logs.sh), ratio skipped`)
