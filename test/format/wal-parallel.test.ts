@@ -314,6 +314,41 @@ describe('EntryLineWriter: the put lines it writes from bytes are the general pa
       }
     })
   }
+  it('header ids: digits copied from the id before where only the low seven bits differ, written in full elsewhere', () => {
+    const X = 0xac04a23b98e3a2e8n
+    const ids = [
+      // the first: a chunk's id is never compared with the last chunk's, whose digits are elsewhere
+      (1n << 63n) + 1n, 1n, 2n, 127n, 128n, 129n, 255n, 256n, 16383n, 16384n, 16385n, 16384n + 127n, 16384n + 128n, 16384n + 129n,
+      X, X + 1n, X + 2n, X + 0x17n, X + 0x18n, X + 0x19n, X + 0x98n, X + 0x99n, X + (1n << 40n), X + (1n << 40n) + 1n,
+      // the same varint bytes after the first but one byte longer or shorter
+      0x3fffn, 0x1fffffn, 0x1fff80n, 0x7fn, X >> 8n, (X >> 8n) + 1n, X >> 4n, (X >> 4n) + 1n, X >> 1n, (X >> 1n) + 1n,
+      (1n << 64n) - 2n, (1n << 64n) - 1n, 1n << 63n, (1n << 63n) + 5n,
+      // the same length, apart in one byte after the first only (three, four and six bytes of varint)
+      (1n << 14n) + 5n, (1n << 14n) + 0x300n + 6n, (1n << 21n) + 3n, (1n << 21n) + (1n << 22n) + 4n, (1n << 40n) + 5n, (1n << 40n) + (1n << 35n) + 6n,
+    ]
+    const w0 = firstSegment()
+    ids.forEach((id, i) => w0.entry(1, i + 1, irrPut(`/k${i % 7}`, 'v'.repeat(i % 5), 0n, id)))
+    // a general-path entry between two fast ones does not break the run of copied digits
+    w0.entry(1, ids.length + 1, msg(pb.bytes(5, msg(pb.bytes(1, '/gone'))), pb.bytes(100, pb.varint(1, X + 0x1an))))
+    w0.entry(1, ids.length + 2, irrPut('/k', 'v', 0n, (1n << 63n) + 6n))
+    w0.state(1, 1, ids.length + 2)
+    const buf = w0.cut()
+    const job: ChunkJob = { id: 0, segment: 0, file: 'x.wal', first: true, base: 0, length: buf.length, crc: 0, commit: BigInt(ids.length + 2) }
+    const g = new EntryLineWriter('ndjson')
+    g.begin(buf, job.file, undefined, 1 << 12)
+    presentChunk(job, buf, { raw: () => false, entry: (e) => g.entry(e), restart: () => g.restart() })
+    const general = Buffer.from(g.take()).toString('utf8').split('\n')
+    expect(general.slice(0, ids.length).map((l) => JSON.parse(l).header.id)).toEqual(ids.map((id) => id.toString(16)))
+    // the same chunk twice through one writer, into a new output buffer each time
+    const w = new EntryLineWriter('ndjson')
+    for (let round = 0; round < 2; round++) {
+      w.begin(buf, job.file, new Uint8Array(1 << 14), 1 << 12)
+      let taken = 0
+      presentChunk(job, buf, { raw: (...a) => w.raw(...a) && ++taken > 0, entry: (e) => w.entry(e), restart: () => w.restart() })
+      expect(taken).toBe(ids.length + 1)
+      expect(Buffer.from(w.take()).toString('utf8').split('\n')).toEqual(general)
+    }
+  })
   it('a chunk of no entries writes nothing; take twice gives the same bytes', () => {
     const w = new EntryLineWriter('ndjson')
     const empty = new Uint8Array(0)

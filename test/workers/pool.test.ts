@@ -91,6 +91,22 @@ describe('the compiled workers of dist/', () => {
     // one thread needs no worker
     expect(cli(['wal', m.dataDir, '-w', 'ndjson', '--threads', '1'], join(root, 'dist/cli/main.js')).code).toBe(0)
   })
+  it('where the process forbids code from strings, the line writer writes its constants word by word: the same bytes', () => {
+    const m = extractMultiseg({ shared: true })
+    for (const format of ['ndjson', 'json']) {
+      const args = [MAIN, 'wal', m.dataDir, '-w', format, '--threads', '2']
+      const plain = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 256 << 20 })
+      const strict = spawnSync(process.execPath, ['--disallow-code-generation-from-strings', ...args], { encoding: 'utf8', maxBuffer: 256 << 20 })
+      expect(strict.status, strict.stderr).toBe(0)
+      expect(strict.stderr, format).toBe('')
+      expect(strict.stdout.length, format).toBeGreaterThan(1000)
+      expect(strict.stdout, format).toBe(plain.stdout)
+    }
+    // and the flag does forbid it (else this test would prove nothing)
+    const probe = spawnSync(process.execPath, ['--disallow-code-generation-from-strings', '-e', "new Function('return 1')"], { encoding: 'utf8' })
+    expect(probe.status).not.toBe(0)
+    expect(probe.stderr).toContain('Code generation from strings disallowed')
+  })
   it('prestarted workers are the ones orderedMap uses; unused ones do not keep a process alive', async () => {
     const pool = await import(pathToFileURL(join(DIST, 'workers/pool.js')).href) as typeof import('../../src/workers/pool.js')
     const started = pool.prestart('wal-chunk', 2)!
