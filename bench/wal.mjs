@@ -6,10 +6,10 @@
 //
 // Two logs written by real etcd 3.4 on 127.0.0.1 (built once into bench/.cache/): wal6, 1.09 M small
 // entries in 7 segments (~40 min on a busy 2-core host), and walbig, 3,000 puts of 100 KB values
-// (BENCH_BIG_PUTS; seconds). Prints, for both: raw read, the CRC-32C-only floor, `wal verify` as % of
-// that floor, CRC + sha256 per record; `wal -w ndjson` against etcd-dump-logs 3.4 built from Debian's
-// source package (sh bench/build-etcd-dump-logs.sh; ETCD_DUMP_LOGS=path to use another); then time and
-// peak RSS of all four formats on wal6 and on its first 3 segments. Not part of the test suite.
+// (BENCH_BIG_PUTS; seconds). Prints, for both: `wal -w ndjson` against etcd-dump-logs 3.4 built from
+// Debian's source package (sh bench/build-etcd-dump-logs.sh; ETCD_DUMP_LOGS=path to use another);
+// then time and peak RSS of all four formats on wal6 and on its first 3 segments; then raw read, the
+// CRC-32C-only floor, `wal verify` as % of that floor, CRC + sha256 per record. Not part of the test suite.
 import { closeSync, existsSync, mkdirSync, openSync, readSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { dirname, join, resolve } from 'node:path'
@@ -183,16 +183,9 @@ const secs = (r) => (r.killed ? `> ${r.s.toFixed(1)} s (killed)` : `${r.s.toFixe
 const lines = []
 const out = (l) => { lines.push(l); console.log(l) }
 
-const main = floors(dataDir)
-const big = floors(bigDir)
 out(`node ${process.version} ${process.arch}; load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')} at the start; native addon (src/native): ${(await import('../dist/format/digest.js')).nativeDigest ? 'loaded' : 'not loaded, JS CRC and Node crypto'}`)
-for (const [name, f] of [[`wal${SEGMENTS} (${segs().length} segments)`, main], [`walbig (${segsOf(bigDir).length} segments, 100 KB values)`, big]]) {
-  out(`${name}: ${(f.usedBytes / MB).toFixed(1)} MB of records, ${f.entries} entries`)
-  out(`  raw sequential read      ${fmt(f.usedBytes / MB / f.raw.s)} MB/s`)
-  out(`  CRC-32C only (floor)     ${fmt(f.usedBytes / MB / f.crc.s)} MB/s (${f.crc.by}, the faster loop)`)
-  out(`  wal verify (library)     ${fmt(f.usedBytes / MB / f.ver.s)} MB/s = ${(f.crc.s / f.ver.s * 100).toFixed(0)} % of the floor (target >= 60 %), verdict ${f.ver.out.verdict}`)
-  out(`  CRC + sha256 per record  ${fmt(f.hashFloor.out / f.hashFloor.s)} records/s on one thread`)
-}
+const main = { entries: readWalSummary(dataDir).entryCount }
+const big = { entries: readWalSummary(bigDir).entryCount }
 
 // etcd-dump-logs 3.4 (bench/build-etcd-dump-logs.sh) vs `wal -w ndjson`, same files, same run.
 // -start-index 1 makes it read the whole log (by default it starts at the newest .snap). On a
@@ -241,4 +234,17 @@ const rv = cli(['wal', 'verify', dataDir])
 out(`  wal verify ${secs(rv)}, peak RSS ${fmt(rv.rssMB)} MB`)
 const maxRss = Math.max(...Object.values(rows).flatMap((r) => [r['3'].rssMB, r.all.rssMB]))
 out(`peak RSS over all four formats: ${fmt(maxRss)} MB (target < 150 MB, flat from 3 to ${segs().length} segments)`)
+// The library-level passes last: they read ~700 MB into this process, and V8 collecting that
+// garbage ran beside the timed processes when they came first (a `wal -w ndjson` run 5-15 % slower
+// right after this process let go of 733 MB of buffers than in a fresh one).
+const floorsMain = floors(dataDir)
+const floorsBig = floors(bigDir)
+for (const [name, f] of [[`wal${SEGMENTS} (${segs().length} segments)`, floorsMain], [`walbig (${segsOf(bigDir).length} segments, 100 KB values)`, floorsBig]]) {
+  out(`${name}: ${(f.usedBytes / MB).toFixed(1)} MB of records, ${f.entries} entries`)
+  out(`  raw sequential read      ${fmt(f.usedBytes / MB / f.raw.s)} MB/s`)
+  out(`  CRC-32C only (floor)     ${fmt(f.usedBytes / MB / f.crc.s)} MB/s (${f.crc.by}, the faster loop)`)
+  out(`  wal verify (library)     ${fmt(f.usedBytes / MB / f.ver.s)} MB/s = ${(f.crc.s / f.ver.s * 100).toFixed(0)} % of the floor (target >= 60 %), verdict ${f.ver.out.verdict}`)
+  out(`  CRC + sha256 per record  ${fmt(f.hashFloor.out / f.hashFloor.s)} records/s on one thread`)
+}
+
 writeFileSync(join(cache, 'last-run.txt'), lines.join('\n') + '\n')
