@@ -142,13 +142,21 @@ function putFor(n: number): PutN {
   if (f !== undefined) return f
   let body = ''
   for (let k = 0; 8 * k < n; k++) body += `v.setFloat64(p + ${8 * k}, w[${k}], true)\n`
-  try {
-    f = new Function('v', 'p', 'w', `${body}return p + ${n}`) as PutN
-  } catch {
-    f = (v, p, w) => putWords(v, p, w, n)
-  }
+  f = generated<PutN>(['v', 'p', 'w'], `${body}return p + ${n}`, (v, p, w) => putWords(v, p, w, n))
   putByLength.set(n, f)
   return f
+}
+
+/**
+ * A function made from source text, or `fallback` (the same behaviour, a loop) where the process
+ * forbids code from strings (--disallow-code-generation-from-strings).
+ */
+function generated<F>(params: string[], body: string, fallback: F): F {
+  try {
+    return new Function(...params, body) as F
+  } catch {
+    return fallback
+  }
 }
 
 /**
@@ -175,18 +183,14 @@ function constant(s: string, unroll = true): Words {
  * immediate per word, without putWords' loop and its loads from the array. With the id digits copied
  * (`raw`), the line writer took ~6 % less time an entry (same-process A/B, docs/wal.md "session
  * 10"). A finite double prints as the shortest text that reads back as the same bits, but -0 prints
- * as "0". Where the process forbids code from strings (--disallow-code-generation-from-strings), putWords.
+ * as "0". Where the process forbids code from strings, putWords (`generated`).
  */
 function unrolled(c: Words): Words['put'] {
   let body = ''
   c.words.forEach((w, k) => {
     body += `v.setFloat64(p + ${8 * k}, ${Object.is(w, -0) ? '-0' : String(w)}, true)\n`
   })
-  try {
-    return new Function('v', 'p', `${body}return p + ${c.n}`) as Words['put']
-  } catch {
-    return c.put
-  }
+  return generated(['v', 'p'], `${body}return p + ${c.n}`, c.put)
 }
 
 /**
