@@ -13,7 +13,6 @@
  * Memory stays bounded: at most PER_WORKER chunks per worker are out at a time, and the next one is
  * read only when the oldest is consumed, so a slow reader of stdout holds everything back.
  */
-import { availableParallelism } from 'node:os'
 import { relative } from 'node:path'
 import { hardStateOut, idHex } from '../format/ids.js'
 import { decodeMetadata, type HardState } from '../format/raft/entry.js'
@@ -23,7 +22,8 @@ import { FRAME_HEADER_BYTES, Frame, FrameCursor } from '../format/wal/frame.js'
 import { decodeRecordInto, type RecordPos } from '../format/wal/record.js'
 import { openFile } from '../io/byte-source.js'
 import { nativeDigest } from '../format/digest.js'
-import { orderedMap, prestart, type PoolJob, type Prestarted } from '../workers/pool.js'
+import { PARALLEL_MIN_BYTES } from './wal-ahead.js'
+import { defaultThreads, orderedMap, prestart, type PoolJob, type Prestarted } from '../workers/pool.js'
 import type { ChunkReply, ChunkRequest, ChunkStyle } from '../workers/wal-chunk.js'
 import { listingFindings, openWal, prePass, replacedEntries, streamWal, type WalOptions, type WalResult, type WalResultSummary, type WalStreamItem } from './wal.js'
 import type { ChunkJob, ChunkOutcome } from './wal-fast.js'
@@ -32,8 +32,6 @@ import type { ChunkJob, ChunkOutcome } from './wal-fast.js'
 const CHUNK = 1024 * 1024
 /** Chunks per worker dispatched but not yet written: bounds memory whatever the log size. */
 const PER_WORKER = 2
-/** Below this many bytes of segments, starting workers costs more than it saves. */
-const MIN_BYTES = 8 * 1024 * 1024
 
 /**
  * The sizes of the first frames of a segment (heads only: big payloads are skipped, not read), for
@@ -83,6 +81,12 @@ export interface ParallelOptions {
   force?: boolean
   /** Chunk size in bytes (tests use small ones to cross many chunk boundaries). */
   chunkBytes?: number
+  /**
+   * Workers the caller started ahead (cli/main.ts starts them before the CLI's modules load): used
+   * instead of starting new ones, and stopped when this returns null. The caller stops them on any
+   * other way out (an error before this is called).
+   */
+  started?: Prestarted
 }
 
 /**
@@ -219,9 +223,20 @@ function* chunker(paths: readonly string[], names: readonly string[], commit: bi
  * marks them).
  */
 export async function streamWalParallel(dir: string, opts: WalOptions, cfg: ParallelOptions = {}): Promise<ParallelRun | null> {
+  let run: ParallelRun | null = null
+  try {
+    run = await startParallel(dir, opts, cfg)
+    return run
+  } finally {
+    // workers started ahead and not taken (the reader path, or an error): stop them
+    if (run === null) cfg.started?.stop()
+  }
+}
+
+async function startParallel(dir: string, opts: WalOptions, cfg: ParallelOptions): Promise<ParallelRun | null> {
   if (!eligible(opts)) return null
   const style = cfg.style ?? 'ndjson'
-  const threads = cfg.threads ?? Math.min(4, availableParallelism())
+  const threads = cfg.threads ?? defaultThreads()
   if (threads < 1 || (threads < 2 && !cfg.force)) return null
   const { layout, listing, opened } = openWal(dir, opts)
   let pre: ReturnType<typeof prePass>
@@ -230,11 +245,11 @@ export async function streamWalParallel(dir: string, opts: WalOptions, cfg: Para
   const findings = listingFindings(listing, display)
   try {
     const bytes = listing.segments.reduce((a, s) => a + s.size, 0)
-    if (findings.some((f) => f.severity !== 'info') || (bytes < MIN_BYTES && !cfg.force)) return null
+    if (findings.some((f) => f.severity !== 'info') || (bytes < PARALLEL_MIN_BYTES && !cfg.force)) return null
     // --threads N asks for the workers; by default they start only where they pay off
     if (cfg.threads === undefined && !cfg.force && !workersPayOff(bytes, sampleRecords(listing.segments.at(-1)!.path), threads)) return null
     // the workers load (~0.1 s each) while this thread reads the pre-passes
-    started = prestart('wal-chunk', threads - 1)
+    started = cfg.started ?? prestart('wal-chunk', threads - 1)
     pre = prePass(opened.segments, false)
     // table, simple and json mark the entries a later one replaced, known only further on: those logs go to the reader
     if (style !== 'ndjson' && replacedEntries(opened.segments, opts).size > 0) {

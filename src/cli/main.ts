@@ -1,10 +1,14 @@
 #!/usr/bin/env node
 /**
  * Entry point: run the command (run.ts), map errors to one line on stderr and an exit code.
- * No stack trace unless --debug.
+ * No stack trace unless --debug. `wal`'s workers start first (cli/early.ts), then the CLI's
+ * modules load (imported here, not at the top, so that they load while the workers boot).
  */
-import { run } from './run.js'
-import { ExitCode, errorLine } from './exit-codes.js'
+import { startAhead } from './early.js'
+
+const ahead = startAhead(process.argv)
+const { run } = await import('./run.js')
+const { ExitCode, errorLine } = await import('./exit-codes.js')
 
 async function main(argv: string[]): Promise<number> {
   // grpc-js sends an IP endpoint as TLS SNI, which makes Node print DEP0123 on stderr: not
@@ -15,7 +19,7 @@ async function main(argv: string[]): Promise<number> {
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0)
   })
-  return run(argv)
+  return run(argv, { walWorkers: ahead })
 }
 
 main(process.argv).then(

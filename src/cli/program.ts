@@ -8,7 +8,9 @@
  * name (help, a typo) all are registered, so help lists them and commander suggests the nearest.
  */
 import { Command } from './commander.js'
-import type { CommandRegistrar } from './common.js'
+import type { CliContext, CommandRegistrar } from './common.js'
+
+export type { CliContext }
 
 export const VERSION = '0.1.0'
 
@@ -33,7 +35,7 @@ function commandIn(argv: string[] | undefined): string | undefined {
   return name !== undefined && Object.hasOwn(COMMANDS, name) ? name : undefined
 }
 
-export async function createProgram(argv?: string[]): Promise<Command> {
+export async function createProgram(argv?: string[], ctx: CliContext = {}): Promise<Command> {
   const program = new Command()
   program
     .name('etcd-inspect')
@@ -43,7 +45,7 @@ export async function createProgram(argv?: string[]): Promise<Command> {
     .showHelpAfterError()
   const only = commandIn(argv)
   const modules = await Promise.all((only ? [only] : Object.keys(COMMANDS)).map((name) => COMMANDS[name]!()))
-  for (const m of modules) m.register(program)
+  for (const m of modules) m.register(program, ctx)
   // Subcommands do not inherit exitOverride: without it commander calls process.exit(1) itself.
   const override = (c: Command): void => {
     c.exitOverride()

@@ -5,12 +5,12 @@
  * than most commands on a small data dir).
  */
 import { CommanderError } from './commander.js'
-import { createProgram } from './program.js'
+import { createProgram, type CliContext } from './program.js'
 import { ExitCode, errorLine, exitCodeFor } from './exit-codes.js'
 
 /** Runs `argv` (process.argv shape: node, script, args...) and returns the exit code. */
-export async function run(argv: string[]): Promise<number> {
-  const program = await createProgram(argv)
+export async function run(argv: string[], ctx: CliContext = {}): Promise<number> {
+  const program = await createProgram(argv, ctx)
   program.exitOverride()
   const debug = argv.includes('--debug')
   try {

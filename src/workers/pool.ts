@@ -11,6 +11,7 @@
  * dist/. test/workers/pool.test.ts also runs the compiled workers of the build.
  */
 import { existsSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 import { InstallError } from '../errors.js'
@@ -126,6 +127,11 @@ export class Prestarted {
   stop(): void {
     for (const w of this.workers.splice(0)) void w.terminate()
   }
+}
+
+/** Threads a pool user runs on by default: the CPUs, at most 4 (more did not pay off on a 2-core host's measurements, and a host has other work). */
+export function defaultThreads(): number {
+  return Math.min(4, availableParallelism())
 }
 
 /** Starts `threads` workers of `name` for a later `orderedMap` (none from the sources, where jobs run in this thread). */

@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url'
 import { InstallError } from '../../src/errors.js'
 import { fromSources, orderedMap, workerFile } from '../../src/workers/pool.js'
 import type { ChunkReply, ChunkRequest } from '../../src/workers/wal-chunk.js'
-import { allDataDirs, extractMultiseg } from '../support/fixtures.js'
+import { allDataDirs, extractMultiseg, materialize } from '../support/fixtures.js'
 import { REPO_ROOT } from '../support/cli.js'
 
 const DIST = join(REPO_ROOT, 'dist')
@@ -124,6 +124,60 @@ describe('the compiled workers of dist/', () => {
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', `const p = await import(${JSON.stringify(pathToFileURL(join(DIST, 'workers/pool.js')).href)}); p.prestart('wal-chunk', 2)`], { encoding: 'utf8', timeout: 30_000 })
     expect(r.status, r.stderr).toBe(0)
     expect(Date.now() - t).toBeLessThan(20_000)
+  })
+  it('workers started ahead (cli/early.ts): only for a log large enough, taken by the parallel path, stopped when it declines', async () => {
+    const ahead = await import(pathToFileURL(join(DIST, 'app/wal-ahead.js')).href) as typeof import('../../src/app/wal-ahead.js')
+    const par = await import(pathToFileURL(join(DIST, 'app/wal-parallel.js')).href) as typeof import('../../src/app/wal-parallel.js')
+    const pool = await import(pathToFileURL(join(DIST, 'workers/pool.js')).href) as typeof import('../../src/workers/pool.js')
+    const m = extractMultiseg({ shared: true })
+    const small = materialize('single')
+    temps.push(small.root)
+    // the decision: a log of PARALLEL_MIN_BYTES or more, 2 lanes or more, a path that resolves
+    expect(ahead.walWorkersAhead(small.dataDir, {}, 2)).toBeUndefined()
+    expect(ahead.walWorkersAhead(m.dataDir, {}, 1)).toBeUndefined()
+    expect(ahead.walWorkersAhead(join(m.root, 'no-such-dir'), {}, 2)).toBeUndefined()
+    const w = ahead.walWorkersAhead(m.dataDir, {}, 3)
+    expect(w).toBeDefined()
+    w!.stop()
+    // what the parallel path does with them: counted on the real object
+    const counted = () => {
+      const started = pool.prestart('wal-chunk', 1)!
+      const c = { taken: 0, stopped: 0 }
+      const take = started.take.bind(started)
+      const stop = started.stop.bind(started)
+      started.take = () => {
+        const x = take()
+        if (x) c.taken++
+        return x
+      }
+      started.stop = () => {
+        c.stopped++
+        stop()
+      }
+      return { started, c }
+    }
+    const used = counted()
+    const run = await par.streamWalParallel(m.dataDir, {}, { threads: 2, style: 'ndjson', started: used.started })
+    expect(run).not.toBeNull()
+    let blocks = 0
+    for await (const it of run!.items) if (it.kind === 'block') blocks++
+    expect(blocks).toBeGreaterThan(1)
+    expect(used.c.taken).toBe(1)
+    // options the workers do not reproduce: the reader path, and the workers are stopped
+    const declined = counted()
+    expect(await par.streamWalParallel(m.dataDir, { showValues: true }, { threads: 2, started: declined.started })).toBeNull()
+    expect(declined.c).toEqual({ taken: 0, stopped: 1 })
+    const tiny = counted()
+    expect(await par.streamWalParallel(small.dataDir, {}, { threads: 2, started: tiny.started })).toBeNull()
+    expect(tiny.c).toEqual({ taken: 0, stopped: 1 })
+    // the CLI with the default threads (workers started ahead on this multi-segment log) prints what one thread prints
+    for (const format of ['ndjson', 'table']) {
+      const dflt = cli(['wal', m.dataDir, '-w', format])
+      const one = cli(['wal', m.dataDir, '-w', format, '--threads', '1'])
+      expect(dflt.code, format).toBe(0)
+      expect(dflt.err, format).toBe('')
+      expect(dflt.out, format).toBe(one.out)
+    }
   })
   it('with `here`, this thread takes a job whenever every worker has its window full; results and errors stay in job order', async () => {
     const pool = await import(pathToFileURL(join(DIST, 'workers/pool.js')).href) as typeof import('../../src/workers/pool.js')

@@ -6,7 +6,7 @@
 import { Command, Option } from '../commander.js'
 import { UsageError } from '../../errors.js'
 import { parseId } from '../../format/ids.js'
-import { outputFormat, outputOption } from '../common.js'
+import { outputFormat, outputOption, type CliContext } from '../common.js'
 import { ExitCode } from '../exit-codes.js'
 import type { WalOptions } from '../../app/wal.js'
 import type { WalFinding } from '../../format/wal/decoder.js'
@@ -82,7 +82,7 @@ export function verdictExit(v: 'clean' | 'torn-tail' | 'corrupt'): number {
   return v === 'clean' ? ExitCode.OK : v === 'torn-tail' ? ExitCode.TornTail : ExitCode.Corrupt
 }
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CliContext = {}): void {
   const wal = program
     .command('wal')
     .description('decode every WAL segment, verify the CRC-32C chain, classify the end of the log')
@@ -100,21 +100,28 @@ export function register(program: Command): void {
     .addOption(new Option('--show-values', 'print put values (text, else hex) instead of length + sha256'))
     .option('--threads <n>', 'threads on large logs (default: CPUs, at most 4; 1 = one thread, to spare a busy host)')
     .action(async (dir: string, flags: WalCliFlags) => {
-      const format = outputFormat(flags)
-      const opts = await walOptions(flags)
-      const threads = walThreads(flags.threads)
-      const { streamWal } = await import('../../app/wal.js')
-      const { renderWalStream } = await import('../../render/wal.js')
-      const { streamSink } = await import('../../render/output.js')
-      const sink = streamSink(process.stdout)
-      // Every format streams; large regular logs go to worker threads (app/wal-parallel.ts), same bytes either way.
-      const par = threads === 1 ? null : await (await import('../../app/wal-parallel.js')).streamWalParallel(dir, opts, { threads, style: format })
-      const items = par ? par.items : streamWal(dir, { ...opts, markReplaced: format !== 'ndjson' })
-      const last = await renderWalStream(items, sink, format, { showValues: opts.showValues })
-      const end = last?.summary.end ?? 'corrupt'
-      const line = verdictLine(end, last?.findings ?? [])
-      if (line) process.stderr.write(line + '\n')
-      process.exitCode = verdictExit(end)
+      // workers started ahead (cli/early.ts): the parallel path takes them, `stop` ends the rest
+      const started = ctx.walWorkers
+      ctx.walWorkers = undefined
+      try {
+        const format = outputFormat(flags)
+        const opts = await walOptions(flags)
+        const threads = walThreads(flags.threads)
+        const { streamWal } = await import('../../app/wal.js')
+        const { renderWalStream } = await import('../../render/wal.js')
+        const { streamSink } = await import('../../render/output.js')
+        const sink = streamSink(process.stdout)
+        // Every format streams; large regular logs go to worker threads (app/wal-parallel.ts), same bytes either way.
+        const par = threads === 1 ? null : await (await import('../../app/wal-parallel.js')).streamWalParallel(dir, opts, { threads, style: format, started })
+        const items = par ? par.items : streamWal(dir, { ...opts, markReplaced: format !== 'ndjson' })
+        const last = await renderWalStream(items, sink, format, { showValues: opts.showValues })
+        const end = last?.summary.end ?? 'corrupt'
+        const line = verdictLine(end, last?.findings ?? [])
+        if (line) process.stderr.write(line + '\n')
+        process.exitCode = verdictExit(end)
+      } finally {
+        started?.stop()
+      }
     })
   wal
     .command('verify')
