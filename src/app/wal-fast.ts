@@ -129,7 +129,7 @@ class ChunkWalk {
   private uFrom = -1
   private uTo = -1
 
-  constructor(readonly job: ChunkJob, private readonly sink: ChunkEntrySink, private readonly buf: Uint8Array, scratch?: Int32Array) {
+  constructor(readonly job: ChunkJob, readonly sink: ChunkEntrySink, readonly buf: Uint8Array, scratch?: Int32Array) {
     this.out = {
       id: job.id, irregular: null, presented: 0, records: 0, entries: 0, crcRecord: null, metadata: null, snapBeforeFirst: null, firstOffset: -1,
       crcEnd: 0, snapshots: [], byType: {}, byKind: {}, uncommitted: { count: 0 },
@@ -223,6 +223,23 @@ class ChunkWalk {
    * Any record but an entry (CRC, metadata, state, snapshot, unknown), the chunk's `records`th,
    * whose frame is at file offset `at`: null, or why the loop stops. Throws DecodeError.
    */
+  /**
+   * A HardState record past a segment's head (whose first record must be its CRC record: `other`):
+   * null, or why the loop stops. etcd writes one per raft Ready (1 record in 16 on bench/wal): only
+   * the chunk's last one is kept, so the plain ones are only checked here and `finish` decodes the
+   * last. Throws DecodeError.
+   */
+  state(buf: Uint8Array, rec: RecordPos): string | null {
+    const job = this.job
+    const ds = rec.dataStart
+    const de = rec.dataEnd
+    if (!this.chain.check(buf, ds, de, rec.crc)) return 'CRC mismatch'
+    if (!plainHardState(buf, ds, de)) decodeHardState(buf.subarray(ds, de), job.file, job.base + ds)
+    this.stateStart = ds
+    this.stateEnd = de
+    return null
+  }
+
   other(buf: Uint8Array, rec: RecordPos, at: number): string | null {
     const job = this.job
     const out = this.out
@@ -236,6 +253,7 @@ class ChunkWalk {
       return null
     }
     if (job.first && this.records === 0) return 'missing CRC record'
+    if (rec.type === RecordType.State) return this.state(buf, rec)
     if (!this.chain.check(buf, ds, de, rec.crc)) return 'CRC mismatch'
     switch (rec.type) {
       case RecordType.Metadata:
@@ -243,13 +261,6 @@ class ChunkWalk {
         if (!job.first || this.prev >= 0) return 'metadata after the head'
         if (out.metadata === null) out.metadata = buf.slice(ds, de)
         else if (!bytesEqual(out.metadata, buf.subarray(ds, de))) return 'metadata differs'
-        return null
-      case RecordType.State:
-        // etcd writes one per raft Ready (1 record in 16 on bench/wal): only the chunk's last one is
-        // kept, so the plain ones are only checked here and `finish` decodes the last
-        if (!plainHardState(buf, ds, de)) decodeHardState(buf.subarray(ds, de), file, job.base + ds)
-        this.stateStart = ds
-        this.stateEnd = de
         return null
       case RecordType.Snapshot: {
         const sn = decodeWalSnapshot(buf.subarray(ds, de), file, job.base + ds)
@@ -283,16 +294,68 @@ function walkChunk(job: ChunkJob, buf: Uint8Array, sink: ChunkEntrySink, deferCr
   // Indexes are numbers on the hot path (an index >= 2^53 stops the loop: the reader path takes it).
   const commitN = commit === undefined ? -1 : commit > MAX_SAFE ? Infinity : Number(commit)
   const w = new ChunkWalk(job, sink, buf, scratch)
-  const c = w.c
-  const chain = w.chain
-  const first = job.first
-  const file = job.file
-  const base = job.base
   const rec: RecordPos = { type: 0, crc: 0, dataStart: 0, dataEnd: 0 }
-  const cur = FrameCursor.over(buf, base, job.length)
+  const cur = FrameCursor.over(buf, job.base, job.length)
+  // Entries the sink does not write from their bytes (a conf change, a txn, a compaction: rare in a
+  // log of puts) and the records of a segment's head (CRC, metadata, snapshot) are taken here, out
+  // of walkRun's loop. V8 gives a function its type feedback
+  // only after its first calls, and the segment head's such entries come before that: a call to
+  // them inside the compiled loop had none, and the first compaction deep into the log threw the
+  // loop's code away and had it compiled twice more in each thread (docs/wal.md, "session 11").
+  // (walkRun's loads at entry would have had no feedback when the first call compiles its loop: all in arguments)
+  const { c, chain } = w
+  const { first, file, base } = job
+  for (;;) {
+    const r = walkRun(w, c, chain, sink, buf, first, file, base, cur, rec, deferCrc, commitN)
+    if (r === END) return w.finish(w.records === 0 && job.first ? 'empty segment' : null)
+    if (r === OTHER) {
+      let why: string | null
+      try {
+        why = w.other(buf, rec, cur.offset)
+      } catch (err) {
+        if (err instanceof DecodeError) return w.finish('record data does not decode')
+        throw err
+      }
+      if (why !== null) return w.finish(why)
+      w.records++
+      cur.advance()
+      continue
+    }
+    if (r !== DECODE) return r
+    const index = c.eIndex
+    const term = c.eTerm
+    try {
+      w.decoded(buf, index, term, cur.offset, index <= commitN)
+    } catch (err) {
+      if (err instanceof DecodeError) return w.finish('record data does not decode')
+      throw err
+    }
+    w.presented++
+    if (term < w.minTerm) w.minTerm = term
+    if (term > w.maxTerm) w.maxTerm = term
+    w.records++
+    cur.advance()
+  }
+}
+
+/** walkRun's answers: an entry or a record (CRC, metadata, snapshot, unknown) that walkChunk takes (the cursor still on it), the chunk's end. */
+const DECODE = 1
+const OTHER = 2
+const END = 3
+
+/**
+ * The chunk's frames from the cursor on: END at the end of the chunk, the outcome (w.finish) at
+ * anything irregular, or DECODE at an entry the sink does not write from its bytes (counted up to
+ * its index check, not yet presented). Nothing after the loop: the first call runs long enough for
+ * V8 to compile the loop on the fly, and code after it would have had no type feedback yet (both
+ * threads threw the loop's code away at the end of their first chunk); the same for loads before
+ * the loop, which run once before V8 gives the function its feedback: walkChunk hands them in.
+ */
+function walkRun(w: ChunkWalk, c: ChunkCursor, chain: CrcChain, sink: ChunkEntrySink, buf: Uint8Array, first: boolean, file: string, base: number,
+  cur: FrameCursor, rec: RecordPos, deferCrc: boolean, commitN: number): ChunkOutcome | null | typeof DECODE | typeof OTHER | typeof END {
   for (;;) {
     const k = cur.next()
-    if (k === Frame.End) break
+    if (k === Frame.End) return END
     if (k === Frame.PartialWord) return w.finish('partial length word')
     if (k === Frame.PastEnd) return w.finish('frame runs past the chunk')
     if (k !== Frame.Ok || cur.reservedBits !== 0 || !cur.whole()) return w.finish('odd frame')
@@ -321,15 +384,16 @@ function walkChunk(job: ChunkJob, buf: Uint8Array, sink: ChunkEntrySink, deferCr
         w.prev = index
         const committed = index <= commitN
         if (!committed) w.uncommitted(index)
-        if (c.eType === 0 && sink.raw(c.eStart, c.eEnd, index, term, at, committed)) w.nPut++
-        else w.decoded(buf, index, term, at, committed)
+        // (nothing but a constant returned here: see walkChunk)
+        if (c.eType !== 0 || !sink.raw(c.eStart, c.eEnd, index, term, at, committed)) return DECODE
+        w.nPut++
         w.presented++
         if (term < w.minTerm) w.minTerm = term
         if (term > w.maxTerm) w.maxTerm = term
-      } else {
-        const why = w.other(buf, rec, at)
+      } else if (rec.type === RecordType.State && (w.records !== 0 || !first)) {
+        const why = w.state(buf, rec)
         if (why !== null) return w.finish(why)
-      }
+      } else return OTHER
     } catch (err) {
       if (err instanceof DecodeError) return w.finish('record data does not decode')
       throw err
@@ -337,8 +401,6 @@ function walkChunk(job: ChunkJob, buf: Uint8Array, sink: ChunkEntrySink, deferCr
     w.records++
     cur.advance()
   }
-  if (w.records === 0 && first) return w.finish('empty segment')
-  return w.finish(null)
 }
 
 /** A varint of at most 7 bytes (< 2^49) at b[q] before `end`: the value (lenEnd = next), or -1. */
