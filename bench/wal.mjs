@@ -8,7 +8,8 @@
 // entries in 7 segments (~40 min on a busy 2-core host), and walbig, 3,000 puts of 100 KB values
 // (BENCH_BIG_PUTS; seconds). Prints, for both: `wal -w ndjson` against etcd-dump-logs 3.4 built from
 // Debian's source package (sh bench/build-etcd-dump-logs.sh; ETCD_DUMP_LOGS=path to use another);
-// then time and peak RSS of all four formats on wal6 and on its first 3 segments; then raw read, the
+// then time (median of BENCH_ROUNDS alternating rounds) and peak RSS (the highest) of all four formats on
+// wal6 and on its first 3 segments; then raw read, the
 // CRC-32C-only floor, `wal verify` as % of that floor, CRC + sha256 per record. Not part of the test suite.
 import { closeSync, existsSync, mkdirSync, openSync, readSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
@@ -217,18 +218,28 @@ for (const [name, dir, f] of [[`wal${SEGMENTS}`, dataDir, main], ['walbig', bigD
 const sub3 = subset(3)
 const s3 = readWalSummary(sub3)
 out(`formats on wal${SEGMENTS}: ${segs().length} segments (${main.entries} entries) vs the first 3 (${s3.entryCount} entries)`)
-const rows = {}
-for (const w of ['ndjson', 'simple', 'json', 'table']) {
-  rows[w] = {}
-  for (const [k, dir] of [['3', sub3], ['all', dataDir]]) {
-    // Anything slower than 4x ndjson has missed the 2x target; stop it there (at least 60 s).
-    const cap = w === 'ndjson' ? 1800 : Math.max(60, 4 * rows.ndjson[k].s)
-    rows[w][k] = cli(['wal', dir, '-w', w], cap)
+// In ROUNDS alternating rounds (a single run each moved a format's ratio by 0.5x on a busy host):
+// the time is each one's median, the peak RSS the highest of its runs.
+const FORMATS = ['ndjson', 'simple', 'json', 'table']
+const runs = Object.fromEntries(FORMATS.map((w) => [w, { '3': [], all: [] }]))
+for (let r = 0; r < ROUNDS; r++) {
+  for (const w of (r % 2 ? [...FORMATS].reverse() : FORMATS)) {
+    for (const [k, dir] of [['3', sub3], ['all', dataDir]]) {
+      // Anything slower than 4x ndjson has missed the 2x target; stop it there (at least 60 s).
+      const nd = runs.ndjson[k]
+      const cap = w === 'ndjson' || nd.length === 0 ? 1800 : Math.max(60, 4 * median(nd).s)
+      runs[w][k].push(cli(['wal', dir, '-w', w], cap))
+    }
   }
+}
+const rows = {}
+for (const w of FORMATS) {
+  rows[w] = {}
+  for (const k of ['3', 'all']) rows[w][k] = { ...median(runs[w][k]), rssMB: Math.max(...runs[w][k].map((x) => x.rssMB)), killed: runs[w][k].some((x) => x.killed) }
   const a = rows[w].all
   const b = rows[w]['3']
   const vsNd = w === 'ndjson' ? '' : `  ${(a.s / rows.ndjson.all.s).toFixed(2)}x ndjson${a.killed ? ' (at least)' : ''} (target <= 2x)`
-  out(`  ${w.padEnd(7)} ${secs(a).padEnd(22)} peak RSS ${fmt(b.rssMB)} MB (3 segs) / ${fmt(a.rssMB)} MB (${segs().length} segs)${vsNd}`)
+  out(`  ${w.padEnd(7)} ${secs(a).padEnd(22)} peak RSS ${fmt(b.rssMB)} MB (3 segs) / ${fmt(a.rssMB)} MB (${segs().length} segs)${vsNd}; median of ${list(runs[w].all)} s`)
 }
 const rv = cli(['wal', 'verify', dataDir])
 out(`  wal verify ${secs(rv)}, peak RSS ${fmt(rv.rssMB)} MB`)
