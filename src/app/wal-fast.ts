@@ -220,10 +220,6 @@ class ChunkWalk {
   }
 
   /**
-   * Any record but an entry (CRC, metadata, state, snapshot, unknown), the chunk's `records`th,
-   * whose frame is at file offset `at`: null, or why the loop stops. Throws DecodeError.
-   */
-  /**
    * A HardState record past a segment's head (whose first record must be its CRC record: `other`):
    * null, or why the loop stops. etcd writes one per raft Ready (1 record in 16 on bench/wal): only
    * the chunk's last one is kept, so the plain ones are only checked here and `finish` decodes the
@@ -240,6 +236,10 @@ class ChunkWalk {
     return null
   }
 
+  /**
+   * Any record but an entry (CRC, metadata, state, snapshot, unknown), the chunk's `records`th,
+   * whose frame is at file offset `at`: null, or why the loop stops. Throws DecodeError.
+   */
   other(buf: Uint8Array, rec: RecordPos, at: number): string | null {
     const job = this.job
     const out = this.out
@@ -298,11 +298,11 @@ function walkChunk(job: ChunkJob, buf: Uint8Array, sink: ChunkEntrySink, deferCr
   const cur = FrameCursor.over(buf, job.base, job.length)
   // Entries the sink does not write from their bytes (a conf change, a txn, a compaction: rare in a
   // log of puts) and the records of a segment's head (CRC, metadata, snapshot) are taken here, out
-  // of walkRun's loop. V8 gives a function its type feedback
-  // only after its first calls, and the segment head's such entries come before that: a call to
-  // them inside the compiled loop had none, and the first compaction deep into the log threw the
-  // loop's code away and had it compiled twice more in each thread (docs/wal.md, "session 11").
-  // (walkRun's loads at entry would have had no feedback when the first call compiles its loop: all in arguments)
+  // of walkRun's loop. V8 gives a function its type feedback only after its first calls, and a
+  // segment head's entries come before that: a call to them inside the compiled loop had none,
+  // and the first compaction deep into the log threw the loop's code away and had it compiled
+  // twice more in each thread (docs/wal.md, "session 11"). What walkRun would load before its
+  // loop is handed in, for the same reason.
   const { c, chain } = w
   const { first, file, base } = job
   for (;;) {
@@ -345,8 +345,8 @@ const END = 3
 
 /**
  * The chunk's frames from the cursor on: END at the end of the chunk, the outcome (w.finish) at
- * anything irregular, or DECODE at an entry the sink does not write from its bytes (counted up to
- * its index check, not yet presented). Nothing after the loop: the first call runs long enough for
+ * anything irregular, DECODE at an entry the sink does not write from its bytes (counted up to its
+ * index check, not yet presented), OTHER at a record but an entry or a HardState past the head. Nothing after the loop: the first call runs long enough for
  * V8 to compile the loop on the fly, and code after it would have had no type feedback yet (both
  * threads threw the loop's code away at the end of their first chunk); the same for loads before
  * the loop, which run once before V8 gives the function its feedback: walkChunk hands them in.

@@ -88,20 +88,30 @@ export interface RandomAccess {
   readInto(offset: number, target: Uint8Array): number
 }
 
+// FrameCursor returns these as module constants, not as loads of `Frame`'s properties: a load
+// needs V8's type feedback, and a rare answer (the end of a chunk, a zero word) returned first after
+// the function was compiled threw its code away (the chunker's `next`, four compiles a run).
+const OK = 0
+const END = 1
+const ZERO_WORD = 2
+const PARTIAL_WORD = 3
+const PAST_END = 4
+const SHORT_READ = 5
+
 /** What `FrameCursor.next` found at the cursor's offset. */
 export const Frame = {
   /** A frame that fits in the region: recBytes, padBytes, frameBytes, reservedBits are set. */
-  Ok: 0,
+  Ok: OK,
   /** The region ends exactly here (a frame boundary). */
-  End: 1,
+  End: END,
   /** A zero length word: the preallocated tail (etcd stops reading the file there). */
-  ZeroWord: 2,
+  ZeroWord: ZERO_WORD,
   /** Fewer than 8 bytes left: a partial length word (etcd: io.ErrUnexpectedEOF). */
-  PartialWord: 3,
+  PartialWord: PARTIAL_WORD,
   /** The length word announces a frame that runs past the end of the region (its sizes are set). */
-  PastEnd: 4,
+  PastEnd: PAST_END,
   /** The source returned fewer bytes than the region promised: a file shrinking under us, or the end of an in-memory window. */
-  ShortRead: 5,
+  ShortRead: SHORT_READ,
 } as const
 export type FrameResult = (typeof Frame)[keyof typeof Frame]
 
@@ -212,21 +222,22 @@ export class FrameCursor implements FrameSize {
   /** Reads and checks the length word at `offset` (see `Frame`). */
   next(): FrameResult {
     const left = this.limit - this.offset
-    if (left === 0) return Frame.End
-    if (left < FRAME_HEADER_BYTES) return Frame.PartialWord
+    if (left === 0) return END
+    if (left < FRAME_HEADER_BYTES) return PARTIAL_WORD
     const p = this.ensure(this.offset, FRAME_HEADER_BYTES)
-    if (p < 0) return Frame.ShortRead
+    if (p < 0) return SHORT_READ
     const b = this.buf
     const lo = b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)
     const hi = b[p + 4]! | (b[p + 5]! << 8) | (b[p + 6]! << 16) | (b[p + 7]! << 24)
     this.p = p
     this.lo = lo
     this.hi = hi
-    if (lo === 0 && hi === 0) return Frame.ZeroWord
+    // (one comparison, always made: `hi === 0` alone was first made deep into a log)
+    if ((lo | hi) === 0) return ZERO_WORD
     decodeFrameSize(lo, hi, this)
     this.frameBytes = this.recBytes + this.padBytes
     // Never trust a length: against the bytes left before reading or allocating.
-    return this.frameBytes > left - FRAME_HEADER_BYTES ? Frame.PastEnd : Frame.Ok
+    return this.frameBytes > left - FRAME_HEADER_BYTES ? PAST_END : OK
   }
 
   /** Makes the whole current frame available at `p`; false on a short read. */
@@ -275,7 +286,7 @@ export class FrameCursor implements FrameSize {
       const hi = b[p + 4]! | (b[p + 5]! << 8) | (b[p + 6]! << 16) | (b[p + 7]! << 24)
       // decodeFrameSize's rules, for the plain word only: pad in the low bits of the top byte when
       // its high bit is set, bits 3..6 reserved, nothing else above the low 32 bits
-      if ((hi & 0x78ffffff) !== 0 || (lo === 0 && hi === 0)) return n
+      if ((hi & 0x78ffffff) !== 0 || (lo | hi) === 0) return n
       const r = lo >>> 0
       const pd = hi & 0x80000000 ? (hi >>> 24) & 0x07 : 0
       if (r + pd > end - off - FRAME_HEADER_BYTES) return n
