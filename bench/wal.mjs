@@ -184,7 +184,22 @@ const secs = (r) => (r.killed ? `> ${r.s.toFixed(1)} s (killed)` : `${r.s.toFixe
 const lines = []
 const out = (l) => { lines.push(l); console.log(l) }
 
-out(`node ${process.version} ${process.arch}; load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')} at the start; native addon (src/native): ${(await import('../dist/format/digest.js')).nativeDigest ? 'loaded' : 'not loaded, JS CRC and Node crypto'}`)
+// What a Node process's start costs on this host before any of our code runs, with the environment
+// as it is and without NODE_EXTRA_CA_CERTS (Node 20 parses the CA bundles at start when it is set,
+// TLS or not): a fixed part of every timed `wal` run here that a Go binary does not pay.
+function nodeStart(env) {
+  const t = []
+  for (let i = 0; i < 5; i++) {
+    const t0 = process.hrtime.bigint()
+    spawnSync(process.execPath, ['-e', '0'], { env, stdio: 'ignore' })
+    t.push(Number(process.hrtime.bigint() - t0) / 1e6)
+  }
+  return t.sort((a, b) => a - b)[2]
+}
+const startAsIs = nodeStart(process.env)
+const { NODE_EXTRA_CA_CERTS: extraCa, ...envNoCa } = process.env
+const startNote = extraCa === undefined ? `node -e 0: ${startAsIs.toFixed(0)} ms` : `node -e 0: ${startAsIs.toFixed(0)} ms as this host runs it (NODE_EXTRA_CA_CERTS set), ${nodeStart(envNoCa).toFixed(0)} ms without NODE_EXTRA_CA_CERTS`
+out(`node ${process.version} ${process.arch}; load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')} at the start; native addon (src/native): ${(await import('../dist/format/digest.js')).nativeDigest ? 'loaded' : 'not loaded, JS CRC and Node crypto'}; ${startNote}`)
 const main = { entries: readWalSummary(dataDir).entryCount }
 const big = { entries: readWalSummary(bigDir).entryCount }
 
