@@ -4,13 +4,12 @@
  * thread stays synchronous: it blocks with Atomics.wait only when the in-flight window is full or
  * at the end, so memory stays bounded (workers × 4 MiB) however large the db is.
  */
-import { availableParallelism } from 'node:os'
 import { DecodeError } from '../errors.js'
 import { CORRUPT_HINT, type BoltFile } from '../format/bbolt/file.js'
 import { crc32cCombine, crc32cFast } from '../format/backend/crc32c-fast.js'
 import { serialHasher, type Crc32cHasher } from '../format/backend/hash.js'
 import { openFile } from '../io/byte-source.js'
-import { fromSources, startWorker } from '../workers/pool.js'
+import { defaultThreads, fromSources, startWorker } from '../workers/pool.js'
 import { hashRange, loadNativeCrc32c, publish, type CrcJob } from '../workers/crc.js'
 
 /** Ranges at least this large go to a worker. */
@@ -29,7 +28,7 @@ type Segment = { crc: number; len: number; slot?: number }
  * windows, slots and combining, no stale compiled worker.
  */
 export function createHasher(db: BoltFile, threads?: number): { hasher: Crc32cHasher; threads: number } {
-  const n = threads ?? Math.min(4, Math.max(0, availableParallelism()))
+  const n = threads ?? defaultThreads()
   if (n < 1 || (threads === undefined && db.dataSize < 64 << 20)) return { hasher: serialHasher(db), threads: 0 }
   const results = new SharedArrayBuffer(4 * WINDOW)
   const flagsBuf = new SharedArrayBuffer(4 * WINDOW)

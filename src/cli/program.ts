@@ -10,8 +10,6 @@
 import { Command } from './commander.js'
 import type { CliContext, CommandRegistrar } from './common.js'
 
-export type { CliContext }
-
 export const VERSION = '0.1.0'
 
 /** Every command, in help order. */

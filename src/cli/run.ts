@@ -5,7 +5,8 @@
  * than most commands on a small data dir).
  */
 import { CommanderError } from './commander.js'
-import { createProgram, type CliContext } from './program.js'
+import { createProgram } from './program.js'
+import type { CliContext } from './common.js'
 import { ExitCode, errorLine, exitCodeFor } from './exit-codes.js'
 
 /** Runs `argv` (process.argv shape: node, script, args...) and returns the exit code. */

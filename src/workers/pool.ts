@@ -129,7 +129,7 @@ export class Prestarted {
   }
 }
 
-/** Threads a pool user runs on by default: the CPUs, at most 4 (more did not pay off on a 2-core host's measurements, and a host has other work). */
+/** Threads a pool user runs on by default: the CPUs, at most 4 (a host that runs etcd has other work to do). */
 export function defaultThreads(): number {
   return Math.min(4, availableParallelism())
 }
