@@ -14,16 +14,17 @@ export const PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 
 /**
  * The workers `wal` on `dir` with the default threads would start (threads - 1), started now when
- * its segments hold PARALLEL_MIN_BYTES or more; else undefined (a small log, one CPU, a path that
- * is not a data dir: the command reports that itself). The caller stops what it does not take.
+ * its segments hold PARALLEL_MIN_BYTES or more; else undefined (a small log, one CPU, and any
+ * error: a path that is not a data dir, a build without its worker; the command meets the same
+ * error on its own path and reports it as it always did). The caller stops what it does not take.
  */
 export function walWorkersAhead(dir: string, opts: { walDir?: string } = {}, threads = defaultThreads()): Prestarted | undefined {
   if (threads < 2) return undefined
-  let bytes = 0
   try {
+    let bytes = 0
     for (const s of listWalDir(resolveDataDir(dir, opts).walDir).segments) bytes += s.size
+    return bytes >= PARALLEL_MIN_BYTES ? prestart('wal-chunk', threads - 1) : undefined
   } catch {
     return undefined
   }
-  return bytes >= PARALLEL_MIN_BYTES ? prestart('wal-chunk', threads - 1) : undefined
 }
